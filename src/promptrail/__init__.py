@@ -1,0 +1,68 @@
+"""promptrail: trace LLM calls into Humanloop-compatible logs, fast and without breaking the app.
+
+::
+
+    from promptrail import log_prompt, trace
+
+    @log_prompt(path="support/answer")
+    def answer(question: str, messages: list[dict]) -> str: ...
+
+    with trace(path="support/flow", inputs={"q": q}):
+        answer(q, messages)
+"""
+
+from __future__ import annotations
+
+from promptrail._active import ActiveLog
+from promptrail._batch import BatchProcessor
+from promptrail._context import (
+    ContextThreadPoolExecutor,
+    bind_context,
+    get_current_log_id,
+    get_current_trace_id,
+)
+from promptrail._decorator import log_flow, log_prompt, log_tool
+from promptrail._extract import register_extractor, unregister_extractor
+from promptrail._pipeline import Stats, configure, flush, shutdown, stats
+from promptrail._processors import BaseProcessor, Processor, SimpleProcessor
+from promptrail._records import ChatMessage, FunctionCall, LogRecord, PromptKernel, ToolCall
+from promptrail._serialize import Limits, Redactor
+from promptrail._trace import Trace, trace, update_current
+from promptrail._version import __version__
+from promptrail.exceptions import ConfigurationError, ExportError, PromptrailError
+
+__all__ = [
+    "ActiveLog",
+    "BaseProcessor",
+    "BatchProcessor",
+    "ChatMessage",
+    "ConfigurationError",
+    "ContextThreadPoolExecutor",
+    "ExportError",
+    "FunctionCall",
+    "Limits",
+    "LogRecord",
+    "Processor",
+    "PromptKernel",
+    "PromptrailError",
+    "Redactor",
+    "SimpleProcessor",
+    "Stats",
+    "ToolCall",
+    "Trace",
+    "__version__",
+    "bind_context",
+    "configure",
+    "flush",
+    "get_current_log_id",
+    "get_current_trace_id",
+    "log_flow",
+    "log_prompt",
+    "log_tool",
+    "register_extractor",
+    "shutdown",
+    "stats",
+    "trace",
+    "unregister_extractor",
+    "update_current",
+]

@@ -1,0 +1,80 @@
+"""Global, late-bound state: what the decorated call reads at call time.
+
+Decorated functions look up :data:`STATE` on every call, so ``configure()`` may run after modules
+were imported and decorated (structlog's and logfire's pattern). ``STATE.processors`` is ``None``
+until the first call or ``configure()``; the first decorated call then builds the embedded default
+pipeline (SQLite at ``$PROMPTRAIL_DB``, default ``./promptrail.db``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from promptrail._ids import DEFAULT_IDS, IdGenerator
+from promptrail._serialize import DEFAULT_LIMITS, DEFAULT_REDACTOR, Limits, Redactor
+
+if TYPE_CHECKING:
+    from promptrail._processors import Processor
+
+__all__ = ["STATE", "Settings", "env_flag"]
+
+_TRUTHY = frozenset({"1", "true", "yes", "on"})
+
+
+def env_flag(name: str, default: bool = False) -> bool:
+    """Read a boolean environment variable (``1``/``true``/``yes``/``on``, any case)."""
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in _TRUTHY
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Options applied when records are built and at exit.
+
+    Attributes:
+        environment: Copied into every record's ``environment``.
+        limits: Size bounds for captured values.
+        redactor: Which keys and string patterns are secrets.
+        flush_at_exit: Whether an ``atexit`` hook drains the pipeline.
+        exit_timeout: Seconds that hook may take.
+    """
+
+    environment: str | None = None
+    limits: Limits = DEFAULT_LIMITS
+    redactor: Redactor = DEFAULT_REDACTOR
+    flush_at_exit: bool = True
+    exit_timeout: float = 5.0
+
+
+class _State:
+    """The mutable global state; a single instance, :data:`STATE`."""
+
+    __slots__ = (
+        "enabled",
+        "enders",
+        "ids",
+        "perf_ns",
+        "processors",
+        "settings",
+        "starters",
+        "wall_ns",
+    )
+
+    def __init__(self) -> None:
+        self.enabled = not env_flag("PROMPTRAIL_DISABLED")
+        self.processors: tuple[Processor, ...] | None = None
+        self.starters: tuple[Processor, ...] = ()
+        self.enders: tuple[Processor, ...] = ()
+        self.settings = Settings(environment=os.environ.get("PROMPTRAIL_ENVIRONMENT") or None)
+        self.ids: IdGenerator = DEFAULT_IDS
+        self.wall_ns: Callable[[], int] = time.time_ns
+        self.perf_ns: Callable[[], int] = time.perf_counter_ns
+
+
+STATE = _State()

@@ -1,0 +1,502 @@
+"""``@log_prompt``, ``@log_tool`` and ``@log_flow``: the decorators, built on wrapt.
+
+At decoration time the function's kind (sync, async, generator, async generator), its signature
+and its default path are computed once into a :class:`CallSpec`, and a wrapper specialised for the
+kind is chosen. At call time the wrapper does only what must happen on the caller's thread: read
+the global state, take the clock, snapshot the arguments, set the current-log contextvar, call,
+reset it, and hand the ended log to the processors.
+
+Generators are traced across their whole life. The parent is fixed when the generator is
+*created*; the contextvar is set only around each resumption of the wrapped generator and reset
+before each ``yield`` (no token is held across a yield, so closing the generator from another task
+or thread is safe, and code the consumer runs between items does not nest under it). The log ends
+when the generator is exhausted, raises, is closed, or is garbage-collected.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncGenerator, Callable, Generator
+from typing import Any, ParamSpec, TypeVar, cast, overload
+
+import wrapt
+
+from promptrail import _errors
+from promptrail._active import ActiveLog, CallSpec
+from promptrail._config import STATE, _State
+from promptrail._context import CURRENT
+from promptrail._ids import next_seq
+from promptrail._records import LogKind
+from promptrail._serialize import snapshot
+
+__all__ = ["end_log", "log_flow", "log_prompt", "log_tool", "start_log"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_ATOMIC = frozenset({str, int, float, bool, type(None), bytes})
+
+_Wrapper = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
+
+INCOMPLETE_KEY = "promptrail.incomplete"
+
+
+# -- the hot path ---------------------------------------------------------------------------
+
+
+def start_log(
+    st: _State, spec: CallSpec, instance: Any, args: tuple[Any, ...], kwargs: Any
+) -> ActiveLog:
+    """Create the log of a call starting now, under the current log, and tell the processors."""
+    if st.processors is None:
+        from promptrail._pipeline import ensure_processors
+
+        ensure_processors()
+    log = ActiveLog(spec, CURRENT.get(), next_seq(), st.wall_ns(), st.perf_ns(), st.ids)
+    if spec.capture_inputs:
+        for arg in args:
+            if type(arg) not in _ATOMIC:
+                args = tuple([snapshot(a) for a in args])
+                break
+        log.args = args
+        if kwargs:
+            log.kwargs = snapshot(kwargs)
+    log.bound = instance is not None
+    for processor in st.starters:
+        try:
+            processor.on_start(log)
+        except Exception as exc:
+            name = type(processor).__name__
+            _errors.report(f"on_start:{name}", exc, f"{name}.on_start raised", internal=False)
+    return log
+
+
+def end_log(st: _State, log: ActiveLog, exc: BaseException | None = None) -> None:
+    """End ``log`` (once) and hand it to the processors; never raises."""
+    if log.ended:
+        return
+    log.perf_end = st.perf_ns()
+    log.ended = True
+    if exc is not None:
+        log.error = describe(exc)
+    for processor in st.enders:
+        try:
+            processor.on_end(log)
+        except Exception as err:
+            name = type(processor).__name__
+            _errors.report(f"on_end:{name}", err, f"{name}.on_end raised", internal=False)
+
+
+def describe(exc: BaseException) -> str:
+    """Return ``"{ExceptionType}: {message}"`` for ``exc``, even if its ``__str__`` fails."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = f"<unprintable {type(exc).__name__}>"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _incomplete(st: _State, log: ActiveLog, reason: str) -> None:
+    if not log.ended:
+        log.update({"metadata": {INCOMPLETE_KEY: reason}})
+        end_log(st, log)
+
+
+def _sync_wrapper(spec: CallSpec) -> _Wrapper:
+    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        st = STATE
+        if not st.enabled:
+            return wrapped(*args, **kwargs)
+        log = start_log(st, spec, instance, args, kwargs)
+        token = CURRENT.set(log)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            CURRENT.reset(token)
+            end_log(st, log, exc)
+            raise
+        CURRENT.reset(token)
+        log.result = result
+        end_log(st, log)
+        return result
+
+    return wrapper
+
+
+def _async_wrapper(spec: CallSpec) -> _Wrapper:
+    async def call(
+        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        st = STATE
+        log = start_log(st, spec, instance, args, kwargs)
+        token = CURRENT.set(log)
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            CURRENT.reset(token)
+            end_log(st, log, exc)
+            raise
+        CURRENT.reset(token)
+        log.result = result
+        end_log(st, log)
+        return result
+
+    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if not STATE.enabled:
+            return wrapped(*args, **kwargs)
+        return call(wrapped, instance, args, kwargs)
+
+    return wrapper
+
+
+class _EndIfAbandoned:
+    """Ends a generator's log when the generator is collected without ever being resumed.
+
+    Only the wrapper generator's frame references it, so it dies with that frame. If the log
+    already ended (exhausted, closed, raised), it does nothing.
+    """
+
+    __slots__ = ("log", "st")
+
+    def __init__(self, st: _State, log: ActiveLog) -> None:
+        self.st = st
+        self.log = log
+
+    def __del__(self) -> None:
+        _incomplete(self.st, self.log, "never_started")
+
+
+def _generator_wrapper(spec: CallSpec) -> _Wrapper:
+    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        st = STATE
+        if not st.enabled:
+            return wrapped(*args, **kwargs)
+        log = start_log(st, spec, instance, args, kwargs)
+        try:
+            gen = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            end_log(st, log, exc)
+            raise
+        return _traced_generator(st, log, gen, _EndIfAbandoned(st, log))
+
+    return wrapper
+
+
+def _traced_generator(
+    st: _State, log: ActiveLog, gen: Generator[Any, Any, Any], guard: _EndIfAbandoned
+) -> Generator[Any, Any, Any]:
+    value: Any = None
+    pending: BaseException | None = None
+    while True:
+        token = CURRENT.set(log)
+        try:
+            item = gen.send(value) if pending is None else gen.throw(pending)
+        except StopIteration as stop:
+            end_log(st, log)
+            return stop.value
+        except BaseException as exc:
+            end_log(st, log, exc)
+            raise
+        finally:
+            CURRENT.reset(token)
+        log.add_item(item)
+        pending = None
+        try:
+            value = yield item
+        except GeneratorExit:
+            token = CURRENT.set(log)
+            try:
+                gen.close()
+            finally:
+                CURRENT.reset(token)
+                _incomplete(st, log, "closed")
+            raise
+        except BaseException as exc:
+            pending = exc
+
+
+def _async_generator_wrapper(spec: CallSpec) -> _Wrapper:
+    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        st = STATE
+        if not st.enabled:
+            return wrapped(*args, **kwargs)
+        log = start_log(st, spec, instance, args, kwargs)
+        try:
+            agen = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            end_log(st, log, exc)
+            raise
+        return _traced_async_generator(st, log, agen, _EndIfAbandoned(st, log))
+
+    return wrapper
+
+
+async def _traced_async_generator(
+    st: _State, log: ActiveLog, agen: AsyncGenerator[Any, Any], guard: _EndIfAbandoned
+) -> AsyncGenerator[Any, Any]:
+    value: Any = None
+    pending: BaseException | None = None
+    while True:
+        token = CURRENT.set(log)
+        try:
+            if pending is None:
+                item = await agen.asend(value)
+            else:
+                item = await agen.athrow(pending)
+        except StopAsyncIteration:
+            end_log(st, log)
+            return
+        except BaseException as exc:
+            end_log(st, log, exc)
+            raise
+        finally:
+            CURRENT.reset(token)
+        log.add_item(item)
+        pending = None
+        try:
+            value = yield item
+        except GeneratorExit:
+            token = CURRENT.set(log)
+            try:
+                await agen.aclose()
+            finally:
+                CURRENT.reset(token)
+                _incomplete(st, log, "closed")
+            raise
+        except BaseException as exc:
+            pending = exc
+
+
+# -- wrapt subclasses that pickle by reference ----------------------------------------------
+
+
+class _BoundTracedFunction(wrapt.BoundFunctionWrapper):  # type: ignore[type-arg]
+    """A decorated function bound to an instance or class; pickles as ``getattr(obj, name)``."""
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        owner: Any = getattr(self, "__self__")  # noqa: B009 - proxied, invisible to type checkers
+        return getattr, (owner, getattr(self, "__name__"))  # noqa: B009
+
+
+class _TracedFunction(wrapt.FunctionWrapper):  # type: ignore[type-arg]
+    """The decorated function; pickles by reference like the plain function it replaces."""
+
+    __bound_function_wrapper__ = _BoundTracedFunction
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # A plain function pickles as "module.qualname"; the decorated one sits at that name.
+        qualname: str = getattr(self, "__qualname__")  # noqa: B009
+        return qualname
+
+
+# -- decoration time ------------------------------------------------------------------------
+
+
+def _unwrap_descriptor(obj: Any) -> Any:
+    if isinstance(obj, (classmethod, staticmethod)):
+        return obj.__func__
+    return obj
+
+
+def default_path(func: Any) -> str:
+    """Return ``module/qualname`` with dots as slashes and ``<locals>`` parts dropped."""
+    module: str = getattr(func, "__module__", None) or "unknown"
+    qualname: str = getattr(func, "__qualname__", None) or str(
+        getattr(func, "__name__", "function")
+    )
+    parts = [p for p in qualname.split(".") if p != "<locals>"]
+    return "/".join([*module.split("."), *parts])
+
+
+def _decorate(func: Any, kind: LogKind, options: dict[str, Any]) -> Any:
+    if isinstance(func, type):
+        msg = (
+            f"promptrail cannot decorate the class {func.__qualname__}; "
+            "decorate its methods (or the function that calls the model) instead"
+        )
+        raise TypeError(msg)
+    target = _unwrap_descriptor(func)
+    if not callable(target):
+        msg = f"promptrail decorates functions, not {type(func).__name__} objects"
+        raise TypeError(msg)
+    try:
+        signature: inspect.Signature | None = inspect.signature(target)
+    except (TypeError, ValueError):  # builtins without a signature
+        signature = None
+    prompt = {k: v for k, v in (options.get("prompt") or {}).items() if v is not None}
+    spec = CallSpec(
+        path=options.get("path") or default_path(target),
+        kind=kind,
+        signature=signature,
+        prompt=prompt or None,
+        metadata=options.get("metadata"),
+        capture_inputs=options.get("capture_inputs", True),
+        capture_output=options.get("capture_output", True),
+    )
+    if inspect.isasyncgenfunction(target):
+        wrapper = _async_generator_wrapper(spec)
+    elif inspect.isgeneratorfunction(target):
+        wrapper = _generator_wrapper(spec)
+    elif inspect.iscoroutinefunction(target):
+        wrapper = _async_wrapper(spec)
+    else:
+        wrapper = _sync_wrapper(spec)
+    return _TracedFunction(func, wrapper)
+
+
+def _apply(
+    func: Callable[P, R] | None, kind: LogKind, options: dict[str, Any]
+) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorate ``func`` now (bare decorator), or return the decorator (called with options)."""
+    if func is not None:
+        return cast("Callable[P, R]", _decorate(func, kind, options))
+
+    def decorator(fn: Callable[P, R]) -> Callable[P, R]:
+        return cast("Callable[P, R]", _decorate(fn, kind, options))
+
+    return decorator
+
+
+@overload
+def log_prompt(func: Callable[P, R], /) -> Callable[P, R]: ...
+
+
+@overload
+def log_prompt(
+    *,
+    path: str | None = None,
+    model: str | None = None,
+    provider: str | None = None,
+    endpoint: str | None = None,
+    template: str | list[dict[str, Any]] | None = None,
+    metadata: dict[str, Any] | None = None,
+    capture_inputs: bool = True,
+    capture_output: bool = True,
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def log_prompt(
+    func: Callable[P, R] | None = None,
+    /,
+    *,
+    path: str | None = None,
+    model: str | None = None,
+    provider: str | None = None,
+    endpoint: str | None = None,
+    template: str | list[dict[str, Any]] | None = None,
+    metadata: dict[str, Any] | None = None,
+    capture_inputs: bool = True,
+    capture_output: bool = True,
+) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
+    """Log every call of the decorated function as a ``prompt`` log (an LLM call).
+
+    Works on functions, ``async def`` functions, generators and async generators, and on methods,
+    classmethods and staticmethods (put ``@log_prompt`` outside ``@classmethod``). The result, the
+    exceptions and the signature of the function are unchanged; ``@log_prompt`` and
+    ``@log_prompt()`` are the same.
+
+    Args:
+        func: The function, when used without parentheses.
+        path: Where the log is filed, ``folder/name``; default ``module/qualname``.
+        model: Default ``prompt.model`` (call arguments win).
+        provider: Default ``prompt.provider``, e.g. ``"openai"``.
+        endpoint: Default ``prompt.endpoint``, ``"chat"`` or ``"complete"``.
+        template: Default ``prompt.template``.
+        metadata: Metadata added to every log of this function.
+        capture_inputs: False logs no arguments (and no ``messages``).
+        capture_output: False logs no return value.
+
+    Raises:
+        TypeError: At decoration time, when applied to a class or a non-callable.
+
+    .. versionadded:: 0.1.0
+    """
+    options: dict[str, Any] = {
+        "path": path,
+        "metadata": metadata,
+        "capture_inputs": capture_inputs,
+        "capture_output": capture_output,
+        "prompt": {
+            "model": model,
+            "provider": provider,
+            "endpoint": endpoint,
+            "template": template,
+        },
+    }
+    return _apply(func, "prompt", options)
+
+
+@overload
+def log_tool(func: Callable[P, R], /) -> Callable[P, R]: ...
+
+
+@overload
+def log_tool(
+    *,
+    path: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    capture_inputs: bool = True,
+    capture_output: bool = True,
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def log_tool(
+    func: Callable[P, R] | None = None,
+    /,
+    *,
+    path: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    capture_inputs: bool = True,
+    capture_output: bool = True,
+) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
+    """Log every call of the decorated function as a ``tool`` log.
+
+    Same behaviour and options as :func:`log_prompt`, for functions a model calls as tools.
+
+    .. versionadded:: 0.1.0
+    """
+    options: dict[str, Any] = {
+        "path": path,
+        "metadata": metadata,
+        "capture_inputs": capture_inputs,
+        "capture_output": capture_output,
+    }
+    return _apply(func, "tool", options)
+
+
+@overload
+def log_flow(func: Callable[P, R], /) -> Callable[P, R]: ...
+
+
+@overload
+def log_flow(
+    *,
+    path: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    capture_inputs: bool = True,
+    capture_output: bool = True,
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def log_flow(
+    func: Callable[P, R] | None = None,
+    /,
+    *,
+    path: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    capture_inputs: bool = True,
+    capture_output: bool = True,
+) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
+    """Log every call of the decorated function as a ``flow`` log (a workflow or agent run).
+
+    The decorator form of :func:`trace`: every log made inside the call nests under it.
+
+    .. versionadded:: 0.1.0
+    """
+    options: dict[str, Any] = {
+        "path": path,
+        "metadata": metadata,
+        "capture_inputs": capture_inputs,
+        "capture_output": capture_output,
+    }
+    return _apply(func, "flow", options)

@@ -1,0 +1,106 @@
+"""Swallow-and-log handling of promptrail's own failures.
+
+Nothing promptrail does may raise into user code. Every processor, exporter and record-building
+call goes through :func:`report`, which logs a failure once per kind (then at most once a minute
+with a count) on the ``promptrail`` logger and counts it. Under pytest (``PYTEST_CURRENT_TEST`` is
+set) failures of promptrail's *own* code are re-raised so the test suite sees our bugs; failures of
+user-supplied parts (an exporter that raises) are never re-raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import Counter
+
+__all__ = ["LOGGER", "RateLimitedWarning", "counts", "report", "reset"]
+
+LOGGER = logging.getLogger("promptrail")
+
+_REPEAT_INTERVAL = 60.0
+
+_lock = threading.Lock()
+_counts: Counter[str] = Counter()
+_last_logged: dict[str, float] = {}
+_suppressed_since_log: Counter[str] = Counter()
+
+
+def _should_reraise() -> bool:
+    return "PYTEST_CURRENT_TEST" in os.environ and not _in_fault_test()
+
+
+def _in_fault_test() -> bool:
+    # Tests that prove "internal errors never reach user code" opt out of the re-raise.
+    return os.environ.get("PROMPTRAIL_SWALLOW_INTERNAL_ERRORS") == "1"
+
+
+def report(kind: str, exc: BaseException | None, message: str, *, internal: bool) -> None:
+    """Count a failure of ``kind`` and log it, deduplicated and rate limited.
+
+    Args:
+        kind: A short stable key, e.g. ``"export:JsonlExporter"``; deduplication is per kind.
+        exc: The exception, if any (its type and message are logged, never a payload).
+        message: What failed, for the log line.
+        internal: True when the failure is a bug in promptrail itself; it is re-raised under
+            pytest so tests cannot hide it.
+    """
+    now = time.monotonic()
+    with _lock:
+        _counts[kind] += 1
+        last = _last_logged.get(kind)
+        if last is not None and now - last < _REPEAT_INTERVAL:
+            _suppressed_since_log[kind] += 1
+            emit = False
+        else:
+            _last_logged[kind] = now
+            repeats = _suppressed_since_log.pop(kind, 0)
+            emit = True
+    if emit:
+        detail = f": {type(exc).__name__}: {exc}" if exc is not None else ""
+        extra = f" (and {repeats} more times since last reported)" if repeats else ""
+        LOGGER.warning("promptrail: %s%s%s", message, detail, extra)
+    if internal and exc is not None and _should_reraise():
+        raise exc
+
+
+class RateLimitedWarning:
+    """Logs a warning at most once per interval, with the number of events in between.
+
+    Used for queue-full drops, which can happen on every call once a queue is full.
+    """
+
+    __slots__ = ("_interval", "_last", "_lock", "_message", "_pending")
+
+    def __init__(self, message: str, interval: float = _REPEAT_INTERVAL) -> None:
+        self._message = message
+        self._interval = interval
+        self._last: float | None = None
+        self._pending = 0
+        self._lock = threading.Lock()
+
+    def hit(self, n: int = 1) -> None:
+        """Record ``n`` events; log if the interval has passed since the last log line."""
+        now = time.monotonic()
+        with self._lock:
+            self._pending += n
+            if self._last is not None and now - self._last < self._interval:
+                return
+            self._last = now
+            pending, self._pending = self._pending, 0
+        LOGGER.warning(self._message, pending)
+
+
+def counts() -> dict[str, int]:
+    """Return how many failures of each kind were reported since the last reset."""
+    with _lock:
+        return dict(_counts)
+
+
+def reset() -> None:
+    """Forget counts and deduplication state (tests)."""
+    with _lock:
+        _counts.clear()
+        _last_logged.clear()
+        _suppressed_since_log.clear()

@@ -1,0 +1,70 @@
+"""Turning a decorated function's return value into log fields.
+
+An extractor takes a return value and returns the log fields it can read from it (``output``,
+``output_message``, token counts, ``finish_reason``, ...), or ``None`` when the value is not its
+kind. Extractors run in the worker, never on the caller's thread. The first one that answers wins;
+user extractors registered with :func:`register_extractor` are tried before the built-in ones.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeAlias
+
+from promptrail import _errors
+
+__all__ = ["Extractor", "extract", "register_extractor", "unregister_extractor"]
+
+Extractor: TypeAlias = Callable[[Any], "dict[str, Any] | None"]
+"""A function from a return value to log fields, or ``None`` when it does not apply."""
+
+_lock = threading.Lock()
+_extractors: tuple[Extractor, ...] = ()
+
+
+def register_extractor(extractor: Extractor) -> None:
+    """Add ``extractor`` in front of the others (it is tried first).
+
+    Args:
+        extractor: Called with the decorated function's return value (for generators, the list of
+            yielded items); returns a dict of log fields, or ``None`` to pass.
+
+    .. versionadded:: 0.1.0
+    """
+    global _extractors
+    with _lock:
+        _extractors = (extractor, *(e for e in _extractors if e is not extractor))
+
+
+def unregister_extractor(extractor: Extractor) -> None:
+    """Remove an extractor added with :func:`register_extractor` (no error if absent).
+
+    .. versionadded:: 0.1.0
+    """
+    global _extractors
+    with _lock:
+        _extractors = tuple(e for e in _extractors if e is not extractor)
+
+
+def extract(value: Any, *, is_stream: bool = False) -> dict[str, Any]:
+    """Return the log fields read from ``value``.
+
+    ``is_stream`` says that ``value`` is the list of items a generator yielded.
+    """
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        return {"output": value}
+    for extractor in _extractors:
+        try:
+            fields = extractor(value)
+        except Exception as exc:
+            name = getattr(extractor, "__qualname__", type(extractor).__qualname__)
+            _errors.report(f"extract:{name}", exc, f"extractor {name} failed", internal=False)
+            continue
+        if fields is not None:
+            return fields
+    if is_stream and all(isinstance(item, str) for item in value):
+        return {"output": "".join(value)}
+    return {"output": value}

@@ -1,0 +1,276 @@
+"""``configure()``, ``flush()``, ``shutdown()`` and ``stats()``: the global pipeline.
+
+Fan-out is a copy-on-write tuple of processors in :data:`promptrail._config.STATE`. Replacing the
+pipeline (a second ``configure()``) shuts the old processors down after the new ones are in place,
+so no log is lost in between. An ``atexit`` hook shuts the pipeline down within
+``Settings.exit_timeout`` seconds unless ``flush_at_exit=False`` (or
+``PROMPTRAIL_FLUSH_AT_EXIT=0``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import os
+import threading
+import time
+from collections.abc import Iterable, Sequence
+
+from promptrail import _errors
+from promptrail._batch import BatchProcessor
+from promptrail._config import STATE, env_flag
+from promptrail._processors import BaseProcessor, Processor, flush_exporter, shutdown_exporter
+from promptrail._records import LogRecord
+from promptrail._serialize import Limits, Redactor
+from promptrail.exceptions import ConfigurationError
+from promptrail.exporters._base import Exporter, ExportResult
+
+__all__ = ["Stats", "configure", "flush", "shutdown", "stats"]
+
+_lock = threading.RLock()
+_retired = {"exported": 0, "dropped": 0, "failed": 0}
+
+DEFAULT_DB = "promptrail.db"
+
+
+@dataclasses.dataclass(frozen=True)
+class Stats:
+    """Counts of what happened to finished logs since the process started (or the last reset).
+
+    Attributes:
+        exported: Records the exporters accepted.
+        dropped: Logs dropped because a queue was full or the pipeline was shut down.
+        failed: Records an exporter rejected or raised on, or that could not be built.
+        queued: Logs waiting in a queue now.
+        errors: Internal failures by kind (``export:JsonlExporter``, ``build``, ...).
+
+    .. versionadded:: 0.1.0
+    """
+
+    exported: int
+    dropped: int
+    failed: int
+    queued: int
+    errors: dict[str, int]
+
+
+def _install(processors: tuple[Processor, ...]) -> tuple[Processor, ...]:
+    """Make ``processors`` the pipeline; return the ones it replaces."""
+    old = STATE.processors or ()
+    STATE.processors = processors
+    STATE.starters = tuple(p for p in processors if _overrides_on_start(p))
+    STATE.enders = processors
+    return old
+
+
+def _overrides_on_start(processor: Processor) -> bool:
+    on_start = getattr(type(processor), "on_start", None)
+    return on_start is not BaseProcessor.on_start
+
+
+def _retire(processors: Iterable[Processor], timeout: float) -> None:
+    for processor in processors:
+        try:
+            processor.shutdown(timeout)
+        except Exception as exc:
+            name = type(processor).__name__
+            _errors.report(f"shutdown:{name}", exc, f"{name}.shutdown raised", internal=False)
+        counts = _processor_stats(processor)
+        for key in _retired:
+            _retired[key] += counts.get(key, 0)
+
+
+def _processor_stats(processor: Processor) -> dict[str, int]:
+    get = getattr(processor, "stats", None)
+    if get is None:
+        return {}
+    try:
+        return dict(get())
+    except Exception as exc:
+        name = type(processor).__name__
+        _errors.report(f"stats:{name}", exc, f"{name}.stats raised", internal=False)
+        return {}
+
+
+def configure(
+    *,
+    exporters: Sequence[Exporter] | None = None,
+    processors: Sequence[Processor] = (),
+    enabled: bool | None = None,
+    environment: str | None = None,
+    redact: bool | Redactor | None = None,
+    limits: Limits | None = None,
+    flush_at_exit: bool | None = None,
+    exit_timeout: float | None = None,
+) -> None:
+    """Set where logs go and how they are captured. May be called before or after decorating.
+
+    Args:
+        exporters: Exporters fed by one shared :class:`BatchProcessor` (records are built once
+            per batch for all of them). ``None`` keeps the current pipeline; ``[]`` removes it.
+        processors: Further processors, e.g. ``SimpleProcessor(exporter)`` or a
+            ``BatchProcessor`` with its own queue sizes.
+        enabled: False turns promptrail off completely: no thread, no file, and decorated calls
+            cost about what a pass-through wrapper costs. Default: unchanged
+            (initially off when ``PROMPTRAIL_DISABLED=1``).
+        environment: Copied into every record's ``environment``.
+        redact: True hides secrets by key name and well-known key formats (the default state);
+            False turns that off; a :class:`Redactor` customises it. ``None``: unchanged.
+        limits: Size bounds for captured values (strings, list lengths, depth).
+        flush_at_exit: Whether to drain the pipeline at interpreter exit (default true, or
+            ``PROMPTRAIL_FLUSH_AT_EXIT``).
+        exit_timeout: Seconds the exit drain may take (default 5).
+
+    Raises:
+        ConfigurationError: For an invalid option value.
+
+    .. versionadded:: 0.1.0
+    """
+    if exit_timeout is not None and exit_timeout < 0:
+        msg = f"exit_timeout must not be negative, not {exit_timeout!r}"
+        raise ConfigurationError(msg)
+    for item in (*(exporters or ()), *processors):
+        if not callable(getattr(item, "shutdown", None)):
+            msg = f"{item!r} is not an exporter or processor (it has no shutdown())"
+            raise ConfigurationError(msg)
+    with _lock:
+        settings = STATE.settings
+        changes: dict[str, object] = {}
+        if environment is not None:
+            changes["environment"] = environment
+        if isinstance(redact, Redactor):
+            changes["redactor"] = redact
+        elif redact is not None:
+            changes["redactor"] = Redactor(enabled=redact)
+        if limits is not None:
+            changes["limits"] = limits
+        if flush_at_exit is not None:
+            changes["flush_at_exit"] = flush_at_exit
+        if exit_timeout is not None:
+            changes["exit_timeout"] = exit_timeout
+        STATE.settings = dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
+        if enabled is not None:
+            STATE.enabled = enabled
+        if exporters is None and not processors:
+            return
+        new: list[Processor] = list(processors)
+        if exporters:
+            new.insert(0, BatchProcessor(_FanOut.of(exporters)))
+        old = _install(tuple(new))
+    _retire(old, STATE.settings.exit_timeout)
+
+
+def ensure_processors() -> tuple[Processor, ...]:
+    """Return the pipeline, building the embedded default (SQLite) on first use."""
+    with _lock:
+        if STATE.processors is None:
+            from promptrail.exporters._sqlite import SqliteExporter
+
+            path = os.environ.get("PROMPTRAIL_DB") or DEFAULT_DB
+            _install((BatchProcessor(SqliteExporter(path)),))
+        return STATE.processors or ()
+
+
+def flush(timeout: float = 30.0) -> bool:
+    """Export every log finished so far; wait at most ``timeout`` seconds in all.
+
+    The pipeline keeps running. Use it in serverless handlers and before reading a store.
+
+    Returns:
+        True if every processor flushed in time.
+
+    .. versionadded:: 0.1.0
+    """
+    deadline = time.monotonic() + timeout
+    ok = True
+    for processor in STATE.processors or ():
+        left = max(0.0, deadline - time.monotonic())
+        try:
+            ok = processor.force_flush(left) and ok
+        except Exception as exc:
+            name = type(processor).__name__
+            _errors.report(f"flush:{name}", exc, f"{name}.force_flush raised", internal=False)
+            ok = False
+    return ok
+
+
+def shutdown(timeout: float = 30.0) -> None:
+    """Flush and stop the pipeline; later logs go nowhere until ``configure()`` is called.
+
+    Idempotent. Drops (if any) are reported in one warning on the ``promptrail`` logger.
+
+    .. versionadded:: 0.1.0
+    """
+    with _lock:
+        old = _install(())
+    _retire(old, timeout)
+
+
+def stats() -> Stats:
+    """Return the pipeline's counts: exported, dropped, failed, queued, internal errors.
+
+    .. versionadded:: 0.1.0
+    """
+    totals = dict(_retired)
+    totals["queued"] = 0
+    for processor in STATE.processors or ():
+        for key, value in _processor_stats(processor).items():
+            if key in totals:
+                totals[key] += value
+    return Stats(
+        exported=totals["exported"],
+        dropped=totals["dropped"],
+        failed=totals["failed"],
+        queued=totals["queued"],
+        errors=_errors.counts(),
+    )
+
+
+def reset_counts() -> None:
+    """Forget the counts of retired processors and internal errors (tests)."""
+    for key in _retired:
+        _retired[key] = 0
+    _errors.reset()
+
+
+class _FanOut:
+    """One exporter that hands every batch to several (each guarded on its own)."""
+
+    def __init__(self, exporters: Sequence[Exporter]) -> None:
+        self.exporters = tuple(exporters)
+
+    @staticmethod
+    def of(exporters: Sequence[Exporter]) -> Exporter:
+        if len(exporters) == 1:
+            return exporters[0]
+        return _FanOut(exporters)
+
+    def export(self, records: Sequence[LogRecord]) -> ExportResult:
+        result = ExportResult.SUCCESS
+        for exporter in self.exporters:
+            name = type(exporter).__name__
+            try:
+                if exporter.export(records) is not ExportResult.SUCCESS:
+                    result = ExportResult.FAILURE
+            except Exception as exc:
+                _errors.report(f"export:{name}", exc, f"{name}.export raised", internal=False)
+                result = ExportResult.FAILURE
+        return result
+
+    def force_flush(self, timeout: float = 30.0) -> bool:
+        return all([flush_exporter(e, timeout) for e in self.exporters])
+
+    def shutdown(self) -> None:
+        for exporter in self.exporters:
+            shutdown_exporter(exporter)
+
+
+def _at_exit() -> None:
+    settings = STATE.settings
+    if not settings.flush_at_exit or not env_flag("PROMPTRAIL_FLUSH_AT_EXIT", default=True):
+        return
+    if STATE.processors:
+        shutdown(settings.exit_timeout)
+
+
+atexit.register(_at_exit)

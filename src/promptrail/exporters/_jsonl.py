@@ -1,0 +1,70 @@
+"""JsonlExporter: one JSON object per line, appended to a file."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar
+
+from promptrail._records import LogRecord
+from promptrail.exporters._base import ExportResult
+
+__all__ = ["JsonlExporter"]
+
+
+class JsonlExporter:
+    """Appends each record as one line of JSON (the API body: ``None`` fields left out).
+
+    Each ``export`` call writes its whole batch with ``O_APPEND`` writes of complete lines, under
+    a lock: lines from several exporters or threads in one process never interleave, and
+    processes appending to the same file on a local filesystem keep whole lines too. The file
+    is opened per batch, so it can be rotated or deleted while the program runs.
+
+    Args:
+        path: The file; created (with missing parent directories) on first export.
+
+    .. versionadded:: 0.1.0
+    """
+
+    # One lock per file, shared by every exporter of this process writing to it.
+    _locks: ClassVar[dict[str, threading.Lock]] = {}
+    _locks_guard: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._path = Path(path)
+        key = str(self._path.resolve())
+        with JsonlExporter._locks_guard:
+            self._lock = JsonlExporter._locks.setdefault(key, threading.Lock())
+        self._shut = False
+
+    @property
+    def path(self) -> Path:
+        """The file records are appended to."""
+        return self._path
+
+    def export(self, records: Sequence[LogRecord]) -> ExportResult:
+        """Append ``records``, one line each."""
+        if self._shut:
+            return ExportResult.FAILURE
+        data = b"".join(r.model_dump_json(exclude_none=True).encode() + b"\n" for r in records)
+        with self._lock:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+            finally:
+                os.close(fd)
+        return ExportResult.SUCCESS
+
+    def force_flush(self, timeout: float = 30.0) -> bool:
+        """Nothing is buffered (every export writes through): always True."""
+        return True
+
+    def shutdown(self) -> None:
+        """Refuse later exports."""
+        self._shut = True

@@ -1,0 +1,279 @@
+"""The embedded store: ``SqliteStore`` (schema, writes, reads) and ``SqliteExporter``.
+
+One table, ``logs``: the record's JSON body plus indexed columns (``trace_id``,
+``trace_parent_id``, ``path``, ``start_time``) for the queries the CLI and the receiver make.
+WAL mode and a busy timeout let several processes write one file; inserts are idempotent on
+``log_id`` (a retried batch does not duplicate); each batch is one transaction, so a crash mid-batch
+leaves none of it half-written. A child may be stored before its parent.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from promptrail._records import LogRecord
+from promptrail.exporters._base import ExportResult
+
+__all__ = ["SCHEMA_VERSION", "NotAStoreError", "SqliteExporter", "SqliteStore"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS promptrail_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS logs (
+    log_id TEXT PRIMARY KEY,
+    trace_id TEXT NOT NULL,
+    trace_parent_id TEXT,
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    start_time TEXT NOT NULL,
+    end_time TEXT,
+    latency REAL,
+    error TEXT,
+    prompt_tokens INTEGER,
+    output_tokens INTEGER,
+    cost REAL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS logs_trace_id ON logs (trace_id);
+CREATE INDEX IF NOT EXISTS logs_trace_parent_id ON logs (trace_parent_id);
+CREATE INDEX IF NOT EXISTS logs_path ON logs (path);
+CREATE INDEX IF NOT EXISTS logs_start_time ON logs (start_time);
+"""
+
+_INSERT = """
+INSERT OR IGNORE INTO logs (
+    log_id, trace_id, trace_parent_id, path, kind, start_time, end_time, latency, error,
+    prompt_tokens, output_tokens, cost, body
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+
+class NotAStoreError(Exception):
+    """The file is missing or is not a promptrail SQLite store.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+def _cost(record: LogRecord) -> float | None:
+    if record.prompt_cost is None and record.output_cost is None:
+        return None
+    return (record.prompt_cost or 0.0) + (record.output_cost or 0.0)
+
+
+def _row(record: LogRecord) -> tuple[Any, ...]:
+    return (
+        record.log_id,
+        record.trace_id,
+        record.trace_parent_id,
+        record.path,
+        record.kind,
+        record.start_time.isoformat(),
+        None if record.end_time is None else record.end_time.isoformat(),
+        record.provider_latency,
+        record.error,
+        record.prompt_tokens,
+        record.output_tokens,
+        _cost(record),
+        record.model_dump_json(exclude_none=True),
+    )
+
+
+class SqliteStore:
+    """A promptrail log store in one SQLite file: write records, query logs and trees.
+
+    Thread-safe (one connection, a lock) and fork-safe (a forked child opens its own
+    connection). Used by :class:`SqliteExporter`, the CLI and the receiver.
+
+    Args:
+        path: The database file.
+        create: Create the file and schema if missing; when False, a missing file or one without
+            promptrail's schema raises :class:`NotAStoreError` (readers use this).
+        busy_timeout: Seconds to wait for another writer's lock.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, create: bool = True, busy_timeout: float = 10.0
+    ) -> None:
+        self._path = Path(path)
+        self._create = create
+        self._busy_timeout = busy_timeout
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+        if not create:
+            self._connect()
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._path
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = self._conn
+        if conn is not None and self._pid == os.getpid():
+            return conn
+        if not self._create and not self._path.is_file():
+            msg = f"{self._path}: no such promptrail database"
+            raise NotAStoreError(msg)
+        if self._create:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self._path, timeout=self._busy_timeout, check_same_thread=False, isolation_level=None
+        )
+        try:
+            if self._create:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.executescript(_SCHEMA)
+                conn.execute(
+                    "INSERT OR IGNORE INTO promptrail_meta (key, value) VALUES ('schema', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+            else:
+                row = conn.execute(
+                    "SELECT value FROM promptrail_meta WHERE key = 'schema'"
+                ).fetchone()
+                if row is None:  # pragma: no cover - a table without the row
+                    problem = "no schema row"
+                    raise sqlite3.DatabaseError(problem)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            msg = f"{self._path}: not a promptrail database ({exc})"
+            raise NotAStoreError(msg) from exc
+        self._conn = conn
+        self._pid = os.getpid()
+        return conn
+
+    def write(self, records: Sequence[LogRecord]) -> int:
+        """Store ``records`` in one transaction; return how many were new."""
+        rows = [_row(r) for r in records]
+        with self._lock:
+            conn = self._connect()
+            before = conn.total_changes
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(_INSERT, rows)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return conn.total_changes - before
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            return self._connect().execute(sql, params).fetchall()
+
+    def logs(
+        self,
+        *,
+        path: str | None = None,
+        trace_id: str | None = None,
+        errors_only: bool = False,
+        since: str | None = None,
+        limit: int | None = 100,
+    ) -> list[LogRecord]:
+        """Return logs, newest first, filtered by path (prefix ``folder/``), trace or errors."""
+        where, params = _filters(path=path, trace_id=trace_id, errors_only=errors_only, since=since)
+        sql = f"SELECT body FROM logs{where} ORDER BY start_time DESC, log_id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [LogRecord.model_validate_json(row[0]) for row in self._query(sql, params)]
+
+    def trace(self, trace_id: str) -> list[LogRecord]:
+        """Return every log of one trace, in start order."""
+        rows = self._query(
+            "SELECT body FROM logs WHERE trace_id = ? ORDER BY start_time, log_id", (trace_id,)
+        )
+        return [LogRecord.model_validate_json(row[0]) for row in rows]
+
+    def recent_trace_ids(
+        self, last: int = 10, *, path: str | None = None, errors_only: bool = False
+    ) -> list[str]:
+        """Return the ids of the ``last`` most recently started traces, newest first."""
+        where, params = _filters(path=path, errors_only=errors_only)
+        sql = (
+            f"SELECT trace_id, MIN(start_time) AS started FROM logs{where} "
+            "GROUP BY trace_id ORDER BY started DESC LIMIT ?"
+        )
+        params.append(last)
+        return [row[0] for row in self._query(sql, params)]
+
+    def count(self) -> int:
+        """Return the number of stored logs."""
+        return int(self._query("SELECT COUNT(*) FROM logs")[0][0])
+
+    def close(self) -> None:
+        """Close the connection (a later call reopens it)."""
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+
+def _filters(
+    *,
+    path: str | None = None,
+    trace_id: str | None = None,
+    errors_only: bool = False,
+    since: str | None = None,
+) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if path:
+        clauses.append("(path = ? OR path LIKE ? ESCAPE '\\')")
+        escaped = path.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params += [path, escaped + "/%"]
+    if trace_id:
+        clauses.append("trace_id = ?")
+        params.append(trace_id)
+    if errors_only:
+        clauses.append("error IS NOT NULL")
+    if since:
+        clauses.append("start_time >= ?")
+        params.append(since)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+class SqliteExporter:
+    """Writes records to the embedded SQLite store, the default destination.
+
+    Args:
+        path: The database file (created with its directory on first export).
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = "promptrail.db") -> None:
+        self._store = SqliteStore(path)
+        self._shut = False
+
+    @property
+    def store(self) -> SqliteStore:
+        """The store written to (its read methods work too)."""
+        return self._store
+
+    def export(self, records: Sequence[LogRecord]) -> ExportResult:
+        """Insert ``records`` in one transaction (duplicates of a ``log_id`` are ignored)."""
+        if self._shut:
+            return ExportResult.FAILURE
+        self._store.write(records)
+        return ExportResult.SUCCESS
+
+    def force_flush(self, timeout: float = 30.0) -> bool:
+        """Every export commits: always True."""
+        return True
+
+    def shutdown(self) -> None:
+        """Close the database; later exports fail."""
+        self._shut = True
+        self._store.close()
