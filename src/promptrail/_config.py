@@ -18,6 +18,7 @@ from promptrail._ids import DEFAULT_IDS, IdGenerator
 from promptrail._serialize import DEFAULT_LIMITS, DEFAULT_REDACTOR, Limits, Redactor
 
 if TYPE_CHECKING:
+    from promptrail._context import Scope
     from promptrail._processors import Processor
 
 __all__ = ["STATE", "Settings", "env_flag"]
@@ -61,6 +62,7 @@ class _State:
         "ids",
         "perf_ns",
         "processors",
+        "scopes",
         "settings",
         "starters",
         "wall_ns",
@@ -71,6 +73,7 @@ class _State:
         self.processors: tuple[Processor, ...] | None = None
         self.starters: tuple[Processor, ...] = ()
         self.enders: tuple[Processor, ...] = ()
+        self.scopes: tuple[Scope, ...] = ()
         self.settings = Settings(environment=os.environ.get("PROMPTRAIL_ENVIRONMENT") or None)
         self.ids: IdGenerator = DEFAULT_IDS
         self.wall_ns: Callable[[], int] = time.time_ns

@@ -13,7 +13,9 @@ import concurrent.futures
 import contextvars
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
+
+from promptrail import _errors
 
 if TYPE_CHECKING:
     from promptrail._active import ActiveLog
@@ -21,7 +23,10 @@ if TYPE_CHECKING:
 __all__ = [
     "CURRENT",
     "ContextThreadPoolExecutor",
+    "Scope",
+    "attach",
     "bind_context",
+    "detach",
     "get_current_log_id",
     "get_current_trace_id",
 ]
@@ -90,3 +95,51 @@ class ContextThreadPoolExecutor(concurrent.futures.ThreadPoolExecutor):
         """Schedule ``fn(*args, **kwargs)`` in a copy of the current context."""
         ctx = contextvars.copy_context()
         return super().submit(ctx.run, fn, *args, **kwargs)
+
+
+class Scope(Protocol):
+    """A processor that also follows each log's *execution*, not just its start and end.
+
+    ``attach`` runs whenever a log's code starts or resumes running (a call, each step of a
+    generator, a ``trace()`` block) and ``detach`` when it stops or suspends, in the same context:
+    the OpenTelemetry bridge uses it to make the log's span current while its code runs. A
+    processor that has both methods is used as a scope automatically.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def attach(self, log: ActiveLog) -> object:
+        """Enter ``log``'s scope; return a token for :meth:`detach`."""
+        ...
+
+    def detach(self, log: ActiveLog, token: object) -> None:
+        """Leave ``log``'s scope entered with ``token``."""
+        ...
+
+
+def attach(scopes: tuple[Scope, ...], log: ActiveLog) -> list[object]:
+    """Attach every scope to ``log``; return their tokens (a failing scope is reported)."""
+    tokens: list[object] = []
+    for scope in scopes:
+        try:
+            tokens.append(scope.attach(log))
+        except Exception as exc:
+            tokens.append(_FAILED)
+            name = type(scope).__name__
+            _errors.report(f"attach:{name}", exc, f"{name}.attach raised", internal=False)
+    return tokens
+
+
+def detach(scopes: tuple[Scope, ...], log: ActiveLog, tokens: list[object]) -> None:
+    """Detach the scopes attached by :func:`attach`, innermost first; never raises."""
+    for scope, token in zip(reversed(scopes), reversed(tokens), strict=True):
+        if token is _FAILED:
+            continue
+        try:
+            scope.detach(log, token)
+        except Exception as exc:
+            name = type(scope).__name__
+            _errors.report(f"detach:{name}", exc, f"{name}.detach raised", internal=False)
+
+
+_FAILED = object()

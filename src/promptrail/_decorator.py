@@ -24,7 +24,7 @@ import wrapt
 from promptrail import _errors
 from promptrail._active import ActiveLog, CallSpec
 from promptrail._config import STATE, _State
-from promptrail._context import CURRENT
+from promptrail._context import CURRENT, attach, detach
 from promptrail._ids import next_seq
 from promptrail._records import LogKind
 from promptrail._serialize import snapshot
@@ -109,12 +109,17 @@ def _sync_wrapper(spec: CallSpec) -> _Wrapper:
             return wrapped(*args, **kwargs)
         log = start_log(st, spec, instance, args, kwargs)
         token = CURRENT.set(log)
+        attached = attach(st.scopes, log) if st.scopes else None
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
+            if attached is not None:
+                detach(st.scopes, log, attached)
             CURRENT.reset(token)
             end_log(st, log, exc)
             raise
+        if attached is not None:
+            detach(st.scopes, log, attached)
         CURRENT.reset(token)
         log.result = result
         end_log(st, log)
@@ -130,12 +135,17 @@ def _async_wrapper(spec: CallSpec) -> _Wrapper:
         st = STATE
         log = start_log(st, spec, instance, args, kwargs)
         token = CURRENT.set(log)
+        attached = attach(st.scopes, log) if st.scopes else None
         try:
             result = await wrapped(*args, **kwargs)
         except BaseException as exc:
+            if attached is not None:
+                detach(st.scopes, log, attached)
             CURRENT.reset(token)
             end_log(st, log, exc)
             raise
+        if attached is not None:
+            detach(st.scopes, log, attached)
         CURRENT.reset(token)
         log.result = result
         end_log(st, log)
@@ -189,6 +199,7 @@ def _traced_generator(
     pending: BaseException | None = None
     while True:
         token = CURRENT.set(log)
+        attached = attach(st.scopes, log) if st.scopes else None
         try:
             item = gen.send(value) if pending is None else gen.throw(pending)
         except StopIteration as stop:
@@ -198,6 +209,8 @@ def _traced_generator(
             end_log(st, log, exc)
             raise
         finally:
+            if attached is not None:
+                detach(st.scopes, log, attached)
             CURRENT.reset(token)
         log.add_item(item)
         pending = None
@@ -205,9 +218,12 @@ def _traced_generator(
             value = yield item
         except GeneratorExit:
             token = CURRENT.set(log)
+            attached = attach(st.scopes, log) if st.scopes else None
             try:
                 gen.close()
             finally:
+                if attached is not None:
+                    detach(st.scopes, log, attached)
                 CURRENT.reset(token)
                 _incomplete(st, log, "closed")
             raise
@@ -238,6 +254,7 @@ async def _traced_async_generator(
     pending: BaseException | None = None
     while True:
         token = CURRENT.set(log)
+        attached = attach(st.scopes, log) if st.scopes else None
         try:
             if pending is None:
                 item = await agen.asend(value)
@@ -250,6 +267,8 @@ async def _traced_async_generator(
             end_log(st, log, exc)
             raise
         finally:
+            if attached is not None:
+                detach(st.scopes, log, attached)
             CURRENT.reset(token)
         log.add_item(item)
         pending = None
@@ -257,9 +276,12 @@ async def _traced_async_generator(
             value = yield item
         except GeneratorExit:
             token = CURRENT.set(log)
+            attached = attach(st.scopes, log) if st.scopes else None
             try:
                 await agen.aclose()
             finally:
+                if attached is not None:
+                    detach(st.scopes, log, attached)
                 CURRENT.reset(token)
                 _incomplete(st, log, "closed")
             raise

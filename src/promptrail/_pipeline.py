@@ -15,10 +15,12 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from typing import cast
 
 from promptrail import _errors
 from promptrail._batch import BatchProcessor
 from promptrail._config import STATE, env_flag
+from promptrail._context import Scope
 from promptrail._processors import BaseProcessor, Processor, flush_exporter, shutdown_exporter
 from promptrail._records import LogRecord
 from promptrail._serialize import Limits, Redactor
@@ -60,6 +62,9 @@ def _install(processors: tuple[Processor, ...]) -> tuple[Processor, ...]:
     STATE.processors = processors
     STATE.starters = tuple(p for p in processors if _overrides_on_start(p))
     STATE.enders = processors
+    STATE.scopes = tuple(
+        cast("Scope", p) for p in processors if hasattr(p, "attach") and hasattr(p, "detach")
+    )
     return old
 
 
@@ -156,8 +161,9 @@ def configure(
         new: list[Processor] = list(processors)
         if exporters:
             new.insert(0, BatchProcessor(_FanOut.of(exporters)))
-        old = _install(tuple(new))
-    _retire(old, STATE.settings.exit_timeout)
+        installed = tuple(new)
+        old = _install(installed)
+    _retire([p for p in old if p not in installed], STATE.settings.exit_timeout)
 
 
 def ensure_processors() -> tuple[Processor, ...]:

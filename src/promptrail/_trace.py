@@ -15,7 +15,7 @@ from typing import Any
 
 from promptrail._active import UPDATABLE_FIELDS, ActiveLog, CallSpec
 from promptrail._config import STATE
-from promptrail._context import CURRENT
+from promptrail._context import CURRENT, attach, detach
 from promptrail._decorator import end_log, start_log
 from promptrail._records import LogKind
 from promptrail.exceptions import ConfigurationError
@@ -33,7 +33,7 @@ class Trace:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_inputs", "_log", "_spec", "_token", "metadata", "output")
+    __slots__ = ("_attached", "_inputs", "_log", "_spec", "_token", "metadata", "output")
 
     def __init__(
         self, spec: CallSpec, inputs: dict[str, Any] | None, metadata: dict[str, Any] | None
@@ -44,6 +44,7 @@ class Trace:
         self.output: Any = None
         self._log: ActiveLog | None = None
         self._token: contextvars.Token[ActiveLog | None] | None = None
+        self._attached: list[object] | None = None
 
     @property
     def log_id(self) -> str | None:
@@ -64,6 +65,7 @@ class Trace:
             log.update({"inputs": self._inputs})
         self._log = log
         self._token = CURRENT.set(log)
+        self._attached = attach(st.scopes, log) if st.scopes else None
         return self
 
     def __exit__(
@@ -76,6 +78,9 @@ class Trace:
         if log is None or token is None:
             return
         self._token = None
+        if self._attached is not None:
+            detach(STATE.scopes, log, self._attached)
+            self._attached = None
         # Exited in another context (a misuse): keep the log anyway.
         with contextlib.suppress(ValueError):
             CURRENT.reset(token)
