@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,11 @@ import pytest
 import promptrail
 from promptrail.exporters import InMemoryExporter
 from promptrail.testing import reset
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Make promptrail re-raise its own internal errors so no bug hides in this suite."""
+    os.environ["PROMPTRAIL_RAISE_INTERNAL_ERRORS"] = "1"
 
 
 @pytest.fixture(autouse=True)

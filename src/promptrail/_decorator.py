@@ -83,6 +83,8 @@ def end_log(st: _State, log: ActiveLog, exc: BaseException | None = None) -> Non
         try:
             processor.on_end(log)
         except Exception as err:
+            if _errors.is_reraised(err):
+                raise
             name = type(processor).__name__
             _errors.report(f"on_end:{name}", err, f"{name}.on_end raised", internal=False)
 

@@ -2,20 +2,22 @@
 
 Nothing promptrail does may raise into user code. Every processor, exporter and record-building
 call goes through :func:`report`, which logs a failure once per kind (then at most once a minute
-with a count) on the ``promptrail`` logger and counts it. Under pytest (``PYTEST_CURRENT_TEST`` is
-set) failures of promptrail's *own* code are re-raised so the test suite sees our bugs; failures of
-user-supplied parts (an exporter that raises) are never re-raised.
+with a count) on the ``promptrail`` logger and counts it. In promptrail's own test suite
+(``PROMPTRAIL_RAISE_INTERNAL_ERRORS=1``, set by its conftest, like logfire's trick) failures of
+promptrail's *own* code are re-raised so the tests see our bugs; failures of user-supplied parts
+(an exporter that raises) are never re-raised. Users' test suites are not affected.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 import time
 from collections import Counter
 
-__all__ = ["LOGGER", "RateLimitedWarning", "counts", "report", "reset"]
+__all__ = ["LOGGER", "RateLimitedWarning", "counts", "is_reraised", "report", "reset"]
 
 LOGGER = logging.getLogger("promptrail")
 
@@ -27,13 +29,16 @@ _last_logged: dict[str, float] = {}
 _suppressed_since_log: Counter[str] = Counter()
 
 
+_MARK = "_promptrail_internal_error"
+
+
 def _should_reraise() -> bool:
-    return "PYTEST_CURRENT_TEST" in os.environ and not _in_fault_test()
+    return os.environ.get("PROMPTRAIL_RAISE_INTERNAL_ERRORS") == "1"
 
 
-def _in_fault_test() -> bool:
-    # Tests that prove "internal errors never reach user code" opt out of the re-raise.
-    return os.environ.get("PROMPTRAIL_SWALLOW_INTERNAL_ERRORS") == "1"
+def is_reraised(exc: BaseException) -> bool:
+    """Return whether ``exc`` is an internal error being re-raised on purpose (test suite)."""
+    return getattr(exc, _MARK, False) is True
 
 
 def report(kind: str, exc: BaseException | None, message: str, *, internal: bool) -> None:
@@ -62,6 +67,8 @@ def report(kind: str, exc: BaseException | None, message: str, *, internal: bool
         extra = f" (and {repeats} more times since last reported)" if repeats else ""
         LOGGER.warning("promptrail: %s%s%s", message, detail, extra)
     if internal and exc is not None and _should_reraise():
+        with contextlib.suppress(Exception):
+            setattr(exc, _MARK, True)
         raise exc
 
 
