@@ -25,6 +25,7 @@ Two halves with different budgets:
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -221,10 +222,12 @@ def _convert(value: Any, limits: Limits, redactor: Redactor, depth: int, seen: s
 
 
 def _plain(value: str | int | float) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, str):
-        return str(value)
+        return str.__str__(value)
     if isinstance(value, int):
         return int(value)
     return float(value)
