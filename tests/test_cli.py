@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import subprocess
@@ -36,10 +37,8 @@ def fill(db: Path) -> list[str]:
     ids = []
     for q in ("good", "bad"):
         with trace(path="support/flow") as t:
-            try:
+            with contextlib.suppress(ValueError):
                 answer(q)
-            except ValueError:
-                pass
         assert t.trace_id is not None
         ids.append(t.trace_id)
     assert promptrail.flush(timeout=10)

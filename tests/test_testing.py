@@ -74,7 +74,8 @@ class TestCaptureLogs:
             answer("x")
             answer("y")
         first, second = logs
-        assert len(first.log_id) == 36 and first.log_id[14] == "7"
+        assert len(first.log_id) == 36
+        assert first.log_id[14] == "7"
         assert first.log_id < second.log_id  # time-sortable
         assert abs((first.start_time - datetime.now(timezone.utc)).total_seconds()) < 60
 
