@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+import promptrail
 from promptrail import Limits, Redactor, log_prompt
 from promptrail._serialize import REDACTED, TRUNCATED_MARK, snapshot, to_jsonable
 from promptrail.testing import capture_logs
@@ -134,6 +135,28 @@ class TestRedaction:
         """Values under secret-looking keys are replaced, nested in dicts and lists."""
         value = {"outer": [{"inner": {key: "hunter2"}}]}
         assert to_jsonable(value) == {"outer": [{"inner": {key: REDACTED}}]}
+
+    @pytest.mark.parametrize(
+        "key", ["max_tokens", "prompt_tokens", "output_tokens", "tokenizer", "cache_key", "author"]
+    )
+    def test_ordinary_keys_are_kept(self, key: str) -> None:
+        """Keys that merely contain a secret-like word (token counts, ...) are not redacted."""
+        assert to_jsonable({key: 5}) == {key: 5}
+
+    def test_record_fields_are_not_redacted(self) -> None:
+        """Token counts set on a log survive redaction."""
+
+        @log_prompt(path="counts")
+        def counts(max_tokens: int) -> str:
+            promptrail.update_current(prompt_tokens=3, output_tokens=4, metadata={"tokens": 7})
+            return "x"
+
+        with capture_logs() as logs:
+            counts(max_tokens=100)
+        record = logs[0]
+        assert (record.prompt_tokens, record.output_tokens) == (3, 4)
+        assert record.inputs == {"max_tokens": 100}
+        assert record.metadata == {"tokens": 7}
 
     def test_key_formats_inside_strings_are_masked(self) -> None:
         """sk-... keys and Bearer tokens inside free text are masked."""

@@ -68,8 +68,13 @@ DEFAULT_SECRET_KEYS: tuple[str, ...] = (
     "credentials",
 )
 
+# A key is a secret when it *ends* with one of these words (after a separator or at the start):
+# "openai_api_key", "x-api-key", "access_token", "db_password" are; "max_tokens", "prompt_tokens",
+# "cache_key" are not.
 _SECRET_KEY_RE = re.compile(
-    r"(api[_-]?key|secret|passw(or)?d|token|authori[sz]ation|cookie|private[_-]?key|credential)",
+    r"(?:^|[_\-.])(?:api[_-]?key|apikey|secret|secret[_-]?key|access[_-]?key|passw(?:or)?d"
+    r"|token|auth|authori[sz]ation|cookie|private[_-]?key|credentials?|session[_-]?key"
+    r"|signature)$",
     re.IGNORECASE,
 )
 
