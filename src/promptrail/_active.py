@@ -124,13 +124,16 @@ class ActiveLog:
         "items",
         "kwargs",
         "parent",
+        "pending",
         "perf_end",
         "perf_start",
         "result",
         "root",
+        "sampled",
         "seq",
         "spec",
         "start_ns",
+        "tree_error",
     )
 
     def __init__(
@@ -159,6 +162,10 @@ class ActiveLog:
         self.fields: dict[str, Any] | None = None
         self.items: list[Any] | None = None
         self.ended = False
+        # Sampling is decided per trace: the root decides, children inherit.
+        self.sampled: bool = True if parent is None else parent.sampled
+        self.pending: list[ActiveLog] | None = None  # an unsampled root's finished logs
+        self.tree_error = False  # an unsampled tree had an error (keep it if configured)
 
     # -- identity ---------------------------------------------------------------------------
 

@@ -16,7 +16,6 @@ the child's first log.
 from __future__ import annotations
 
 import collections
-import itertools
 import os
 import threading
 import time
@@ -24,6 +23,7 @@ import weakref
 
 from promptrail import _errors
 from promptrail._active import ActiveLog
+from promptrail._counting import AtomicCounter
 from promptrail._processors import (
     BaseProcessor,
     Counts,
@@ -102,8 +102,8 @@ class BatchProcessor(BaseProcessor):
     def _init_state(self) -> None:
         # Everything a forked child must not share with its parent.
         self._queue: collections.deque[ActiveLog] = collections.deque(maxlen=self._max_queue_size)
-        self._enqueued = itertools.count()
-        self._next_enqueued = self._enqueued.__next__
+        self._enqueued = AtomicCounter()
+        self._next_enqueued = self._enqueued.increment
         self._dequeued = 0
         self._lost_after_shutdown = 0
         self._counts = Counts()
@@ -252,13 +252,8 @@ class BatchProcessor(BaseProcessor):
             )
 
     def _stats_dropped(self) -> int:
-        enqueued = self._enqueued_count()
+        enqueued = self._enqueued.value
         return enqueued - self._dequeued - len(self._queue) + self._lost_after_shutdown
-
-    def _enqueued_count(self) -> int:
-        # itertools.count has no "peek"; its repr carries the next value.
-        text = repr(self._enqueued)
-        return int(text[text.index("(") + 1 : text.index(")")])
 
     def stats(self) -> dict[str, int]:
         """Return ``exported``, ``dropped``, ``failed`` and ``queued`` counts.

@@ -60,8 +60,10 @@ class _State:
         "enabled",
         "enders",
         "ids",
+        "keep_errors",
         "perf_ns",
         "processors",
+        "sample_rate",
         "scopes",
         "settings",
         "starters",
@@ -74,6 +76,8 @@ class _State:
         self.starters: tuple[Processor, ...] = ()
         self.enders: tuple[Processor, ...] = ()
         self.scopes: tuple[Scope, ...] = ()
+        self.sample_rate = 1.0
+        self.keep_errors = True
         self.settings = Settings(environment=os.environ.get("PROMPTRAIL_ENVIRONMENT") or None)
         self.ids: IdGenerator = DEFAULT_IDS
         self.wall_ns: Callable[[], int] = time.time_ns

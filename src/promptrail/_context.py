@@ -118,8 +118,13 @@ class Scope(Protocol):
 
 
 def attach(scopes: tuple[Scope, ...], log: ActiveLog) -> list[object]:
-    """Attach every scope to ``log``; return their tokens (a failing scope is reported)."""
+    """Attach every scope to ``log``; return their tokens (a failing scope is reported).
+
+    Logs of traces dropped by sampling are not attached (their processors never see them).
+    """
     tokens: list[object] = []
+    if not log.sampled:
+        return tokens
     for scope in scopes:
         try:
             tokens.append(scope.attach(log))
@@ -132,6 +137,8 @@ def attach(scopes: tuple[Scope, ...], log: ActiveLog) -> list[object]:
 
 def detach(scopes: tuple[Scope, ...], log: ActiveLog, tokens: list[object]) -> None:
     """Detach the scopes attached by :func:`attach`, innermost first; never raises."""
+    if not tokens:
+        return
     for scope, token in zip(reversed(scopes), reversed(tokens), strict=True):
         if token is _FAILED:
             continue

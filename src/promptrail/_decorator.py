@@ -21,7 +21,7 @@ from typing import Any, ParamSpec, TypeVar, cast, overload
 
 import wrapt
 
-from promptrail import _errors
+from promptrail import _errors, _sampling
 from promptrail._active import ActiveLog, CallSpec
 from promptrail._config import STATE, _State
 from promptrail._context import CURRENT, attach, detach
@@ -52,7 +52,10 @@ def start_log(
         from promptrail._pipeline import ensure_processors
 
         ensure_processors()
-    log = ActiveLog(spec, CURRENT.get(), next_seq(), st.wall_ns(), st.perf_ns(), st.ids)
+    parent = CURRENT.get()
+    log = ActiveLog(spec, parent, next_seq(), st.wall_ns(), st.perf_ns(), st.ids)
+    if parent is None and st.sample_rate < 1.0:
+        log.sampled = _sampling.keep_trace(st.sample_rate)
     if spec.capture_inputs:
         for arg in args:
             if type(arg) not in _ATOMIC:
@@ -62,6 +65,8 @@ def start_log(
         if kwargs:
             log.kwargs = snapshot(kwargs)
     log.bound = instance is not None
+    if not log.sampled:
+        return log
     for processor in st.starters:
         try:
             processor.on_start(log)
@@ -79,6 +84,14 @@ def end_log(st: _State, log: ActiveLog, exc: BaseException | None = None) -> Non
     log.ended = True
     if exc is not None:
         log.error = describe(exc)
+    if not log.sampled:
+        _sampling.end_unsampled(st, log, dispatch)
+        return
+    dispatch(st, log)
+
+
+def dispatch(st: _State, log: ActiveLog) -> None:
+    """Hand an ended log to every processor's ``on_end``; never raises."""
     for processor in st.enders:
         try:
             processor.on_end(log)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import cast
 
-from promptrail import _errors
+from promptrail import _errors, _sampling
 from promptrail._batch import BatchProcessor
 from promptrail._config import STATE, env_flag
 from promptrail._context import Scope
@@ -44,6 +44,7 @@ class Stats:
         dropped: Logs dropped because a queue was full or the pipeline was shut down.
         failed: Records an exporter rejected or raised on, or that could not be built.
         queued: Logs waiting in a queue now.
+        sampled_out: Logs of traces dropped by sampling (``configure(sample_rate=...)``).
         errors: Internal failures by kind (``export:JsonlExporter``, ``build``, ...).
 
     .. versionadded:: 0.1.0
@@ -53,6 +54,7 @@ class Stats:
     dropped: int
     failed: int
     queued: int
+    sampled_out: int
     errors: dict[str, int]
 
 
@@ -107,6 +109,8 @@ def configure(
     limits: Limits | None = None,
     flush_at_exit: bool | None = None,
     exit_timeout: float | None = None,
+    sample_rate: float | None = None,
+    keep_errors: bool | None = None,
 ) -> None:
     """Set where logs go and how they are captured. May be called before or after decorating.
 
@@ -125,6 +129,10 @@ def configure(
         flush_at_exit: Whether to drain the pipeline at interpreter exit (default true, or
             ``PROMPTRAIL_FLUSH_AT_EXIT``).
         exit_timeout: Seconds the exit drain may take (default 5).
+        sample_rate: Fraction of traces kept, decided once per trace at its root: a whole tree
+            is kept or dropped, never half (default 1.0: everything).
+        keep_errors: Keep a trace dropped by sampling after all when any of its logs failed
+            (default true).
 
     Raises:
         ConfigurationError: For an invalid option value.
@@ -133,6 +141,9 @@ def configure(
     """
     if exit_timeout is not None and exit_timeout < 0:
         msg = f"exit_timeout must not be negative, not {exit_timeout!r}"
+        raise ConfigurationError(msg)
+    if sample_rate is not None and not 0.0 <= sample_rate <= 1.0:
+        msg = f"sample_rate must be between 0 and 1, not {sample_rate!r}"
         raise ConfigurationError(msg)
     for item in (*(exporters or ()), *processors):
         if not callable(getattr(item, "shutdown", None)):
@@ -156,6 +167,10 @@ def configure(
         STATE.settings = dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
         if enabled is not None:
             STATE.enabled = enabled
+        if sample_rate is not None:
+            STATE.sample_rate = sample_rate
+        if keep_errors is not None:
+            STATE.keep_errors = keep_errors
         if exporters is None and not processors:
             return
         new: list[Processor] = list(processors)
@@ -228,6 +243,7 @@ def stats() -> Stats:
         dropped=totals["dropped"],
         failed=totals["failed"],
         queued=totals["queued"],
+        sampled_out=_sampling.sampled_out_count(),
         errors=_errors.counts(),
     )
 
@@ -237,6 +253,7 @@ def reset_counts() -> None:
     for key in _retired:
         _retired[key] = 0
     _errors.reset()
+    _sampling.reset()
 
 
 class _FanOut:

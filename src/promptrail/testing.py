@@ -144,4 +144,6 @@ def reset() -> None:
     STATE.ids = ids
     STATE.wall_ns = fresh.wall_ns
     STATE.perf_ns = fresh.perf_ns
+    STATE.sample_rate = fresh.sample_rate
+    STATE.keep_errors = fresh.keep_errors
     reset_counts()
