@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 
@@ -25,10 +26,8 @@ def root(n: int, fail_at: int = -1) -> int:
     """A root with n children."""
     total = 0
     for i in range(n):
-        try:
+        with contextlib.suppress(RuntimeError):
             total += leaf(fail=i == fail_at)
-        except RuntimeError:
-            pass
     return total
 
 
