@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -324,7 +324,7 @@ class TestNesting:
         """Closing a stream early ends the span and marks it incomplete."""
 
         @promptrail.log_prompt(path="stream", model="m")
-        def stream() -> Iterator[str]:
+        def stream() -> Generator[str, None, None]:
             yield "a"
             yield "b"
 

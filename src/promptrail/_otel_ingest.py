@@ -259,7 +259,12 @@ def _error(span: ReadableSpan) -> str | None:
             message = message or event_attrs.get("exception.message")
             break
     type_text = str(type_name) if type_name else "Error"
-    return f"{type_text}: {message}" if message else type_text
+    if not message:
+        return type_text
+    text = str(message)
+    if text.startswith(f"{type_text}: "):  # the SDK's own description already says it
+        return text
+    return f"{type_text}: {text}"
 
 
 def _path(kind: LogKind, attrs: _Attrs, span_name: str) -> str:
@@ -508,7 +513,10 @@ def _record(
     body["inputs"] = clean(inputs)
     prompt = _kernel(kind, attrs)
     if prompt is not None:
-        body["prompt"] = PromptKernel.model_validate(clean(prompt))
+        # Typed parameters stay as they are (key-based redaction would hide ``max_tokens``).
+        if "tools" in prompt:
+            prompt["tools"] = clean(prompt["tools"])
+        body["prompt"] = PromptKernel.model_validate(prompt)
     body["prompt_tokens"] = _int(
         attrs.get("gen_ai.usage.input_tokens", attrs.get("gen_ai.usage.prompt_tokens"))
     )
