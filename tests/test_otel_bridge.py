@@ -233,6 +233,60 @@ class TestSpanShape:
         assert records.records[1].output == "Paris"
 
 
+class TestResultAttributes:
+    """Result attributes from raw fields (default) match those from the built record."""
+
+    def test_raw_fields_give_the_same_attributes_as_the_record(
+        self, spans: Spans, records: InMemoryExporter
+    ) -> None:
+        """Extracted values, ``update_current`` fields and call kwargs agree in both paths."""
+
+        def extractor(value: Any) -> dict[str, Any] | None:
+            if not isinstance(value, dict) or "usage" not in value:
+                return None
+            return {
+                "output": value["text"],
+                "finish_reason": "length",
+                "prompt": {"model": "extracted-model", "temperature": 0.9, "stop": "END"},
+                "provider_response": {"id": "resp-1", "model": "m-2026"},
+            }
+
+        @promptrail.log_prompt(path="p", provider="openai")
+        def chat(messages: list[dict[str, Any]], max_tokens: int = 0) -> dict[str, Any]:
+            promptrail.update_current(prompt_tokens=5, output_tokens=7, version_id="v1")
+            return {"text": "hi", "usage": (5, 6)}
+
+        promptrail.register_extractor(extractor)
+        try:
+            install(records, OtelBridge(tracer_provider=spans.provider))
+            chat([], max_tokens=50)
+            install(records, OtelBridge(tracer_provider=spans.provider, capture_content=True))
+            chat([], max_tokens=50)
+        finally:
+            promptrail.unregister_extractor(extractor)
+        raw, built = (dict(s.attributes or {}) for s in spans.finished())
+        content = {k for k in built if "messages" in k}
+        expected = {
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "extracted-model",
+            "gen_ai.request.temperature": 0.9,
+            "gen_ai.request.stop_sequences": ("END",),
+            "gen_ai.usage.input_tokens": 5,
+            "gen_ai.usage.output_tokens": 7,
+            "gen_ai.response.finish_reasons": ("length",),
+            "gen_ai.response.id": "resp-1",
+            "gen_ai.response.model": "m-2026",
+            "gen_ai.prompt.version": "v1",
+        }
+        assert {k: raw[k] for k in expected} == expected
+        assert raw["gen_ai.request.max_tokens"] == 50  # from the call's keyword arguments
+        for attrs in (raw, built):
+            attrs.pop("promptrail.log_id")
+            attrs.pop("promptrail.trace_id")
+        raw.pop("gen_ai.request.max_tokens")  # the record keeps kwargs in inputs, not prompt
+        assert raw == {k: v for k, v in built.items() if k not in content}
+
+
 class TestNesting:
     """Parent/child links between promptrail spans, app spans and inner spans."""
 

@@ -15,14 +15,17 @@ Attributes follow the latest OpenTelemetry GenAI semantic conventions (all "Deve
   ``gen_ai.request.model``, ``gen_ai.prompt.name`` = path, tool/workflow names) are given at span
   creation, from what is known then (decorator options, a ``model=`` argument);
 * the rest (``gen_ai.request.*``, ``gen_ai.response.*``, ``gen_ai.usage.*``,
-  ``gen_ai.prompt.version``) is set at the end from the log's record, which the bridge builds with
-  ``log.to_record()`` on the caller's thread **only when the span is recording** (sampled, with an
-  SDK installed). That costs one record build per sampled call (the pipeline builds its own copy
-  in the worker); unsampled calls and API-only installs pay nothing but a no-op span;
+  ``gen_ai.prompt.version``) is set at the end, **only when the span is recording** (sampled, with
+  an SDK installed), from the log's raw fields: what ``update_current()`` set, what the extractors
+  read from the return value, decorator options and the call's keyword arguments
+  (:func:`raw_attributes`, the same precedence as the record). No record is built for it;
+  unsampled calls and API-only installs pay nothing but a no-op span;
 * message content (``gen_ai.input.messages``, ``gen_ai.output.messages``,
-  ``gen_ai.system_instructions``, ``gen_ai.tool.definitions``, tool call arguments and result) is
-  written as compact JSON strings, redacted and bounded like the record, and only when switched
-  on: ``OtelBridge(capture_content=True)`` or
+  ``gen_ai.system_instructions``, ``gen_ai.tool.definitions``, tool call arguments and result) must
+  be redacted and bounded exactly like the record, so when it is switched on the bridge builds the
+  record with ``log.to_record()`` on the caller's thread (again only for recording spans; about
+  0.1 ms per call, the pipeline builds its own copy in the worker) and writes compact JSON strings.
+  Off by default: ``OtelBridge(capture_content=True)`` or
   ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` (``true``/``SPAN_ONLY``/
   ``SPAN_AND_EVENT``).
 
@@ -42,9 +45,10 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, StatusCode, TracerProvider
 
-from promptrail import _errors
+from promptrail import _errors, _extract
 from promptrail._active import ActiveLog
 from promptrail._config import STATE
+from promptrail._decorator import INCOMPLETE_KEY
 from promptrail._otel_context import suppress_instrumentation
 from promptrail._records import ChatMessage, LogRecord
 from promptrail._version import __version__
@@ -53,8 +57,11 @@ __all__ = [
     "CAPTURE_CONTENT_ENV",
     "SCOPE_NAME",
     "OtelBridge",
+    "content_attributes",
     "input_messages",
     "output_messages",
+    "raw_attributes",
+    "result_attributes",
     "suppress_instrumentation",
     "tool_definitions",
 ]
@@ -81,6 +88,13 @@ _REQUEST_PARAMS = (
     ("presence_penalty", "gen_ai.request.presence_penalty", float),
     ("frequency_penalty", "gen_ai.request.frequency_penalty", float),
     ("seed", "gen_ai.request.seed", int),
+)
+
+_KWARG_PARAMS = frozenset({"model", "stop", *(field for field, _, _ in _REQUEST_PARAMS)})
+_USAGE = (
+    ("prompt_tokens", "gen_ai.usage.input_tokens"),
+    ("output_tokens", "gen_ai.usage.output_tokens"),
+    ("reasoning_tokens", "gen_ai.usage.reasoning.output_tokens"),
 )
 
 _AttrValue = str | bool | int | float | Sequence[str]
@@ -163,10 +177,16 @@ class OtelBridge:
             parent_span = trace.get_current_span(parent_ctx)
         if parent_span.get_span_context().span_id != sc.span_id:  # a span of our own (SDK)
             ids[OTEL_SPAN_ID] = trace.format_span_id(sc.span_id)
-        log.update({"metadata": ids})
+        # Plain strings: merge into the log's metadata directly (what log.update would do).
+        fields = log.fields
+        if fields is None:
+            log.fields = {"metadata": ids}
+        else:
+            fields["metadata"] = {**(fields.get("metadata") or {}), **ids}
         if span.is_recording():
-            span.set_attribute("promptrail.log_id", log.log_id)
-            span.set_attribute("promptrail.trace_id", log.trace_id)
+            span.set_attributes(
+                {"promptrail.log_id": log.log_id, "promptrail.trace_id": log.trace_id}
+            )
 
     def on_end(self, log: ActiveLog) -> None:
         """Set the result attributes (only if the span is recording) and end the span."""
@@ -264,6 +284,9 @@ class OtelBridge:
             if self._exception_events:
                 event = {"exception.type": type_name, "exception.message": message}
                 span.add_event("exception", event, timestamp=end_ns)
+        if not self._capture_content:
+            span.set_attributes(raw_attributes(log))
+            return
         try:
             record = log.to_record(STATE.settings)
         except Exception as exc:
@@ -272,46 +295,88 @@ class OtelBridge:
             )
             return
         span.set_attributes(result_attributes(record))
-        if self._capture_content:
-            span.set_attributes(content_attributes(record))
+        span.set_attributes(content_attributes(record))
 
 
 # -- record → attributes ---------------------------------------------------------------------
 
 
+def raw_attributes(log: ActiveLog) -> dict[str, _AttrValue]:
+    """The result attributes of an ended log, read from its raw fields (no record is built).
+
+    The same values the record will hold: fields set with ``update_current()`` win over what the
+    extractors read from the return value; decorator options win over extracted prompt details;
+    request parameters not given there come from the call's keyword arguments.
+    """
+    spec = log.spec
+    values: dict[str, Any] = {}
+    if log.error is None and spec.capture_output:
+        result = log.result if log.items is None else log.items
+        values.update(_extract.extract(result, is_stream=log.items is not None))
+    values.update(log.fields or {})
+    prompt: dict[str, Any] = {}
+    if spec.kind == "prompt":
+        extracted = values.get("prompt")
+        if isinstance(extracted, Mapping):
+            prompt.update(extracted)
+        if spec.prompt:
+            prompt.update(spec.prompt)
+        for key, value in (log.kwargs or {}).items():
+            if key in _KWARG_PARAMS and prompt.get(key) is None:
+                prompt[key] = value
+    metadata = values.get("metadata")
+    incomplete = metadata.get(INCOMPLETE_KEY) if isinstance(metadata, Mapping) else None
+    return _attributes(spec.kind, prompt, values, incomplete)
+
+
 def result_attributes(record: LogRecord) -> dict[str, _AttrValue]:
     """The GenAI request/response/usage attributes of a finished record (no message content)."""
+    prompt = record.prompt.model_dump(exclude_none=True) if record.prompt is not None else {}
+    values = {
+        "prompt_tokens": record.prompt_tokens,
+        "output_tokens": record.output_tokens,
+        "reasoning_tokens": record.reasoning_tokens,
+        "finish_reason": record.finish_reason,
+        "version_id": record.version_id,
+        "provider_response": record.provider_response,
+    }
+    incomplete = record.metadata.get(INCOMPLETE_KEY)
+    return _attributes(record.kind, prompt, values, incomplete)
+
+
+def _attributes(
+    kind: str, prompt: Mapping[str, Any], values: Mapping[str, Any], incomplete: Any
+) -> dict[str, _AttrValue]:
     attrs: dict[str, _AttrValue] = {}
-    prompt = record.prompt
-    if prompt is not None and record.kind == "prompt":
-        if prompt.model:
-            attrs[_REQUEST_MODEL] = prompt.model
-        if prompt.provider:
-            attrs[_PROVIDER] = prompt.provider
+    if kind == "prompt":
+        for field, key in (("model", _REQUEST_MODEL), ("provider", _PROVIDER)):
+            text = prompt.get(field)
+            if isinstance(text, str) and text:
+                attrs[key] = text
         for field, key, typ in _REQUEST_PARAMS:
-            value = getattr(prompt, field)
-            if value is not None:
+            value = prompt.get(field)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
                 attrs[key] = typ(value)
-        if isinstance(prompt.stop, str):
-            attrs["gen_ai.request.stop_sequences"] = [prompt.stop]
-        elif prompt.stop:
-            attrs["gen_ai.request.stop_sequences"] = list(prompt.stop)
-    if record.version_id:
-        attrs["gen_ai.prompt.version"] = record.version_id
-    if record.prompt_tokens is not None:
-        attrs["gen_ai.usage.input_tokens"] = record.prompt_tokens
-    if record.output_tokens is not None:
-        attrs["gen_ai.usage.output_tokens"] = record.output_tokens
-    if record.reasoning_tokens is not None:
-        attrs["gen_ai.usage.reasoning.output_tokens"] = record.reasoning_tokens
-    if record.finish_reason:
-        attrs["gen_ai.response.finish_reasons"] = [record.finish_reason]
-    response = record.provider_response or {}
-    if isinstance(response.get("id"), str):
-        attrs["gen_ai.response.id"] = response["id"]
-    if isinstance(response.get("model"), str):
-        attrs["gen_ai.response.model"] = response["model"]
-    incomplete = record.metadata.get("promptrail.incomplete")
+        stop = prompt.get("stop")
+        if isinstance(stop, str):
+            attrs["gen_ai.request.stop_sequences"] = [stop]
+        elif isinstance(stop, (list, tuple)) and stop:
+            attrs["gen_ai.request.stop_sequences"] = [str(s) for s in stop]
+    for field, key in _USAGE:
+        count = values.get(field)
+        if isinstance(count, int) and not isinstance(count, bool):
+            attrs[key] = count
+    version = values.get("version_id")
+    if isinstance(version, str) and version:
+        attrs["gen_ai.prompt.version"] = version
+    finish = values.get("finish_reason")
+    if isinstance(finish, str) and finish:
+        attrs["gen_ai.response.finish_reasons"] = [finish]
+    response = values.get("provider_response")
+    if isinstance(response, Mapping):
+        for field, key in (("id", "gen_ai.response.id"), ("model", "gen_ai.response.model")):
+            if isinstance(response.get(field), str):
+                attrs[key] = response[field]
     if isinstance(incomplete, str):
         attrs["promptrail.incomplete"] = incomplete
     return attrs
