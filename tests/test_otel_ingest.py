@@ -21,7 +21,12 @@ from opentelemetry.trace import SpanKind, StatusCode
 import promptrail
 from promptrail._emit import emit_records
 from promptrail._otel import OtelBridge
-from promptrail._otel_ingest import GenAiSpanProcessor, genai_kind, span_log_id
+from promptrail._otel_ingest import (
+    GenAiSpanProcessor,
+    genai_kind,
+    records_from_spans,
+    span_log_id,
+)
 from promptrail._records import LogRecord
 from promptrail.exporters import InMemoryExporter
 
@@ -331,6 +336,30 @@ class TestTree:
         assert inner.trace_parent_id == ours.log_id
         assert inner.trace_id == flow.log_id
 
+    def test_promptrail_trace_wins_under_an_outer_genai_span(self, setup: Setup) -> None:
+        """Under an app agent span, spans inside a promptrail flow take promptrail's trace id."""
+        setup.records = InMemoryExporter()
+        bridge = OtelBridge(tracer_provider=setup.provider)
+        promptrail.configure(processors=[promptrail.SimpleProcessor(setup.records), bridge])
+        outer = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "outer"}
+        chat = {"gen_ai.operation.name": "chat", "gen_ai.prompt.name": "inner"}
+        with (
+            setup.tracer.start_as_current_span("invoke_agent outer", attributes=outer),
+            promptrail.trace(path="flow"),
+        ):
+            setup.tracer.start_span("chat m", attributes=chat).end()
+        flow, inner = setup.record("flow"), setup.record("inner")
+        assert inner.trace_parent_id == flow.log_id
+        assert inner.trace_id == flow.trace_id == flow.log_id
+        assert setup.record("outer").trace_parent_id is None
+
+    def test_live_spans_are_bounded(self, setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Spans that never end are forgotten oldest first beyond the bound."""
+        monkeypatch.setattr("promptrail._otel_ingest._MAX_LIVE", 2)
+        spans = [setup.tracer.start_span(f"s{i}") for i in range(3)]
+        assert len(setup.processor._live) == 2
+        assert spans[0].get_span_context().span_id not in setup.processor._live
+
     def test_spans_started_before_the_processor(self, setup: Setup) -> None:
         """A GenAI span whose start was not seen is still converted (as a root)."""
         other = TracerProvider()
@@ -343,6 +372,62 @@ class TestTree:
         assert setup.record("late").trace_parent_id is None
         late.shutdown()
         other.shutdown()
+
+
+class TestBatch:
+    """``records_from_spans``: a batch of finished spans (an OTLP request) → records."""
+
+    def test_batch_links_match_the_live_processor(self, setup: Setup) -> None:
+        """Spans in any order give the same records and links as the live processor."""
+        tracer = setup.tracer
+        agent_attrs = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "a"}
+        with tracer.start_as_current_span("invoke_agent a", attributes=agent_attrs):
+            with tracer.start_as_current_span("db query"):
+                chat = {"gen_ai.operation.name": "chat", "gen_ai.prompt.name": "c"}
+                tracer.start_span("chat m", attributes=chat).end()
+            tool = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "t"}
+            tracer.start_span("execute_tool t", attributes=tool).end()
+        finished = list(reversed(setup.spans.get_finished_spans()))
+        batch = records_from_spans(finished)
+        live = {r.path: r for r in setup.records.records}
+        assert sorted(r.path for r in batch) == ["a", "c", "t"]
+        for record in batch:
+            expected = live[record.path]
+            assert (record.log_id, record.trace_id, record.trace_parent_id) == (
+                expected.log_id,
+                expected.trace_id,
+                expected.trace_parent_id,
+            )
+            assert record.model_dump(exclude={"created_at"}) == expected.model_dump(
+                exclude={"created_at"}
+            )
+
+    def test_missing_parent_makes_a_root(self, setup: Setup) -> None:
+        """A span whose GenAI parent is not in the batch becomes a root."""
+        tracer = setup.tracer
+        flow = {"gen_ai.operation.name": "invoke_workflow", "gen_ai.workflow.name": "w"}
+        with tracer.start_as_current_span("invoke_workflow w", attributes=flow):
+            tracer.start_span("chat m", attributes={"gen_ai.operation.name": "chat"}).end()
+        child = [s for s in setup.spans.get_finished_spans() if s.name == "chat m"]
+        (record,) = records_from_spans(child)
+        assert record.trace_parent_id is None
+        assert record.trace_id == record.log_id
+
+    def test_bridge_spans_in_a_batch(self, setup: Setup) -> None:
+        """Bridge spans in a batch make no record but parent the GenAI spans under them."""
+        setup.records = InMemoryExporter()
+        bridge = OtelBridge(tracer_provider=setup.provider)
+        promptrail.configure(processors=[promptrail.SimpleProcessor(setup.records), bridge])
+        with promptrail.trace(path="flow"):
+            chat = {"gen_ai.operation.name": "chat", "gen_ai.prompt.name": "inner"}
+            setup.tracer.start_span("chat m", attributes=chat).end()
+        (inner,) = records_from_spans(setup.spans.get_finished_spans())
+        flow = setup.record("flow")
+        assert (inner.path, inner.trace_parent_id, inner.trace_id) == (
+            "inner",
+            flow.log_id,
+            flow.log_id,
+        )
 
 
 class TestPipeline:

@@ -28,7 +28,7 @@ import collections
 import hashlib
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -42,7 +42,7 @@ from promptrail._emit import ExternalLog, emit
 from promptrail._otel import SCOPE_NAME
 from promptrail._records import ChatMessage, LogKind, LogRecord, PromptKernel
 
-__all__ = ["GenAiSpanProcessor", "span_log_id"]
+__all__ = ["GenAiSpanProcessor", "genai_kind", "records_from_spans", "span_log_id"]
 
 _PROMPT_OPS = frozenset({"chat", "text_completion", "generate_content", "embeddings"})
 _TOOL_OPS = frozenset({"execute_tool", "retrieval"})
@@ -55,6 +55,7 @@ _TRACELOOP_KINDS: dict[str, LogKind] = {
     "llm": "prompt",
 }
 _MASK_62 = (1 << 62) - 1
+_MAX_LIVE = 100_000  # spans started and not ended (an app leaking spans must not leak memory)
 _ROLES = frozenset({"system", "user", "assistant", "tool", "developer"})
 
 _Attrs = Mapping[str, Any]
@@ -140,7 +141,10 @@ class GenAiSpanProcessor(SpanProcessor):
         parent = span.parent
         node = _Node(parent.span_id if parent is not None else None, span)
         with self._lock:
-            self._live[span.context.span_id] = node
+            live = self._live
+            live[span.context.span_id] = node
+            if len(live) > _MAX_LIVE:
+                del live[next(iter(live))]
 
     def on_end(self, span: ReadableSpan) -> None:
         """Emit a log if ``span`` is a GenAI span (and not one of promptrail's)."""
@@ -151,23 +155,18 @@ class GenAiSpanProcessor(SpanProcessor):
             parent = span.parent
             node = _Node(parent.span_id if parent is not None else None, None)
         node.span = None
-        attrs = span.attributes or {}
-        scope = span.instrumentation_scope
-        if scope is not None and scope.name == SCOPE_NAME:
-            log_id = attrs.get("promptrail.log_id")
-            if isinstance(log_id, str):
-                node.log_id = log_id
-                trace_id = attrs.get("promptrail.trace_id")
-                node.trace_id = trace_id if isinstance(trace_id, str) else None
-                self._remember(ctx.span_id, node)
-            return
-        kind = genai_kind(attrs)
-        if kind is None:
-            return
-        start_ns = span.start_time or 0
-        node.log_id = log_id = span_log_id(ctx.trace_id, ctx.span_id, start_ns)
+        node.log_id, node.trace_id = _ended_ids(span)
+        if node.log_id is None:
+            return  # not a log: an app span, or a bridge span that is not recording
         self._remember(ctx.span_id, node)
-        parent_id, trace_id = self._links(ctx.trace_id, node.parent)
+        attrs = span.attributes or {}
+        kind = genai_kind(attrs)
+        if kind is None or _is_bridge(span):
+            return  # promptrail's own span: already a log (no loop)
+        log_id = node.log_id
+        start_ns = span.start_time or 0
+        with self._lock:
+            parent_id, trace_id = _walk(self._resolve, node.parent)
         error = _error(span)
         log = ExternalLog(
             path=_path(kind, attrs, span.name),
@@ -203,44 +202,99 @@ class GenAiSpanProcessor(SpanProcessor):
             if len(self._ended) > self._max_ended:
                 self._ended.popitem(last=False)
 
-    def _lookup(self, span_id: int) -> _Node | None:
+    def _resolve(self, span_id: int) -> _Node | None:
+        """The node of a span, its ids read now if it still runs (attributes may have grown)."""
         node = self._live.get(span_id)
-        return node if node is not None else self._ended.get(span_id)
-
-    def _links(self, trace: int, parent: int | None) -> tuple[str | None, str | None]:
-        """The log ids of the nearest and of the topmost log ancestor (promptrail's trace id)."""
-        nearest: str | None = None
-        top: str | None = None
-        seen = 0
-        with self._lock:
-            while parent is not None and seen < 1000:
-                seen += 1
-                node = self._lookup(parent)
-                if node is None:
-                    break
-                log_id = node.log_id
-                if log_id is None and node.span is not None:
-                    log_id = _live_log_id(node.span, trace, parent)
-                if log_id is not None:
-                    if nearest is None:
-                        nearest = log_id
-                    if node.trace_id is not None:  # a bridge span knows its trace
-                        return nearest, node.trace_id
-                    top = log_id
-                parent = node.parent
-        return nearest, top
+        if node is None:
+            return self._ended.get(span_id)
+        if node.span is not None:
+            node.log_id, node.trace_id = _ended_ids(node.span)
+        return node
 
 
-def _live_log_id(span: Span, trace: int, span_id: int) -> str | None:
-    """The log id a still-running span will get, if it is a log (GenAI or promptrail's)."""
-    attrs = span.attributes or {}
+def records_from_spans(
+    spans: Iterable[ReadableSpan], settings: Settings | None = None
+) -> list[LogRecord]:
+    """Convert a batch of finished spans (e.g. one OTLP request) into promptrail records.
+
+    Parent links are resolved within the batch, like :class:`GenAiSpanProcessor` does live:
+    ``trace_parent_id`` is the log of the nearest GenAI (or promptrail bridge) ancestor,
+    ``trace_id`` that of the topmost one. An ancestor that is not in the batch ends the walk, so
+    a child exported in an earlier batch than its parent becomes a root. Non-GenAI spans and the
+    bridge's own spans make no record.
+
+    Args:
+        spans: Finished SDK ``ReadableSpan`` objects, in any order.
+        settings: Environment, limits and redaction; default: promptrail's current settings.
+
+    .. versionadded:: 0.1.0
+    """
+    if settings is None:
+        from promptrail._config import STATE
+
+        settings = STATE.settings
+    batch = list(spans)
+    nodes: dict[int, _Node] = {}
+    for span in batch:
+        parent = span.parent
+        node = _Node(parent.span_id if parent is not None else None, None)
+        node.log_id, node.trace_id = _ended_ids(span)
+        nodes[span.context.span_id] = node
+    records: list[LogRecord] = []
+    for span in batch:
+        attrs = span.attributes or {}
+        kind = genai_kind(attrs)
+        if kind is None or _is_bridge(span):
+            continue
+        node = nodes[span.context.span_id]
+        log_id = node.log_id or ""
+        parent_id, trace_id = _walk(nodes.get, node.parent)
+        records.append(
+            _record(span, kind, log_id, trace_id or log_id, parent_id, _error(span), settings)
+        )
+    return records
+
+
+def _is_bridge(span: ReadableSpan) -> bool:
     scope = span.instrumentation_scope
-    if scope is not None and scope.name == SCOPE_NAME:
-        log_id = attrs.get("promptrail.log_id")
-        return log_id if isinstance(log_id, str) else None
+    return scope is not None and scope.name == SCOPE_NAME
+
+
+def _ended_ids(span: ReadableSpan) -> tuple[str | None, str | None]:
+    """The log id of a finished span (and promptrail's trace id, for bridge spans)."""
+    attrs = span.attributes or {}
+    if _is_bridge(span):
+        log_id, trace_id = attrs.get("promptrail.log_id"), attrs.get("promptrail.trace_id")
+        return (
+            log_id if isinstance(log_id, str) else None,
+            trace_id if isinstance(trace_id, str) else None,
+        )
     if genai_kind(attrs) is None:
-        return None
-    return span_log_id(trace, span_id, span.start_time or 0)
+        return None, None
+    ctx = span.context
+    return span_log_id(ctx.trace_id, ctx.span_id, span.start_time or 0), None
+
+
+def _walk(
+    lookup: Callable[[int], _Node | None], parent: int | None
+) -> tuple[str | None, str | None]:
+    """Walk up from ``parent``: the nearest log id, and the trace id (topmost log's id)."""
+    nearest: str | None = None
+    top: str | None = None
+    for _ in range(1000):
+        if parent is None:
+            break
+        node = lookup(parent)
+        if node is None:
+            break
+        if node.log_id is not None:
+            if nearest is None:
+                nearest = node.log_id
+            if node.trace_id is not None:  # a bridge span knows its trace
+                return nearest, node.trace_id
+            top = node.log_id
+        parent = node.parent
+    return nearest, top
 
 
 # -- span → record (in the worker) --------------------------------------------------------------
