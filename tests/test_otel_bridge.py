@@ -790,14 +790,25 @@ class TestLifecycle:
         assert [s.name for s in spans.finished()] == ["execute_tool get_weather"]
         assert spans.finished()[0].parent is None
 
-    def test_shutdown_forgets_open_spans(self, spans: Spans, bridge: OtelBridge) -> None:
-        """Shutdown drops the spans of logs still running; their end is then ignored."""
+    def test_shutdown_ends_open_spans(self, spans: Spans, bridge: OtelBridge) -> None:
+        """Shutdown ends the spans of running logs, marked incomplete; later ends do nothing."""
         with promptrail.trace(path="open"):
             assert len(bridge._spans) == 1
             bridge.shutdown()
             assert bridge._spans == {}
-        assert spans.finished() == ()
+            (span,) = spans.finished()
+            assert (span.attributes or {})["promptrail.incomplete"] == "shutdown"
+        assert len(spans.finished()) == 1
         assert bridge.force_flush() is True
+
+    def test_threads_with_copied_context_nest(self, spans: Spans, bridge: OtelBridge) -> None:
+        """Calls run through ContextThreadPoolExecutor are children of the submitting flow."""
+        with promptrail.trace(path="pool"), promptrail.ContextThreadPoolExecutor(2) as pool:
+            list(pool.map(get_weather, ["a", "b"]))
+        root = spans.by_name("invoke_workflow pool")
+        tools = [s for s in spans.finished() if s.name == "execute_tool get_weather"]
+        assert len(tools) == 2
+        assert {parent_id(t) for t in tools} == {root.context.span_id}
 
     def test_lazy_export(self) -> None:
         """``promptrail.OtelBridge`` is the bridge class; unknown names still raise."""

@@ -207,8 +207,16 @@ class OtelBridge:
         return True
 
     def shutdown(self, timeout: float = 30.0) -> None:
-        """Forget the spans of logs still running (they are never ended)."""
-        self._spans.clear()
+        """End the spans of logs still running, marked ``promptrail.incomplete="shutdown"``.
+
+        Their logs' ends go to the processors installed then, not to this bridge: ending the
+        spans now keeps them (and the spans nested under them) in the app's traces.
+        """
+        spans, self._spans = self._spans, {}
+        for span in spans.values():
+            if span.is_recording():
+                span.set_attribute("promptrail.incomplete", "shutdown")
+            span.end()
 
     # -- scope: make the span current while the log's code runs ------------------------------
 
