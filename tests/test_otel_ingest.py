@@ -476,3 +476,93 @@ class TestPipeline:
         before = otel_context.get_current()
         setup.tracer.start_span("chat m", attributes={"gen_ai.operation.name": "chat"}).end()
         assert otel_context.get_current() == before
+
+
+class TestMessageMapping:
+    """promptrail chat messages ↔ GenAI ``role``/``parts`` messages."""
+
+    def test_round_trip(self) -> None:
+        """Text, multi-part, reasoning, tool calls and tool results survive both conversions."""
+        from promptrail._otel import input_messages
+        from promptrail._otel_ingest import _message_from_parts
+        from promptrail._records import ChatMessage
+
+        messages = [
+            ChatMessage(role="user", name="ann", content="hi"),
+            ChatMessage(
+                role="user",
+                content=[
+                    {"type": "text", "text": "look"},
+                    {"type": "image_url", "image_url": {"url": "https://x/cat.png"}},
+                    {"type": "input_audio", "input_audio": {"data": "AAA"}},
+                ],
+            ),
+            ChatMessage.model_validate(
+                {
+                    "role": "assistant",
+                    "thinking": "hmm",
+                    "content": "calling",
+                    "tool_calls": [
+                        {"id": "c1", "function": {"name": "f", "arguments": "not json"}}
+                    ],
+                }
+            ),
+            ChatMessage(role="tool", tool_call_id="c1", content="42"),
+        ]
+        genai = input_messages(messages)
+        assert genai[1]["parts"][1] == {
+            "type": "uri",
+            "modality": "image",
+            "uri": "https://x/cat.png",
+        }
+        assert genai[2]["parts"][0] == {"type": "reasoning", "content": "hmm"}
+        assert genai[2]["parts"][2]["arguments"] == "not json"
+        back = [ChatMessage.model_validate(_message_from_parts(m)) for m in genai]
+        assert back == messages
+
+    def test_tool_response_objects_become_json_text(self) -> None:
+        """A structured tool response is kept as JSON text; unknown roles become user."""
+        from promptrail._otel_ingest import _message_from_parts
+
+        body = _message_from_parts(
+            {"role": "tool", "parts": [{"type": "tool_call_response", "response": {"t": 14}}]}
+        )
+        assert body == {"role": "tool", "content": '{"t": 14}'}
+        assert _message_from_parts({"role": "robot", "parts": ["bad", {"type": "text"}]}) == {
+            "role": "user",
+            "content": "",
+        }
+
+
+class TestEmit:
+    """Feeding external logs to the processors."""
+
+    def test_failing_processor_does_not_stop_the_others(self, setup: Setup) -> None:
+        """A processor raising in on_end is reported; the next one still gets the log."""
+
+        class Broken(promptrail.BaseProcessor):
+            def on_end(self, log: Any) -> None:
+                raise RuntimeError("broken")
+
+        records = InMemoryExporter()
+        promptrail.configure(processors=[Broken(), promptrail.SimpleProcessor(records)])
+        setup.tracer.start_span("chat m", attributes={"gen_ai.operation.name": "chat"}).end()
+        assert len(records.records) == 1
+        assert promptrail.stats().errors["on_end:Broken"] == 1
+
+    def test_external_log_ids(self) -> None:
+        """An external log answers ids and parents like a decorated call's log."""
+        from promptrail._emit import ExternalLog
+
+        log = ExternalLog(
+            path="p",
+            kind="tool",
+            log_id="id-2",
+            trace_id="id-1",
+            trace_parent_id="id-1",
+            start_ns=0,
+            build=lambda settings: None,  # type: ignore[arg-type,return-value]
+        )
+        assert (log.log_id, log.trace_id, log.trace_parent_id) == ("id-2", "id-1", "id-1")
+        assert log.ended
+        assert log.spec.kind == "tool"
