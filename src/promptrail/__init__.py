@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from promptrail._active import ActiveLog
 from promptrail._batch import BatchProcessor
 from promptrail._context import (
@@ -30,6 +32,10 @@ from promptrail._serialize import Limits, Redactor
 from promptrail._trace import Trace, trace, update_current
 from promptrail._version import __version__
 from promptrail.exceptions import ConfigurationError, ExportError, PromptrailError
+
+if TYPE_CHECKING:
+    from promptrail._otel import OtelBridge as OtelBridge
+    from promptrail._otel_ingest import GenAiSpanProcessor as GenAiSpanProcessor
 
 __all__ = [
     "ActiveLog",
@@ -66,3 +72,20 @@ __all__ = [
     "unregister_extractor",
     "update_current",
 ]
+
+# Imported on first use so that ``import promptrail`` never imports opentelemetry (an optional
+# extra). They are left out of ``__all__`` so that ``from promptrail import *`` works without it.
+_LAZY = {
+    "GenAiSpanProcessor": "promptrail._otel_ingest",  # needs opentelemetry-sdk
+    "OtelBridge": "promptrail._otel",  # needs opentelemetry-api (promptrail[otel])
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module 'promptrail' has no attribute {name!r}"
+        raise AttributeError(msg)
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
