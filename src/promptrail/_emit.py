@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from promptrail import _errors
 from promptrail._active import ActiveLog, CallSpec
 from promptrail._config import STATE, Settings
+from promptrail._decorator import dispatch
 from promptrail._ids import next_seq
 from promptrail._records import LogKind, LogRecord
 
@@ -87,12 +87,7 @@ def emit(logs: Iterable[ActiveLog]) -> None:
 
         ensure_processors()
     for log in logs:
-        for processor in st.enders:
-            try:
-                processor.on_end(log)
-            except Exception as exc:
-                name = type(processor).__name__
-                _errors.report(f"on_end:{name}", exc, f"{name}.on_end raised", internal=False)
+        dispatch(st, log)
 
 
 def emit_records(records: Iterable[LogRecord]) -> None:
