@@ -149,6 +149,7 @@ def create_app(
         msg = f"max_body_bytes must be positive, not {max_body_bytes!r}"
         raise ConfigurationError(msg)
     store = SqliteStore(db_path)
+    store.count()  # create the file and schema now: a bad path fails here, not on a request
 
     def require_key(request: Request) -> None:
         given = request.headers.get("x-api-key", "").encode()
