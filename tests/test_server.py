@@ -17,15 +17,15 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
-import httpx2  # noqa: E402
-from starlette.responses import PlainTextResponse  # noqa: E402
-from starlette.routing import Mount, Route  # noqa: E402
+import httpx2
+from starlette.responses import PlainTextResponse
+from starlette.routing import Mount, Route
 
-from promptrail._cli import main  # noqa: E402
-from promptrail.exceptions import ConfigurationError  # noqa: E402
-from promptrail.exporters import SqliteStore  # noqa: E402
-from promptrail.server import create_app  # noqa: E402
-from promptrail.server._thread import ServerThread  # noqa: E402
+from promptrail._cli import main
+from promptrail.exceptions import ConfigurationError
+from promptrail.exporters import SqliteStore
+from promptrail.server import create_app
+from promptrail.server._thread import ServerThread
 
 KEY = "test-key-0123456789"
 
@@ -116,13 +116,15 @@ class TestReceiverWrites:
         assert (again["prompt_id"], again["version_id"]) == (data["prompt_id"], data["version_id"])
         stored = SqliteStore(db, create=False).logs()
         assert [r.log_id for r in stored] == ["p2", "p1"]
-        assert stored[0].prompt is not None and stored[0].prompt.model == "m"
+        assert stored[0].prompt is not None
+        assert stored[0].prompt.model == "m"
 
     def test_endpoint_decides_the_kind(self, client: httpx2.Client, db: Path) -> None:
         """flows/log and tools/log store flow and tool logs, and answer with flow_id/tool_id."""
         flow = client.post("flows/log", json=body("f1", kind="prompt")).json()
         tool = client.post("tools/log", json=body("t1")).json()
-        assert flow["flow_id"].startswith("fl_") and tool["tool_id"].startswith("tl_")
+        assert flow["flow_id"].startswith("fl_")
+        assert tool["tool_id"].startswith("tl_")
         store = SqliteStore(db, create=False)
         assert {r.log_id: r.kind for r in store.logs()} == {"f1": "flow", "t1": "tool"}
 
@@ -211,7 +213,8 @@ class TestReceiverReads:
         tree = client.get("traces/root").json()
         assert tree["trace_id"] == "root"
         (root,) = tree["logs"]
-        assert root["log_id"] == "root" and root["kind"] == "flow"
+        assert root["log_id"] == "root"
+        assert root["kind"] == "flow"
         assert [c["log_id"] for c in root["children"]] == ["c1", "c2"]
         assert [g["log_id"] for g in root["children"][0]["children"]] == ["g1"]
 

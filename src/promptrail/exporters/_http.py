@@ -270,6 +270,7 @@ class HttpExporter:
         if status == 429 or status >= 500:
             self._last_problem = f"HTTP {status}"
             return None, _parse_retry_after(response.headers.get("Retry-After"), time.time())
+        self._last_problem = f"HTTP {status}"
         message = self._scrub(_server_message(response))
         _errors.report(
             f"http:{status}",
@@ -279,8 +280,17 @@ class HttpExporter:
         )
         return (_Outcome.UNAUTHORIZED if status in (401, 403) else _Outcome.REJECTED), None
 
-    def _send(self, record: LogRecord, deadline: float | None, retries: int) -> _Outcome:
-        """Send one record, retrying retryable failures ``retries`` times within ``deadline``."""
+    def _send(
+        self,
+        record: LogRecord,
+        deadline: float | None,
+        retries: int,
+        on_failure: Callable[[], object] | None = None,
+    ) -> _Outcome:
+        """Send one record, retrying retryable failures ``retries`` times within ``deadline``.
+
+        ``on_failure`` runs after the first retryable failure, before any wait (write-ahead).
+        """
         attempt = 0
         while True:
             timeout = self._timeout
@@ -291,6 +301,8 @@ class HttpExporter:
             outcome, retry_after = self._attempt(record, timeout)
             if outcome is not None:
                 return outcome
+            if attempt == 0 and on_failure is not None:
+                on_failure()
             attempt += 1
             delay = min(self._max_backoff, self._backoff * 2 ** (attempt - 1))
             delay *= random.uniform(0.5, 1.0)  # jitter: many clients do not retry in step
@@ -341,18 +353,20 @@ class HttpExporter:
                 done = []
         self._spool.remove(done)
         if unavailable:
-            self._down += 1
-            cooldown = min(self._max_backoff * 2 ** (self._down - 1), _MAX_COOLDOWN)
-            self._probe_after = time.monotonic() + cooldown
-            _errors.report(
-                "http:unavailable",
-                None,
-                f"the server at {self._base_url} is unavailable "
-                f"({self._last_problem}); logs are kept in "
-                f"{self._spool.path} and will be re-sent",
-                internal=False,
-            )
+            self._mark_down()
         return sent
+
+    def _mark_down(self) -> None:
+        self._down += 1
+        cooldown = min(self._max_backoff * 2 ** (self._down - 1), _MAX_COOLDOWN)
+        self._probe_after = time.monotonic() + cooldown
+        _errors.report(
+            "http:unavailable",
+            None,
+            f"the server at {self._base_url} is unavailable ({self._last_problem}); logs are "
+            f"kept in {self._spool.path} and will be re-sent",
+            internal=False,
+        )
 
     def _may_send(self, *, cooldown: bool) -> bool:
         now = time.monotonic()
@@ -382,26 +396,48 @@ class HttpExporter:
                 return ExportResult.SUCCESS if ok else ExportResult.FAILURE
             failed = 0
             for index, record in enumerate(records):
-                outcome = self._send(record, None, 0)
+                rest = records[index:]
+                spooled: list[bool] = []
+
+                def write_ahead(
+                    rest: Sequence[LogRecord] = rest, spooled: list[bool] = spooled
+                ) -> None:
+                    # Durable before the first wait: a process killed while retrying loses
+                    # nothing; the next run re-sends.
+                    self._to_spool(rest)
+                    spooled.append(True)
+
+                outcome = self._send(record, None, self._max_retries, write_ahead)
+                if spooled:
+                    return self._finish_from_spool(record, outcome, rest, failed)
                 if outcome is _Outcome.DELIVERED:
                     self._stats["delivered"] += 1
                     continue
-                if outcome is _Outcome.UNAVAILABLE:
-                    # Write-ahead: durable before any retry, then retried from the spool.
-                    self._to_spool(records[index:])
-                    if not self._may_send(cooldown=False):
-                        return ExportResult.FAILURE
-                    sent = self._resend(None)
-                    delivered = all(r.log_id in sent for r in records[index:])
-                    return (
-                        ExportResult.SUCCESS if delivered and not failed else ExportResult.FAILURE
-                    )
                 if outcome is _Outcome.UNAUTHORIZED:
                     self._stats["rejected"] += len(records) - index
                     return ExportResult.FAILURE
                 self._stats["rejected"] += 1
                 failed += 1
             return ExportResult.FAILURE if failed else ExportResult.SUCCESS
+
+    def _finish_from_spool(
+        self, record: LogRecord, outcome: _Outcome, rest: Sequence[LogRecord], failed: int
+    ) -> ExportResult:
+        """``rest`` (``record`` first) went to the spool while ``record`` was retried."""
+        if outcome is _Outcome.DELIVERED or outcome is _Outcome.REJECTED:
+            self._spool.remove([record.log_id])
+            if outcome is _Outcome.DELIVERED:
+                self._stats["delivered"] += 1
+                self._stats["resent"] += 1
+            else:
+                self._stats["rejected"] += 1
+        else:
+            self._mark_down()
+            return ExportResult.FAILURE
+        sent = self._resend(None) if len(rest) > 1 else set()
+        ok = outcome is _Outcome.DELIVERED and not failed
+        ok = ok and all(r.log_id in sent for r in rest[1:])
+        return ExportResult.SUCCESS if ok else ExportResult.FAILURE
 
     def force_flush(self, timeout: float = 30.0) -> bool:
         """Re-send the spool now (ignoring the cool-down, not ``Retry-After``) within ``timeout``.
