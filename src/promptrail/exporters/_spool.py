@@ -107,8 +107,12 @@ class Spool:
             return
         data = "".join(r.model_dump_json(exclude_none=True) + "\n" for r in records).encode()
         with self._locked():
-            fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = os.open(self._path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    # A torn line from a crash: end it, or our first record would be glued to it.
+                    data = b"\n" + data
                 os.write(fd, data)
                 os.fsync(fd)
             finally:
