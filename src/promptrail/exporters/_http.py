@@ -58,6 +58,7 @@ class _Outcome(enum.Enum):
     REJECTED = "rejected"  # a 4xx: this record will never be accepted
     UNAUTHORIZED = "unauthorized"  # 401/403: no record will be accepted with this key
     UNAVAILABLE = "unavailable"  # retryable failure, out of retries or time
+    NO_TIME = "no time"  # the deadline passed before the first attempt: nothing is known
 
 
 class _Secret:
@@ -297,7 +298,7 @@ class HttpExporter:
             if deadline is not None:
                 timeout = min(timeout, deadline - time.monotonic())
                 if timeout <= 0:
-                    return _Outcome.UNAVAILABLE
+                    return _Outcome.NO_TIME if attempt == 0 else _Outcome.UNAVAILABLE
             outcome, retry_after = self._attempt(record, timeout)
             if outcome is not None:
                 return outcome
@@ -331,7 +332,7 @@ class HttpExporter:
         for record in self._spool.read():
             # After a failure, probe with one attempt rather than a full retry sequence.
             retries = 0 if self._down else self._max_retries
-            outcome = _Outcome.UNAVAILABLE
+            outcome = _Outcome.NO_TIME
             if not self._stop.is_set():
                 outcome = self._send(record, deadline, retries)
             if outcome is _Outcome.DELIVERED:
@@ -345,8 +346,8 @@ class HttpExporter:
                 self._stats["rejected"] += 1
             else:
                 # Unavailable, or the key is refused: keep the rest for later (a fixed key or
-                # a server that is back will take them).
-                unavailable = True
+                # a server that is back will take them). Out of time: just stop here.
+                unavailable = outcome is not _Outcome.NO_TIME
                 break
             if len(done) >= _REMOVE_EVERY:
                 self._spool.remove(done)
@@ -412,6 +413,7 @@ class HttpExporter:
                     return self._finish_from_spool(record, outcome, rest, failed)
                 if outcome is _Outcome.DELIVERED:
                     self._stats["delivered"] += 1
+                    self._down = 0
                     continue
                 if outcome is _Outcome.UNAUTHORIZED:
                     self._stats["rejected"] += len(records) - index
@@ -429,6 +431,7 @@ class HttpExporter:
             if outcome is _Outcome.DELIVERED:
                 self._stats["delivered"] += 1
                 self._stats["resent"] += 1
+                self._down = 0
             else:
                 self._stats["rejected"] += 1
         else:

@@ -110,7 +110,7 @@ class Spool:
             fd = os.open(self._path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 size = os.fstat(fd).st_size
-                if size and os.pread(fd, 1, size - 1) != b"\n":
+                if size and os.lseek(fd, size - 1, os.SEEK_SET) >= 0 and os.read(fd, 1) != b"\n":
                     # A torn line from a crash: end it, or our first record would be glued to it.
                     data = b"\n" + data
                 os.write(fd, data)
