@@ -302,3 +302,14 @@ class TestServeCommand:
         monkeypatch.delenv("PROMPTRAIL_SERVER_API_KEYS", raising=False)
         assert main(["serve", "--port", "1"]) == 2
         assert "PROMPTRAIL_SERVER_API_KEYS" in capsys.readouterr().err
+
+
+class TestServerPackage:
+    def test_public_surface(self) -> None:
+        """promptrail.server exports create_app (documented); unknown names raise AttributeError."""
+        import promptrail.server
+
+        assert promptrail.server.__all__ == ["create_app"]
+        assert promptrail.server.create_app.__doc__
+        with pytest.raises(AttributeError):
+            promptrail.server.nothing  # noqa: B018

@@ -434,3 +434,40 @@ class TestHttpExporterSecrets:
         assert KEY not in str(vars(exporter))
         spool = tmp_path / "spool.jsonl"
         assert not spool.exists() or KEY not in spool.read_text()
+
+
+class TestHttpExporterParsing:
+    @pytest.mark.parametrize(
+        ("header", "expected"),
+        [
+            (None, None),
+            ("", None),
+            ("2.5", 2.5),
+            ("-3", 0.0),
+            ("99999", 300.0),
+            ("nan", None),
+            ("soon", None),
+            ("Thu, 01 Jan 2026 00:00:10 GMT", 10.0),
+            ("Thu, 01 Jan 2026 00:00:10", 10.0),
+        ],
+    )
+    def test_retry_after_forms(self, header: str | None, expected: float | None) -> None:
+        """Retry-After is delta seconds or an HTTP date, clamped to [0, 300]; junk is ignored."""
+        from promptrail.exporters._http import _parse_retry_after
+
+        assert _parse_retry_after(header, T0.timestamp()) == expected
+
+    @pytest.mark.parametrize(
+        ("response", "expected"),
+        [
+            (httpx2.Response(400, text="plain words"), "plain words"),
+            (httpx2.Response(400, json={"detail": "bad thing"}), "bad thing"),
+            (httpx2.Response(400, json={"message": "odd"}), "{'message': 'odd'}"),
+            (httpx2.Response(400, json=["x", {"msg": "y"}]), "x; y"),
+        ],
+    )
+    def test_server_message_forms(self, response: httpx2.Response, expected: str) -> None:
+        """The logged message is the JSON detail (FastAPI style) or the body text."""
+        from promptrail.exporters._http import _server_message
+
+        assert _server_message(response) == expected
