@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -408,6 +409,48 @@ class TestHttpExporterSpool:
         assert results == [ExportResult.FAILURE]
         assert [r.log_id for r in Spool(tmp_path / "spool.jsonl").read()] == ["a"]
         assert exporter.export([record("b")]) is ExportResult.FAILURE
+
+
+class TestHttpExporterFork:
+    @pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
+    def test_forked_child_exports_even_if_the_lock_was_held(self, tmp_path: Path) -> None:
+        """A child forked while the parent's export held the locks can still export and spool."""
+        handler = Recorder()
+        exporter = HttpExporter(
+            base_url="http://test/v5",
+            api_key=KEY,
+            spool_path=tmp_path / "spool.jsonl",
+            transport=httpx2.MockTransport(handler),
+        )
+        exporter.export([record("parent")])
+        spool = Spool(tmp_path / "spool.jsonl")
+        held, release = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with exporter._lock, spool._locked():
+                held.set()
+                release.wait(5)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        held.wait(5)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through its exit code
+            ok = exporter.export([record("child")]) is ExportResult.SUCCESS
+            spool.append([record("spooled-in-child")])
+            os._exit(0 if ok and exporter._client is not None else 1)
+        release.set()
+        holder.join()
+        deadline = time.monotonic() + 5
+        while not (ended := os.waitpid(pid, os.WNOHANG))[0] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if not ended[0]:  # pragma: no cover - a deadlocked child
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child deadlocked")
+        assert os.waitstatus_to_exitcode(ended[1]) == 0
+        assert [r.log_id for r in spool.read()] == ["spooled-in-child"]
+        exporter.shutdown()
 
 
 class TestHttpExporterSecrets:

@@ -32,6 +32,7 @@ import os
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from datetime import timezone
 from pathlib import Path
@@ -182,18 +183,33 @@ class HttpExporter:
         self._backoff = backoff
         self._max_backoff = max_backoff
         self._transport = transport
-        self._stop = threading.Event()
-        self._sleep: Callable[[float], object] = sleep or self._stop.wait
+        self._given_sleep = sleep
         self._spool = Spool(spool_path or default_spool_path(self._base_url))
-        self._lock = threading.RLock()
         self._client: httpx2.Client | None = None
         self._pid = 0
+        self._init_locks()
+        if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
+            ref = weakref.WeakMethod(self._init_locks)
+
+            def after_fork_in_child() -> None:
+                reinit = ref()
+                if reinit is not None:
+                    reinit()
+
+            os.register_at_fork(after_in_child=after_fork_in_child)
         self._shut = False
         self._down = 0  # consecutive times the server was found unavailable
         self._probe_after = 0.0  # our own cool-down (monotonic); force_flush ignores it
         self._retry_after_until = 0.0  # the server's Retry-After (monotonic); always honoured
         self._stats = {"delivered": 0, "rejected": 0, "spooled": 0, "resent": 0}
         self._last_problem = "no answer"
+
+    def _init_locks(self) -> None:
+        # Also run in a forked child: the parent's worker may have held the lock at fork time,
+        # and the parent's connections must not be shared (the client is rebuilt on pid change).
+        self._stop = threading.Event()
+        self._sleep: Callable[[float], object] = self._given_sleep or self._stop.wait
+        self._lock = threading.RLock()
 
     def __repr__(self) -> str:
         return f"HttpExporter(base_url={self._base_url!r})"

@@ -57,6 +57,17 @@ def _lock_for(path: Path) -> threading.Lock:
         return _locks.setdefault(key, threading.Lock())
 
 
+def _reset_locks_after_fork() -> None:
+    # A lock held by the parent's worker at fork time would never be released in the child.
+    global _locks_guard
+    _locks_guard = threading.Lock()
+    _locks.clear()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
+    os.register_at_fork(after_in_child=_reset_locks_after_fork)
+
+
 class Spool:
     """A durable FIFO of records in a JSONL file, safe to share between threads and processes.
 
@@ -69,7 +80,6 @@ class Spool:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._path = Path(path)
         self._lock_path = self._path.with_name(self._path.name + ".lock")
-        self._thread_lock = _lock_for(self._path)
 
     @property
     def path(self) -> Path:
@@ -78,17 +88,20 @@ class Spool:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        with self._thread_lock:
+        with _lock_for(self._path):
             if fcntl is None:  # pragma: no cover - Windows
                 yield
                 return
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                # A POSIX record lock, not flock(): it belongs to this process, so a child forked
+                # while we hold it does not inherit it (an inherited flock would outlive our
+                # close and deadlock the child). Threads are serialised by the lock above.
+                fcntl.lockf(fd, fcntl.LOCK_EX)
                 yield
             finally:
-                os.close(fd)  # closing releases the flock
+                os.close(fd)  # closing releases the lock
 
     def __bool__(self) -> bool:
         """True when records are waiting (a cheap ``stat``, no lock)."""
