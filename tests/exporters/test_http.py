@@ -478,6 +478,24 @@ class TestHttpExporterSecrets:
         spool = tmp_path / "spool.jsonl"
         assert not spool.exists() or KEY not in spool.read_text()
 
+    def test_url_credentials_are_not_shown(
+        self, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A user:password in base_url is left out of repr and of the outage warning."""
+        exporter = HttpExporter(
+            base_url="http://user:hunter2@test/v5",
+            api_key=KEY,
+            spool_path=tmp_path / "spool.jsonl",
+            transport=httpx2.MockTransport(Recorder(httpx2.ConnectError("refused"))),
+            max_retries=0,
+        )
+        assert repr(exporter) == "HttpExporter(base_url='http://test/v5')"
+        with caplog.at_level(logging.WARNING, logger="promptrail"):
+            exporter.export([record("a")])
+        exporter.shutdown()
+        assert "http://test/v5 is unavailable" in caplog.text
+        assert "hunter2" not in caplog.text
+
 
 class TestHttpExporterParsing:
     @pytest.mark.parametrize(

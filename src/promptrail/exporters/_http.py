@@ -32,6 +32,7 @@ import os
 import random
 import threading
 import time
+import urllib.parse
 import weakref
 from collections.abc import Callable, Sequence
 from datetime import timezone
@@ -177,6 +178,9 @@ class HttpExporter:
             )
             raise ConfigurationError(msg)
         self._base_url = base_url.rstrip("/")
+        parts = urllib.parse.urlsplit(self._base_url)
+        # For log lines and repr: without any user:password@ part.
+        self._shown_url = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
         self._api_key = _Secret(key)
         self._timeout = timeout
         self._max_retries = max_retries
@@ -212,7 +216,7 @@ class HttpExporter:
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
-        return f"HttpExporter(base_url={self._base_url!r})"
+        return f"HttpExporter(base_url={self._shown_url!r})"
 
     @property
     def base_url(self) -> str:
@@ -231,8 +235,7 @@ class HttpExporter:
         not retried), ``spooled`` (written to the spool), ``resent`` (delivered from the spool)
         and ``pending`` (in the spool file now, from any process sharing it).
         """
-        with self._lock:
-            counts = dict(self._stats)
+        counts = dict(self._stats)  # no lock: an export may hold it for a while; copy is atomic
         counts["pending"] = len(self._spool) if self._spool else 0
         return counts
 
@@ -380,7 +383,7 @@ class HttpExporter:
         _errors.report(
             "http:unavailable",
             None,
-            f"the server at {self._base_url} is unavailable ({self._last_problem}); logs are "
+            f"the server at {self._shown_url} is unavailable ({self._last_problem}); logs are "
             f"kept in {self._spool.path} and will be re-sent",
             internal=False,
         )
