@@ -24,8 +24,7 @@ from starlette.routing import Mount, Route
 from promptrail._cli import main
 from promptrail.exceptions import ConfigurationError
 from promptrail.exporters import SqliteStore
-from promptrail.server import create_app
-from promptrail.server._thread import ServerThread
+from promptrail.server import ServerThread, create_app
 
 KEY = "test-key-0123456789"
 
@@ -306,10 +305,11 @@ class TestServeCommand:
 
 class TestServerPackage:
     def test_public_surface(self) -> None:
-        """promptrail.server exports create_app (documented); unknown names raise AttributeError."""
+        """promptrail.server exports documented create_app and ServerThread, nothing else."""
         import promptrail.server
 
-        assert promptrail.server.__all__ == ["create_app"]
+        assert promptrail.server.__all__ == ["ServerThread", "create_app"]
         assert promptrail.server.create_app.__doc__
+        assert promptrail.server.ServerThread.__doc__
         with pytest.raises(AttributeError):
             promptrail.server.nothing  # noqa: B018

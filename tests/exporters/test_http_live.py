@@ -23,8 +23,7 @@ import httpx2
 import promptrail
 from promptrail.exporters import HttpExporter
 from promptrail.exporters._spool import Spool
-from promptrail.server import create_app
-from promptrail.server._thread import ServerThread
+from promptrail.server import ServerThread, create_app
 
 KEY = "live-key-7f3a9c"
 

@@ -1,8 +1,9 @@
 """The receiver: a Humanloop-compatible log API over promptrail's SQLite store.
 
 Run it with ``promptrail serve`` (needs the ``promptrail[server]`` extra: FastAPI and uvicorn), or
-build the ASGI app yourself with :func:`create_app` and serve it with any ASGI server. FastAPI is
-imported on first use of :func:`create_app`, so importing this package is cheap.
+build the ASGI app yourself with :func:`create_app` and serve it with any ASGI server;
+:class:`ServerThread` serves it on a background thread (tests, demos). FastAPI and uvicorn are
+imported on first use of these names, so importing this package is cheap.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from promptrail.server._app import create_app
+    from promptrail.server._thread import ServerThread
 
-__all__ = ["create_app"]
+__all__ = ["ServerThread", "create_app"]
 
 
 def __getattr__(name: str) -> Any:
@@ -21,5 +23,10 @@ def __getattr__(name: str) -> Any:
 
         globals()[name] = create_app
         return create_app
+    if name == "ServerThread":
+        from promptrail.server._thread import ServerThread
+
+        globals()[name] = ServerThread
+        return ServerThread
     msg = f"module {__name__!r} has no attribute {name!r}"
     raise AttributeError(msg)

@@ -24,6 +24,13 @@ class ServerThread:
         host: Interface to bind.
         port: Port; 0 picks a free one (see :attr:`port` once started).
         startup_timeout: Seconds to wait for the server to accept connections.
+
+    Example::
+
+        with ServerThread(create_app(db_path="logs.db", api_keys=["k"])) as server:
+            exporter = HttpExporter(base_url=server.url + "/v5", api_key="k")
+
+    .. versionadded:: 0.1.0
     """
 
     def __init__(
