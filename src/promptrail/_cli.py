@@ -15,6 +15,7 @@ from typing import TextIO
 
 from promptrail._records import LogRecord
 from promptrail.exporters._sqlite import NotAStoreError, SqliteStore
+from promptrail.server import _command as _serve
 
 __all__ = ["COMMANDS", "main", "render_tree"]
 
@@ -98,6 +99,7 @@ def _show(args: argparse.Namespace, out: TextIO) -> int:
 
 
 COMMANDS["show"] = ("print recent traces from the SQLite store as trees", _show_parser, _show)
+COMMANDS["serve"] = (_serve.HELP, _serve.configure_parser, _serve.run)
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:

@@ -196,6 +196,11 @@ class SqliteStore:
         )
         return [LogRecord.model_validate_json(row[0]) for row in rows]
 
+    def get(self, log_id: str) -> LogRecord | None:
+        """Return the log with this id, or None."""
+        rows = self._query("SELECT body FROM logs WHERE log_id = ?", (log_id,))
+        return LogRecord.model_validate_json(rows[0][0]) if rows else None
+
     def recent_trace_ids(
         self, last: int = 10, *, path: str | None = None, errors_only: bool = False
     ) -> list[str]:

@@ -1,0 +1,493 @@
+"""``HttpExporter``: sends records to a Humanloop-compatible "log" API, spooling when it is down.
+
+Each record is one ``POST {base_url}/{prompts|flows|tools}/log`` with the record's body as JSON,
+``version_id``/``environment`` also as query parameters and the key in ``X-API-KEY``. Only the
+processor's worker calls :meth:`HttpExporter.export`, so a slow or dead server never blocks the
+caller's thread.
+
+Delivery, record by record, in order:
+
+* 2xx: delivered. Other 4xx: rejected for good, the server's message logged once (per status and
+  minute), the record counted as failed and not retried. 401/403 reject the rest of the batch.
+* Connection errors, timeouts, 429 and 5xx: retried with exponential backoff and jitter, waiting
+  at least ``Retry-After`` (seconds or an HTTP date). At the first such failure the record and
+  the rest of the batch are written to the spool (write-ahead: a process killed while retrying
+  loses nothing), then retried from there.
+* While the spool holds records, new records are appended behind them and the spool is re-sent
+  oldest first, so order is kept. Past the retry budget the exporter stops trying until a cool-down
+  (or the server's ``Retry-After``) has passed; ``force_flush`` re-sends at once within its timeout.
+  Records delivered from the spool are removed from it; one that was delivered but whose response
+  was lost is sent again, which a server that deduplicates by ``log_id`` ignores.
+
+``export`` returns ``SUCCESS`` only when every record of the batch was delivered; a spooled
+record makes it ``FAILURE`` (counted as failed in ``promptrail.stats()``) even though it is kept
+and re-sent later: :meth:`HttpExporter.stats` says what was spooled, re-sent and is still waiting.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import enum
+import os
+import random
+import threading
+import time
+import urllib.parse
+import weakref
+from collections.abc import Callable, Sequence
+from datetime import timezone
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from promptrail import _errors
+from promptrail._records import LogRecord
+from promptrail.exceptions import ConfigurationError
+from promptrail.exporters._base import ExportResult
+from promptrail.exporters._spool import Spool, default_spool_path
+
+__all__ = ["HttpExporter"]
+
+_ENDPOINTS = {"prompt": "prompts/log", "flow": "flows/log", "tool": "tools/log"}
+_MAX_COOLDOWN = 60.0
+_MAX_RETRY_AFTER = 300.0
+_REMOVE_EVERY = 100  # rewrite the spool at least this often during a long re-send
+
+
+class _Outcome(enum.Enum):
+    DELIVERED = "delivered"
+    REJECTED = "rejected"  # a 4xx: this record will never be accepted
+    UNAUTHORIZED = "unauthorized"  # 401/403: no record will be accepted with this key
+    UNAVAILABLE = "unavailable"  # retryable failure, out of retries or time
+    NO_TIME = "no time"  # the deadline passed before the first attempt: nothing is known
+
+
+class _Secret:
+    """Holds the API key; its ``repr``/``str`` never show it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+    __str__ = __repr__
+
+
+def _parse_retry_after(value: str | None, now: float) -> float | None:
+    """Return the seconds a ``Retry-After`` header asks for (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = when.timestamp() - now
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
+
+
+def _server_message(response: httpx2.Response) -> str:
+    """Return the error message of a response: ``detail`` of a JSON body, else its text."""
+    try:
+        data: Any = response.json()
+    except ValueError:
+        return response.text[:300]
+    detail = data.get("detail", data) if isinstance(data, dict) else data
+    if isinstance(detail, list):
+        parts = []
+        for item in detail:
+            if isinstance(item, dict):
+                loc = ".".join(str(p) for p in item.get("loc", ()) if p != "body")
+                parts.append(f"{loc}: {item.get('msg', '')}" if loc else str(item.get("msg", "")))
+            else:
+                parts.append(str(item))
+        return "; ".join(parts)[:300]
+    return str(detail)[:300]
+
+
+class HttpExporter:
+    """Sends records to a Humanloop-compatible log API, such as ``promptrail serve``.
+
+    Args:
+        base_url: The API root including its version prefix, e.g. ``https://host/v5``.
+            Default: ``$PROMPTRAIL_BASE_URL``.
+        api_key: Sent in the ``X-API-KEY`` header; never logged or put in an error message.
+            Default: ``$PROMPTRAIL_API_KEY``.
+        timeout: Seconds for each request (connect, read, write and pool wait).
+        max_retries: Retries of one record after its first failed attempt.
+        backoff: The first retry delay in seconds; it doubles each retry (with jitter).
+        max_backoff: The longest delay between two retries; also the first cool-down after the
+            server was found unavailable. A ``Retry-After`` longer than this is not slept
+            through: the records wait in the spool until it has passed.
+        spool_path: The spool file. Default: ``~/.cache/promptrail/spool-<hash of base_url>.jsonl``
+            (``$XDG_CACHE_HOME`` is honoured), shared by every exporter of that server.
+        transport: An ``httpx2`` transport (``httpx2.MockTransport`` in tests).
+        sleep: Waits between retries (tests pass a recorder); by default an interruptible wait
+            that :meth:`shutdown` cuts short.
+
+    Raises:
+        ConfigurationError: If the URL or key is missing or invalid, or a number is out of range.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 10.0,
+        max_retries: int = 4,
+        backoff: float = 0.5,
+        max_backoff: float = 8.0,
+        spool_path: str | os.PathLike[str] | None = None,
+        transport: httpx2.BaseTransport | None = None,
+        sleep: Callable[[float], object] | None = None,
+    ) -> None:
+        base_url = base_url or os.environ.get("PROMPTRAIL_BASE_URL") or None
+        key = api_key or os.environ.get("PROMPTRAIL_API_KEY") or None
+        if base_url is None:
+            msg = "HttpExporter needs a base_url (or the PROMPTRAIL_BASE_URL environment variable)"
+            raise ConfigurationError(msg)
+        if not base_url.startswith(("http://", "https://")):
+            msg = f"base_url must start with http:// or https://, not {base_url[:40]!r}"
+            raise ConfigurationError(msg)
+        if key is None:
+            msg = "HttpExporter needs an api_key (or the PROMPTRAIL_API_KEY environment variable)"
+            raise ConfigurationError(msg)
+        if not key.isascii() or not key.isprintable() or key != key.strip() or " " in key:
+            # Checked here because an HTTP library would quote the bad header value in its error.
+            msg = "api_key must be printable ASCII without spaces (the value is not shown)"
+            raise ConfigurationError(msg)
+        if not timeout > 0 or max_retries < 0 or backoff < 0 or max_backoff < backoff:
+            msg = (
+                "timeout must be positive, max_retries and backoff not negative, and "
+                f"max_backoff >= backoff (got {timeout!r}, {max_retries!r}, {backoff!r}, "
+                f"{max_backoff!r})"
+            )
+            raise ConfigurationError(msg)
+        self._base_url = base_url.rstrip("/")
+        parts = urllib.parse.urlsplit(self._base_url)
+        # For log lines and repr: without any user:password@ part.
+        self._shown_url = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+        self._api_key = _Secret(key)
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._backoff = backoff
+        self._max_backoff = max_backoff
+        self._transport = transport
+        self._given_sleep = sleep
+        self._spool = Spool(spool_path or default_spool_path(self._base_url))
+        self._client: httpx2.Client | None = None
+        self._pid = 0
+        self._init_locks()
+        if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
+            ref = weakref.WeakMethod(self._init_locks)
+
+            def after_fork_in_child() -> None:
+                reinit = ref()
+                if reinit is not None:
+                    reinit()
+
+            os.register_at_fork(after_in_child=after_fork_in_child)
+        self._shut = False
+        self._down = 0  # consecutive times the server was found unavailable
+        self._probe_after = 0.0  # our own cool-down (monotonic); force_flush ignores it
+        self._retry_after_until = 0.0  # the server's Retry-After (monotonic); always honoured
+        self._stats = {"delivered": 0, "rejected": 0, "spooled": 0, "resent": 0}
+        self._last_problem = "no answer"
+
+    def _init_locks(self) -> None:
+        # Also run in a forked child: the parent's worker may have held the lock at fork time,
+        # and the parent's connections must not be shared (the client is rebuilt on pid change).
+        self._stop = threading.Event()
+        self._sleep: Callable[[float], object] = self._given_sleep or self._stop.wait
+        self._lock = threading.RLock()
+
+    def __repr__(self) -> str:
+        return f"HttpExporter(base_url={self._shown_url!r})"
+
+    @property
+    def base_url(self) -> str:
+        """The API root requests go to."""
+        return self._base_url
+
+    @property
+    def spool_path(self) -> Path:
+        """The spool file (records waiting for the server)."""
+        return self._spool.path
+
+    def stats(self) -> dict[str, int]:
+        """Return counts since construction and the records waiting in the spool now.
+
+        ``delivered`` (accepted by the server, including re-sent ones), ``rejected`` (a 4xx,
+        not retried), ``spooled`` (written to the spool), ``resent`` (delivered from the spool)
+        and ``pending`` (in the spool file now, from any process sharing it).
+        """
+        counts = dict(self._stats)  # no lock: an export may hold it for a while; copy is atomic
+        counts["pending"] = len(self._spool) if self._spool else 0
+        return counts
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def _get_client(self) -> httpx2.Client:
+        client = self._client
+        if client is not None and self._pid == os.getpid():
+            return client
+        # First use, or a forked child: never share the parent's connections.
+        client = httpx2.Client(
+            base_url=self._base_url + "/",
+            headers={"X-API-KEY": self._api_key.value, "User-Agent": "promptrail"},
+            timeout=httpx2.Timeout(self._timeout),
+            limits=httpx2.Limits(max_connections=4, max_keepalive_connections=2),
+            transport=self._transport,
+        )
+        self._client = client
+        self._pid = os.getpid()
+        return client
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._api_key.value, "<secret>")
+
+    def _attempt(self, record: LogRecord, timeout: float) -> tuple[_Outcome | None, float | None]:
+        """POST once. Return (outcome, None) when final, (None, retry_after) when retryable."""
+        endpoint = _ENDPOINTS[record.kind]
+        params = {
+            k: v
+            for k, v in (("version_id", record.version_id), ("environment", record.environment))
+            if v is not None
+        }
+        try:
+            response = self._get_client().post(
+                endpoint, json=record.to_body(), params=params, timeout=timeout
+            )
+        except (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError) as exc:
+            self._last_problem = self._scrub(f"{type(exc).__name__}: {exc}")
+            return None, None
+        except httpx2.HTTPError as exc:
+            _errors.report(
+                "http:error",
+                None,
+                f"HttpExporter could not send a log to /{endpoint}: "
+                + self._scrub(f"{type(exc).__name__}: {exc}"),
+                internal=False,
+            )
+            return _Outcome.REJECTED, None
+        status = response.status_code
+        if status < 300:
+            return _Outcome.DELIVERED, None
+        if status == 429 or status >= 500:
+            self._last_problem = f"HTTP {status}"
+            return None, _parse_retry_after(response.headers.get("Retry-After"), time.time())
+        self._last_problem = f"HTTP {status}"
+        message = self._scrub(_server_message(response))
+        _errors.report(
+            f"http:{status}",
+            None,
+            f"the server rejected a log with HTTP {status} at /{endpoint} (not retried): {message}",
+            internal=False,
+        )
+        return (_Outcome.UNAUTHORIZED if status in (401, 403) else _Outcome.REJECTED), None
+
+    def _send(
+        self,
+        record: LogRecord,
+        deadline: float | None,
+        retries: int,
+        on_failure: Callable[[], object] | None = None,
+    ) -> _Outcome:
+        """Send one record, retrying retryable failures ``retries`` times within ``deadline``.
+
+        ``on_failure`` runs after the first retryable failure, before any wait (write-ahead).
+        """
+        attempt = 0
+        while True:
+            timeout = self._timeout
+            if deadline is not None:
+                timeout = min(timeout, deadline - time.monotonic())
+                if timeout <= 0:
+                    return _Outcome.NO_TIME if attempt == 0 else _Outcome.UNAVAILABLE
+            outcome, retry_after = self._attempt(record, timeout)
+            if outcome is not None:
+                return outcome
+            if attempt == 0 and on_failure is not None:
+                on_failure()
+            attempt += 1
+            delay = min(self._max_backoff, self._backoff * 2 ** (attempt - 1))
+            delay *= random.uniform(0.5, 1.0)  # jitter: many clients do not retry in step
+            if retry_after is not None:
+                if retry_after > self._max_backoff:
+                    self._retry_after_until = time.monotonic() + retry_after
+                    return _Outcome.UNAVAILABLE
+                delay = max(delay, retry_after)
+            if attempt > retries or self._stop.is_set():
+                return _Outcome.UNAVAILABLE
+            if deadline is not None and time.monotonic() + delay >= deadline:
+                return _Outcome.UNAVAILABLE
+            self._sleep(delay)
+
+    # -- the spool --------------------------------------------------------------------------
+
+    def _to_spool(self, records: Sequence[LogRecord]) -> None:
+        self._spool.append(records)
+        self._stats["spooled"] += len(records)
+
+    def _resend(self, deadline: float | None) -> set[str]:
+        """Send the spool oldest first until it is empty or the server fails; return sent ids."""
+        sent: set[str] = set()
+        done: list[str] = []
+        unavailable = False
+        for record in self._spool.read():
+            # After a failure, probe with one attempt rather than a full retry sequence.
+            retries = 0 if self._down else self._max_retries
+            outcome = _Outcome.NO_TIME
+            if not self._stop.is_set():
+                outcome = self._send(record, deadline, retries)
+            if outcome is _Outcome.DELIVERED:
+                sent.add(record.log_id)
+                done.append(record.log_id)
+                self._stats["delivered"] += 1
+                self._stats["resent"] += 1
+                self._down = 0
+            elif outcome is _Outcome.REJECTED:
+                done.append(record.log_id)  # it will never be accepted: stop re-sending it
+                self._stats["rejected"] += 1
+            else:
+                # Unavailable, or the key is refused: keep the rest for later (a fixed key or
+                # a server that is back will take them). Out of time: just stop here.
+                unavailable = outcome is not _Outcome.NO_TIME
+                break
+            if len(done) >= _REMOVE_EVERY:
+                self._spool.remove(done)
+                done = []
+        self._spool.remove(done)
+        if unavailable:
+            self._mark_down()
+        return sent
+
+    def _mark_down(self) -> None:
+        self._down += 1
+        cooldown = min(self._max_backoff * 2 ** (self._down - 1), _MAX_COOLDOWN)
+        self._probe_after = time.monotonic() + cooldown
+        _errors.report(
+            "http:unavailable",
+            None,
+            f"the server at {self._shown_url} is unavailable ({self._last_problem}); logs are "
+            f"kept in {self._spool.path} and will be re-sent",
+            internal=False,
+        )
+
+    def _may_send(self, *, cooldown: bool) -> bool:
+        now = time.monotonic()
+        if now < self._retry_after_until:
+            return False
+        return not (cooldown and now < self._probe_after)
+
+    # -- the Exporter protocol --------------------------------------------------------------
+
+    def export(self, records: Sequence[LogRecord]) -> ExportResult:
+        """Send ``records`` in order; spool what the server cannot take now.
+
+        Returns:
+            ``SUCCESS`` if every record was delivered; ``FAILURE`` if any was rejected or is
+            waiting in the spool.
+        """
+        with self._lock:
+            if self._shut:
+                return ExportResult.FAILURE
+            if self._spool:
+                # A backlog (from this run or an earlier one) goes first: queue behind it.
+                self._to_spool(records)
+                if not self._may_send(cooldown=True):
+                    return ExportResult.FAILURE
+                sent = self._resend(None)
+                ok = all(r.log_id in sent for r in records)
+                return ExportResult.SUCCESS if ok else ExportResult.FAILURE
+            failed = 0
+            for index, record in enumerate(records):
+                rest = records[index:]
+                spooled: list[bool] = []
+
+                def write_ahead(
+                    rest: Sequence[LogRecord] = rest, spooled: list[bool] = spooled
+                ) -> None:
+                    # Durable before the first wait: a process killed while retrying loses
+                    # nothing; the next run re-sends.
+                    self._to_spool(rest)
+                    spooled.append(True)
+
+                outcome = self._send(record, None, self._max_retries, write_ahead)
+                if spooled:
+                    return self._finish_from_spool(record, outcome, rest, failed)
+                if outcome is _Outcome.DELIVERED:
+                    self._stats["delivered"] += 1
+                    self._down = 0
+                    continue
+                if outcome is _Outcome.UNAUTHORIZED:
+                    self._stats["rejected"] += len(records) - index
+                    return ExportResult.FAILURE
+                self._stats["rejected"] += 1
+                failed += 1
+            return ExportResult.FAILURE if failed else ExportResult.SUCCESS
+
+    def _finish_from_spool(
+        self, record: LogRecord, outcome: _Outcome, rest: Sequence[LogRecord], failed: int
+    ) -> ExportResult:
+        """``rest`` (``record`` first) went to the spool while ``record`` was retried."""
+        if outcome is _Outcome.DELIVERED or outcome is _Outcome.REJECTED:
+            self._spool.remove([record.log_id])
+            if outcome is _Outcome.DELIVERED:
+                self._stats["delivered"] += 1
+                self._stats["resent"] += 1
+                self._down = 0
+            else:
+                self._stats["rejected"] += 1
+        else:
+            self._mark_down()
+            return ExportResult.FAILURE
+        sent = self._resend(None) if len(rest) > 1 else set()
+        ok = outcome is _Outcome.DELIVERED and not failed
+        ok = ok and all(r.log_id in sent for r in rest[1:])
+        return ExportResult.SUCCESS if ok else ExportResult.FAILURE
+
+    def force_flush(self, timeout: float = 30.0) -> bool:
+        """Re-send the spool now (ignoring the cool-down, not ``Retry-After``) within ``timeout``.
+
+        Returns:
+            True if the spool is empty afterwards.
+        """
+        with self._lock:
+            if not self._spool:
+                return True
+            if self._shut or not self._may_send(cooldown=False):
+                return False
+            self._resend(time.monotonic() + timeout)
+            return not self._spool
+
+    def shutdown(self) -> None:
+        """Stop retrying and close the connections; the spool stays for the next start."""
+        self._stop.set()  # cut a retry wait short
+        if self._lock.acquire(timeout=self._timeout):
+            try:
+                self._close()
+            finally:
+                self._lock.release()
+        else:  # pragma: no cover - an export stuck in a request; closing makes it fail fast
+            self._close()
+
+    def _close(self) -> None:
+        self._shut = True
+        client, self._client = self._client, None
+        if client is not None and self._pid == os.getpid():
+            client.close()

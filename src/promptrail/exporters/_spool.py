@@ -1,0 +1,180 @@
+"""The local spool of :class:`HttpExporter`: records waiting for an unreachable server.
+
+One JSONL file, one record per line (``LogRecord`` JSON), oldest first. Several exporters, in one
+process or several, may share a file (the default file is per server URL), so every change holds
+two locks: a ``threading.Lock`` for this process and an exclusive ``flock`` on a ``.lock`` file
+next to the spool for other processes.
+
+Appending writes whole lines in one ``write`` and fsyncs. Removing delivered records rewrites the
+file through a temporary file and ``os.replace``: a crash leaves either the old or the new file,
+never half of one. Removal is by ``log_id`` and re-reads the file under the lock, so records other
+processes appended while we were sending are kept. A line that does not parse (the torn tail of a
+crash mid-append) is skipped and dropped at the next rewrite, with a warning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+import threading
+from collections.abc import Collection, Iterator, Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from promptrail import _errors
+from promptrail._records import LogRecord
+
+try:  # POSIX; elsewhere only the in-process lock protects the file.
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["Spool", "default_spool_path"]
+
+
+def default_spool_path(base_url: str) -> Path:
+    """Return the default spool file of ``base_url``: one file per server, in the user's cache.
+
+    ``$XDG_CACHE_HOME/promptrail`` (or ``~/.cache/promptrail``), named after a hash of the URL so
+    that the URL itself (which may carry credentials in odd setups) is not written to disk.
+    """
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    digest = hashlib.sha256(base_url.rstrip("/").encode()).hexdigest()[:16]
+    return Path(cache) / "promptrail" / f"spool-{digest}.jsonl"
+
+
+# One in-process lock per spool file, shared by every Spool object pointing at it.
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock_for(path: Path) -> threading.Lock:
+    key = os.path.abspath(path)
+    with _locks_guard:
+        return _locks.setdefault(key, threading.Lock())
+
+
+def _reset_locks_after_fork() -> None:
+    # A lock held by the parent's worker at fork time would never be released in the child.
+    global _locks_guard
+    _locks_guard = threading.Lock()
+    _locks.clear()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
+    os.register_at_fork(after_in_child=_reset_locks_after_fork)
+
+
+class Spool:
+    """A durable FIFO of records in a JSONL file, safe to share between threads and processes.
+
+    Args:
+        path: The spool file (created with its directory on first append).
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._path = Path(path)
+        self._lock_path = self._path.with_name(self._path.name + ".lock")
+
+    @property
+    def path(self) -> Path:
+        """The spool file."""
+        return self._path
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with _lock_for(self._path):
+            if fcntl is None:  # pragma: no cover - Windows
+                yield
+                return
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                # A POSIX record lock, not flock(): it belongs to this process, so a child forked
+                # while we hold it does not inherit it (an inherited flock would outlive our
+                # close and deadlock the child). Threads are serialised by the lock above.
+                fcntl.lockf(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # closing releases the lock
+
+    def __bool__(self) -> bool:
+        """True when records are waiting (a cheap ``stat``, no lock)."""
+        try:
+            return self._path.stat().st_size > 0
+        except OSError:
+            return False
+
+    def __len__(self) -> int:
+        """The number of records waiting."""
+        return len(self.read())
+
+    def append(self, records: Sequence[LogRecord]) -> None:
+        """Add ``records`` at the end, durably (written and fsynced before returning)."""
+        if not records:
+            return
+        data = "".join(r.model_dump_json(exclude_none=True) + "\n" for r in records).encode()
+        with self._locked():
+            fd = os.open(self._path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                size = os.fstat(fd).st_size
+                if size and os.lseek(fd, size - 1, os.SEEK_SET) >= 0 and os.read(fd, 1) != b"\n":
+                    # A torn line from a crash: end it, or our first record would be glued to it.
+                    data = b"\n" + data
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def read(self) -> list[LogRecord]:
+        """Return the waiting records, oldest first (unparsable lines are skipped)."""
+        with self._locked():
+            return self._read_unlocked()
+
+    def _read_unlocked(self) -> list[LogRecord]:
+        try:
+            text = self._path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        records: list[LogRecord] = []
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            try:
+                records.append(LogRecord.model_validate_json(line))
+            except ValidationError as exc:
+                _errors.report(
+                    "spool:corrupt",
+                    None,
+                    f"skipped an unreadable line in {self._path}: {exc!r}"[:300],
+                    internal=False,
+                )
+        return records
+
+    def remove(self, log_ids: Collection[str]) -> None:
+        """Remove the records whose ``log_id`` is in ``log_ids`` (atomic rewrite)."""
+        if not log_ids:
+            return
+        with self._locked():
+            keep = [r for r in self._read_unlocked() if r.log_id not in log_ids]
+            if not keep:
+                with contextlib.suppress(FileNotFoundError):
+                    self._path.unlink()
+                return
+            fd, tmp = tempfile.mkstemp(prefix=self._path.name, suffix=".tmp", dir=self._path.parent)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    for record in keep:
+                        f.write(record.model_dump_json(exclude_none=True) + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, self._path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise

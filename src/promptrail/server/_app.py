@@ -1,0 +1,267 @@
+"""The receiver's ASGI app: the "log" endpoints, read endpoints and a health check.
+
+``POST /v5/prompts/log``, ``/v5/flows/log`` and ``/v5/tools/log`` take the bodies
+:class:`~promptrail.exporters.HttpExporter` sends (any Humanloop-style client works: ``log_id``,
+``trace_id``, ``created_at`` and ``start_time`` are filled in when missing), validate them with
+promptrail's own :class:`~promptrail.LogRecord` and store them with
+:class:`~promptrail.exporters.SqliteStore`, the store ``SqliteExporter`` writes: one store, two ways
+in. Writes are idempotent on ``log_id`` and a child may arrive before its parent.
+
+Everything under ``/v5`` needs a key in ``X-API-KEY`` (compared in constant time); ``/healthz``
+does not. ``/`` is left free: mount a UI there with ``app.mount("/", other_app)`` after
+``create_app()`` (routes declared here are matched first), or pass ``routes=``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.routing import BaseRoute
+
+from promptrail._ids import DEFAULT_IDS, next_seq
+from promptrail._records import LogKind, LogRecord
+from promptrail.exceptions import ConfigurationError
+from promptrail.exporters._sqlite import SqliteStore
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "create_app"]
+
+DEFAULT_MAX_BODY_BYTES = 1_048_576
+"""The largest request body accepted (1 MiB); larger bodies get 413."""
+
+_ID_PREFIX: dict[LogKind, str] = {"prompt": "pr_", "flow": "fl_", "tool": "tl_"}
+
+
+def _stable_id(kind: LogKind, path: str) -> str:
+    """The file id of ``path``: the same path always gets the same id."""
+    return _ID_PREFIX[kind] + hashlib.sha256(f"{kind}:{path}".encode()).hexdigest()[:24]
+
+
+def _version_id(record: LogRecord) -> str | None:
+    """The given version, else one derived from the prompt details (equal details, equal id)."""
+    if record.version_id is not None:
+        return record.version_id
+    if record.prompt is None:
+        return None
+    kernel = record.prompt.model_dump_json(exclude_none=True)
+    return "prv_" + hashlib.sha256(kernel.encode()).hexdigest()[:24]
+
+
+def _api_keys(api_keys: Iterable[str] | None) -> tuple[bytes, ...]:
+    if api_keys is None:
+        api_keys = os.environ.get("PROMPTRAIL_SERVER_API_KEYS", "").split(",")
+    keys = tuple(k.strip().encode() for k in api_keys if k and k.strip())
+    if not keys:
+        msg = (
+            "the receiver needs at least one API key: pass api_keys= or set "
+            "PROMPTRAIL_SERVER_API_KEYS (comma-separated)"
+        )
+        raise ConfigurationError(msg)
+    return keys
+
+
+def _error(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """Return the request body, or raise 413 as soon as it is known to exceed ``limit``."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            too_big = int(declared) > limit
+        except ValueError:
+            raise HTTPException(400, "invalid Content-Length header") from None
+        if too_big:
+            raise HTTPException(413, f"request body larger than {limit} bytes")
+    # The declared length may be absent (chunked) or wrong: count what actually arrives.
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"request body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    # Only where and what: the offending input is not echoed (it may hold anything).
+    return [
+        {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+def _tree(records: Sequence[LogRecord]) -> list[dict[str, Any]]:
+    """Nest the logs of a trace: each body gets ``children`` (in start order).
+
+    Logs whose parent is not stored are roots, so a partial trace still shows.
+    """
+    nodes = {r.log_id: {**r.to_body(), "children": []} for r in records}
+    roots: list[dict[str, Any]] = []
+    for record in records:
+        node = nodes[record.log_id]
+        parent = nodes.get(record.trace_parent_id or "")
+        (parent["children"] if parent is not None else roots).append(node)
+    return roots
+
+
+def create_app(
+    *,
+    db_path: str | os.PathLike[str] = "promptrail.db",
+    api_keys: Iterable[str] | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    routes: Sequence[BaseRoute] = (),
+) -> FastAPI:
+    """Build the receiver's ASGI app.
+
+    Args:
+        db_path: The SQLite store (created if missing); ``app.state.store`` is its
+            :class:`~promptrail.exporters.SqliteStore`.
+        api_keys: Keys accepted in ``X-API-KEY``. Default: ``$PROMPTRAIL_SERVER_API_KEYS``
+            (comma-separated).
+        max_body_bytes: The largest request body accepted; larger ones get 413.
+        routes: Extra Starlette routes (e.g. ``Mount("/", viewer)``) added after the API's, so
+            the API keeps its paths. ``app.mount("/", viewer)`` after this call does the same.
+
+    Returns:
+        The FastAPI application.
+
+    Raises:
+        ConfigurationError: If no API key is configured or ``max_body_bytes`` is not positive.
+
+    .. versionadded:: 0.1.0
+    """
+    keys = _api_keys(api_keys)
+    if max_body_bytes < 1:
+        msg = f"max_body_bytes must be positive, not {max_body_bytes!r}"
+        raise ConfigurationError(msg)
+    store = SqliteStore(db_path)
+    store.count()  # create the file and schema now: a bad path fails here, not on a request
+
+    def require_key(request: Request) -> None:
+        given = request.headers.get("x-api-key", "").encode()
+        # Compare against every key, always: the time taken does not depend on which matched.
+        matched = False
+        for key in keys:
+            matched |= hmac.compare_digest(given, key)
+        if not matched:
+            raise HTTPException(401, "missing or invalid API key (X-API-KEY header)")
+
+    app = FastAPI(
+        title="promptrail receiver",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/v5/openapi.json",
+    )
+    app.state.store = store
+    api = APIRouter(prefix="/v5", dependencies=[Depends(require_key)])
+
+    async def receive(request: Request, kind: LogKind) -> JSONResponse:
+        raw = await _read_body(request, max_body_bytes)
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            return _error(422, [{"loc": ["body"], "msg": f"invalid JSON: {exc}", "type": "json"}])
+        if not isinstance(data, dict):
+            return _error(422, [{"loc": ["body"], "msg": "expected a JSON object", "type": "type"}])
+        data = await run_in_threadpool(_complete, store, data, kind, request.query_params)
+        try:
+            record = LogRecord.model_validate(data)
+        except ValidationError as exc:
+            return _error(422, _validation_errors(exc))
+        try:
+            await run_in_threadpool(store.write, [record])
+        except sqlite3.OperationalError:  # locked past the busy timeout: let the client retry
+            return _error(503, "the store is busy", {"Retry-After": "1"})
+        return JSONResponse(
+            {
+                "id": record.log_id,
+                f"{kind}_id": _stable_id(kind, record.path),
+                "version_id": _version_id(record),
+                "trace_id": record.trace_id,
+            }
+        )
+
+    @api.post("/prompts/log")
+    async def log_prompt(request: Request) -> JSONResponse:
+        """Store a prompt log."""
+        return await receive(request, "prompt")
+
+    @api.post("/flows/log")
+    async def log_flow(request: Request) -> JSONResponse:
+        """Store a flow (trace) log."""
+        return await receive(request, "flow")
+
+    @api.post("/tools/log")
+    async def log_tool(request: Request) -> JSONResponse:
+        """Store a tool log."""
+        return await receive(request, "tool")
+
+    @api.get("/logs")
+    async def list_logs(
+        path: str | None = None,
+        trace_id: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> JSONResponse:
+        """Return logs, newest first, filtered by path (or folder) and trace."""
+        records = await run_in_threadpool(
+            lambda: store.logs(path=path, trace_id=trace_id, limit=limit)
+        )
+        return JSONResponse({"records": [r.to_body() for r in records]})
+
+    @api.get("/traces/{trace_id}")
+    async def get_trace(trace_id: str) -> JSONResponse:
+        """Return one trace as a tree of logs (``children`` nested, in start order)."""
+        records = await run_in_threadpool(store.trace, trace_id)
+        if not records:
+            raise HTTPException(404, f"no trace {trace_id!r}")
+        return JSONResponse({"trace_id": trace_id, "logs": _tree(records)})
+
+    app.include_router(api)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """Say the server is up (no key needed)."""
+        return {"status": "ok"}
+
+    app.router.routes.extend(routes)
+    return app
+
+
+def _complete(
+    store: SqliteStore, data: dict[str, Any], kind: LogKind, query: Any
+) -> dict[str, Any]:
+    """Fill what a Humanloop-style client may leave out; the endpoint decides the kind."""
+    data = dict(data)
+    data["kind"] = kind
+    for name in ("version_id", "environment"):
+        if data.get(name) is None and query.get(name):
+            data[name] = query.get(name)
+    now = datetime.now(timezone.utc).isoformat()
+    data.setdefault("created_at", now)
+    data.setdefault("start_time", data.get("created_at") or now)
+    if data.get("log_id") is None:
+        data["log_id"] = DEFAULT_IDS.format_id(time.time_ns(), next_seq())
+    if data.get("trace_id") is None:
+        parent = data.get("trace_parent_id")
+        trace_id = data["log_id"]
+        if isinstance(parent, str):
+            # The parent's trace if it is stored, else the parent's id (a best guess for a
+            # client that sends a child first and no trace_id).
+            stored = store.get(parent)
+            trace_id = stored.trace_id if stored is not None else parent
+        data["trace_id"] = trace_id
+    return data

@@ -1,0 +1,56 @@
+"""``promptrail serve``: run the receiver with uvicorn (imported only when the command runs)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TextIO
+
+from promptrail.exceptions import ConfigurationError
+
+__all__ = ["configure_parser", "run"]
+
+HELP = "run the log receiver (a Humanloop-compatible API over the SQLite store)"
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the ``serve`` options to ``parser``."""
+    parser.add_argument(
+        "--db", default=None, help="the SQLite store (default: $PROMPTRAIL_DB or ./promptrail.db)"
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine)"
+    )
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument(
+        "--max-body-bytes", type=int, default=None, help="largest request body (default 1 MiB)"
+    )
+
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
+    """Serve until interrupted; return the exit status.
+
+    API keys come from ``$PROMPTRAIL_SERVER_API_KEYS`` only (a key on the command line would
+    show in ``ps``).
+    """
+    try:
+        import uvicorn
+
+        from promptrail.server._app import DEFAULT_MAX_BODY_BYTES, create_app
+    except ImportError as exc:
+        sys.stderr.write(
+            f"promptrail: serve needs the server extra ({exc.name} is missing): "
+            "pip install 'promptrail[server]'\n"
+        )
+        return 2
+    db = args.db or os.environ.get("PROMPTRAIL_DB") or "promptrail.db"
+    try:
+        app = create_app(db_path=db, max_body_bytes=args.max_body_bytes or DEFAULT_MAX_BODY_BYTES)
+    except ConfigurationError as exc:
+        sys.stderr.write(f"promptrail: {exc}\n")
+        return 2
+    out.write(f"promptrail: serving {db} at http://{args.host}:{args.port}/v5\n")
+    out.flush()
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0

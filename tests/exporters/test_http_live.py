@@ -1,0 +1,296 @@
+"""HttpExporter in the real pipeline against a real receiver (uvicorn on 127.0.0.1), with faults."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import sqlite3
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+import httpx2
+
+import promptrail
+from promptrail.exporters import HttpExporter
+from promptrail.exporters._spool import Spool
+from promptrail.server import ServerThread, create_app
+
+KEY = "live-key-7f3a9c"
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Any]
+Send = Callable[[Message], Any]
+
+
+class Faults:
+    """ASGI middleware in front of the receiver: records every POST and injects scripted faults.
+
+    Each script entry is ``(status, headers, store)``: answer ``status`` instead of the app, or,
+    when ``store`` is true, let the app store the log and then replace its answer (a lost
+    response).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.script: list[tuple[int, dict[str, str], bool]] = []
+        self.posted: list[str] = []
+        self.lock = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        raw = b"".join(chunks)
+        with self.lock:
+            self.posted.append(json.loads(raw).get("output", "?"))
+            fault = self.script.pop(0) if self.script else None
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:  # pragma: no cover - the app reads the body once
+                return {"type": "http.disconnect"}
+            replayed = True
+            return {"type": "http.request", "body": raw, "more_body": False}
+
+        if fault is None:
+            await self.app(scope, replay, send)
+            return
+        status, headers, store = fault
+        if store:
+
+            async def discard(message: Message) -> None:
+                pass
+
+            await self.app(scope, replay, discard)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"detail": "injected fault"}'})
+
+
+def free_port() -> int:
+    """Return a port nothing listens on (probably, for a short while)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(name="db")
+def fixture_db(tmp_path: Path) -> Path:
+    """The receiver's SQLite file."""
+    return tmp_path / "received.db"
+
+
+@pytest.fixture(name="faults")
+def fixture_faults(db: Path) -> Faults:
+    """The receiver app behind the fault injector."""
+    return Faults(create_app(db_path=db, api_keys=[KEY]))
+
+
+@pytest.fixture(name="server")
+def fixture_server(faults: Faults) -> Iterator[ServerThread]:
+    """The receiver served by uvicorn on a free port."""
+    with ServerThread(faults) as server:
+        yield server
+
+
+def exporter_for(url: str, tmp_path: Path, **options: Any) -> HttpExporter:
+    """An exporter with short backoff and its spool in tmp_path."""
+    options.setdefault("api_key", KEY)
+    options.setdefault("backoff", 0.05)
+    options.setdefault("max_backoff", 0.2)
+    options.setdefault("timeout", 2.0)
+    return HttpExporter(base_url=url + "/v5", spool_path=tmp_path / "spool.jsonl", **options)
+
+
+@promptrail.log_prompt(path="live/answer")
+def answer(n: int) -> str:
+    """A decorated call whose output is its number."""
+    return str(n)
+
+
+def stored_in_arrival_order(db: Path) -> list[str]:
+    """Outputs of the stored logs, in insertion order (SQLite rowid)."""
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT body FROM logs ORDER BY rowid").fetchall()
+    return [json.loads(row[0]).get("output", "?") for row in rows]
+
+
+def numbers(first: int, last: int) -> list[str]:
+    """Outputs ``first`` .. ``last`` inclusive, as strings."""
+    return [str(n) for n in range(first, last + 1)]
+
+
+class TestHttpExporterLive:
+    def test_a_trace_arrives_as_a_tree(
+        self, server: ServerThread, db: Path, tmp_path: Path
+    ) -> None:
+        """A flow with prompt and tool children is readable as a tree and in the SQLite file."""
+
+        @promptrail.log_tool(path="live/search")
+        def search(q: str) -> str:
+            return "found"
+
+        @promptrail.log_flow(path="live/flow")
+        def flow(q: str) -> str:
+            search(q)
+            return answer(1)
+
+        exporter = exporter_for(server.url, tmp_path)
+        promptrail.configure(exporters=[exporter])
+        flow("q")
+        assert promptrail.flush(5)
+        headers = {"X-API-KEY": KEY}
+        (listed,) = httpx2.get(
+            server.url + "/v5/logs", params={"path": "live/flow"}, headers=headers
+        ).json()["records"]
+        tree = httpx2.get(f"{server.url}/v5/traces/{listed['trace_id']}", headers=headers).json()
+        (root,) = tree["logs"]
+        assert (root["path"], root["kind"]) == ("live/flow", "flow")
+        assert [(c["path"], c["kind"]) for c in root["children"]] == [
+            ("live/search", "tool"),
+            ("live/answer", "prompt"),
+        ]
+        assert sorted(stored_in_arrival_order(db)) == sorted(["found", "1", "1"])
+        assert exporter.stats()["delivered"] == 3
+        assert promptrail.stats().exported == 3
+
+    def test_500_then_recovers(
+        self, server: ServerThread, faults: Faults, db: Path, tmp_path: Path
+    ) -> None:
+        """Two 500s are retried; every record is stored once, in order."""
+        faults.script = [(500, {}, False), (503, {}, False)]
+        promptrail.configure(exporters=[exporter_for(server.url, tmp_path)])
+        for n in range(3):
+            answer(n)
+        assert promptrail.flush(5)
+        assert stored_in_arrival_order(db) == numbers(0, 2)
+        assert faults.posted == ["0", "0", "0", "1", "2"]
+        assert promptrail.stats().failed == 0
+
+    def test_429_retry_after_is_waited(
+        self, server: ServerThread, faults: Faults, db: Path, tmp_path: Path
+    ) -> None:
+        """A 429 with Retry-After: 1 is retried no sooner than a second later."""
+        faults.script = [(429, {"Retry-After": "1"}, False)]
+        promptrail.configure(exporters=[exporter_for(server.url, tmp_path, max_backoff=2.0)])
+        started = time.monotonic()
+        answer(0)
+        assert promptrail.flush(5)
+        assert time.monotonic() - started >= 1.0
+        assert stored_in_arrival_order(db) == ["0"]
+        assert faults.posted == ["0", "0"]
+
+    def test_lost_response_is_not_stored_twice(
+        self, server: ServerThread, faults: Faults, db: Path, tmp_path: Path
+    ) -> None:
+        """A log stored whose answer was lost is sent again and the receiver keeps one copy."""
+        faults.script = [(502, {}, True)]
+        promptrail.configure(exporters=[exporter_for(server.url, tmp_path)])
+        answer(0)
+        assert promptrail.flush(5)
+        assert faults.posted == ["0", "0"]
+        assert stored_in_arrival_order(db) == ["0"]
+
+    def test_refused_connection_spools_then_replays_in_order(
+        self, faults: Faults, db: Path, tmp_path: Path
+    ) -> None:
+        """With no server, records wait in the spool; once it starts they arrive in order, once."""
+        port = free_port()
+        exporter = exporter_for(f"http://127.0.0.1:{port}", tmp_path, max_retries=1)
+        promptrail.configure(exporters=[exporter])
+        for n in range(5):
+            answer(n)
+        assert not promptrail.flush(3)
+        assert [r.output for r in Spool(exporter.spool_path).read()] == numbers(0, 4)
+        with ServerThread(faults, port=port):
+            for n in range(5, 7):
+                answer(n)
+            assert promptrail.flush(5)
+        assert stored_in_arrival_order(db) == numbers(0, 6)
+        assert faults.posted == numbers(0, 6)
+        assert exporter.stats()["pending"] == 0
+        assert not exporter.spool_path.exists()
+
+    def test_server_stopped_mid_run_then_restarted(
+        self, faults: Faults, db: Path, tmp_path: Path
+    ) -> None:
+        """Stopping and restarting the server loses nothing and duplicates nothing."""
+        server = ServerThread(faults).start()
+        promptrail.configure(exporters=[exporter_for(server.url, tmp_path, max_retries=1)])
+        try:
+            for n in range(3):
+                answer(n)
+            assert promptrail.flush(5)
+            server.stop()
+            for n in range(3, 6):
+                answer(n)
+            assert not promptrail.flush(3)
+            server = ServerThread(faults, port=server.port).start()
+            for n in range(6, 9):
+                answer(n)
+            assert promptrail.flush(5)
+        finally:
+            server.stop()
+        assert stored_in_arrival_order(db) == numbers(0, 8)
+        assert Counter(faults.posted) == Counter(numbers(0, 8))
+
+    def test_next_start_replays_the_spool(
+        self, server: ServerThread, db: Path, tmp_path: Path
+    ) -> None:
+        """Records spooled by an earlier run are sent before the new run's, by a new exporter."""
+        dead = exporter_for(f"http://127.0.0.1:{free_port()}", tmp_path, max_retries=0)
+        promptrail.configure(exporters=[dead])
+        answer(0)
+        answer(1)
+        promptrail.shutdown(3)
+        promptrail.configure(exporters=[exporter_for(server.url, tmp_path)])
+        answer(2)
+        assert promptrail.flush(5)
+        assert stored_in_arrival_order(db) == numbers(0, 2)
+
+    def test_wrong_key_is_reported_once_and_not_retried(
+        self,
+        server: ServerThread,
+        faults: Faults,
+        db: Path,
+        tmp_path: Path,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """A 401 fails the batch after one request; the warning says why and hides the key."""
+        wrong = "wrong-key-SECRET-99"
+        exporter = exporter_for(server.url, tmp_path, api_key=wrong)
+        promptrail.configure(exporters=[exporter])
+        with caplog.at_level(logging.DEBUG):
+            answer(0)
+            answer(1)
+            assert promptrail.flush(5)
+        assert faults.posted == ["0"]
+        assert stored_in_arrival_order(db) == []
+        assert promptrail.stats().failed == 2
+        assert "HTTP 401" in caplog.text
+        assert "invalid API key" in caplog.text
+        assert wrong not in caplog.text
+        assert not exporter.spool_path.exists()

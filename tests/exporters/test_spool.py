@@ -1,0 +1,131 @@
+"""The HttpExporter spool: a durable JSONL FIFO shared by threads and processes."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from promptrail import LogRecord
+from promptrail.exporters._spool import Spool, default_spool_path
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def record(log_id: str) -> LogRecord:
+    """Return a finished record."""
+    return LogRecord(log_id=log_id, path="p", trace_id=log_id, start_time=T0, created_at=T0)
+
+
+def _append_many(path: str, prefix: str, n: int) -> None:
+    spool = Spool(path)
+    for i in range(n):
+        spool.append([record(f"{prefix}{i}")])
+
+
+class TestSpool:
+    def test_keeps_order_and_survives_a_new_object(self, tmp_path: Path) -> None:
+        """Records come back oldest first, also through another Spool on the same file."""
+        Spool(tmp_path / "s.jsonl").append([record("a"), record("b")])
+        Spool(tmp_path / "s.jsonl").append([record("c")])
+        spool = Spool(tmp_path / "s.jsonl")
+        assert [r.log_id for r in spool.read()] == ["a", "b", "c"]
+        assert len(spool) == 3
+        assert spool
+
+    def test_empty_and_missing_spool_is_falsy(self, tmp_path: Path) -> None:
+        """A missing file is an empty spool; removing everything deletes the file."""
+        spool = Spool(tmp_path / "sub" / "s.jsonl")
+        assert not spool
+        assert spool.read() == []
+        spool.append([record("a")])
+        spool.remove({"a"})
+        assert not spool
+        assert not spool.path.exists()
+
+    def test_remove_keeps_records_appended_meanwhile(self, tmp_path: Path) -> None:
+        """Removal is by log_id and re-reads the file, so newer records are kept in order."""
+        spool = Spool(tmp_path / "s.jsonl")
+        spool.append([record("a"), record("b")])
+        sent = [r.log_id for r in spool.read()]
+        Spool(tmp_path / "s.jsonl").append([record("c")])  # another writer, mid-send
+        spool.remove(sent)
+        assert [r.log_id for r in spool.read()] == ["c"]
+
+    def test_torn_line_is_skipped_with_a_warning(
+        self, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A half-written last line (a crash mid-append) does not hide the good records."""
+        spool = Spool(tmp_path / "s.jsonl")
+        spool.append([record("a")])
+        with spool.path.open("a") as f:
+            f.write('{"log_id": "b", "pa')
+        with caplog.at_level(logging.WARNING, logger="promptrail"):
+            assert [r.log_id for r in spool.read()] == ["a"]
+        assert "unreadable line" in caplog.text
+        spool.append([record("c")])
+        spool.remove({"a"})
+        assert [r.log_id for r in spool.read()] == ["c"]
+
+    def test_concurrent_threads_lose_nothing(self, tmp_path: Path) -> None:
+        """Appends and removals from several threads keep every record not removed."""
+        path = str(tmp_path / "s.jsonl")
+        threads = [
+            threading.Thread(target=_append_many, args=(path, f"t{k}-", 30)) for k in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+        removed: set[str] = set()
+        spool = Spool(path)
+        while any(t.is_alive() for t in threads):
+            batch = {r.log_id for r in spool.read()[:5]}
+            spool.remove(batch)
+            removed |= batch
+        for thread in threads:
+            thread.join()
+        left = {r.log_id for r in spool.read()}
+        assert left | removed == {f"t{k}-{i}" for k in range(4) for i in range(30)}
+        assert not left & removed
+
+    def test_concurrent_processes_lose_nothing(self, tmp_path: Path) -> None:
+        """Two processes appending to one spool (flock) keep every line whole and in order."""
+        path = str(tmp_path / "s.jsonl")
+        code = (
+            "import sys, datetime\n"
+            "from promptrail import LogRecord\n"
+            "from promptrail.exporters._spool import Spool\n"
+            "t = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)\n"
+            "spool = Spool(sys.argv[1])\n"
+            "for i in range(40):\n"
+            "    rid = f'{sys.argv[2]}{i}'\n"
+            "    spool.append([LogRecord(log_id=rid, path='p' * 5000, trace_id=rid,"
+            " start_time=t, created_at=t)])\n"
+        )
+        procs = [subprocess.Popen([sys.executable, "-c", code, path, f"p{k}-"]) for k in range(2)]
+        for proc in procs:
+            assert proc.wait(10) == 0
+        ids = [r.log_id for r in Spool(path).read()]
+        assert sorted(ids) == sorted(f"p{k}-{i}" for k in range(2) for i in range(40))
+        assert [i for i in ids if i.startswith("p0-")] == [f"p0-{i}" for i in range(40)]
+
+    def test_file_is_private_to_the_user(self, tmp_path: Path) -> None:
+        """The spool holds log contents: it is created readable by its owner only."""
+        spool = Spool(tmp_path / "s.jsonl")
+        spool.append([record("a")])
+        assert spool.path.stat().st_mode & 0o077 == 0
+
+    def test_default_path_hashes_the_url(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        """The default file is in the cache directory, named by a hash of the URL."""
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+        path = default_spool_path("http://user:pw@host/v5")
+        assert path.parent == tmp_path / "promptrail"
+        assert "pw" not in path.name
+        assert path.name.startswith("spool-")
+        assert path == default_spool_path("http://user:pw@host/v5/")

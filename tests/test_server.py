@@ -1,0 +1,315 @@
+"""The receiver (``promptrail serve``): a real uvicorn server on 127.0.0.1, real HTTP requests."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+import httpx2
+from starlette.responses import PlainTextResponse
+from starlette.routing import Mount, Route
+
+from promptrail._cli import main
+from promptrail.exceptions import ConfigurationError
+from promptrail.exporters import SqliteStore
+from promptrail.server import ServerThread, create_app
+
+KEY = "test-key-0123456789"
+
+
+def body(log_id: str, *, path: str = "app/answer", **fields: Any) -> dict[str, Any]:
+    """Return a minimal complete log body."""
+    return {
+        "log_id": log_id,
+        "path": path,
+        "trace_id": fields.pop("trace_id", log_id),
+        "start_time": "2026-01-01T00:00:00+00:00",
+        "created_at": "2026-01-01T00:00:01+00:00",
+        **fields,
+    }
+
+
+@pytest.fixture(name="db")
+def fixture_db(tmp_path: Path) -> Path:
+    """The receiver's SQLite file."""
+    return tmp_path / "received.db"
+
+
+@pytest.fixture(name="server")
+def fixture_server(db: Path) -> Iterator[ServerThread]:
+    """A receiver served by uvicorn on a free port of 127.0.0.1."""
+    with ServerThread(create_app(db_path=db, api_keys=[KEY], max_body_bytes=10_000)) as server:
+        yield server
+
+
+@pytest.fixture(name="client")
+def fixture_client(server: ServerThread) -> Iterator[httpx2.Client]:
+    """An HTTP client for the receiver's API, with the key."""
+    with httpx2.Client(base_url=server.url + "/v5/", headers={"X-API-KEY": KEY}) as client:
+        yield client
+
+
+class TestReceiverAuth:
+    def test_healthz_needs_no_key(self, server: ServerThread) -> None:
+        """The health check answers without a key."""
+        response = httpx2.get(server.url + "/healthz")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+
+    @pytest.mark.parametrize("headers", [{}, {"X-API-KEY": "wrong"}, {"X-API-KEY": KEY + "x"}])
+    def test_missing_or_wrong_key_is_401(
+        self, server: ServerThread, headers: dict[str, str]
+    ) -> None:
+        """Every /v5 endpoint refuses a request without the right key, and stores nothing."""
+        for method, path in [("POST", "/v5/prompts/log"), ("GET", "/v5/logs")]:
+            response = httpx2.request(
+                method,
+                server.url + path,
+                headers=headers,
+                json=body("a") if method == "POST" else None,
+            )
+            assert response.status_code == 401
+            assert "API key" in response.json()["detail"]
+
+    def test_keys_come_from_the_environment(
+        self, db: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """PROMPTRAIL_SERVER_API_KEYS holds comma-separated keys; each one works."""
+        monkeypatch.setenv("PROMPTRAIL_SERVER_API_KEYS", "one, two")
+        with ServerThread(create_app(db_path=db)) as server:
+            for key, status in [("one", 200), ("two", 200), ("one, two", 401)]:
+                response = httpx2.get(server.url + "/v5/logs", headers={"X-API-KEY": key})
+                assert response.status_code == status
+
+    def test_no_key_configured_is_a_configuration_error(
+        self, db: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A receiver without any key refuses to start rather than accept anyone."""
+        monkeypatch.delenv("PROMPTRAIL_SERVER_API_KEYS", raising=False)
+        with pytest.raises(ConfigurationError, match="PROMPTRAIL_SERVER_API_KEYS"):
+            create_app(db_path=db)
+
+
+class TestReceiverWrites:
+    def test_stores_in_the_sqlite_schema(self, client: httpx2.Client, db: Path) -> None:
+        """A posted log lands in the same store SqliteExporter writes, with the stable ids."""
+        response = client.post("prompts/log", json=body("p1", prompt={"model": "m"}))
+        assert response.status_code == 200
+        data = response.json()
+        assert data["id"] == "p1"
+        assert data["prompt_id"].startswith("pr_")
+        assert data["version_id"].startswith("prv_")
+        again = client.post("prompts/log", json=body("p2", prompt={"model": "m"})).json()
+        assert (again["prompt_id"], again["version_id"]) == (data["prompt_id"], data["version_id"])
+        stored = SqliteStore(db, create=False).logs()
+        assert [r.log_id for r in stored] == ["p2", "p1"]
+        assert stored[0].prompt is not None
+        assert stored[0].prompt.model == "m"
+
+    def test_endpoint_decides_the_kind(self, client: httpx2.Client, db: Path) -> None:
+        """flows/log and tools/log store flow and tool logs, and answer with flow_id/tool_id."""
+        flow = client.post("flows/log", json=body("f1", kind="prompt")).json()
+        tool = client.post("tools/log", json=body("t1")).json()
+        assert flow["flow_id"].startswith("fl_")
+        assert tool["tool_id"].startswith("tl_")
+        store = SqliteStore(db, create=False)
+        assert {r.log_id: r.kind for r in store.logs()} == {"f1": "flow", "t1": "tool"}
+
+    def test_version_and_environment_from_query(self, client: httpx2.Client, db: Path) -> None:
+        """version_id and environment query parameters fill the record when the body lacks them."""
+        response = client.post(
+            "prompts/log", json=body("q1"), params={"version_id": "v9", "environment": "prod"}
+        )
+        assert response.json()["version_id"] == "v9"
+        record = SqliteStore(db, create=False).logs()[0]
+        assert (record.version_id, record.environment) == ("v9", "prod")
+
+    def test_retried_post_is_idempotent(self, client: httpx2.Client, db: Path) -> None:
+        """Posting the same log_id twice stores it once and answers the same id."""
+        first = client.post("prompts/log", json=body("dup", output="first"))
+        second = client.post("prompts/log", json=body("dup", output="first"))
+        assert first.json()["id"] == second.json()["id"] == "dup"
+        assert SqliteStore(db, create=False).count() == 1
+
+    def test_humanloop_style_body_gets_ids_filled(self, client: httpx2.Client) -> None:
+        """A body with only path (and a parent) gets log_id, trace_id and times from the server."""
+        parent = client.post("flows/log", json={"path": "flow"}).json()["id"]
+        child = client.post(
+            "prompts/log", json={"path": "step", "trace_parent_id": parent, "output": "x"}
+        ).json()
+        assert child["id"] != parent
+        assert child["trace_id"] == parent
+        tree = client.get(f"traces/{parent}").json()
+        assert [n["log_id"] for n in tree["logs"]] == [parent]
+        assert [n["log_id"] for n in tree["logs"][0]["children"]] == [child["id"]]
+
+    def test_bad_body_is_422_naming_the_field(self, client: httpx2.Client) -> None:
+        """A wrong field type gets 422 whose detail names the field and has no traceback."""
+        response = client.post("prompts/log", json=body("b1", prompt_tokens="many"))
+        assert response.status_code == 422
+        detail = response.json()["detail"]
+        assert detail[0]["loc"] == ["body", "prompt_tokens"]
+        assert "Traceback" not in response.text
+        assert "many" not in response.text  # the input is not echoed
+        missing = client.post("prompts/log", json={"output": "no path"})
+        assert missing.status_code == 422
+        assert ["body", "path"] in [d["loc"] for d in missing.json()["detail"]]
+
+    @pytest.mark.parametrize("content", [b"{not json", b"[1, 2]"])
+    def test_non_object_json_is_422(self, client: httpx2.Client, content: bytes) -> None:
+        """Invalid JSON, or JSON that is not an object, is a 422 too."""
+        response = client.post(
+            "prompts/log", content=content, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 422
+
+    def test_body_over_the_limit_is_413(self, client: httpx2.Client, db: Path) -> None:
+        """A body larger than max_body_bytes gets 413, by Content-Length and when streamed."""
+        big = body("big", output="x" * 20_000)
+        assert client.post("prompts/log", json=big).status_code == 413
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: chunked transfer
+            data = json.dumps(big).encode()
+            for i in range(0, len(data), 1000):
+                yield data[i : i + 1000]
+
+        response = client.post(
+            "prompts/log", content=chunks(), headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 413
+        assert SqliteStore(db, create=False).count() == 0
+
+
+class TestReceiverReads:
+    def test_trace_tree_accepts_child_before_parent(self, client: httpx2.Client) -> None:
+        """Children posted before their parent still nest under it, in start order."""
+        client.post(
+            "tools/log",
+            json=body(
+                "c2", trace_id="root", trace_parent_id="root", start_time="2026-01-01T00:00:02Z"
+            ),
+        )
+        client.post(
+            "prompts/log",
+            json=body(
+                "c1", trace_id="root", trace_parent_id="root", start_time="2026-01-01T00:00:01Z"
+            ),
+        )
+        client.post("prompts/log", json=body("g1", trace_id="root", trace_parent_id="c1"))
+        client.post("flows/log", json=body("root"))
+        tree = client.get("traces/root").json()
+        assert tree["trace_id"] == "root"
+        (root,) = tree["logs"]
+        assert root["log_id"] == "root"
+        assert root["kind"] == "flow"
+        assert [c["log_id"] for c in root["children"]] == ["c1", "c2"]
+        assert [g["log_id"] for g in root["children"][0]["children"]] == ["g1"]
+
+    def test_unknown_trace_is_404(self, client: httpx2.Client) -> None:
+        """Asking for a trace that is not stored gets 404."""
+        assert client.get("traces/nope").status_code == 404
+
+    def test_logs_filter_by_path_trace_and_limit(self, client: httpx2.Client) -> None:
+        """GET /v5/logs filters by path (folder prefix) and trace, newest first, up to limit."""
+        for i, path in enumerate(["a/x", "a/y", "b/z"]):
+            start = f"2026-01-01T00:00:0{i}Z"
+            client.post("prompts/log", json=body(f"l{i}", path=path, start_time=start))
+
+        def ids(**params: Any) -> list[str]:
+            return [r["log_id"] for r in client.get("logs", params=params).json()["records"]]
+
+        assert ids() == ["l2", "l1", "l0"]
+        assert ids(path="a") == ["l1", "l0"]
+        assert ids(trace_id="l2") == ["l2"]
+        assert ids(limit=1) == ["l2"]
+        assert client.get("logs", params={"limit": 0}).status_code == 422
+
+
+class TestReceiverRoot:
+    def test_root_is_free_for_a_mounted_app(self, db: Path) -> None:
+        """An app mounted at / serves everything the API does not, and the API keeps its paths."""
+
+        async def page(request: Any) -> PlainTextResponse:
+            return PlainTextResponse("viewer")
+
+        viewer = Mount("/", routes=[Route("/", page), Route("/other", page)])
+        app = create_app(db_path=db, api_keys=[KEY], routes=[viewer])
+        with ServerThread(app) as server:
+            assert httpx2.get(server.url + "/").text == "viewer"
+            assert httpx2.get(server.url + "/other").text == "viewer"
+            assert httpx2.get(server.url + "/healthz").json() == {"status": "ok"}
+            assert httpx2.get(server.url + "/v5/logs").status_code == 401
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class TestServeCommand:
+    def test_serve_runs_the_receiver(self, tmp_path: Path) -> None:
+        """`promptrail serve` binds 127.0.0.1, takes keys from the environment, writes --db."""
+        port = _free_port()
+        db = tmp_path / "served.db"
+        env = {
+            **os.environ,
+            "PROMPTRAIL_SERVER_API_KEYS": KEY,
+            "PYTHONPATH": str(Path(__file__).parents[1] / "src"),
+        }
+        env.pop("PYTEST_CURRENT_TEST", None)
+        cmd = [sys.executable, "-m", "promptrail", "serve", "--db", str(db), "--port", str(port)]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 8
+            while True:
+                try:
+                    if httpx2.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                        break
+                except httpx2.TransportError:
+                    assert time.monotonic() < deadline, "serve did not start"
+                    assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                    time.sleep(0.05)
+            response = httpx2.post(
+                f"http://127.0.0.1:{port}/v5/prompts/log",
+                json=body("s1"),
+                headers={"X-API-KEY": KEY},
+            )
+            assert response.status_code == 200
+        finally:
+            proc.terminate()
+            output = proc.communicate(timeout=5)[0].decode()
+        assert [r.log_id for r in SqliteStore(db, create=False).logs()] == ["s1"]
+        assert KEY not in output
+
+    def test_serve_without_keys_exits_with_a_message(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Without PROMPTRAIL_SERVER_API_KEYS the command says so and exits 2."""
+        monkeypatch.delenv("PROMPTRAIL_SERVER_API_KEYS", raising=False)
+        assert main(["serve", "--port", "1"]) == 2
+        assert "PROMPTRAIL_SERVER_API_KEYS" in capsys.readouterr().err
+
+
+class TestServerPackage:
+    def test_public_surface(self) -> None:
+        """promptrail.server exports documented create_app and ServerThread, nothing else."""
+        import promptrail.server
+
+        assert promptrail.server.__all__ == ["ServerThread", "create_app"]
+        assert promptrail.server.create_app.__doc__
+        assert promptrail.server.ServerThread.__doc__
+        with pytest.raises(AttributeError):
+            promptrail.server.nothing  # noqa: B018
