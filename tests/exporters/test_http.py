@@ -155,6 +155,21 @@ class TestHttpExporterConfig:
 
 
 class TestHttpExporterRequests:
+    def test_requests_are_hidden_from_opentelemetry(
+        self, make: Callable[..., HttpExporter]
+    ) -> None:
+        """Each POST runs with OpenTelemetry's suppress-instrumentation flag set."""
+        otel_context = pytest.importorskip("opentelemetry.context")
+        seen: list[object] = []
+
+        def handler(request: httpx2.Request) -> httpx2.Response:
+            seen.append(otel_context.get_value(otel_context._SUPPRESS_INSTRUMENTATION_KEY))
+            return httpx2.Response(200, json={"id": "p"})
+
+        assert make(handler).export([record("p")]) is ExportResult.SUCCESS
+        assert seen == [True]
+        assert otel_context.get_value(otel_context._SUPPRESS_INSTRUMENTATION_KEY) is None
+
     def test_each_kind_goes_to_its_endpoint(self, make: Callable[..., HttpExporter]) -> None:
         """prompt, flow and tool records are POSTed to prompts/log, flows/log and tools/log."""
         handler = Recorder()

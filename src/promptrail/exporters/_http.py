@@ -42,6 +42,7 @@ from typing import Any
 import httpx2
 
 from promptrail import _errors
+from promptrail._otel_context import suppress_instrumentation
 from promptrail._records import LogRecord
 from promptrail.exceptions import ConfigurationError
 from promptrail.exporters._base import ExportResult
@@ -269,9 +270,11 @@ class HttpExporter:
             if v is not None
         }
         try:
-            response = self._get_client().post(
-                endpoint, json=record.to_body(), params=params, timeout=timeout
-            )
+            # Our own request must not show up in the app's traces (or loop through the bridge).
+            with suppress_instrumentation():
+                response = self._get_client().post(
+                    endpoint, json=record.to_body(), params=params, timeout=timeout
+                )
         except (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError) as exc:
             self._last_problem = self._scrub(f"{type(exc).__name__}: {exc}")
             return None, None
