@@ -68,7 +68,10 @@ DEFAULT_SECRET_KEYS: tuple[str, ...] = (
 )
 
 _SECRET_KEY_RE = re.compile(
-    r"(api[_-]?key|secret|passw(or)?d|token|authori[sz]ation|cookie|private[_-]?key|credential)",
+    r"(api[_-]?key|secret|passw(or)?d|authori[sz]ation|cookie|private[_-]?key|credential"
+    # "token" is a secret (access_token, x-auth-token), token counts are not (prompt_tokens,
+    # max_tokens, time_to_first_token, token_count): they must survive redaction.
+    r"|(?<!first_)(?<!last_)token(?!s|_count|_usage|izer))",
     re.IGNORECASE,
 )
 
