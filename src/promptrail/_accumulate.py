@@ -1,7 +1,7 @@
 """Accumulating streamed items into the log fields of the complete response.
 
 A :class:`StreamAccumulator` is fed one item at a time: text (``str``), OpenAI
-``ChatCompletionChunk``\\ s, OpenAI Responses API stream events, or Anthropic message stream
+``ChatCompletionChunk`` objects, OpenAI Responses API stream events, or Anthropic message stream
 events, as SDK objects or plain dicts. It keeps only what the final log needs (text pieces, tool
 call fragments, usage, finish reason), never the items themselves, so memory stays proportional
 to the output. :meth:`StreamAccumulator.fields` then rebuilds the complete response and reads it
@@ -83,8 +83,8 @@ class StreamAccumulator:
         "blocks",
         "choices",
         "family",
-        "final_usage",
         "final",
+        "final_usage",
         "model",
         "provider",
         "stop_reason",
@@ -197,9 +197,7 @@ class StreamAccumulator:
             self.model = get(message, "model") or self.model
             self.usage = _merge_usage(self.usage, get(message, "usage"))
         elif kind == "content_block_start":
-            self.blocks[get(event, "index", len(self.blocks))] = _Block(
-                get(event, "content_block")
-            )
+            self.blocks[get(event, "index", len(self.blocks))] = _Block(get(event, "content_block"))
         elif kind == "content_block_delta":
             block = self.blocks.get(get(event, "index", 0))
             delta = get(event, "delta")

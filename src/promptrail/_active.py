@@ -253,6 +253,7 @@ class ActiveLog:
 
         extracted_metadata: Any = None
         response_model: Any = None
+        requested = prompt  # what the call asked for (the version is computed from it)
         if spec.capture_output and self.error is None:
             result = self.result if self.items is None else self.items
             extracted = _extract.extract(result, is_stream=self.items is not None)
@@ -280,7 +281,7 @@ class ActiveLog:
             body["output_message"] = _message(body["output_message"])
         if body.get("output") is not None and not isinstance(body["output"], str):
             body["output"] = json.dumps(body["output"], ensure_ascii=False)
-        _derive(body, response_model)
+        _derive(body, clean(requested), response_model)
         return LogRecord.model_validate(body)
 
     def _inputs(self) -> tuple[dict[str, Any], Any]:
@@ -306,12 +307,19 @@ class ActiveLog:
 _PROMPT_FIELDS = frozenset(PromptKernel.model_fields) - {"other"}
 
 
-def _derive(body: dict[str, Any], response_model: Any) -> None:
-    """Fill ``version_id`` and the costs from the rest of the record, unless the user set them."""
+def _derive(body: dict[str, Any], requested: dict[str, Any], response_model: Any) -> None:
+    """Fill ``version_id`` and the costs, unless the user set them.
+
+    The version is the hash of what the call asked for (decorator and call arguments), plus the
+    model that answered when the call did not name one: details read from the response
+    (provider, endpoint) do not change it, so a failed call has the same version as a good one.
+    """
     prompt = body.get("prompt")
     if isinstance(prompt, PromptKernel):
         if body.get("version_id") is None:
-            body["version_id"] = version_id(prompt)
+            if response_model and "model" not in requested:
+                requested = {**requested, "model": response_model}
+            body["version_id"] = version_id(PromptKernel.model_validate(_prompt_fields(requested)))
         if body.get("prompt_cost") is None and body.get("output_cost") is None:
             metadata = body.get("metadata") or {}
             body["prompt_cost"], body["output_cost"] = costs(

@@ -87,7 +87,7 @@ _PREFIX = re.compile(r"^(?:[a-z0-9_-]+/|(?:us|eu|apac|global)\.)?(?:openai|anthr
 def register_price(
     model: str,
     *,
-    input: float,  # noqa: A002 - the natural name, keyword-only
+    input: float,
     output: float,
     cached_input: float | None = None,
     cache_write: float | None = None,
@@ -140,11 +140,11 @@ def price_for(model: str) -> Price | None:
     best: str | None = None
     with _lock:
         for entry in _prices:
-            if name == entry or (
+            matches = name == entry or (
                 name.startswith(entry + "-") and _SUFFIX.fullmatch(name[len(entry) + 1 :])
-            ):
-                if best is None or len(entry) > len(best):
-                    best = entry
+            )
+            if matches and (best is None or len(entry) > len(best)):
+                best = entry
         price = None if best is None else _prices[best]
         if len(_cache) < 4096:
             _cache[key] = price

@@ -28,6 +28,7 @@ from promptrail._context import CURRENT, attach, detach
 from promptrail._ids import next_seq
 from promptrail._records import LogKind
 from promptrail._serialize import snapshot
+from promptrail._streams import wrapper_for
 
 __all__ = ["end_log", "log_flow", "log_prompt", "log_tool", "start_log"]
 
@@ -122,6 +123,9 @@ def _sync_wrapper(spec: CallSpec) -> _Wrapper:
             detach(st.scopes, log, attached)
         CURRENT.reset(token)
         log.result = result
+        wrap = wrapper_for(type(result))  # a returned stream: the log ends with the stream
+        if wrap is not None:
+            return wrap(st, log, result)
         end_log(st, log)
         return result
 
@@ -148,6 +152,9 @@ def _async_wrapper(spec: CallSpec) -> _Wrapper:
             detach(st.scopes, log, attached)
         CURRENT.reset(token)
         log.result = result
+        wrap = wrapper_for(type(result))  # a returned stream: the log ends with the stream
+        if wrap is not None:
+            return wrap(st, log, result)
         end_log(st, log)
         return result
 

@@ -1,8 +1,8 @@
 """The request side of a prompt log: prompt details, messages and tool choice from the call.
 
 A function decorated with ``@log_prompt`` usually forwards its keyword arguments to an SDK
-(``model=``, ``messages=``, ``temperature=``, ``tools=`` ...). :func:`request_fields` reads them from
-the call's bound arguments, in the worker, and merges them over the decorator's defaults (call
+(``model=``, ``messages=``, ``temperature=``, ``tools=`` ...). :func:`request_fields` reads them
+from the call's bound arguments, in the worker, and merges them over the decorator's defaults (call
 arguments win). Parameters are normalised to the log's vocabulary whatever the SDK spelling:
 
 - ``max_completion_tokens`` (OpenAI), ``max_output_tokens`` (Responses API) → ``max_tokens``;

@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
-    "CACHE_CREATION_KEY",
     "CACHED_KEY",
+    "CACHE_CREATION_KEY",
     "get",
     "provider_of",
     "read_anthropic_message",
@@ -40,10 +40,7 @@ _SDKS = frozenset({"openai", "anthropic"})
 
 def get(obj: Any, key: str, default: Any = None) -> Any:
     """Read ``key`` from a mapping or an attribute of an object; ``default`` when absent."""
-    if isinstance(obj, Mapping):
-        value = obj.get(key, default)
-    else:
-        value = getattr(obj, key, default)
+    value = obj.get(key, default) if isinstance(obj, Mapping) else getattr(obj, key, default)
     return default if value is None else value
 
 
@@ -223,7 +220,10 @@ def read_response_object(value: Any) -> dict[str, Any]:
                 {
                     "id": get(item, "call_id") or get(item, "id", ""),
                     "type": "function",
-                    "function": {"name": get(item, "name", ""), "arguments": get(item, "arguments")},
+                    "function": {
+                        "name": get(item, "name", ""),
+                        "arguments": get(item, "arguments"),
+                    },
                 }
             )
         elif kind == "reasoning":
