@@ -160,7 +160,7 @@ class StreamAccumulator:
         if role:
             choice.role = role
         content = get(delta, "content")
-        if content:
+        if isinstance(content, str):  # "" too: an empty answer is "", as without streaming
             choice.content.append(content)
         refusal = get(delta, "refusal")
         if refusal:

@@ -21,7 +21,9 @@ def _tool_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
 class TestChatCompletion:
     """OpenAI Chat Completions, through a real client."""
 
-    def test_answer_usage_and_cost_are_logged(self, openai_client: Any, api: Any, data: Any) -> None:
+    def test_answer_usage_and_cost_are_logged(
+        self, openai_client: Any, api: Any, data: Any
+    ) -> None:
         """Text, finish reason, tokens, cached tokens, model, provider and cost land in the log."""
         api.json(data.CHAT_COMPLETION)
 
