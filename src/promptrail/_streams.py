@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from promptrail._active import ActiveLog
     from promptrail._config import _State
 
-__all__ = ["TTFT_KEY", "Wrap", "wrapper_for"]
+__all__ = ["STREAM_KINDS", "TTFT_KEY", "UNSEEN", "Wrap", "wrapper_for"]
 
 TTFT_KEY = "time_to_first_token"
 
@@ -364,19 +364,23 @@ def _classify(cls: type) -> Wrap | None:
     return None
 
 
-_MISSING: Any = object()
-_cache: dict[type, Wrap | None] = {}
+UNSEEN: Any = object()
+"""What :data:`STREAM_KINDS` ``.get`` returns for a type not classified yet."""
+
+STREAM_KINDS: dict[type, Wrap | None] = {}
+"""Result type → how to wrap it (``None``: not a stream). The decorator reads it directly: one
+dict lookup per call for results that are not streams."""
 
 
 def wrapper_for(cls: type) -> Wrap | None:
     """Return how to wrap a result of type ``cls`` (``None``: not a stream); cached per type."""
-    wrap = _cache.get(cls, _MISSING)
-    if wrap is _MISSING:
+    wrap = STREAM_KINDS.get(cls, UNSEEN)
+    if wrap is UNSEEN:
         try:
             wrap = _classify(cls)
         except Exception as exc:
             _errors.report("stream:classify", exc, "could not classify a type", internal=True)
             wrap = None
-        if len(_cache) < 4096:
-            _cache[cls] = wrap
+        if len(STREAM_KINDS) < 4096:
+            STREAM_KINDS[cls] = wrap
     return wrap  # type: ignore[no-any-return]
