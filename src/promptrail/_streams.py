@@ -75,6 +75,8 @@ class _Tap:
         self.snapshot = snapshot
 
     def item(self, item: Any) -> None:
+        if self.done:  # the worker may be reading the accumulator already
+            return
         if self.first is None:
             self.first = self.st.perf_ns()
         self.acc.add(item)
@@ -98,7 +100,8 @@ class _Tap:
             if incomplete is not None:
                 metadata[INCOMPLETE_KEY] = incomplete
             log.result = result
-            if exc is not None:  # to_record skips extraction for errors: keep the partial answer
+            if exc is not None and log.spec.capture_output:
+                # to_record skips extraction for errors: keep the partial answer
                 partial = self.acc.fields()
                 metadata.update(partial.pop("metadata", None) or {})
                 partial.pop("prompt", None)

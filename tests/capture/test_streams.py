@@ -391,3 +391,138 @@ class TestGenerators:
         assert (inner.path, outer.path) == ("qa/answer", "qa/flow")
         assert inner.trace_parent_id == outer.log_id
         assert inner.output == outer.output == "Paris."
+
+
+class TestResponsesStream:
+    """OpenAI Responses API streams (``responses.create(stream=True)``)."""
+
+    def _events(self, data: Any) -> list[dict[str, Any]]:
+        created = {**data.RESPONSE, "status": "in_progress", "output": [], "usage": None}
+        return [
+            {"type": "response.created", "sequence_number": 0, "response": created},
+            {
+                "type": "response.output_text.delta",
+                "sequence_number": 1,
+                "item_id": "msg_1",
+                "output_index": 1,
+                "content_index": 0,
+                "delta": "Par",
+            },
+            {
+                "type": "response.output_text.delta",
+                "sequence_number": 2,
+                "item_id": "msg_1",
+                "output_index": 1,
+                "content_index": 0,
+                "delta": "is.",
+            },
+            {"type": "response.completed", "sequence_number": 3, "response": data.RESPONSE},
+        ]
+
+    def test_completed_stream_logs_like_the_plain_call(
+        self, openai_client: Any, api: Any, data: Any
+    ) -> None:
+        """The ``response.completed`` event's response gives the same log as the plain call."""
+        api.json(data.RESPONSE).sse(self._events(data))
+
+        @promptrail.log_prompt
+        def answer(**kwargs: Any) -> Any:
+            return openai_client.responses.create(**kwargs)
+
+        with capture_logs() as logs:
+            answer(model="o4-mini", input="Capital of France?")
+            events = list(answer(model="o4-mini", input="Capital of France?", stream=True))
+        assert [e.type for e in events][-1] == "response.completed"
+        plain, streamed = logs
+        assert _comparable(streamed) == _comparable(plain)
+        assert streamed.reasoning_tokens == 12
+
+    def test_stream_closed_before_completion_keeps_the_text(
+        self, openai_client: Any, api: Any, data: Any
+    ) -> None:
+        """Closed after the deltas: the text so far, the model, and usage unknown."""
+        api.sse(self._events(data))
+
+        @promptrail.log_prompt
+        def answer(**kwargs: Any) -> Any:
+            return openai_client.responses.create(**kwargs)
+
+        with capture_logs() as logs:
+            stream = answer(model="o4-mini", input="Capital of France?", stream=True)
+            for _ in range(3):
+                next(stream)
+            stream.close()
+        record = logs[0]
+        assert record.output == "Paris."
+        assert record.prompt is not None
+        assert record.prompt.model == "o4-mini"
+        assert record.metadata["usage_unknown"] is True
+        assert record.metadata["promptrail.incomplete"] == "closed"
+
+
+class TestLifecycleEdges:
+    """Less common ways a stream ends."""
+
+    def test_partly_read_stream_collected_is_abandoned(self) -> None:
+        """A stream read in part and then dropped ends its log as abandoned."""
+
+        @promptrail.log_prompt
+        def answer() -> Iterator[str]:
+            return iter_pieces()
+
+        def iter_pieces() -> Iterator[str]:
+            yield "Par"
+            yield "is."
+
+        with capture_logs() as logs:
+            stream = answer()
+            next(stream)
+            del stream
+            gc.collect()
+            assert len(logs) == 1
+        assert logs[0].metadata["promptrail.incomplete"] == "abandoned"
+        assert logs[0].output == "Par"
+
+    def test_error_with_capture_output_off_logs_no_output(self) -> None:
+        """``capture_output=False`` keeps the partial answer out of an errored stream's log."""
+
+        def pieces() -> Iterator[str]:
+            yield "secret"
+            raise ValueError("boom")
+
+        @promptrail.log_prompt(capture_output=False)
+        def answer() -> Iterator[str]:
+            return pieces()
+
+        with capture_logs() as logs, pytest.raises(ValueError, match="boom"):
+            list(answer())
+        assert logs[0].error == "ValueError: boom"
+        assert logs[0].output is None
+
+    def test_plain_iterators_are_not_streams(self) -> None:
+        """A returned list iterator is handed back as it is and the log ends at return."""
+        items = iter(["a", "b"])
+
+        @promptrail.log_prompt
+        def answer() -> Iterator[str]:
+            return items
+
+        with capture_logs() as logs:
+            assert answer() is items
+            assert len(logs) == 1
+
+    def test_reading_after_close_changes_nothing(self) -> None:
+        """After ``close()`` the generator is done; the log keeps what was read before."""
+
+        @promptrail.log_prompt
+        def answer() -> Iterator[str]:
+            return (piece for piece in ["Par", "is."])
+
+        with capture_logs() as logs:
+            stream = answer()
+            next(stream)
+            stream.close()
+            with pytest.raises(StopIteration):
+                next(stream)
+        assert len(logs) == 1
+        assert logs[0].output == "Par"
