@@ -45,6 +45,8 @@ _ANTHROPIC_EVENTS = frozenset(
 # Derived events the SDK's MessageStream helper yields next to the raw ones (skipped). Only
 # recognised on SDK objects: a plain ``{"type": "text", ...}`` dict is a content part.
 _ANTHROPIC_DERIVED = frozenset({"text", "thinking", "input_json", "signature", "citation"})
+# Derived events of OpenAI's ChatCompletionStream helper, next to its "chunk" events (skipped).
+_OPENAI_DERIVED = ("content.", "refusal.", "tool_calls.", "logprobs.")
 _RESPONSE_DONE = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
 
@@ -126,6 +128,12 @@ class StreamAccumulator:
                 return self._family("anthropic", item)
             if kind in _ANTHROPIC_DERIVED and provider_of(item) == "anthropic":
                 return self._family("anthropic", item)
+            if provider_of(item) == "openai":  # ChatCompletionStream helper events
+                if kind == "chunk" and get(item, "chunk") is not None:
+                    self._chat_chunk(get(item, "chunk"))
+                    return self._family("openai", item)
+                if kind.startswith(_OPENAI_DERIVED):
+                    return self._family("openai", item)
         self.unknown = True
         return False
 

@@ -526,3 +526,43 @@ class TestLifecycleEdges:
                 next(stream)
         assert len(logs) == 1
         assert logs[0].output == "Par"
+
+
+class TestOpenAIStreamHelper:
+    """OpenAI's ``chat.completions.stream()`` helper (a ``ChatCompletionStreamManager``)."""
+
+    @pytest.fixture(name="answer")
+    def fixture_answer(self, openai_client: Any) -> Any:
+        """A decorated function returning the helper's manager."""
+
+        @promptrail.log_prompt
+        def answer(**kwargs: Any) -> Any:
+            return openai_client.chat.completions.stream(**kwargs)
+
+        return answer
+
+    def test_iterated_or_finalised_both_log_the_answer(
+        self, answer: Any, api: Any, data: Any
+    ) -> None:
+        """Reading the events or calling ``get_final_completion()`` both give the full log."""
+        api.sse(data.chat_chunks(), done=True).sse(data.chat_chunks(), done=True)
+        with capture_logs() as logs:
+            with answer(model="gpt-4o", messages=data.USER) as stream:
+                kinds = [event.type for event in stream]
+            with answer(model="gpt-4o", messages=data.USER) as stream:
+                stream.get_final_completion()
+        assert kinds.count("chunk") == 5
+        for record in logs:
+            assert record.output == "Paris."
+            assert (record.prompt_tokens, record.output_tokens) == (1200, 300)
+            assert "promptrail.incomplete" not in record.metadata
+
+    def test_left_early_keeps_the_partial_text(self, answer: Any, api: Any, data: Any) -> None:
+        """Leaving the ``with`` block after a few events logs the text read so far."""
+        api.sse(data.chat_chunks(), done=True)
+        with capture_logs() as logs, answer(model="gpt-4o", messages=data.USER) as stream:
+            for event in stream:
+                if event.type == "content.delta" and event.snapshot == "Par":
+                    break
+        assert logs[0].output == "Par"
+        assert logs[0].metadata["promptrail.incomplete"] == "closed"
