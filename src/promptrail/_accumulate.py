@@ -184,8 +184,8 @@ class StreamAccumulator:
                 slot["id"] = get(call, "id")
             function = get(call, "function")
             if function is not None:
-                if get(function, "name"):
-                    slot["name"] += get(function, "name")
+                if get(function, "name") and not slot["name"]:  # sent once, with the id
+                    slot["name"] = get(function, "name")
                 if get(function, "arguments"):
                     slot["arguments"].append(get(function, "arguments"))
 
