@@ -115,10 +115,10 @@ class StreamAccumulator:
         if type(item) is str:
             self.texts.append(item)
             return self._family("text", item)
-        kind = get(item, "type")
         if get(item, "object") == "chat.completion.chunk":
             self._chat_chunk(item)
             return self._family("openai", item)
+        kind = get(item, "type")
         if isinstance(kind, str):
             if kind.startswith("response."):
                 self._response_event(kind, item)

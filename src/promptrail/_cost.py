@@ -1,8 +1,9 @@
 """Cost of a call in USD, from a per-million-token price table the user can extend.
 
 The built-in table holds list prices of common OpenAI and Anthropic models, as published on the
-providers' pricing pages on :data:`PRICES_AS_OF` (standard tier, no batch discount). Prices change:
-register the ones you pay with :func:`register_price`, which also overrides built-in entries.
+providers' pricing pages on :data:`PRICES_AS_OF` (standard tier, no batch or regional discounts)
+and not re-checked since. Prices change and new models appear: register the ones you pay with
+:func:`register_price`, which also overrides built-in entries.
 
 A model name matches an entry when it is the entry's name, or that name followed by a snapshot
 suffix (a date such as ``-2024-08-06``/``-20250514``, ``-latest``, a ``-v2:0`` revision); a

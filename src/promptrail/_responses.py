@@ -39,8 +39,25 @@ _SDKS = frozenset({"openai", "anthropic"})
 
 
 def get(obj: Any, key: str, default: Any = None) -> Any:
-    """Read ``key`` from a mapping or an attribute of an object; ``default`` when absent."""
-    value = obj.get(key, default) if isinstance(obj, Mapping) else getattr(obj, key, default)
+    """Read ``key`` from a mapping or an attribute of an object; ``default`` when absent.
+
+    Fast on the objects streams are made of (this runs per chunk on the caller's thread): dicts
+    and the instance dict of objects first; a missing attribute of a pydantic model (the SDKs'
+    types) is answered from its extras, never by raising and catching an ``AttributeError``.
+    """
+    if type(obj) is dict:
+        value = obj.get(key)
+    else:
+        fields = getattr(obj, "__dict__", None)
+        if fields is not None and key in fields:
+            value = fields[key]
+        elif hasattr(type(obj), "__pydantic_fields__"):
+            extra = getattr(obj, "__pydantic_extra__", None)
+            value = extra.get(key) if extra else None
+        elif isinstance(obj, Mapping):
+            value = obj.get(key)
+        else:
+            value = getattr(obj, key, None)
     return default if value is None else value
 
 
