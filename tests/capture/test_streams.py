@@ -566,3 +566,43 @@ class TestOpenAIStreamHelper:
                     break
         assert logs[0].output == "Par"
         assert logs[0].metadata["promptrail.incomplete"] == "closed"
+
+
+class TestAsyncEdges:
+    """Async streams that are dropped or re-yielded."""
+
+    async def test_unconsumed_async_stream_collected_ends_the_log(
+        self, async_openai_client: Any, api: Any, data: Any
+    ) -> None:
+        """An ``AsyncStream`` never iterated ends its log when garbage-collected."""
+        api.sse(data.chat_chunks(), done=True)
+
+        @promptrail.log_prompt
+        async def answer(**kwargs: Any) -> Any:
+            return await async_openai_client.chat.completions.create(**kwargs)
+
+        with capture_logs() as logs:
+            stream = await answer(model="gpt-4o", messages=data.USER, stream=True)
+            del stream
+            gc.collect()
+            assert len(logs) == 1
+        assert logs[0].metadata["promptrail.incomplete"] == "never_started"
+
+    async def test_decorated_async_generator_of_chunks_accumulates(
+        self, async_openai_client: Any, api: Any, data: Any
+    ) -> None:
+        """An async generator re-yielding ``AsyncStream`` chunks logs the whole answer."""
+        api.sse(data.chat_chunks(), done=True)
+
+        @promptrail.log_prompt
+        async def answer(**kwargs: Any) -> AsyncIterator[Any]:
+            stream = await async_openai_client.chat.completions.create(**kwargs, stream=True)
+            async for chunk in stream:
+                yield chunk
+
+        with capture_logs() as logs:
+            chunks = [c async for c in answer(model="gpt-4o", messages=data.USER)]
+        assert len(chunks) == 5
+        assert logs[0].output == "Paris."
+        assert logs[0].output_tokens == 300
+        assert logs[0].metadata.get("usage_unknown") is None
