@@ -137,7 +137,16 @@ class TestRedaction:
         assert to_jsonable(value) == {"outer": [{"inner": {key: REDACTED}}]}
 
     @pytest.mark.parametrize(
-        "key", ["max_tokens", "prompt_tokens", "output_tokens", "tokenizer", "cache_key", "author"]
+        "key",
+        [
+            "max_tokens",
+            "prompt_tokens",
+            "output_tokens",
+            "tokenizer",
+            "cache_key",
+            "author",
+            "time_to_first_token",
+        ],
     )
     def test_ordinary_keys_are_kept(self, key: str) -> None:
         """Keys that merely contain a secret-like word (token counts, ...) are not redacted."""

@@ -33,6 +33,7 @@ class TestCaptureLogs:
                 "inputs": {"question": "hi"},
                 "output": "re: hi",
                 "prompt": {"model": "gpt-test"},
+                "version_id": "pv_24c684c4580f26817e1b77cf196712e2",  # stable across processes
                 "start_time": "2026-01-01T00:00:00.002000Z",
                 "end_time": "2026-01-01T00:00:00.003000Z",
                 "provider_latency": 0.001,

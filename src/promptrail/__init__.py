@@ -23,6 +23,7 @@ from promptrail._context import (
     get_current_log_id,
     get_current_trace_id,
 )
+from promptrail._cost import register_price
 from promptrail._decorator import log_flow, log_prompt, log_tool
 from promptrail._extract import register_extractor, unregister_extractor
 from promptrail._pipeline import Stats, configure, flush, shutdown, stats
@@ -66,6 +67,7 @@ __all__ = [
     "log_prompt",
     "log_tool",
     "register_extractor",
+    "register_price",
     "shutdown",
     "stats",
     "trace",

@@ -14,9 +14,12 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from promptrail import _extract, _serialize
+from promptrail import _extract, _request, _serialize
+from promptrail._cost import costs
 from promptrail._ids import DEFAULT_IDS, IdGenerator
 from promptrail._records import ChatMessage, LogKind, LogRecord, PromptKernel
+from promptrail._responses import CACHE_CREATION_KEY, CACHED_KEY
+from promptrail._versions import version_id
 
 if TYPE_CHECKING:
     from promptrail._config import Settings
@@ -241,6 +244,11 @@ class ActiveLog:
             body["error"] = _serialize.to_jsonable(self.error, limits=limits, redactor=redactor)
 
         inputs, messages = self._inputs() if spec.capture_inputs else ({}, None)
+        prompt = dict(spec.prompt) if spec.prompt else {}
+        if spec.kind == "prompt":  # model, parameters, tools, system message from the call
+            prompt, messages, tool_choice = _request.request_fields(spec.prompt, inputs, messages)
+            if tool_choice is not None:
+                body["tool_choice"] = clean(tool_choice)
         fields = self.fields or {}
         if "inputs" in fields:
             inputs = {**inputs, **fields["inputs"]}
@@ -249,13 +257,17 @@ class ActiveLog:
             messages = fields["messages"]
         if messages is not None:
             body["messages"] = _messages(clean(messages))
-        prompt = dict(spec.prompt) if spec.prompt else {}
 
+        extracted_metadata: Any = None
+        response_model: Any = None
+        requested = prompt  # what the call asked for (the version is computed from it)
         if spec.capture_output and self.error is None:
             result = self.result if self.items is None else self.items
             extracted = _extract.extract(result, is_stream=self.items is not None)
             prompt_from_result = extracted.pop("prompt", None)
+            extracted_metadata = extracted.pop("metadata", None)
             if isinstance(prompt_from_result, Mapping):
+                response_model = prompt_from_result.get("model")
                 prompt = {**prompt_from_result, **prompt}
             # Clean each value, not the dict: field names such as "output_tokens" are not secrets.
             body.update({key: clean(value) for key, value in extracted.items()})
@@ -265,7 +277,9 @@ class ActiveLog:
             cleaned = {key: clean(value) for key, value in prompt.items()}
             body["prompt"] = PromptKernel.model_validate(_prompt_fields(cleaned))
 
-        metadata = dict(spec.metadata) if spec.metadata else {}
+        metadata = dict(extracted_metadata) if isinstance(extracted_metadata, Mapping) else {}
+        if spec.metadata:
+            metadata.update(spec.metadata)
         for key, value in fields.items():
             if key == "metadata":
                 metadata.update(value)
@@ -276,6 +290,7 @@ class ActiveLog:
             body["output_message"] = _message(body["output_message"])
         if body.get("output") is not None and not isinstance(body["output"], str):
             body["output"] = json.dumps(body["output"], ensure_ascii=False)
+        _derive(body, clean(requested), response_model)
         return LogRecord.model_validate(body)
 
     def _inputs(self) -> tuple[dict[str, Any], Any]:
@@ -299,6 +314,30 @@ class ActiveLog:
 
 
 _PROMPT_FIELDS = frozenset(PromptKernel.model_fields) - {"other"}
+
+
+def _derive(body: dict[str, Any], requested: dict[str, Any], response_model: Any) -> None:
+    """Fill ``version_id`` and the costs, unless the user set them.
+
+    The version is the hash of what the call asked for (decorator and call arguments), plus the
+    model that answered when the call did not name one: details read from the response
+    (provider, endpoint) do not change it, so a failed call has the same version as a good one.
+    """
+    prompt = body.get("prompt")
+    if isinstance(prompt, PromptKernel):
+        if body.get("version_id") is None:
+            if response_model and "model" not in requested:
+                requested = {**requested, "model": response_model}
+            body["version_id"] = version_id(PromptKernel.model_validate(_prompt_fields(requested)))
+        if body.get("prompt_cost") is None and body.get("output_cost") is None:
+            metadata = body.get("metadata") or {}
+            body["prompt_cost"], body["output_cost"] = costs(
+                response_model or prompt.model,
+                body.get("prompt_tokens"),
+                body.get("output_tokens"),
+                metadata.get(CACHED_KEY),
+                metadata.get(CACHE_CREATION_KEY),
+            )
 
 
 def _prompt_fields(prompt: dict[str, Any]) -> dict[str, Any]:

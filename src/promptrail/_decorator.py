@@ -28,6 +28,7 @@ from promptrail._context import CURRENT, attach, detach
 from promptrail._ids import next_seq
 from promptrail._records import LogKind
 from promptrail._serialize import snapshot
+from promptrail._streams import STREAM_KINDS, UNSEEN, wrapper_for
 
 __all__ = ["end_log", "log_flow", "log_prompt", "log_tool", "start_log"]
 
@@ -117,6 +118,18 @@ def _incomplete(st: _State, log: ActiveLog, reason: str) -> None:
         end_log(st, log)
 
 
+_stream_kind = STREAM_KINDS.get
+
+
+def _returned(st: _State, log: ActiveLog, result: Any) -> Any:
+    """End the log now, or hand back a proxy that ends it with the returned stream."""
+    wrap = wrapper_for(type(result))
+    if wrap is None:
+        end_log(st, log)
+        return result
+    return wrap(st, log, result)
+
+
 def _sync_wrapper(spec: CallSpec) -> _Wrapper:
     def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         st = STATE
@@ -137,6 +150,8 @@ def _sync_wrapper(spec: CallSpec) -> _Wrapper:
             detach(st.scopes, log, attached)
         CURRENT.reset(token)
         log.result = result
+        if _stream_kind(type(result), UNSEEN) is not None:  # a stream, or a type not seen yet
+            return _returned(st, log, result)
         end_log(st, log)
         return result
 
@@ -163,6 +178,8 @@ def _async_wrapper(spec: CallSpec) -> _Wrapper:
             detach(st.scopes, log, attached)
         CURRENT.reset(token)
         log.result = result
+        if _stream_kind(type(result), UNSEEN) is not None:  # a stream, or a type not seen yet
+            return _returned(st, log, result)
         end_log(st, log)
         return result
 

@@ -4,6 +4,11 @@ An extractor takes a return value and returns the log fields it can read from it
 ``output_message``, token counts, ``finish_reason``, ...), or ``None`` when the value is not its
 kind. Extractors run in the worker, never on the caller's thread. The first one that answers wins;
 user extractors registered with :func:`register_extractor` are tried before the built-in ones.
+
+The built-in ones read OpenAI ``ChatCompletion`` and Responses API ``Response`` objects, Anthropic
+``Message`` objects, the same shapes as plain dicts (:mod:`promptrail._responses`), the summary a
+wrapped stream leaves behind, and the items a decorated generator yielded when they are text or
+stream chunks (:mod:`promptrail._accumulate`).
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from collections.abc import Callable
 from typing import Any, TypeAlias
 
 from promptrail import _errors
+from promptrail._accumulate import StreamAccumulator
+from promptrail._responses import read_response
 
 __all__ = ["Extractor", "extract", "register_extractor", "unregister_extractor"]
 
@@ -65,6 +72,21 @@ def extract(value: Any, *, is_stream: bool = False) -> dict[str, Any]:
             continue
         if fields is not None:
             return fields
-    if is_stream and all(isinstance(item, str) for item in value):
-        return {"output": "".join(value)}
+    return _builtin(value, is_stream)
+
+
+def _builtin(value: Any, is_stream: bool) -> dict[str, Any]:
+    if isinstance(value, StreamAccumulator):  # what a wrapped stream leaves in ``log.result``
+        return value.fields()
+    if is_stream:
+        if not value:
+            return {"output": ""}
+        accumulator = StreamAccumulator()
+        for item in value:
+            if not accumulator.add(item):
+                return {"output": value}
+        return accumulator.fields()
+    fields = read_response(value)
+    if fields is not None:
+        return fields
     return {"output": value}

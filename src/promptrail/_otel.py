@@ -45,7 +45,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, StatusCode, TracerProvider
 
-from promptrail import _errors, _extract
+from promptrail import _errors, _extract, _request
 from promptrail._active import ActiveLog
 from promptrail._config import STATE
 from promptrail._decorator import INCOMPLETE_KEY
@@ -90,7 +90,6 @@ _REQUEST_PARAMS = (
     ("seed", "gen_ai.request.seed", int),
 )
 
-_KWARG_PARAMS = frozenset({"model", "stop", *(field for field, _, _ in _REQUEST_PARAMS)})
 _USAGE = (
     ("prompt_tokens", "gen_ai.usage.input_tokens"),
     ("output_tokens", "gen_ai.usage.output_tokens"),
@@ -327,11 +326,11 @@ def raw_attributes(log: ActiveLog) -> dict[str, _AttrValue]:
         extracted = values.get("prompt")
         if isinstance(extracted, Mapping):
             prompt.update(extracted)
-        if spec.prompt:
-            prompt.update(spec.prompt)
-        for key, value in (log.kwargs or {}).items():
-            if key in _KWARG_PARAMS and prompt.get(key) is None:
-                prompt[key] = value
+        # The call's arguments, mapped exactly as the record maps them (aliases, positional
+        # arguments, decorator defaults); extracted details fill only what the call did not say.
+        inputs, messages = log._inputs() if spec.capture_inputs else ({}, None)
+        requested, _messages, _choice = _request.request_fields(spec.prompt, inputs, messages)
+        prompt.update({k: v for k, v in requested.items() if v is not None})
     metadata = values.get("metadata")
     incomplete = metadata.get(INCOMPLETE_KEY) if isinstance(metadata, Mapping) else None
     return _attributes(spec.kind, prompt, values, incomplete)

@@ -77,6 +77,8 @@ _SECRET_KEY_RE = re.compile(
     r"|signature)$",
     re.IGNORECASE,
 )
+# Measurements that merely end in "token": "time_to_first_token", "last_token".
+_NOT_SECRET_KEY_RE = re.compile(r"(?:first|last)[_\-]token$", re.IGNORECASE)
 
 _SECRET_VALUE_RE = re.compile(
     r"(?:sk-(?:ant-|proj-)?[A-Za-z0-9_\-]{16,}"  # OpenAI / Anthropic style keys
@@ -137,7 +139,11 @@ class Redactor:
         if verdict is None:
             low = key.lower()
             verdict = self._enabled and (
-                low in self._keys or _SECRET_KEY_RE.search(low) is not None
+                low in self._keys
+                or (
+                    _SECRET_KEY_RE.search(low) is not None
+                    and _NOT_SECRET_KEY_RE.search(low) is None
+                )
             )
             if len(self._cache) >= 4096:
                 self._cache.clear()
