@@ -263,16 +263,50 @@ class TestCalls:
         assert "messages" not in record.inputs
 
     def test_capture_flags(self) -> None:
-        """capture_inputs=False and capture_output=False keep those out of the log."""
+        """capture_inputs=False and capture_output=False leave those fields out (not empty)."""
 
         @log_prompt(path="quiet", capture_inputs=False, capture_output=False)
-        def quiet(secret_plan: str) -> str:
+        def quiet(secret_plan: str, messages: list[dict[str, str]]) -> str:
             return secret_plan
 
         with capture_logs() as logs:
-            assert quiet("plan") == "plan"
-        assert logs[0].inputs == {}
-        assert logs[0].output is None
+            assert quiet("plan", [{"role": "user", "content": "x"}]) == "plan"
+        body = logs[0].to_body()
+        assert "inputs" not in body
+        assert "messages" not in body
+        assert "output" not in body
+
+    def test_global_capture_switches_and_decorator_overrides(self) -> None:
+        """configure(capture_*) sets the default; a decorator's explicit flag wins."""
+
+        @log_prompt(path="default")
+        def default(x: int) -> dict[str, int]:
+            return {"y": x}
+
+        @log_prompt(path="forced", capture_inputs=True, capture_provider_payloads=False)
+        def forced(x: int) -> dict[str, int]:
+            return {"y": x}
+
+        with capture_logs() as logs:
+            promptrail.configure(
+                capture_inputs=False, capture_outputs=False, capture_provider_payloads=False
+            )
+            default(1)
+            forced(2)
+            promptrail.configure(
+                capture_inputs=True, capture_outputs=True, capture_provider_payloads=True
+            )
+            default(3)
+            forced(4)
+        off, forced_off, on, forced_on = (r.to_body() for r in logs)
+        assert "inputs" not in off
+        assert "output" not in off
+        assert forced_off["inputs"] == {"x": 2}
+        assert on["inputs"] == {"x": 3}
+        assert on["provider_request"] == {"x": 3}
+        assert on["provider_response"] == {"y": 3}
+        assert "provider_request" not in forced_on
+        assert "provider_response" not in forced_on
 
     def test_decorator_defaults_go_into_prompt(self) -> None:
         """model/provider/template given to the decorator land in the prompt kernel."""

@@ -66,12 +66,14 @@ class CallSpec:
     __slots__ = (
         "capture_inputs",
         "capture_output",
+        "capture_provider_payloads",
         "kind",
         "metadata",
         "method_signature",
         "path",
         "prompt",
         "signature",
+        "tool",
     )
 
     def __init__(
@@ -82,8 +84,10 @@ class CallSpec:
         signature: inspect.Signature | None,
         prompt: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
-        capture_inputs: bool = True,
-        capture_output: bool = True,
+        capture_inputs: bool | None = None,
+        capture_output: bool | None = None,
+        capture_provider_payloads: bool | None = None,
+        tool: Mapping[str, Any] | None = None,
     ) -> None:
         self.path = path
         self.kind: LogKind = kind
@@ -91,8 +95,26 @@ class CallSpec:
         self.method_signature = _drop_first(signature)
         self.prompt = dict(prompt) if prompt else None
         self.metadata = dict(metadata) if metadata else None
+        # None: follow configure(capture_inputs=..., capture_outputs=..., ...).
         self.capture_inputs = capture_inputs
         self.capture_output = capture_output
+        self.capture_provider_payloads = capture_provider_payloads
+        self.tool = dict(tool) if tool else None
+
+    def inputs_on(self, settings: Settings) -> bool:
+        """Whether this function's arguments are captured."""
+        on = self.capture_inputs
+        return settings.capture_inputs if on is None else on
+
+    def output_on(self, settings: Settings) -> bool:
+        """Whether this function's result is captured."""
+        on = self.capture_output
+        return settings.capture_outputs if on is None else on
+
+    def payloads_on(self, settings: Settings) -> bool:
+        """Whether the raw provider request and response are recorded."""
+        on = self.capture_provider_payloads
+        return settings.capture_provider_payloads if on is None else on
 
 
 def _drop_first(sig: inspect.Signature | None) -> inspect.Signature | None:
@@ -243,7 +265,10 @@ class ActiveLog:
         if self.error is not None:
             body["error"] = _serialize.to_jsonable(self.error, limits=limits, redactor=redactor)
 
-        inputs, messages = self._inputs() if spec.capture_inputs else ({}, None)
+        inputs_on = spec.inputs_on(settings)
+        inputs, messages = self._inputs() if inputs_on else ({}, None)
+        if spec.tool is not None:
+            body["tool"] = spec.tool
         prompt = dict(spec.prompt) if spec.prompt else {}
         if spec.kind == "prompt":  # model, parameters, tools, system message from the call
             prompt, messages, tool_choice = _request.request_fields(spec.prompt, inputs, messages)
@@ -252,7 +277,12 @@ class ActiveLog:
         fields = self.fields or {}
         if "inputs" in fields:
             inputs = {**inputs, **fields["inputs"]}
-        body["inputs"] = clean(inputs)
+        if inputs_on or "inputs" in fields:  # off means absent, not empty
+            body["inputs"] = clean(inputs)
+        if spec.kind == "prompt" and inputs_on and spec.payloads_on(settings):
+            # The request as the call made it: its arguments (secrets redacted like the rest).
+            request = dict(inputs) if messages is None else {**inputs, "messages": messages}
+            body["provider_request"] = clean(request)
         if "messages" in fields:
             messages = fields["messages"]
         if messages is not None:
@@ -261,8 +291,13 @@ class ActiveLog:
         extracted_metadata: Any = None
         response_model: Any = None
         requested = prompt  # what the call asked for (the version is computed from it)
-        if spec.capture_output and self.error is None:
+        if spec.output_on(settings) and self.error is None:
             result = self.result if self.items is None else self.items
+            if spec.payloads_on(settings) and result is not None and not isinstance(result, str):
+                response = clean(result)
+                body["provider_response"] = (
+                    response if isinstance(response, dict) else {"items": response}
+                )
             extracted = _extract.extract(result, is_stream=self.items is not None)
             prompt_from_result = extracted.pop("prompt", None)
             extracted_metadata = extracted.pop("metadata", None)

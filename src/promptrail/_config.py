@@ -44,6 +44,10 @@ class Settings:
         redactor: Which keys and string patterns are secrets.
         flush_at_exit: Whether an ``atexit`` hook drains the pipeline.
         exit_timeout: Seconds that hook may take.
+        capture_inputs: Record arguments (``inputs``, ``messages``) unless a decorator says.
+        capture_outputs: Record results (``output``, ``output_message``, ...) unless a decorator
+            says.
+        capture_provider_payloads: Record ``provider_request``/``provider_response`` (off).
     """
 
     environment: str | None = None
@@ -51,6 +55,9 @@ class Settings:
     redactor: Redactor = DEFAULT_REDACTOR
     flush_at_exit: bool = True
     exit_timeout: float = 5.0
+    capture_inputs: bool = True
+    capture_outputs: bool = True
+    capture_provider_payloads: bool = False
 
 
 class _State:

@@ -29,6 +29,7 @@ from promptrail._ids import next_seq
 from promptrail._records import LogKind
 from promptrail._serialize import snapshot
 from promptrail._streams import STREAM_KINDS, UNSEEN, wrapper_for
+from promptrail._tool_schema import tool_schema
 
 __all__ = ["end_log", "log_flow", "log_prompt", "log_tool", "start_log"]
 
@@ -57,7 +58,10 @@ def start_log(
     log = ActiveLog(spec, parent, next_seq(), st.wall_ns(), st.perf_ns(), st.ids)
     if parent is None and st.sample_rate < 1.0:
         log.sampled = _sampling.keep_trace(st.sample_rate)
-    if spec.capture_inputs:
+    capture = spec.capture_inputs
+    if capture is None:
+        capture = st.settings.capture_inputs
+    if capture:
         for arg in args:
             if type(arg) not in _ATOMIC:
                 args = tuple([snapshot(a) for a in args])
@@ -384,8 +388,10 @@ def _decorate(func: Any, kind: LogKind, options: dict[str, Any]) -> Any:
         signature=signature,
         prompt=prompt or None,
         metadata=options.get("metadata"),
-        capture_inputs=options.get("capture_inputs", True),
-        capture_output=options.get("capture_output", True),
+        capture_inputs=options.get("capture_inputs"),
+        capture_output=options.get("capture_output"),
+        capture_provider_payloads=options.get("capture_provider_payloads"),
+        tool=tool_schema(target) if kind == "tool" else None,
     )
     if inspect.isasyncgenfunction(target):
         wrapper = _async_generator_wrapper(spec)
@@ -424,8 +430,9 @@ def log_prompt(
     endpoint: str | None = None,
     template: str | list[dict[str, Any]] | None = None,
     metadata: dict[str, Any] | None = None,
-    capture_inputs: bool = True,
-    capture_output: bool = True,
+    capture_inputs: bool | None = None,
+    capture_output: bool | None = None,
+    capture_provider_payloads: bool | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
@@ -439,8 +446,9 @@ def log_prompt(
     endpoint: str | None = None,
     template: str | list[dict[str, Any]] | None = None,
     metadata: dict[str, Any] | None = None,
-    capture_inputs: bool = True,
-    capture_output: bool = True,
+    capture_inputs: bool | None = None,
+    capture_output: bool | None = None,
+    capture_provider_payloads: bool | None = None,
 ) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
     """Log every call of the decorated function as a ``prompt`` log (an LLM call).
 
@@ -457,8 +465,12 @@ def log_prompt(
         endpoint: Default ``prompt.endpoint``, ``"chat"`` or ``"complete"``.
         template: Default ``prompt.template``.
         metadata: Metadata added to every log of this function.
-        capture_inputs: False logs no arguments (and no ``messages``).
-        capture_output: False logs no return value.
+        capture_inputs: False logs no arguments (no ``inputs``, no ``messages``); ``None``
+            follows ``configure(capture_inputs=...)``.
+        capture_output: False logs no result; ``None`` follows
+            ``configure(capture_outputs=...)``.
+        capture_provider_payloads: True records ``provider_request``/``provider_response``;
+            ``None`` follows ``configure(capture_provider_payloads=...)`` (off by default).
 
     Raises:
         TypeError: At decoration time, when applied to a class or a non-callable.
@@ -470,6 +482,7 @@ def log_prompt(
         "metadata": metadata,
         "capture_inputs": capture_inputs,
         "capture_output": capture_output,
+        "capture_provider_payloads": capture_provider_payloads,
         "prompt": {
             "model": model,
             "provider": provider,
@@ -489,8 +502,9 @@ def log_tool(
     *,
     path: str | None = None,
     metadata: dict[str, Any] | None = None,
-    capture_inputs: bool = True,
-    capture_output: bool = True,
+    capture_inputs: bool | None = None,
+    capture_output: bool | None = None,
+    capture_provider_payloads: bool | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
@@ -500,8 +514,9 @@ def log_tool(
     *,
     path: str | None = None,
     metadata: dict[str, Any] | None = None,
-    capture_inputs: bool = True,
-    capture_output: bool = True,
+    capture_inputs: bool | None = None,
+    capture_output: bool | None = None,
+    capture_provider_payloads: bool | None = None,
 ) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
     """Log every call of the decorated function as a ``tool`` log.
 
@@ -514,6 +529,7 @@ def log_tool(
         "metadata": metadata,
         "capture_inputs": capture_inputs,
         "capture_output": capture_output,
+        "capture_provider_payloads": capture_provider_payloads,
     }
     return _apply(func, "tool", options)
 
@@ -527,8 +543,9 @@ def log_flow(
     *,
     path: str | None = None,
     metadata: dict[str, Any] | None = None,
-    capture_inputs: bool = True,
-    capture_output: bool = True,
+    capture_inputs: bool | None = None,
+    capture_output: bool | None = None,
+    capture_provider_payloads: bool | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
@@ -538,8 +555,9 @@ def log_flow(
     *,
     path: str | None = None,
     metadata: dict[str, Any] | None = None,
-    capture_inputs: bool = True,
-    capture_output: bool = True,
+    capture_inputs: bool | None = None,
+    capture_output: bool | None = None,
+    capture_provider_payloads: bool | None = None,
 ) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
     """Log every call of the decorated function as a ``flow`` log (a workflow or agent run).
 
@@ -552,5 +570,6 @@ def log_flow(
         "metadata": metadata,
         "capture_inputs": capture_inputs,
         "capture_output": capture_output,
+        "capture_provider_payloads": capture_provider_payloads,
     }
     return _apply(func, "flow", options)

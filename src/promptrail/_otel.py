@@ -317,7 +317,7 @@ def raw_attributes(log: ActiveLog) -> dict[str, _AttrValue]:
     """
     spec = log.spec
     values: dict[str, Any] = {}
-    if log.error is None and spec.capture_output:
+    if log.error is None and spec.output_on(STATE.settings):
         result = log.result if log.items is None else log.items
         values.update(_extract.extract(result, is_stream=log.items is not None))
     values.update(log.fields or {})
@@ -328,7 +328,7 @@ def raw_attributes(log: ActiveLog) -> dict[str, _AttrValue]:
             prompt.update(extracted)
         # The call's arguments, mapped exactly as the record maps them (aliases, positional
         # arguments, decorator defaults); extracted details fill only what the call did not say.
-        inputs, messages = log._inputs() if spec.capture_inputs else ({}, None)
+        inputs, messages = log._inputs() if spec.inputs_on(STATE.settings) else ({}, None)
         requested, _messages, _choice = _request.request_fields(spec.prompt, inputs, messages)
         prompt.update({k: v for k, v in requested.items() if v is not None})
     metadata = values.get("metadata")
@@ -393,11 +393,11 @@ def content_attributes(record: LogRecord) -> dict[str, _AttrValue]:
     """The opt-in content attributes of a record, as compact JSON strings."""
     attrs: dict[str, _AttrValue] = {}
     if record.kind == "tool":
-        attrs["gen_ai.tool.call.arguments"] = _dumps(record.inputs)
+        attrs["gen_ai.tool.call.arguments"] = _dumps(record.inputs or {})
         if record.output is not None:
             attrs["gen_ai.tool.call.result"] = record.output
         return attrs
-    system = record.inputs.get("system")
+    system = (record.inputs or {}).get("system")
     if isinstance(system, str) and system:
         attrs["gen_ai.system_instructions"] = _dumps([{"type": "text", "content": system}])
     if record.messages:

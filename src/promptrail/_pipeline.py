@@ -111,6 +111,9 @@ def configure(
     exit_timeout: float | None = None,
     sample_rate: float | None = None,
     keep_errors: bool | None = None,
+    capture_inputs: bool | None = None,
+    capture_outputs: bool | None = None,
+    capture_provider_payloads: bool | None = None,
 ) -> None:
     """Set where logs go and how they are captured. May be called before or after decorating.
 
@@ -133,6 +136,12 @@ def configure(
             is kept or dropped, never half (default 1.0: everything).
         keep_errors: Keep a trace dropped by sampling after all when any of its logs failed
             (default true).
+        capture_inputs: Record arguments (``inputs``, ``messages``); default true. Off means the
+            fields are absent. A decorator's ``capture_inputs=`` overrides it.
+        capture_outputs: Record results (``output``, ``output_message``, tokens read from the
+            response); default true. A decorator's ``capture_output=`` overrides it.
+        capture_provider_payloads: Record the raw ``provider_request`` (the call's arguments)
+            and ``provider_response`` (the returned object); default false.
 
     Raises:
         ConfigurationError: For an invalid option value.
@@ -164,6 +173,13 @@ def configure(
             changes["flush_at_exit"] = flush_at_exit
         if exit_timeout is not None:
             changes["exit_timeout"] = exit_timeout
+        for name, value in (
+            ("capture_inputs", capture_inputs),
+            ("capture_outputs", capture_outputs),
+            ("capture_provider_payloads", capture_provider_payloads),
+        ):
+            if value is not None:
+                changes[name] = value
         STATE.settings = dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
         if enabled is not None:
             STATE.enabled = enabled

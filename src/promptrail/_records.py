@@ -110,11 +110,12 @@ class LogRecord(_Frozen):
     kind: LogKind = "prompt"
     trace_id: str
     trace_parent_id: str | None = None
-    inputs: dict[str, Any] = Field(default_factory=dict)
+    inputs: dict[str, Any] | None = None
     messages: list[ChatMessage] | None = None
     output: str | None = None
     output_message: ChatMessage | None = None
     prompt: PromptKernel | None = None
+    tool: dict[str, Any] | None = None
     version_id: str | None = None
     environment: str | None = None
     prompt_tokens: int | None = None

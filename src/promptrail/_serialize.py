@@ -351,6 +351,8 @@ _NOTHING: Any = _Nothing()
 def _via_protocol(value: Any) -> Any:
     """Return a plainer form of ``value`` (pydantic, dataclass, ``to_dict``), or ``_NOTHING``."""
     try:
+        if isinstance(value, enum.Enum):
+            return value.value
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
         dump = getattr(value, "model_dump", None)

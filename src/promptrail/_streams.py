@@ -36,6 +36,7 @@ import wrapt
 
 from promptrail import _errors
 from promptrail._accumulate import StreamAccumulator
+from promptrail._config import STATE
 from promptrail._responses import get
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ class _Tap:
             if incomplete is not None:
                 metadata[INCOMPLETE_KEY] = incomplete
             log.result = result
-            if exc is not None and log.spec.capture_output:
+            if exc is not None and log.spec.output_on(STATE.settings):
                 # to_record skips extraction for errors: keep the partial answer
                 partial = self.acc.fields()
                 metadata.update(partial.pop("metadata", None) or {})
