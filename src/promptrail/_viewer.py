@@ -163,7 +163,7 @@ def _bar(record: LogRecord, start: float, span: float, palette: Palette) -> str:
     if span <= 0:
         first, length = 0, _BAR_WIDTH
     else:
-        first = min(int(offset / span * _BAR_WIDTH), _BAR_WIDTH - 1)
+        first = min(round(offset / span * _BAR_WIDTH), _BAR_WIDTH - 1)
         length = max(1, min(round(duration / span * _BAR_WIDTH), _BAR_WIDTH - first))
     cells = " " * first + "█" * length + " " * (_BAR_WIDTH - first - length)
     colour = "red" if record.error else "cyan"
@@ -281,9 +281,7 @@ def _json(value: Any) -> list[str]:
 
 
 def _field(label: str, body: list[str], palette: Palette, style: str = "dim") -> list[str]:
-    """``label`` then the first body line, further lines aligned under the first."""
-    if not body:
-        return []
+    """``label`` then the first body line (``body`` is never empty), the rest aligned under it."""
     head = palette.paint(f"{label:<9}", style)
     out = [f"{head} {sanitize(body[0])}"]
     out.extend(" " * 10 + sanitize(line) for line in body[1:])

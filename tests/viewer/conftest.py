@@ -13,7 +13,7 @@ from promptrail import ChatMessage, FunctionCall, LogRecord, PromptKernel, ToolC
 from promptrail.exporters import SqliteExporter, SqliteStore
 
 NOW = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-INJECTED = "<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\">"
+INJECTED = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
 
 
 def log(
@@ -106,9 +106,7 @@ def support_trace(trace_id: str = "trace-ok", *, base: datetime.datetime = NOW) 
     ]
 
 
-def failing_trace(
-    trace_id: str = "trace-err", *, base: datetime.datetime = NOW
-) -> list[LogRecord]:
+def failing_trace(trace_id: str = "trace-err", *, base: datetime.datetime = NOW) -> list[LogRecord]:
     """A billing flow whose LLM call failed with a rate-limit error."""
     return [
         log(
@@ -155,13 +153,13 @@ def fixture_store(db_path: Path) -> SqliteStore:
 TraceFactory = Callable[..., list[LogRecord]]
 
 
-@pytest.fixture(name="support_trace")
+@pytest.fixture(name="support_trace", scope="session")
 def fixture_support_trace() -> TraceFactory:
     """Build a support trace: ``support_trace(trace_id, base=datetime)``."""
     return support_trace
 
 
-@pytest.fixture(name="failing_trace")
+@pytest.fixture(name="failing_trace", scope="session")
 def fixture_failing_trace() -> TraceFactory:
     """Build a failing billing trace: ``failing_trace(trace_id, base=datetime)``."""
     return failing_trace

@@ -44,7 +44,12 @@ _API_HEADERS = {**_HEADERS, "Cache-Control": "no-store"}
 
 
 def _asset(name: str) -> bytes:
-    return importlib.resources.files("promptrail.server").joinpath("static").joinpath(name).read_bytes()
+    return (
+        importlib.resources.files("promptrail.server")
+        .joinpath("static")
+        .joinpath(name)
+        .read_bytes()
+    )
 
 
 def _summary(summary: TraceSummary) -> dict[str, Any]:
