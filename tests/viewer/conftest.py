@@ -132,6 +132,108 @@ def failing_trace(trace_id: str = "trace-err", *, base: datetime.datetime = NOW)
     ]
 
 
+def showcase_trace(trace_id: str, *, base: datetime.datetime = NOW) -> list[LogRecord]:
+    """A realistic agent run, three levels deep, for the README screenshot."""
+    question = "My order #4411 arrived damaged. Can I get a replacement?"
+    reply_text = (
+        "I'm sorry your order arrived damaged! I've started a replacement for order #4411; "
+        "it ships within 2 business days and you don't need to return the damaged item."
+    )
+    kernel = PromptKernel(model="gpt-4o", provider="openai", temperature=0.3, max_tokens=400)
+    messages = [
+        ChatMessage(role="system", content="You are Acme's support agent. Be brief and kind."),
+        ChatMessage(role="user", content=question),
+        ChatMessage(
+            role="assistant",
+            tool_calls=[
+                ToolCall(
+                    id="call_7",
+                    function=FunctionCall(
+                        name="create_replacement", arguments='{"order_id": "4411"}'
+                    ),
+                )
+            ],
+        ),
+        ChatMessage(
+            role="tool",
+            tool_call_id="call_7",
+            content='{"replacement_id": "R-2093", "ships_in_days": 2}',
+        ),
+    ]
+    child = f"{trace_id[:-4]}"
+    return [
+        log(
+            trace_id,
+            "support/handle-ticket",
+            trace_id=trace_id,
+            kind="flow",
+            duration=2.41,
+            base=base,
+            inputs={"ticket_id": "T-88120", "channel": "email"},
+            output=reply_text,
+            metadata={"customer_tier": "gold", "region": "eu-west"},
+        ),
+        log(
+            f"{child}0a01",
+            "support/classify-intent",
+            trace_id=trace_id,
+            parent=trace_id,
+            start=0.02,
+            duration=0.38,
+            base=base,
+            prompt=PromptKernel(model="gpt-4o-mini", provider="openai", temperature=0.0),
+            messages=[ChatMessage(role="user", content=question)],
+            output="replacement_request",
+            prompt_tokens=96,
+            output_tokens=4,
+            prompt_cost=0.0000144,
+            output_cost=0.0000024,
+        ),
+        log(
+            f"{child}0a02",
+            "support/fetch-order",
+            trace_id=trace_id,
+            parent=trace_id,
+            kind="tool",
+            start=0.42,
+            duration=0.16,
+            base=base,
+            inputs={"order_id": "4411"},
+            output='{"status": "delivered", "items": 1}',
+        ),
+        log(
+            f"{child}0a03",
+            "support/draft-reply",
+            trace_id=trace_id,
+            parent=trace_id,
+            start=0.61,
+            duration=1.74,
+            base=base,
+            prompt=kernel,
+            messages=messages,
+            output_message=ChatMessage(role="assistant", content=reply_text),
+            output=reply_text,
+            prompt_tokens=612,
+            output_tokens=71,
+            prompt_cost=0.00153,
+            output_cost=0.00071,
+            finish_reason="stop",
+        ),
+        log(
+            f"{child}0a04",
+            "support/create-replacement",
+            trace_id=trace_id,
+            parent=f"{child}0a03",
+            kind="tool",
+            start=1.32,
+            duration=0.21,
+            base=base,
+            inputs={"order_id": "4411"},
+            output='{"replacement_id": "R-2093", "ships_in_days": 2}',
+        ),
+    ]
+
+
 @pytest.fixture(name="db_path")
 def fixture_db_path(tmp_path: Path) -> Path:
     """A store with an old support trace, a failing billing trace and a recent support trace."""
@@ -163,3 +265,9 @@ def fixture_support_trace() -> TraceFactory:
 def fixture_failing_trace() -> TraceFactory:
     """Build a failing billing trace: ``failing_trace(trace_id, base=datetime)``."""
     return failing_trace
+
+
+@pytest.fixture(name="showcase_trace", scope="session")
+def fixture_showcase_trace() -> TraceFactory:
+    """Build the README's showcase trace: ``showcase_trace(trace_id, base=datetime)``."""
+    return showcase_trace

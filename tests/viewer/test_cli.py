@@ -188,18 +188,18 @@ class TestShow:
         assert "try 30m, 1h, 2d" in capsys.readouterr().err
 
     def test_docs_tree(
-        self, tmp_path: Path, support_trace: Factory, failing_trace: Factory
+        self, tmp_path: Path, showcase_trace: Factory, failing_trace: Factory
     ) -> None:
         """The README's terminal example is this command's output (docs/cli-tree.txt)."""
         base = datetime.datetime(2026, 11, 24, 10, 0, tzinfo=datetime.timezone.utc)
         db = tmp_path / "promptrail.db"
         exporter = SqliteExporter(db)
-        exporter.export(support_trace("0193a8c2-5e10-7d2a-9f3b-1c2d3e4f5a6b", base=base))
+        exporter.export(showcase_trace("0193a8c2-5e10-7d2a-9f3b-1c2d3e4f0000", base=base))
         later = base + datetime.timedelta(minutes=2)
         exporter.export(failing_trace("0193a8c4-0b7e-7c11-8a5d-9e8f7a6b5c4d", base=later))
         exporter.shutdown()
         _, text = run("show", "--db", str(db))
-        assert "├─ support/search-docs" in text
+        assert "   └─ support/create-replacement tool" in text
         assert "✗ RateLimitError" in text
         DOCS.mkdir(exist_ok=True)
         (DOCS / "cli-tree.txt").write_text("$ promptrail show\n" + text, encoding="utf-8")

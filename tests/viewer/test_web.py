@@ -26,6 +26,7 @@ Factory = Callable[..., list[LogRecord]]
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "src" / "promptrail" / "server" / "static"
 DOCS = ROOT / "docs"
+SHOWCASE = "0193a8c2-5e10-7d2a-9f3b-1c2d3e4f0000"
 
 
 class TestWebRoutes:
@@ -136,7 +137,10 @@ def _browser() -> tuple[str, str] | None:
 
 @pytest.fixture(name="server", scope="module")
 def fixture_server(
-    tmp_path_factory: pytest.TempPathFactory, support_trace: Factory, failing_trace: Factory
+    tmp_path_factory: pytest.TempPathFactory,
+    support_trace: Factory,
+    failing_trace: Factory,
+    showcase_trace: Factory,
 ) -> Iterator[tuple[str, Path]]:
     """The web app over a sample store, served by uvicorn on a free 127.0.0.1 port."""
     uvicorn = pytest.importorskip("uvicorn", reason="serving the page needs uvicorn")
@@ -147,6 +151,7 @@ def fixture_server(
     exporter.export(support_trace("trace-old", base=now - datetime.timedelta(hours=3)))
     exporter.export(failing_trace("trace-err", base=now - datetime.timedelta(minutes=20)))
     exporter.export(support_trace("trace-new", base=now - datetime.timedelta(minutes=5)))
+    exporter.export(showcase_trace(SHOWCASE, base=now - datetime.timedelta(minutes=1)))
     exporter.shutdown()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -236,7 +241,7 @@ class TestWebPage:
         """The list shows the recent traces; the errors filter narrows it without a reload."""
         url, _ = server
         browser.get(url + "/?poll=300#/")
-        _wait(browser, lambda d: _rows(d) == ["trace-new", "trace-err", "trace-old"])
+        _wait(browser, lambda d: _rows(d) == [SHOWCASE, "trace-new", "trace-err", "trace-old"])
         error_row = browser.find_element("css selector", 'tr[data-trace-id="trace-err"]')
         assert "has-error" in error_row.get_attribute("class")
         assert "2 errors" in error_row.text
@@ -245,7 +250,7 @@ class TestWebPage:
         _wait(browser, lambda d: _rows(d) == ["trace-err"])
         assert "errors=1" in browser.current_url
         browser.find_element("id", "filter-errors").click()
-        _wait(browser, lambda d: len(_rows(d)) == 3)
+        _wait(browser, lambda d: len(_rows(d)) == 4)
 
     def test_trace_page_tree_timeline_and_inert_html(
         self, server: tuple[str, Path], browser: Any
@@ -283,8 +288,31 @@ class TestWebPage:
         assert browser.execute_script("return window.__pwned") is None
         assert browser.find_elements("css selector", "#main img, #main script") == []
         assert "log=trace-new-reply" in browser.current_url
+
+    def test_screenshot_of_a_deep_trace(self, server: tuple[str, Path], browser: Any) -> None:
+        """A three-level trace is drawn in tree order; its screenshot is docs/trace-page.png."""
+        url, _ = server
+        browser.get(url + f"/?poll=300#/trace/{SHOWCASE}?log=0193a8c2-5e10-7d2a-9f3b-1c2d3e4f0a03")
+        _wait(browser, lambda d: d.find_element("css selector", "#detail .chat .reply"))
+        depths = browser.execute_script(
+            "return [...document.querySelectorAll('.wf-row[data-log-id]')].map(r =>"
+            " r.querySelector('.badge').textContent + ' ' +"
+            " r.querySelector('.wf-path').textContent + ':' + r.dataset.depth)"
+        )
+        assert depths == [
+            "flow support/handle-ticket:0",
+            "prompt support/classify-intent:1",
+            "tool support/fetch-order:1",
+            "prompt support/draft-reply:1",
+            "tool support/create-replacement:2",
+        ]
+        from selenium.webdriver.common.action_chains import ActionChains
+
+        ActionChains(browser).move_to_element(browser.find_element("css selector", "h1")).perform()
+        browser.set_window_size(1400, 1040)
         DOCS.mkdir(exist_ok=True)
         browser.save_screenshot(str(DOCS / "trace-page.png"))
+        browser.set_window_size(1400, 900)
 
     def test_error_shown_in_the_detail_panel(self, server: tuple[str, Path], browser: Any) -> None:
         """A failed log's detail panel starts with its error."""
@@ -302,7 +330,7 @@ class TestWebPage:
         """A trace stored while the list is open shows up by polling, marked new."""
         url, db = server
         browser.get(url + "/?poll=200#/")
-        _wait(browser, lambda d: len(_rows(d)) >= 3)
+        _wait(browser, lambda d: len(_rows(d)) >= 4)
         browser.execute_script("window.__sameDocument = true")
         SqliteStore(db).write(support_trace("trace-live"))
         _wait(browser, lambda d: _rows(d)[:1] == ["trace-live"])

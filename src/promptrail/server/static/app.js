@@ -287,6 +287,16 @@
     return out;
   }
 
+  // Round tick marks (1, 2 or 5 × 10^k ms apart), about four across the span.
+  function niceTicks(span) {
+    const raw = span / 4;
+    const power = Math.pow(10, Math.floor(Math.log10(raw)));
+    const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw) || raw;
+    const ticks = [];
+    for (let t = 0; t <= span * 1.0001; t += step) ticks.push(t);
+    return ticks;
+  }
+
   async function refreshTrace(v) {
     let data;
     try {
@@ -330,8 +340,8 @@
       )
     );
 
-    const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) =>
-      el("span", { class: "tick", style: { left: f * 100 + "%" } }, f ? fmtDuration((span * f) / 1000) : "0")
+    const ticks = niceTicks(span).map((ms) =>
+      el("span", { class: "tick", style: { left: (ms / span) * 100 + "%" } }, ms ? fmtDuration(ms / 1000) : "0")
     );
     const waterfall = el(
       "div",
