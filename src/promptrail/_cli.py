@@ -72,7 +72,9 @@ def _write_json_lines(records: Sequence[LogRecord], out: TextIO) -> None:
 
 
 def _show_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("trace_id", nargs="?", help="show only this trace")
+    parser.add_argument(
+        "trace_id", nargs="?", help="show only this trace (its id, or the start or end of it)"
+    )
     _common(parser)
     parser.add_argument("--last", type=int, default=5, help="how many recent traces (default 5)")
     parser.add_argument(
@@ -83,10 +85,31 @@ def _show_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _resolve(store: SqliteStore, trace_id: str) -> str | None:
+    """Return the full id of a trace given whole or shortened (the start or end of it)."""
+    if store.trace_summaries([trace_id]):
+        return trace_id
+    matches = store.match_trace_ids(trace_id, limit=6) if len(trace_id) >= 4 else []
+    if len(matches) == 1:
+        return matches[0]
+    shown = sanitize(trace_id)
+    if matches:
+        listed = ", ".join(sanitize(m) for m in matches[:5])
+        sys.stderr.write(
+            f"promptrail: {shown} is ambiguous: {listed}{', ...' * (len(matches) > 5)}\n"
+        )
+    else:
+        sys.stderr.write(f"promptrail: no trace {shown} in {store.path}\n")
+    return None
+
+
 def _show(args: argparse.Namespace, out: TextIO) -> int:
     store = SqliteStore(args.db or _default_db(), create=False)
     if args.trace_id:
-        trace_ids = [args.trace_id]
+        found = _resolve(store, args.trace_id)
+        if found is None:
+            return 1
+        trace_ids = [found]
     else:
         trace_ids = store.recent_trace_ids(
             args.last, path=args.path, errors_only=args.errors, since=args.since
@@ -98,9 +121,6 @@ def _show(args: argparse.Namespace, out: TextIO) -> int:
     palette = Palette.for_stream(out, args.color)
     for trace_id in reversed(trace_ids):  # oldest first, so the newest ends next to the prompt
         records = store.trace(trace_id)
-        if not records:
-            sys.stderr.write(f"promptrail: no trace {sanitize(trace_id)} in {store.path}\n")
-            return 1
         if args.json:
             _write_json_lines(records, out)
             continue

@@ -143,6 +143,33 @@ class TestShow:
         assert run("show", "nope", "--db", str(db_path)) == (1, "")
         assert "no trace nope in" in capsys.readouterr().err
 
+    def test_a_shortened_trace_id_is_enough(
+        self, db_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The start or end of an id finds the trace; an ambiguous one lists the candidates."""
+        assert run("show", "e-new", "--db", str(db_path))[1].startswith("trace trace-new ")
+        assert run("show", "TRACE-E", "--db", str(db_path))[1].startswith("trace trace-err ")
+        assert run("show", "trace", "--db", str(db_path)) == (1, "")
+        assert "trace is ambiguous: trace-" in capsys.readouterr().err
+        assert run("show", "new", "--db", str(db_path))[0] == 1  # too short to guess
+        assert "no trace new in" in capsys.readouterr().err
+        assert run("show", "tr%e", "--db", str(db_path))[0] == 1  # LIKE wildcards are literal
+        store = SqliteStore(db_path)
+        for i in range(6):
+            store.write(
+                [
+                    LogRecord.model_validate(
+                        {
+                            **store.trace("trace-new")[0].to_body(),
+                            "log_id": f"trace-x{i}",
+                            "trace_id": f"trace-x{i}",
+                        }
+                    )
+                ]
+            )
+        run("show", "trace", "--db", str(db_path))
+        assert capsys.readouterr().err.endswith(", ...\n")
+
     def test_missing_or_foreign_database_is_a_clear_error(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:

@@ -310,6 +310,16 @@ class SqliteStore:
             )
         return summaries
 
+    def match_trace_ids(self, fragment: str, *, limit: int = 2) -> list[str]:
+        """Return up to ``limit`` trace ids that start or end with ``fragment`` (a shortened id)."""
+        escaped = fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._query(
+            "SELECT DISTINCT trace_id FROM logs WHERE trace_id LIKE ? ESCAPE '\\' "
+            "OR trace_id LIKE ? ESCAPE '\\' LIMIT ?",
+            (escaped + "%", "%" + escaped, limit),
+        )
+        return [row[0] for row in rows]
+
     def log_summaries(
         self, *, path: str | None = None, since: str | None = None
     ) -> list[LogSummary]:
