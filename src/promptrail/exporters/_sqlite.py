@@ -14,12 +14,19 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from promptrail._records import LogRecord
 from promptrail.exporters._base import ExportResult
 
-__all__ = ["SCHEMA_VERSION", "NotAStoreError", "SqliteExporter", "SqliteStore"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "LogSummary",
+    "NotAStoreError",
+    "SqliteExporter",
+    "SqliteStore",
+    "TraceSummary",
+]
 
 SCHEMA_VERSION = 1
 
@@ -59,6 +66,42 @@ class NotAStoreError(Exception):
 
     .. versionadded:: 0.1.0
     """
+
+
+class TraceSummary(NamedTuple):
+    """One trace in a list: its root (or earliest log when the root is not stored yet) and totals.
+
+    .. versionadded:: 0.1.0
+    """
+
+    trace_id: str
+    path: str
+    kind: str
+    start_time: str
+    end_time: str | None
+    latency: float | None
+    error: str | None
+    logs: int
+    errors: int
+    prompt_tokens: int | None
+    output_tokens: int | None
+    cost: float | None
+    complete: bool
+
+
+class LogSummary(NamedTuple):
+    """The indexed columns of one log, enough for statistics without parsing bodies.
+
+    .. versionadded:: 0.1.0
+    """
+
+    path: str
+    kind: str
+    latency: float | None
+    error: str | None
+    prompt_tokens: int | None
+    output_tokens: int | None
+    cost: float | None
 
 
 def _cost(record: LogRecord) -> float | None:
@@ -202,16 +245,112 @@ class SqliteStore:
         return LogRecord.model_validate_json(rows[0][0]) if rows else None
 
     def recent_trace_ids(
-        self, last: int = 10, *, path: str | None = None, errors_only: bool = False
+        self,
+        last: int = 10,
+        *,
+        path: str | None = None,
+        errors_only: bool = False,
+        since: str | None = None,
     ) -> list[str]:
-        """Return the ids of the ``last`` most recently started traces, newest first."""
-        where, params = _filters(path=path, errors_only=errors_only)
+        """Return the ids of the ``last`` most recently started traces, newest first.
+
+        With filters, a trace is listed when one of its logs matches (``path``, ``errors_only``,
+        started at or after ``since``, an ISO time).
+        """
+        where, params = _filters(path=path, errors_only=errors_only, since=since)
         sql = (
             f"SELECT trace_id, MIN(start_time) AS started FROM logs{where} "
             "GROUP BY trace_id ORDER BY started DESC LIMIT ?"
         )
         params.append(last)
         return [row[0] for row in self._query(sql, params)]
+
+    def trace_summaries(self, trace_ids: Sequence[str]) -> list[TraceSummary]:
+        """Return one :class:`TraceSummary` per stored trace of ``trace_ids``, in that order."""
+        if not trace_ids:
+            return []
+        marks = ",".join("?" * len(trace_ids))
+        totals = {
+            row[0]: row[1:]
+            for row in self._query(
+                "SELECT trace_id, MIN(start_time), MAX(end_time), COUNT(*), COUNT(error), "
+                "SUM(prompt_tokens), SUM(output_tokens), SUM(cost) "
+                f"FROM logs WHERE trace_id IN ({marks}) GROUP BY trace_id",
+                trace_ids,
+            )
+        }
+        # The root's log_id is the trace_id; until it is stored, the earliest log stands in.
+        heads: dict[str, tuple[Any, ...]] = {}
+        for row in self._query(
+            "SELECT trace_id, log_id, path, kind, start_time, end_time, latency, error "
+            f"FROM logs WHERE trace_id IN ({marks}) AND (log_id = trace_id OR start_time = "
+            "(SELECT MIN(start_time) FROM logs AS o WHERE o.trace_id = logs.trace_id))",
+            trace_ids,
+        ):
+            if row[0] not in heads or row[1] == row[0]:
+                heads[row[0]] = row
+        summaries = []
+        for trace_id in trace_ids:
+            if trace_id not in totals:
+                continue
+            start, end, logs, errors, prompt_tokens, output_tokens, cost = totals[trace_id]
+            _, log_id, path, kind, _, _, latency, error = heads[trace_id]
+            complete = log_id == trace_id
+            summaries.append(
+                TraceSummary(
+                    trace_id=trace_id,
+                    path=path,
+                    kind=kind,
+                    start_time=start,
+                    end_time=end,
+                    latency=latency if complete else None,
+                    error=error,
+                    logs=logs,
+                    errors=errors,
+                    prompt_tokens=prompt_tokens,
+                    output_tokens=output_tokens,
+                    cost=cost,
+                    complete=complete,
+                )
+            )
+        return summaries
+
+    def match_trace_ids(self, fragment: str, *, limit: int = 2) -> list[str]:
+        """Return up to ``limit`` trace ids that start or end with ``fragment`` (a shortened id)."""
+        escaped = fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._query(
+            "SELECT DISTINCT trace_id FROM logs WHERE trace_id LIKE ? ESCAPE '\\' "
+            "OR trace_id LIKE ? ESCAPE '\\' LIMIT ?",
+            (escaped + "%", "%" + escaped, limit),
+        )
+        return [row[0] for row in rows]
+
+    def log_summaries(
+        self, *, path: str | None = None, since: str | None = None
+    ) -> list[LogSummary]:
+        """Return the indexed columns of the logs matching ``path`` and ``since`` (for stats)."""
+        where, params = _filters(path=path, since=since)
+        sql = (
+            "SELECT path, kind, latency, error, prompt_tokens, output_tokens, cost "
+            f"FROM logs{where}"
+        )
+        return [LogSummary(*row) for row in self._query(sql, params)]
+
+    def cursor(self) -> int:
+        """Return a number that grows with every insert (the last rowid; 0 when empty)."""
+        return int(self._query("SELECT COALESCE(MAX(rowid), 0) FROM logs")[0][0])
+
+    def logs_after(self, cursor: int, *, limit: int = 1000) -> tuple[int, list[LogRecord]]:
+        """Return the logs inserted after ``cursor`` (in insert order) and the new cursor.
+
+        ``cursor`` comes from :meth:`cursor` or an earlier call; follow a store with it.
+        """
+        rows = self._query(
+            "SELECT rowid, body FROM logs WHERE rowid > ? ORDER BY rowid LIMIT ?", (cursor, limit)
+        )
+        if not rows:
+            return cursor, []
+        return int(rows[-1][0]), [LogRecord.model_validate_json(row[1]) for row in rows]
 
     def count(self) -> int:
         """Return the number of stored logs."""
