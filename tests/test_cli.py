@@ -59,18 +59,20 @@ class TestShow:
         """Recent traces print as indented trees with kind, tokens and error marker."""
         db = tmp_path / "t.db"
         good, bad = fill(db)
-        status, text = run("show", "--db", str(db))
+        status, text = run("show", "--db", str(db), "--color", "never")
         assert status == 0
-        assert text.index(f"trace {bad}") < text.index(f"trace {good}")  # newest first
+        assert text.index(f"trace {good}") < text.index(f"trace {bad}")  # in time order
         lines = text.splitlines()
-        flow = next(line for line in lines if "support/flow [flow]" in line)
-        answer_line = next(
-            line for line in lines if "support/answer [prompt]" in line and "tokens" in line
-        )
-        tool_line = next(line for line in lines if "tools/search [tool]" in line)
-        indent = [len(x) - len(x.lstrip()) for x in (flow, answer_line, tool_line)]
+        flow = next(line for line in lines if "support/flow" in line and " flow " in line)
+        answer_line = next(line for line in lines if "support/answer" in line and "tok" in line)
+        tool_line = next(line for line in lines if "tools/search" in line and " tool " in line)
+        indent = [
+            flow.index("support/flow"),
+            answer_line.index("support/answer"),
+            tool_line.index("tools/search"),
+        ]
         assert indent[0] < indent[1] < indent[2]
-        assert "tokens=10+5" in answer_line
+        assert "10+5 tok" in answer_line
         assert any("✗ ValueError: bad question" in line for line in lines)
 
     def test_one_trace_and_json(self, tmp_path: Path) -> None:
@@ -90,7 +92,7 @@ class TestShow:
         assert run("show", "--db", str(db), "nope")[0] == 1
         empty = tmp_path / "empty.db"
         SqliteExporter(empty).store.write([])
-        assert run("show", "--db", str(empty)) == (0, f"no traces in {empty}\n")
+        assert run("show", "--db", str(empty)) == (0, f"no matching traces in {empty}\n")
 
     def test_missing_database_is_a_message_not_a_traceback(self, tmp_path: Path) -> None:
         """A missing file gives a one-line error and status 2 (run as a real command)."""

@@ -288,6 +288,11 @@ class TestServeCommand:
                 headers={"X-API-KEY": KEY},
             )
             assert response.status_code == 200
+            page = httpx2.get(f"http://127.0.0.1:{port}/")  # the viewer, same process
+            assert page.status_code == 200
+            assert "text/html" in page.headers["content-type"]
+            traces = httpx2.get(f"http://127.0.0.1:{port}/ui/api/traces").json()
+            assert "s1" in str(traces)
         finally:
             proc.terminate()
             output = proc.communicate(timeout=5)[0].decode()

@@ -26,6 +26,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-body-bytes", type=int, default=None, help="largest request body (default 1 MiB)"
     )
+    parser.add_argument(
+        "--no-viewer",
+        action="store_true",
+        help="do not serve the trace viewer page at / (the API under /v5 only)",
+    )
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
@@ -50,6 +55,12 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     except ConfigurationError as exc:
         sys.stderr.write(f"promptrail: {exc}\n")
         return 2
+    if not args.no_viewer:
+        from promptrail.server._web import create_web_app
+
+        # Read-only and unauthenticated, like the bind address's reach: keep it on loopback.
+        app.mount("/", create_web_app(app.state.store))
+        out.write(f"promptrail: trace viewer at http://{args.host}:{args.port}/\n")
     out.write(f"promptrail: serving {db} at http://{args.host}:{args.port}/v5\n")
     out.flush()
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
