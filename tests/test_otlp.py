@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import json
 from collections.abc import Iterator
@@ -120,10 +121,8 @@ def get_weather(city: str) -> str:
 @promptrail.log_flow(path="support/flow")
 def flow(question: str) -> str:
     get_weather("Paris")
-    try:
+    with contextlib.suppress(LookupError):
         get_weather("Atlantis")
-    except LookupError:
-        pass
     return answer(question, messages=[{"role": "user", "content": question}])
 
 
