@@ -6,6 +6,10 @@ import base64
 import contextlib
 import gzip
 import json
+import sqlite3
+import subprocess
+import sys
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -477,12 +481,68 @@ class TestOtlpErrors:
         assert response.status_code == 413
         assert store.count() == 0
 
-    def test_gzip_body_is_accepted(self, server: ServerThread, store: SqliteStore) -> None:
-        """A gzip Content-Encoding is undone before decoding."""
-        body = gzip.compress(chat_export())
-        response = post(server, body, headers={"X-API-KEY": KEY, "Content-Encoding": "gzip"})
+    @pytest.mark.parametrize("encoding", ["gzip", "deflate", "identity"])
+    def test_compressed_body_is_accepted(
+        self, server: ServerThread, store: SqliteStore, encoding: str
+    ) -> None:
+        """A gzip or deflate Content-Encoding is undone before decoding."""
+        compress = {"gzip": gzip.compress, "deflate": zlib.compress, "identity": bytes}[encoding]
+        body = compress(chat_export())
+        response = post(server, body, headers={"X-API-KEY": KEY, "Content-Encoding": encoding})
         assert response.status_code == 200
         assert store.count() == 1
+
+    def test_json_errors_are_json_status(self, server: ServerThread) -> None:
+        """A JSON request's error is a JSON google.rpc.Status (code and message)."""
+        body = json.dumps(json_export()).encode()
+        response = post(server, body, content_type="application/json", headers={})
+        assert response.status_code == 401
+        assert response.json()["code"] == 16  # UNAUTHENTICATED
+        assert "API key" in response.json()["message"]
+
+    def test_locked_store_is_503_with_retry_after(
+        self, db: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A store locked past its busy timeout answers 503 + Retry-After (exporters retry)."""
+        app = create_app(db_path=db, api_keys=[KEY])
+
+        def locked(records: Any) -> None:
+            raise sqlite3.OperationalError("database is locked")
+
+        monkeypatch.setattr(app.state.store, "write", locked)
+        with ServerThread(app) as server:
+            response = post(server, chat_export())
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+
+
+class TestBearerKey:
+    """``Authorization: Bearer <key>`` is accepted wherever ``X-API-KEY`` is."""
+
+    def test_bearer_key_reads_the_log_api(self, server: ServerThread) -> None:
+        """The /v5 API accepts a Bearer key; a wrong one is 401."""
+        good = httpx2.get(server.url + "/v5/logs", headers={"Authorization": f"bearer {KEY}"})
+        assert good.status_code == 200
+        bad = httpx2.get(server.url + "/v5/logs", headers={"Authorization": f"Basic {KEY}"})
+        assert bad.status_code == 401
+
+
+class TestLazyImport:
+    """The receiver imports opentelemetry-proto and the SDK on the first OTLP request only."""
+
+    def test_create_app_does_not_import_proto(self, tmp_path: Path) -> None:
+        """Building the app leaves opentelemetry.proto and opentelemetry.sdk unimported."""
+        code = (
+            "import sys\n"
+            "from promptrail.server import create_app\n"
+            f"create_app(db_path={str(tmp_path / 'x.db')!r}, api_keys=['k'])\n"
+            "lazy = ('opentelemetry.proto', 'opentelemetry.sdk', 'google.protobuf')\n"
+            "print(sorted(m for m in sys.modules if m.startswith(lazy)))\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+        )
+        assert out.stdout.strip() == "[]"
 
     @pytest.mark.parametrize(
         ("content_type", "encoding"),
