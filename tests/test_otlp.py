@@ -401,6 +401,23 @@ class TestOtlpJson:
         (from_json,) = SqliteStore(tmp_path / "json.db").logs()
         assert from_json.to_body() == from_protobuf.to_body()
 
+    def test_spans_without_valid_ids_are_dropped(
+        self, server: ServerThread, store: SqliteStore
+    ) -> None:
+        """A span with an all-zero or missing span id makes no log; the rest are stored."""
+        data = json_export()
+        scopes = data["resourceSpans"][0]["scopeSpans"]
+        scopes[0]["spans"][0]["spanId"] = "0" * 16
+        del scopes[1]["spans"][1]["spanId"]
+        response = post(server, json.dumps(data).encode(), content_type="application/json")
+        assert response.status_code == 200
+        assert store.count() == 0
+        del scopes[0]["spans"][0]["spanId"]
+        scopes[1]["spans"][1]["spanId"] = PARENT_HEX
+        response = post(server, json.dumps(data).encode(), content_type="application/json")
+        assert response.status_code == 200
+        assert [r.kind for r in store.logs()] == ["flow"]
+
     def test_bad_hex_id_is_400(self, server: ServerThread, store: SqliteStore) -> None:
         """An id that is not hex is refused as undecodable, in the JSON Status shape."""
         data = json_export()
