@@ -30,8 +30,11 @@ Attributes follow the latest OpenTelemetry GenAI semantic conventions (all "Deve
   ``SPAN_AND_EVENT``).
 
 Each record's metadata gets ``otel.trace_id`` and ``otel.span_id`` (hex) so both systems can be
-correlated. Requires ``opentelemetry-api`` (the ``promptrail[otel]`` extra); without an SDK the
-spans are no-ops. promptrail never sets the global tracer provider.
+correlated. A recording span carries ``promptrail.log_id``, ``promptrail.trace_id``,
+``promptrail.path`` and ``promptrail.parent_id``, so a receiver (``promptrail serve``'s OTLP
+endpoint) can rebuild the log from the span alone, whatever batch its parent was exported in.
+Requires ``opentelemetry-api`` (the ``promptrail[otel]`` extra); without an SDK the spans are
+no-ops. promptrail never sets the global tracer provider.
 """
 
 from __future__ import annotations
@@ -183,9 +186,16 @@ class OtelBridge:
         else:
             fields["metadata"] = {**(fields.get("metadata") or {}), **ids}
         if span.is_recording():
-            span.set_attributes(
-                {"promptrail.log_id": log.log_id, "promptrail.trace_id": log.trace_id}
-            )
+            # What a receiver needs to rebuild the log from this span alone (OTLP ingest).
+            own: dict[str, _AttrValue] = {
+                "promptrail.log_id": log.log_id,
+                "promptrail.trace_id": log.trace_id,
+                "promptrail.path": log.spec.path,
+            }
+            parent_id = log.trace_parent_id
+            if parent_id is not None:
+                own["promptrail.parent_id"] = parent_id
+            span.set_attributes(own)
 
     def on_end(self, log: ActiveLog) -> None:
         """Set the result attributes (only if the span is recording) and end the span."""

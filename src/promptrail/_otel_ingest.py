@@ -213,19 +213,29 @@ class GenAiSpanProcessor(SpanProcessor):
 
 
 def records_from_spans(
-    spans: Iterable[ReadableSpan], settings: Settings | None = None
+    spans: Iterable[ReadableSpan],
+    settings: Settings | None = None,
+    *,
+    include_bridge: bool = False,
+    on_error: Callable[[ReadableSpan, Exception], None] | None = None,
 ) -> list[LogRecord]:
     """Convert a batch of finished spans (e.g. one OTLP request) into promptrail records.
 
     Parent links are resolved within the batch, like :class:`GenAiSpanProcessor` does live:
     ``trace_parent_id`` is the log of the nearest GenAI (or promptrail bridge) ancestor,
     ``trace_id`` that of the topmost one. An ancestor that is not in the batch ends the walk, so
-    a child exported in an earlier batch than its parent becomes a root. Non-GenAI spans and the
-    bridge's own spans make no record.
+    a child exported in an earlier batch than its parent becomes a root. Non-GenAI spans make no
+    record.
 
     Args:
         spans: Finished SDK ``ReadableSpan`` objects, in any order.
         settings: Environment, limits and redaction; default: promptrail's current settings.
+        include_bridge: Also turn the spans of promptrail's own :class:`OtelBridge` into records
+            (a receiver in another process: there they are not logs yet). Their log id, trace
+            id, parent and path come from their ``promptrail.*`` attributes, so they need no
+            batch context. Off by default, as in the live processor (no loop).
+        on_error: Called with a span whose record cannot be built (say, an attribute of the
+            wrong shape), which is then skipped; without it the error is raised.
 
     .. versionadded:: 0.1.0
     """
@@ -244,14 +254,27 @@ def records_from_spans(
     for span in batch:
         attrs = span.attributes or {}
         kind = genai_kind(attrs)
-        if kind is None or _is_bridge(span):
+        if kind is None:
             continue
         node = nodes[span.context.span_id]
         log_id = node.log_id or ""
         parent_id, trace_id = _walk(nodes.get, node.parent)
-        records.append(
-            _record(span, kind, log_id, trace_id or log_id, parent_id, _error(span), settings)
-        )
+        if _is_bridge(span):
+            if not include_bridge or node.log_id is None:
+                continue
+            own_parent = attrs.get("promptrail.parent_id")
+            parent_id = own_parent if isinstance(own_parent, str) else parent_id
+            trace_id = node.trace_id or trace_id
+        try:
+            record = _record(
+                span, kind, log_id, trace_id or log_id, parent_id, _error(span), settings
+            )
+        except Exception as exc:
+            if on_error is None:
+                raise
+            on_error(span, exc)
+            continue
+        records.append(record)
     return records
 
 
@@ -322,7 +345,7 @@ def _error(span: ReadableSpan) -> str | None:
 
 
 def _path(kind: LogKind, attrs: _Attrs, span_name: str) -> str:
-    for key in ("gen_ai.prompt.name", "traceloop.entity.path"):
+    for key in ("promptrail.path", "gen_ai.prompt.name", "traceloop.entity.path"):
         value = attrs.get(key)
         if isinstance(value, str) and value:
             return value
@@ -460,6 +483,20 @@ def _messages(attrs: _Attrs) -> tuple[list[dict[str, Any]] | None, dict[str, Any
     return inputs, output
 
 
+def _bridge_flow_inputs(messages: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """A bridge flow span's inputs: its only input message is a user message of their JSON."""
+    if messages is None or len(messages) != 1 or messages[0].get("role") != "user":
+        return None
+    content = messages[0].get("content")
+    if not isinstance(content, str):
+        return None
+    try:
+        value = json.loads(content)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def _finish_reason(attrs: _Attrs) -> str | None:
     reasons = attrs.get("gen_ai.response.finish_reasons")
     if isinstance(reasons, (tuple, list)) and reasons:
@@ -531,8 +568,10 @@ def _record(
         "error": clean(error) if error is not None else None,
     }
     if span.end_time is not None:
-        body["end_time"] = datetime.fromtimestamp(span.end_time / 1e9, timezone.utc)
-        body["provider_latency"] = (span.end_time - start_ns) / 1e9
+        # The same arithmetic as a decorated call's record: a bridge span's log comes back equal.
+        latency = (span.end_time - start_ns) / 1e9
+        body["end_time"] = datetime.fromtimestamp(start_ns / 1e9 + latency, timezone.utc)
+        body["provider_latency"] = latency
         body["created_at"] = body["end_time"]
     inputs: dict[str, Any] = {}
     output: Any = None
@@ -550,6 +589,11 @@ def _record(
     if entity_input is not None and not inputs:
         inputs = {"input": _json(entity_input)}
     messages, output_message = _messages(attrs)
+    if kind == "flow" and not inputs and _is_bridge(span):
+        # The bridge sends a flow's inputs as one user message holding their JSON: undo it.
+        flow_inputs = _bridge_flow_inputs(messages)
+        if flow_inputs is not None:
+            inputs, messages = flow_inputs, None
     if messages is not None:
         body["messages"] = [ChatMessage.model_validate(m) for m in clean(messages)]
     if output_message is not None:

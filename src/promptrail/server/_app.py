@@ -7,9 +7,12 @@ promptrail's own :class:`~promptrail.LogRecord` and store them with
 :class:`~promptrail.exporters.SqliteStore`, the store ``SqliteExporter`` writes: one store, two ways
 in. Writes are idempotent on ``log_id`` and a child may arrive before its parent.
 
-Everything under ``/v5`` needs a key in ``X-API-KEY`` (compared in constant time); ``/healthz``
-does not. ``/`` is left free: mount a UI there with ``app.mount("/", other_app)`` after
-``create_app()`` (routes declared here are matched first), or pass ``routes=``.
+Everything under ``/v5`` needs a key in ``X-API-KEY`` or ``Authorization: Bearer <key>``
+(compared in constant time); ``/healthz`` does not. ``POST /v1/traces`` (and
+``/v5/import/otel/v1/traces``) take OTLP/HTTP trace exports, the same keys required: GenAI spans
+become logs in the same store (see :mod:`promptrail.server._otlp`). ``/`` is left free: mount a
+UI there with ``app.mount("/", other_app)`` after ``create_app()`` (routes declared here are
+matched first), or pass ``routes=``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
@@ -34,6 +37,7 @@ from promptrail._ids import DEFAULT_IDS, next_seq
 from promptrail._records import LogKind, LogRecord
 from promptrail.exceptions import ConfigurationError
 from promptrail.exporters._sqlite import SqliteStore
+from promptrail.server._otlp import add_otlp_routes
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "create_app"]
 
@@ -130,8 +134,8 @@ def create_app(
     Args:
         db_path: The SQLite store (created if missing); ``app.state.store`` is its
             :class:`~promptrail.exporters.SqliteStore`.
-        api_keys: Keys accepted in ``X-API-KEY``. Default: ``$PROMPTRAIL_SERVER_API_KEYS``
-            (comma-separated).
+        api_keys: Keys accepted in ``X-API-KEY`` (or ``Authorization: Bearer``). Default:
+            ``$PROMPTRAIL_SERVER_API_KEYS`` (comma-separated).
         max_body_bytes: The largest request body accepted; larger ones get 413.
         routes: Extra Starlette routes (e.g. ``Mount("/", viewer)``) added after the API's, so
             the API keeps its paths. ``app.mount("/", viewer)`` after this call does the same.
@@ -151,13 +155,16 @@ def create_app(
     store = SqliteStore(db_path)
     store.count()  # create the file and schema now: a bad path fails here, not on a request
 
-    def require_key(request: Request) -> None:
-        given = request.headers.get("x-api-key", "").encode()
+    def key_ok(headers: Mapping[str, str]) -> bool:
+        given = _given_key(headers)
         # Compare against every key, always: the time taken does not depend on which matched.
         matched = False
         for key in keys:
             matched |= hmac.compare_digest(given, key)
-        if not matched:
+        return matched
+
+    def require_key(request: Request) -> None:
+        if not key_ok(request.headers):
             raise HTTPException(401, "missing or invalid API key (X-API-KEY header)")
 
     app = FastAPI(
@@ -237,8 +244,20 @@ def create_app(
         """Say the server is up (no key needed)."""
         return {"status": "ok"}
 
+    add_otlp_routes(
+        app, store=store, key_ok=key_ok, read_body=_read_body, max_body_bytes=max_body_bytes
+    )
     app.router.routes.extend(routes)
     return app
+
+
+def _given_key(headers: Mapping[str, str]) -> bytes:
+    """The key in ``X-API-KEY``, else in ``Authorization: Bearer <key>`` (OTLP exporters)."""
+    key = headers.get("x-api-key")
+    if key is None:
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        key = token.strip() if scheme.lower() == "bearer" else ""
+    return key.encode()
 
 
 def _complete(

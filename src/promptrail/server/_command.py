@@ -62,6 +62,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         app.mount("/", create_web_app(app.state.store))
         out.write(f"promptrail: trace viewer at http://{args.host}:{args.port}/\n")
     out.write(f"promptrail: serving {db} at http://{args.host}:{args.port}/v5\n")
+    out.write(f"promptrail: OTLP/HTTP traces at http://{args.host}:{args.port}/v1/traces\n")
     out.flush()
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
