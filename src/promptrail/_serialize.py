@@ -11,7 +11,9 @@ Two halves with different budgets:
     end with :data:`TRUNCATED_MARK`;
   - finite floats pass through; NaN and the infinities become the strings ``"NaN"``,
     ``"Infinity"`` and ``"-Infinity"`` (JSON has no literal for them);
-  - ``bytes`` become text (UTF-8, invalid bytes replaced);
+  - ``bytes`` become text (UTF-8, invalid bytes replaced by U+FFFD), cut before decoding so a
+    huge value is never decoded whole; strings (and keys) holding lone surrogates, which UTF-8
+    cannot encode, get U+FFFD in their place;
   - lists, tuples, sets and dicts are converted element by element, at most ``max_items`` each
     (a marker element or key says how many were left out) and at most ``max_depth`` levels deep;
   - a container met again inside itself becomes ``"<cycle>"``;
@@ -179,9 +181,25 @@ def snapshot(value: Any, depth: int = 3) -> Any:
     return value
 
 
+def _encodable(text: str) -> str:
+    """Return ``text`` with lone surrogates replaced by U+FFFD (and surrogate pairs joined).
+
+    Strings decoded with ``surrogateescape`` (file names, ``os.environ``) can hold lone
+    surrogates, which UTF-8 cannot encode: such a record could not be written as JSON, and its
+    whole batch would fail.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
 def _bounded_str(text: str, limits: Limits, redactor: Redactor) -> str:
     if len(text) > limits.max_string:
         text = text[: limits.max_string] + TRUNCATED_MARK
+    if not text.isascii():
+        text = _encodable(text)
     return redactor.mask(text)
 
 
@@ -250,12 +268,14 @@ class _Converter:
         try:
             for k, v in value.items():
                 key = k if type(k) is str else _safe_repr(k, limits, redactor)
+                if not key.isascii():
+                    key = _encodable(key)
                 if redactor.is_secret_key(key):
                     out[key] = REDACTED
                     continue
                 t = type(v)
                 if t is str and len(v) <= max_string:
-                    out[key] = redactor.mask(v)
+                    out[key] = redactor.mask(v if v.isascii() else _encodable(v))
                 elif v is None or t is int or t is bool:
                     out[key] = v
                 else:
@@ -308,6 +328,8 @@ class _Converter:
                 out[TRUNCATED_MARK] = f"{len(items) - i} more items"
                 break
             key = k if type(k) is str else _safe_repr(k, limits, redactor)
+            if not key.isascii():
+                key = _encodable(key)
             if redactor.is_secret_key(key):
                 out[key] = REDACTED
             else:
