@@ -249,8 +249,10 @@ class _Converter:
         if t is dict or t is list or t is tuple:
             return self.container(value, depth)
         if t is bytes or t is bytearray:
-            text = bytes(value).decode("utf-8", errors="replace")
-            return _bounded_str(text, self.limits, self.redactor)
+            # Cut before decoding (a character is at most 4 bytes): a 10 MB value must not be
+            # decoded whole. Anything cut here is past max_string characters, so it gets the mark.
+            head = bytes(value[: 4 * self.limits.max_string + 4])
+            return _bounded_str(head.decode("utf-8", errors="replace"), self.limits, self.redactor)
         if isinstance(value, (str, int, float)):  # subclasses: enums, IntEnum, str mixins
             return self.convert(_plain(value), depth)
         return self.container(value, depth)
