@@ -16,7 +16,13 @@ Two halves with different budgets:
     cannot encode, get U+FFFD in their place;
   - lists, tuples, sets and dicts are converted element by element, at most ``max_items`` each
     (a marker element or key says how many were left out) and at most ``max_depth`` levels deep;
-  - a container met again inside itself becomes ``"<cycle>"``;
+  - a container met again inside itself becomes ``"<cycle>"``. Values captured on the caller's
+    thread (arguments, ``update_current()`` fields) were first copied by :func:`snapshot` up to
+    3 levels deep, and those copies are new containers, so a cycle through them shows up to 3
+    unrolled turns before the marker: ``a = [1]; a.append(a)`` is logged as
+    ``[1, [1, [1, [1, "<cycle>"]]]]`` when passed as an argument and ``[1, "<cycle>"]`` when
+    returned. (Tracking identities while copying would make every call slower, for a case
+    that is rare in LLM calls.)
   - pydantic models, dataclasses and objects with ``model_dump``/``to_dict`` are converted through
     those; anything else becomes a ``repr`` bounded like a string (a failing ``repr`` gives
     ``"<unrepresentable T>"``);
