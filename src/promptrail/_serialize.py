@@ -26,8 +26,9 @@ Two halves with different budgets:
   - pydantic models, dataclasses and objects with ``model_dump``/``to_dict`` are converted through
     those; anything else becomes a ``repr`` bounded like a string (a failing ``repr`` gives
     ``"<unrepresentable T>"``);
-  - values under keys that look like secrets become :data:`REDACTED`, and well-known key formats
-    (``sk-...``, ``Bearer ...``) inside strings are masked.
+  - values under keys that look like secrets (or that the user's ``Redactor(callback=...)``
+    picks) become :data:`REDACTED`, and well-known key formats (``sk-...``, ``Bearer ...``)
+    inside strings are masked.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import dataclasses
 import enum
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 __all__ = [
@@ -116,18 +117,32 @@ class Redactor:
     Args:
         keys: Extra key names to redact (case-insensitive, exact match), on top of the defaults.
         patterns: Extra regular expressions whose matches inside strings are masked.
-        enabled: False turns redaction off entirely.
+        callback: ``callback(key, value) -> bool``, asked about every entry of every mapping
+            being logged (at any depth) whose key is not already a secret; ``True`` replaces the
+            value with ``"[REDACTED]"``. ``value`` is the original object, before conversion.
+            If it raises, the value is hidden (fail closed) and the failure is reported once.
+        enabled: False turns redaction off entirely (the callback too).
+
+    Raises:
+        TypeError: If ``callback`` is not callable.
+
+    .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_cache", "_enabled", "_keys", "_min_length", "_value_re")
+    __slots__ = ("_cache", "_callback", "_enabled", "_keys", "_min_length", "_value_re")
 
     def __init__(
         self,
         *,
         keys: Iterable[str] = (),
         patterns: Iterable[str | re.Pattern[str]] = (),
+        callback: Callable[[str, Any], bool] | None = None,
         enabled: bool = True,
     ) -> None:
+        if callback is not None and not callable(callback):
+            msg = f"callback must be callable, not {type(callback).__name__}"
+            raise TypeError(msg)
+        self._callback = callback if enabled else None
         self._enabled = enabled
         self._keys = frozenset(k.lower() for k in (*DEFAULT_SECRET_KEYS, *keys))
         extra = [p if isinstance(p, str) else p.pattern for p in patterns]
@@ -151,6 +166,29 @@ class Redactor:
                 self._cache.clear()
             self._cache[key] = verdict
         return verdict
+
+    @property
+    def has_callback(self) -> bool:
+        """Whether a user callback judges mapping entries (see :meth:`hides`)."""
+        return self._callback is not None
+
+    def hides(self, key: str, value: Any) -> bool:
+        """Return whether the user callback hides ``value`` stored under ``key``; never raises."""
+        callback = self._callback
+        if callback is None:
+            return False
+        try:
+            return bool(callback(key, value))
+        except Exception as exc:
+            from promptrail import _errors  # here: _errors imports this module
+
+            _errors.report(
+                "redact:callback",
+                exc,
+                "the redaction callback raised; the value was hidden",
+                internal=False,
+            )
+            return True
 
     def mask(self, text: str) -> str:
         """Return ``text`` with well-known secret formats replaced by :data:`REDACTED`."""
@@ -272,13 +310,14 @@ class _Converter:
         seen.add(ident)
         redactor, limits = self.redactor, self.limits
         max_string = limits.max_string
+        judged = redactor.has_callback
         out: dict[str, Any] = {}
         try:
             for k, v in value.items():
                 key = k if type(k) is str else _safe_repr(k, limits, redactor)
                 if not key.isascii():
                     key = _encodable(key)
-                if redactor.is_secret_key(key):
+                if redactor.is_secret_key(key) or (judged and redactor.hides(key, v)):
                     out[key] = REDACTED
                     continue
                 t = type(v)
@@ -338,7 +377,7 @@ class _Converter:
             key = k if type(k) is str else _safe_repr(k, limits, redactor)
             if not key.isascii():
                 key = _encodable(key)
-            if redactor.is_secret_key(key):
+            if redactor.is_secret_key(key) or redactor.hides(key, v):
                 out[key] = REDACTED
             else:
                 out[key] = self.convert(v, depth - 1)
