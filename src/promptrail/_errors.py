@@ -3,7 +3,8 @@
 Nothing promptrail does may raise into user code. Every processor, exporter and record-building
 call goes through :func:`report`, which logs a failure once per kind (then at most once a minute
 with a count) on the ``promptrail`` logger and counts it. Log lines are masked like record
-strings (``sk-...`` keys, ``Bearer`` tokens, user patterns): exception messages quote secrets. In promptrail's own test suite
+strings (``sk-...`` keys, ``Bearer`` tokens, user patterns): exception messages quote secrets.
+In promptrail's own test suite
 (``PROMPTRAIL_RAISE_INTERNAL_ERRORS=1``, set by its conftest, like logfire's trick) failures of
 promptrail's *own* code are re-raised so the tests see our bugs; failures of user-supplied parts
 (an exporter that raises) are never re-raised. Users' test suites are not affected.

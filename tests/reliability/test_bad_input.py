@@ -5,6 +5,7 @@ The documented results are in the docstring of ``promptrail._serialize``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import tracemalloc
@@ -33,10 +34,8 @@ def logged(memory: InMemoryExporter) -> tuple[Any, Any]:
     (record,) = memory.records
     output = record.output
     if output is not None:
-        try:
+        with contextlib.suppress(json.JSONDecodeError):
             output = json.loads(output)
-        except json.JSONDecodeError:
-            pass
     return record.inputs["value"], output
 
 
@@ -94,7 +93,7 @@ class TestCycles:
         }
 
     def test_cycles_set_after_the_call_starts(self, memory: InMemoryExporter) -> None:
-        """Values given through update_current that contain themselves are cut at the first repeat."""
+        """A cycle given through update_current is unrolled like an argument's, then cut."""
 
         @log_tool(path="tool")
         def tool() -> None:
@@ -252,7 +251,8 @@ class TestNonFiniteNumbers:
         (record,) = memory.records
         assert record.metadata == {"score": "Infinity"}
         # A numeric field keeps the float; its JSON form is null (JSON has no NaN).
-        assert record.prompt_cost is not None and math.isnan(record.prompt_cost)
+        assert record.prompt_cost is not None
+        assert math.isnan(record.prompt_cost)
         assert json.loads(record.model_dump_json())["prompt_cost"] is None
 
 

@@ -88,7 +88,9 @@ def fixture_hanging() -> Iterator[HangingExporter]:
 
 def warnings_about(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
     """The promptrail log lines containing ``text``."""
-    return [r.getMessage() for r in caplog.records if r.name == "promptrail" and text in r.getMessage()]
+    return [
+        r.getMessage() for r in caplog.records if r.name == "promptrail" and text in r.getMessage()
+    ]
 
 
 class TestRaisingExporter:

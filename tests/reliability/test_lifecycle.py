@@ -8,7 +8,7 @@ import json
 import subprocess
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +34,14 @@ class Payload:
 
 
 @log_prompt(path="stream")
-def stream(payload: Payload) -> Iterator[str]:
+def stream(payload: Payload) -> Generator[str, None, None]:
     """A streaming call yielding payload.n chunks."""
     for i in range(payload.n):
         yield f"chunk{i}"
 
 
 @log_prompt(path="astream")
-async def astream(payload: Payload) -> AsyncIterator[str]:
+async def astream(payload: Payload) -> AsyncGenerator[str, None]:
     """An async streaming call yielding payload.n chunks."""
     for i in range(payload.n):
         await asyncio.sleep(0)
@@ -161,9 +161,14 @@ class TestExceptions:
             return 1
 
         error = ValueError("bad input")
-        with pytest.raises(ValueError, match="bad input") as info, trace(path="flow"):
-            tool()
-            raise error
+
+        def run() -> None:
+            with trace(path="flow"):
+                tool()
+                raise error
+
+        with pytest.raises(ValueError, match="bad input") as info:
+            run()
         assert info.value is error
         assert promptrail.get_current_log_id() is None
         records = {r.path: r for r in memory.records}

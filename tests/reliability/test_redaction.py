@@ -56,9 +56,7 @@ class TestSecretKeys:
             "Cookie",
         ],
     )
-    def test_in_inputs_nested_in_dicts_and_lists(
-        self, memory: InMemoryExporter, key: str
-    ) -> None:
+    def test_in_inputs_nested_in_dicts_and_lists(self, memory: InMemoryExporter, key: str) -> None:
         """At the top level, in a dict, in a list of dicts: every occurrence is hidden."""
         echo(**{key: SECRET}, nested={"a": {key: SECRET}}, listed=[{key: SECRET}, [{key: SECRET}]])
         (record,) = memory.records
@@ -147,7 +145,12 @@ class TestSecretKeys:
         """Token counts and similar keys are not secrets."""
         echo(max_tokens=5, prompt_tokens=3, tokenizer="bpe", author="x")
         (record,) = memory.records
-        assert record.inputs == {"max_tokens": 5, "prompt_tokens": 3, "tokenizer": "bpe", "author": "x"}
+        assert record.inputs == {
+            "max_tokens": 5,
+            "prompt_tokens": 3,
+            "tokenizer": "bpe",
+            "author": "x",
+        }
 
 
 class TestSecretFormats:
@@ -231,7 +234,9 @@ class TestUserRedaction:
 
         redactor = Redactor(callback=judge)
         value = types.MappingProxyType({"hide": 1, "keep": (2,)})
-        assert to_jsonable({"m": value}, redactor=redactor) == {"m": {"hide": REDACTED, "keep": [2]}}
+        assert to_jsonable({"m": value}, redactor=redactor) == {
+            "m": {"hide": REDACTED, "keep": [2]}
+        }
         assert seen == [("m", value), ("hide", 1), ("keep", (2,))]
 
     def test_failing_callback_fails_closed(

@@ -57,7 +57,7 @@ class TestWholeTrees:
     """A trace is exported complete or not at all."""
 
     def test_threads(self) -> None:
-        """4 threads × 200 trees at rate 0.5: every exported trace has all 7 logs."""
+        """4 threads x 200 trees at rate 0.5: every exported trace has all 7 logs."""
         memory = batch_memory(sample_rate=0.5)
 
         def run() -> None:

@@ -108,7 +108,7 @@ class TestConcurrentWriters:
     """Several processes writing the same file at once."""
 
     def test_no_write_is_lost(self, tmp_path: Path) -> None:
-        """4 processes × 20 batches × 50 records: every record stored once, file consistent."""
+        """4 processes x 20 batches x 50 records: every record stored once, file consistent."""
         db = tmp_path / "shared.db"
         procs = [start_writer(db, f"p{k}", 20, 50) for k in range(4)]
         for proc in procs:
