@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import tracemalloc
 from pathlib import Path
@@ -306,3 +307,66 @@ class TestHugeTrace:
         assert sum(1 for _ in stream()) == 20_000
         (record,) = memory.records
         assert record.metadata.get("items_truncated") is True
+
+
+class TestInvalidFields:
+    """Record fields given values of the wrong type, by user code or by an extractor."""
+
+    def test_wrong_types_move_to_metadata(
+        self, memory: InMemoryExporter, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """The log is kept; the bad fields are under metadata["promptrail.invalid_fields"]."""
+
+        @log_prompt(path="llm")
+        def llm() -> str:
+            promptrail.update_current(
+                prompt_tokens="many", finish_reason=["stop"], output_tokens=3, metadata={"a": 1}
+            )
+            return "ok"
+
+        with caplog.at_level(logging.WARNING, logger="promptrail"):
+            assert llm() == "ok"
+        (record,) = memory.records
+        assert record.output == "ok"
+        assert record.output_tokens == 3
+        assert record.prompt_tokens is None
+        assert record.metadata == {
+            "a": 1,
+            "promptrail.invalid_fields": {"finish_reason": ["stop"], "prompt_tokens": "many"},
+        }
+        stats = promptrail.stats()
+        assert (stats.exported, stats.failed, stats.errors["invalid_field"]) == (1, 0, 1)
+        assert "finish_reason, prompt_tokens" in caplog.text
+        assert "many" not in caplog.text  # names only, never values
+
+    def test_extractor_returning_bad_types(self, memory: InMemoryExporter) -> None:
+        """An extractor's wrong-typed field is set aside the same way; the rest is kept."""
+
+        def extractor(value: Any) -> dict[str, Any] | None:
+            return {"output": "text", "reasoning_tokens": {"n": 1}} if value == ("x",) else None
+
+        promptrail.register_extractor(extractor)
+        try:
+            echo(("x",))
+        finally:
+            promptrail.unregister_extractor(extractor)
+        (record,) = memory.records
+        assert record.output == "text"
+        assert record.metadata["promptrail.invalid_fields"] == {"reasoning_tokens": {"n": 1}}
+
+    def test_raising_extractor_is_skipped(self, memory: InMemoryExporter) -> None:
+        """An extractor that raises is skipped and counted; the built-in extraction applies."""
+
+        def broken(value: Any) -> dict[str, Any] | None:
+            raise KeyError("nope")
+
+        promptrail.register_extractor(broken)
+        try:
+            assert echo("plain") == "plain"
+            assert echo([1]) == [1]
+        finally:
+            promptrail.unregister_extractor(broken)
+        assert [r.output for r in memory.records] == ["plain", "[1]"]
+        assert promptrail.stats().errors == {
+            "extract:TestInvalidFields.test_raising_extractor_is_skipped.<locals>.broken": 1
+        }
