@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 import promptrail
-from promptrail import ActiveLog, BaseProcessor, BatchProcessor, LogRecord, SimpleProcessor
+from promptrail import ActiveLog, BaseProcessor, BatchProcessor, LogRecord, SimpleProcessor, _errors
 from promptrail.exporters import ExportResult, InMemoryExporter
 
 
@@ -129,6 +129,27 @@ class TestRaisingExporter:
         assert first >= 1
         assert exporter.calls > first
         assert promptrail.stats().failed == 20
+
+
+class TestErrorLogRateLimit:
+    """Repeated failures of one kind: logged once, then at most once per interval, with a count."""
+
+    def test_repeats_are_counted_in_the_next_line(
+        self, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Within the interval repeats are silent; the next line says how many were skipped."""
+        monkeypatch.setattr(_errors, "_REPEAT_INTERVAL", 0.2)
+        promptrail.configure(processors=[SimpleProcessor(RaisingExporter())])
+        with caplog.at_level(logging.WARNING, logger="promptrail"):
+            for i in range(10):
+                work(i)
+            time.sleep(0.25)
+            work(10)
+        lines = warnings_about(caplog, "RaisingExporter.export raised")
+        assert len(lines) == 2
+        assert "more times" not in lines[0]
+        assert lines[1].endswith("(and 9 more times since last reported)")
+        assert promptrail.stats().errors["export:RaisingExporter"] == 11
 
 
 class TestFailingExporter:

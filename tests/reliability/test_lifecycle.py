@@ -178,6 +178,25 @@ class TestExceptions:
         assert records["tool"].error is None
 
     @pytest.mark.parametrize("exc_type", [KeyboardInterrupt, SystemExit])
+    def test_base_exceptions_inside_trace(
+        self, memory: InMemoryExporter, exc_type: type[BaseException]
+    ) -> None:
+        """KeyboardInterrupt/SystemExit inside trace() propagate; the flow log is ended."""
+        error = exc_type()
+
+        def run() -> None:
+            with trace(path="flow"):
+                raise error
+
+        with pytest.raises(exc_type) as info:
+            run()
+        assert info.value is error
+        record = only(memory)
+        assert record.error == exc_type.__name__
+        assert record.end_time is not None
+        assert promptrail.get_current_log_id() is None
+
+    @pytest.mark.parametrize("exc_type", [KeyboardInterrupt, SystemExit])
     def test_base_exceptions_propagate_and_end_the_log(
         self, memory: InMemoryExporter, exc_type: type[BaseException]
     ) -> None:
