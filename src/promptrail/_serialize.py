@@ -35,9 +35,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import itertools
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 __all__ = [
@@ -205,19 +206,30 @@ def snapshot(value: Any, depth: int = 3) -> Any:
     """Copy mutable containers in ``value`` (up to ``depth`` levels); keep everything else.
 
     Cheap enough for the caller's thread: atomic values return at once, and only ``list``,
-    ``dict`` and ``set`` (exact types) are copied.
+    ``dict`` and ``set`` (exact types) are copied. Each copy is a C-level ``copy()`` (exactly
+    sized: one pointer table, never the elements) whose non-atomic entries are then replaced by
+    their own snapshots; leaves are tested inline rather than through a call each.
     """
     t = type(value)
     if t in _ATOMIC:
         return value
     if t is list:
-        if depth <= 1:
-            return value.copy()
-        return [snapshot(v, depth - 1) for v in value]
+        out = value.copy()
+        if depth > 1:
+            atomic = _ATOMIC
+            for i, v in enumerate(out):
+                if type(v) not in atomic:
+                    out[i] = snapshot(v, depth - 1)
+        return out
     if t is dict:
-        if depth <= 1:
-            return value.copy()
-        return {k: snapshot(v, depth - 1) for k, v in value.items()}
+        copied = value.copy()
+        if depth > 1:
+            atomic = _ATOMIC
+            # Replacing values of existing keys while iterating is allowed (the size is fixed).
+            for k, v in copied.items():
+                if type(v) not in atomic:
+                    copied[k] = snapshot(v, depth - 1)
+        return copied
     if t is tuple:
         return tuple(snapshot(v, depth - 1) for v in value) if depth > 1 else value
     if t is set:
@@ -367,13 +379,12 @@ class _Converter:
         limits, redactor = self.limits, self.redactor
         out: dict[str, Any] = {}
         try:
-            items = list(value.items())
+            # Only the kept head is materialised: a 100k-entry mapping is never copied whole.
+            total = len(value)
+            head = list(itertools.islice(value.items(), limits.max_items))
         except Exception:
             return {"<unreadable mapping>": _safe_repr(value, limits, redactor)}
-        for i, (k, v) in enumerate(items):
-            if i >= limits.max_items:
-                out[TRUNCATED_MARK] = f"{len(items) - i} more items"
-                break
+        for k, v in head:
             key = k if type(k) is str else _safe_repr(k, limits, redactor)
             if not key.isascii():
                 key = _encodable(key)
@@ -381,14 +392,19 @@ class _Converter:
                 out[key] = REDACTED
             else:
                 out[key] = self.convert(v, depth - 1)
+        if total > len(head):
+            out[TRUNCATED_MARK] = f"{total - len(head)} more items"
         return out
 
-    def items(self, value: Iterable[Any], depth: int) -> list[Any]:
-        items = list(value)
+    def items(self, value: Collection[Any], depth: int) -> list[Any]:
         max_items = self.limits.max_items
-        out = [self.convert(v, depth - 1) for v in items[:max_items]]
-        if len(items) > max_items:
-            out.append(f"{TRUNCATED_MARK} {len(items) - max_items} more items")
+        if type(value) is list or type(value) is tuple:
+            head: Iterable[Any] = value[:max_items]
+        else:  # sets: no slicing, and no full copy either
+            head = itertools.islice(value, max_items)
+        out = [self.convert(v, depth - 1) for v in head]
+        if len(value) > max_items:
+            out.append(f"{TRUNCATED_MARK} {len(value) - max_items} more items")
         return out
 
 

@@ -9,7 +9,9 @@ import contextlib
 import json
 import logging
 import math
+import sys
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -123,55 +125,92 @@ class TestCycles:
 
 
 class TestLargeValues:
-    """A 10 MB string and a 100k-element list: truncated with a marker, memory bounded."""
+    """10 MB values and 100k-element containers: truncated with a marker, memory bounded.
 
-    def _peak_while_logging(self, memory: InMemoryExporter, value: Any) -> int:
+    The worker only materialises what it keeps. An argument is also copied on the caller's
+    thread, shallowly (its pointer table, not its elements): that copy is the one cost that
+    grows with the container.
+    """
+
+    def _peak_while_logging(self, memory: InMemoryExporter, value: Any, *, returned: bool) -> int:
+        @log_tool(path="echo")
+        def produce() -> Any:
+            return value
+
         tracemalloc.start()
         try:
             tracemalloc.reset_peak()
             base = tracemalloc.get_traced_memory()[0]
-            echo(value)
+            if returned:
+                produce()
+            else:
+                echo(value)
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
         assert len(memory.records) == 1
         return peak - base
 
-    def test_ten_megabyte_string(self, memory: InMemoryExporter) -> None:
-        """Kept as its first max_string characters plus the marker; no copy of the whole value."""
+    @pytest.mark.parametrize("returned", [False, True], ids=["argument", "result"])
+    def test_ten_megabyte_string(self, memory: InMemoryExporter, returned: bool) -> None:
+        """Kept as its first max_string characters plus the marker; never copied whole."""
         big = "a" * 10_000_000
-        peak = self._peak_while_logging(memory, big)
-        value, output = logged(memory)
-        assert value == "a" * MAX_STRING + TRUNCATED_MARK
-        assert output == value
-        assert peak < 2_000_000
-        assert len(memory.records[0].model_dump_json()) < 4 * MAX_STRING
+        peak = self._peak_while_logging(memory, big, returned=returned)
+        (record,) = memory.records
+        expected = "a" * MAX_STRING + TRUNCATED_MARK
+        assert (record.output if returned else record.inputs["value"]) == expected
+        assert peak < 1_000_000
+        assert len(record.model_dump_json()) < 4 * MAX_STRING
 
-    def test_ten_megabyte_bytes(self, memory: InMemoryExporter) -> None:
+    @pytest.mark.parametrize("returned", [False, True], ids=["argument", "result"])
+    def test_ten_megabyte_bytes(self, memory: InMemoryExporter, returned: bool) -> None:
         """Bytes are cut before decoding: no 10 MB text is ever built."""
         big = b"b" * 10_000_000
-        peak = self._peak_while_logging(memory, big)
-        value, _ = logged(memory)
-        assert value == "b" * MAX_STRING + TRUNCATED_MARK
-        assert peak < 2_000_000
+        peak = self._peak_while_logging(memory, big, returned=returned)
+        (record,) = memory.records
+        expected = "b" * MAX_STRING + TRUNCATED_MARK
+        assert (record.output if returned else record.inputs["value"]) == expected
+        assert peak < 1_000_000
 
     def test_hundred_thousand_element_list(self, memory: InMemoryExporter) -> None:
         """Kept as its first max_items elements plus a marker element saying how many were cut."""
         big = [f"item-{i:06d}" for i in range(100_000)]
-        peak = self._peak_while_logging(memory, big)
+        peak = self._peak_while_logging(memory, big, returned=False)
         value, _ = logged(memory)
         assert value[:MAX_ITEMS] == big[:MAX_ITEMS]
         assert value[MAX_ITEMS:] == [f"{TRUNCATED_MARK} {100_000 - MAX_ITEMS} more items"]
-        # The list itself (pointers + strings) is about 6.5 MB; logging it must not copy it all.
-        assert peak < 2_500_000
+        # The list and its strings are about 6.5 MB; at most one pointer-table copy is made.
+        assert peak < 1.5 * sys.getsizeof(big)
         assert len(memory.records[0].model_dump_json()) < 200_000
 
+    @pytest.mark.parametrize(
+        "make",
+        [
+            lambda: [f"item-{i:06d}" for i in range(100_000)],
+            lambda: {f"k{i}": i for i in range(100_000)},
+            lambda: set(range(100_000)),
+        ],
+        ids=["list", "dict", "set"],
+    )
+    def test_hundred_thousand_elements_returned(
+        self, memory: InMemoryExporter, make: Callable[[], Any]
+    ) -> None:
+        """A returned container is not copied at all: only the kept head is materialised."""
+        big = make()
+        peak = self._peak_while_logging(memory, big, returned=True)
+        assert peak < 500_000
+        (record,) = memory.records
+        assert record.output is not None
+        assert f"{100_000 - MAX_ITEMS} more items" in record.output
+
     def test_hundred_thousand_key_dict(self, memory: InMemoryExporter) -> None:
-        """A huge dict keeps max_items keys plus a marker key."""
-        echo({f"k{i}": i for i in range(100_000)})
+        """A huge dict argument keeps max_items keys plus a marker key; one shallow copy at most."""
+        big = {f"k{i}": i for i in range(100_000)}
+        peak = self._peak_while_logging(memory, big, returned=False)
         value, _ = logged(memory)
         assert len(value) == MAX_ITEMS + 1
         assert value[TRUNCATED_MARK] == f"{100_000 - MAX_ITEMS} more items"
+        assert peak < 1.5 * sys.getsizeof(big)
 
     def test_deep_nesting(self, memory: InMemoryExporter) -> None:
         """Nesting deeper than max_depth ends in a bounded repr, not a RecursionError."""
