@@ -15,7 +15,8 @@ Two halves with different budgets:
     huge value is never decoded whole; strings (and keys) holding lone surrogates, which UTF-8
     cannot encode, get U+FFFD in their place;
   - lists, tuples, sets and dicts are converted element by element, at most ``max_items`` each
-    (a marker element or key says how many were left out) and at most ``max_depth`` levels deep;
+    (a marker element or key says how many were left out; only the kept head is ever
+    materialised) and at most ``max_depth`` levels deep;
   - a container met again inside itself becomes ``"<cycle>"``. Values captured on the caller's
     thread (arguments, ``update_current()`` fields) were first copied by :func:`snapshot` up to
     3 levels deep, and those copies are new containers, so a cycle through them shows up to 3
