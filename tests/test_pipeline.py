@@ -12,11 +12,13 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import promptrail
 from promptrail import BatchProcessor, LogRecord, SimpleProcessor, log_prompt
+from promptrail._config import STATE
 from promptrail.exporters import ExportResult, InMemoryExporter, JsonlExporter, SqliteStore
 
 
@@ -259,17 +261,17 @@ class TestConfigure:
         store = SqliteStore(tmp_path / "default.db", create=False)
         assert [r.inputs for r in store.logs()] == [{"i": 3}]
 
-    def test_internal_errors_surface_under_pytest(self) -> None:
+    def test_internal_errors_surface_under_pytest(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """A bug while building a record is re-raised under pytest (not hidden)."""
         memory = InMemoryExporter()
         promptrail.configure(processors=[SimpleProcessor(memory)])
+        monkeypatch.setattr(STATE, "ids", _BrokenIds())
 
         @log_prompt(path="bad")
         def bad() -> int:
-            promptrail.update_current(prompt_tokens="many")
             return 1
 
-        with pytest.raises(ValueError, match="prompt_tokens"):
+        with pytest.raises(ValueError, match="log_id"):
             bad()
 
     def test_internal_errors_are_swallowed_in_production(
@@ -279,15 +281,22 @@ class TestConfigure:
         monkeypatch.delenv("PROMPTRAIL_RAISE_INTERNAL_ERRORS")
         memory = InMemoryExporter()
         promptrail.configure(processors=[SimpleProcessor(memory)])
+        monkeypatch.setattr(STATE, "ids", _BrokenIds())
 
         @log_prompt(path="bad")
         def bad() -> int:
-            promptrail.update_current(prompt_tokens="many")
             return 1
 
         assert bad() == 1
         assert promptrail.stats().failed == 1
         assert promptrail.stats().errors == {"build": 1}
+
+
+class _BrokenIds:
+    """An id generator with a bug: its ids are not strings, so no record can be built."""
+
+    def format_id(self, start_ns: int, seq: int) -> Any:
+        return seq
 
 
 class TestProcessLifecycle:

@@ -14,7 +14,9 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from promptrail import _extract, _request, _serialize
+from pydantic import ValidationError
+
+from promptrail import _errors, _extract, _request, _serialize
 from promptrail._cost import costs
 from promptrail._ids import DEFAULT_IDS, IdGenerator
 from promptrail._records import ChatMessage, LogKind, LogRecord, PromptKernel
@@ -24,7 +26,7 @@ from promptrail._versions import version_id
 if TYPE_CHECKING:
     from promptrail._config import Settings
 
-__all__ = ["UPDATABLE_FIELDS", "ActiveLog", "CallSpec"]
+__all__ = ["INVALID_KEY", "UPDATABLE_FIELDS", "ActiveLog", "CallSpec"]
 
 UPDATABLE_FIELDS = frozenset(
     {
@@ -326,7 +328,7 @@ class ActiveLog:
         if body.get("output") is not None and not isinstance(body["output"], str):
             body["output"] = json.dumps(body["output"], ensure_ascii=False)
         _derive(body, clean(requested), response_model)
-        return LogRecord.model_validate(body)
+        return _validate(body)
 
     def _inputs(self) -> tuple[dict[str, Any], Any]:
         sig = self.spec.method_signature if self.bound else self.spec.signature
@@ -346,6 +348,41 @@ class ActiveLog:
                 inputs[name] = value
         messages = inputs.pop("messages", None)
         return inputs, messages
+
+
+INVALID_KEY = "promptrail.invalid_fields"
+"""Metadata key holding fields whose values had the wrong type (e.g. ``prompt_tokens="many"``)."""
+
+# Fields promptrail sets itself; any other field comes from user code, extractors or results.
+_OWN_FIELDS = frozenset(
+    {"log_id", "path", "kind", "trace_id", "trace_parent_id", "start_time", "end_time"}
+    | {"created_at", "provider_latency", "environment", "metadata"}
+)
+
+
+def _validate(body: dict[str, Any]) -> LogRecord:
+    """Validate ``body``; a field given a value of the wrong type moves to metadata.
+
+    ``update_current(prompt_tokens="many")`` or an extractor returning a list as
+    ``finish_reason`` must not lose the whole log: the record is kept without those fields, and
+    their (converted, redacted) values are kept under ``metadata["promptrail.invalid_fields"]``.
+    """
+    try:
+        return LogRecord.model_validate(body)
+    except ValidationError as exc:
+        names = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+        if not names or names & _OWN_FIELDS:
+            raise  # promptrail's own fields: a bug, reported as such
+        invalid = {name: body.pop(name) for name in sorted(names) if name in body}
+        body["metadata"] = {**body.get("metadata", {}), INVALID_KEY: invalid}
+        _errors.report(
+            "invalid_field",
+            None,
+            f"fields of {body.get('path')} had the wrong type ({', '.join(invalid)}); "
+            f"kept in metadata[{INVALID_KEY!r}]",
+            internal=False,
+        )
+        return LogRecord.model_validate(body)
 
 
 _PROMPT_FIELDS = frozenset(PromptKernel.model_fields) - {"other"}

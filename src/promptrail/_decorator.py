@@ -199,7 +199,9 @@ class _EndIfAbandoned:
     """Ends a generator's log when the generator is collected without ever being resumed.
 
     Only the wrapper generator's frame references it, so it dies with that frame. If the log
-    already ended (exhausted, closed, raised), it does nothing.
+    already ended (exhausted, closed, raised), it does nothing. When a started generator is
+    collected as part of a reference cycle, the collector may finalise this guard before the
+    generator itself: a log with yielded items is then marked ``closed``, not ``never_started``.
     """
 
     __slots__ = ("log", "st")
@@ -209,7 +211,8 @@ class _EndIfAbandoned:
         self.log = log
 
     def __del__(self) -> None:
-        _incomplete(self.st, self.log, "never_started")
+        # A suspended generator has yielded at least once, so items tell started from not.
+        _incomplete(self.st, self.log, "never_started" if self.log.items is None else "closed")
 
 
 def _generator_wrapper(spec: CallSpec) -> _Wrapper:

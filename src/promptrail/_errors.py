@@ -2,7 +2,9 @@
 
 Nothing promptrail does may raise into user code. Every processor, exporter and record-building
 call goes through :func:`report`, which logs a failure once per kind (then at most once a minute
-with a count) on the ``promptrail`` logger and counts it. In promptrail's own test suite
+with a count) on the ``promptrail`` logger and counts it. Log lines are masked like record
+strings (``sk-...`` keys, ``Bearer`` tokens, user patterns): exception messages quote secrets.
+In promptrail's own test suite
 (``PROMPTRAIL_RAISE_INTERNAL_ERRORS=1``, set by its conftest, like logfire's trick) failures of
 promptrail's *own* code are re-raised so the tests see our bugs; failures of user-supplied parts
 (an exporter that raises) are never re-raised. Users' test suites are not affected.
@@ -16,6 +18,9 @@ import os
 import threading
 import time
 from collections import Counter
+
+from promptrail._config import STATE
+from promptrail._serialize import DEFAULT_REDACTOR
 
 __all__ = ["LOGGER", "RateLimitedWarning", "counts", "is_reraised", "report", "reset"]
 
@@ -63,9 +68,9 @@ def report(kind: str, exc: BaseException | None, message: str, *, internal: bool
             repeats = _suppressed_since_log.pop(kind, 0)
             emit = True
     if emit:
-        detail = f": {type(exc).__name__}: {exc}" if exc is not None else ""
+        detail = f": {type(exc).__name__}: {_text(exc)}" if exc is not None else ""
         extra = f" (and {repeats} more times since last reported)" if repeats else ""
-        LOGGER.warning("promptrail: %s%s%s", message, detail, extra)
+        LOGGER.warning("promptrail: %s", _mask(f"{message}{detail}{extra}"))
     if internal and exc is not None and _should_reraise():
         with contextlib.suppress(Exception):
             setattr(exc, _MARK, True)
@@ -97,6 +102,24 @@ class RateLimitedWarning:
             self._last = now
             pending, self._pending = self._pending, 0
         LOGGER.warning(self._message, pending)
+
+
+def _text(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return "<unprintable>"
+
+
+def _mask(line: str) -> str:
+    """Mask secrets in a log line: exception messages often quote keys and auth headers.
+
+    The built-in formats are always masked (even with ``redact=False``), then the user's.
+    """
+    try:
+        return STATE.settings.redactor.mask(DEFAULT_REDACTOR.mask(line))
+    except Exception:  # pragma: no cover - a broken user pattern: keep the default masking
+        return DEFAULT_REDACTOR.mask(line)
 
 
 def counts() -> dict[str, int]:

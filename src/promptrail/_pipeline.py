@@ -156,7 +156,11 @@ def configure(
         raise ConfigurationError(msg)
     for item in (*(exporters or ()), *processors):
         if not callable(getattr(item, "shutdown", None)):
-            msg = f"{item!r} is not an exporter or processor (it has no shutdown())"
+            # The type, not the repr: a misplaced client's repr may quote its API key.
+            msg = (
+                f"a {type(item).__qualname__} object is not an exporter or processor "
+                "(it has no shutdown())"
+            )
             raise ConfigurationError(msg)
     with _lock:
         settings = STATE.settings

@@ -11,24 +11,35 @@ Two halves with different budgets:
     end with :data:`TRUNCATED_MARK`;
   - finite floats pass through; NaN and the infinities become the strings ``"NaN"``,
     ``"Infinity"`` and ``"-Infinity"`` (JSON has no literal for them);
-  - ``bytes`` become text (UTF-8, invalid bytes replaced);
+  - ``bytes`` become text (UTF-8, invalid bytes replaced by U+FFFD), cut before decoding so a
+    huge value is never decoded whole; strings (and keys) holding lone surrogates, which UTF-8
+    cannot encode, get U+FFFD in their place;
   - lists, tuples, sets and dicts are converted element by element, at most ``max_items`` each
-    (a marker element or key says how many were left out) and at most ``max_depth`` levels deep;
-  - a container met again inside itself becomes ``"<cycle>"``;
+    (a marker element or key says how many were left out; only the kept head is ever
+    materialised) and at most ``max_depth`` levels deep;
+  - a container met again inside itself becomes ``"<cycle>"``. Values captured on the caller's
+    thread (arguments, ``update_current()`` fields) were first copied by :func:`snapshot` up to
+    3 levels deep, and those copies are new containers, so a cycle through them shows up to 3
+    unrolled turns before the marker: ``a = [1]; a.append(a)`` is logged as
+    ``[1, [1, [1, [1, "<cycle>"]]]]`` when passed as an argument and ``[1, "<cycle>"]`` when
+    returned. (Tracking identities while copying would make every call slower, for a case
+    that is rare in LLM calls.)
   - pydantic models, dataclasses and objects with ``model_dump``/``to_dict`` are converted through
     those; anything else becomes a ``repr`` bounded like a string (a failing ``repr`` gives
     ``"<unrepresentable T>"``);
-  - values under keys that look like secrets become :data:`REDACTED`, and well-known key formats
-    (``sk-...``, ``Bearer ...``) inside strings are masked.
+  - values under keys that look like secrets (or that the user's ``Redactor(callback=...)``
+    picks) become :data:`REDACTED`, and well-known key formats (``sk-...``, ``Bearer ...``)
+    inside strings are masked.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import itertools
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 __all__ = [
@@ -110,18 +121,32 @@ class Redactor:
     Args:
         keys: Extra key names to redact (case-insensitive, exact match), on top of the defaults.
         patterns: Extra regular expressions whose matches inside strings are masked.
-        enabled: False turns redaction off entirely.
+        callback: ``callback(key, value) -> bool``, asked about every entry of every mapping
+            being logged (at any depth) whose key is not already a secret; ``True`` replaces the
+            value with ``"[REDACTED]"``. ``value`` is the original object, before conversion.
+            If it raises, the value is hidden (fail closed) and the failure is reported once.
+        enabled: False turns redaction off entirely (the callback too).
+
+    Raises:
+        TypeError: If ``callback`` is not callable.
+
+    .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_cache", "_enabled", "_keys", "_min_length", "_value_re")
+    __slots__ = ("_cache", "_callback", "_enabled", "_keys", "_min_length", "_value_re")
 
     def __init__(
         self,
         *,
         keys: Iterable[str] = (),
         patterns: Iterable[str | re.Pattern[str]] = (),
+        callback: Callable[[str, Any], bool] | None = None,
         enabled: bool = True,
     ) -> None:
+        if callback is not None and not callable(callback):
+            msg = f"callback must be callable, not {type(callback).__name__}"
+            raise TypeError(msg)
+        self._callback = callback if enabled else None
         self._enabled = enabled
         self._keys = frozenset(k.lower() for k in (*DEFAULT_SECRET_KEYS, *keys))
         extra = [p if isinstance(p, str) else p.pattern for p in patterns]
@@ -150,6 +175,29 @@ class Redactor:
             self._cache[key] = verdict
         return verdict
 
+    @property
+    def has_callback(self) -> bool:
+        """Whether a user callback judges mapping entries (see :meth:`hides`)."""
+        return self._callback is not None
+
+    def hides(self, key: str, value: Any) -> bool:
+        """Return whether the user callback hides ``value`` stored under ``key``; never raises."""
+        callback = self._callback
+        if callback is None:
+            return False
+        try:
+            return bool(callback(key, value))
+        except Exception as exc:
+            from promptrail import _errors  # here: _errors imports this module
+
+            _errors.report(
+                "redact:callback",
+                exc,
+                "the redaction callback raised; the value was hidden",
+                internal=False,
+            )
+            return True
+
     def mask(self, text: str) -> str:
         """Return ``text`` with well-known secret formats replaced by :data:`REDACTED`."""
         if not self._enabled or len(text) < self._min_length:
@@ -165,19 +213,30 @@ def snapshot(value: Any, depth: int = 3) -> Any:
     """Copy mutable containers in ``value`` (up to ``depth`` levels); keep everything else.
 
     Cheap enough for the caller's thread: atomic values return at once, and only ``list``,
-    ``dict`` and ``set`` (exact types) are copied.
+    ``dict`` and ``set`` (exact types) are copied. Each copy is a C-level ``copy()`` (exactly
+    sized: one pointer table, never the elements) whose non-atomic entries are then replaced by
+    their own snapshots; leaves are tested inline rather than through a call each.
     """
     t = type(value)
     if t in _ATOMIC:
         return value
     if t is list:
-        if depth <= 1:
-            return value.copy()
-        return [snapshot(v, depth - 1) for v in value]
+        out = value.copy()
+        if depth > 1:
+            atomic = _ATOMIC
+            for i, v in enumerate(out):
+                if type(v) not in atomic:
+                    out[i] = snapshot(v, depth - 1)
+        return out
     if t is dict:
-        if depth <= 1:
-            return value.copy()
-        return {k: snapshot(v, depth - 1) for k, v in value.items()}
+        copied = value.copy()
+        if depth > 1:
+            atomic = _ATOMIC
+            # Replacing values of existing keys while iterating is allowed (the size is fixed).
+            for k, v in copied.items():
+                if type(v) not in atomic:
+                    copied[k] = snapshot(v, depth - 1)
+        return copied
     if t is tuple:
         return tuple(snapshot(v, depth - 1) for v in value) if depth > 1 else value
     if t is set:
@@ -185,9 +244,25 @@ def snapshot(value: Any, depth: int = 3) -> Any:
     return value
 
 
+def _encodable(text: str) -> str:
+    """Return ``text`` with lone surrogates replaced by U+FFFD (and surrogate pairs joined).
+
+    Strings decoded with ``surrogateescape`` (file names, ``os.environ``) can hold lone
+    surrogates, which UTF-8 cannot encode: such a record could not be written as JSON, and its
+    whole batch would fail.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
 def _bounded_str(text: str, limits: Limits, redactor: Redactor) -> str:
     if len(text) > limits.max_string:
         text = text[: limits.max_string] + TRUNCATED_MARK
+    if not text.isascii():
+        text = _encodable(text)
     return redactor.mask(text)
 
 
@@ -237,8 +312,10 @@ class _Converter:
         if t is dict or t is list or t is tuple:
             return self.container(value, depth)
         if t is bytes or t is bytearray:
-            text = bytes(value).decode("utf-8", errors="replace")
-            return _bounded_str(text, self.limits, self.redactor)
+            # Cut before decoding (a character is at most 4 bytes): a 10 MB value must not be
+            # decoded whole. Anything cut here is past max_string characters, so it gets the mark.
+            head = bytes(value[: 4 * self.limits.max_string + 4])
+            return _bounded_str(head.decode("utf-8", errors="replace"), self.limits, self.redactor)
         if isinstance(value, (str, int, float)):  # subclasses: enums, IntEnum, str mixins
             return self.convert(_plain(value), depth)
         return self.container(value, depth)
@@ -252,16 +329,19 @@ class _Converter:
         seen.add(ident)
         redactor, limits = self.redactor, self.limits
         max_string = limits.max_string
+        judged = redactor.has_callback
         out: dict[str, Any] = {}
         try:
             for k, v in value.items():
                 key = k if type(k) is str else _safe_repr(k, limits, redactor)
-                if redactor.is_secret_key(key):
+                if not key.isascii():
+                    key = _encodable(key)
+                if redactor.is_secret_key(key) or (judged and redactor.hides(key, v)):
                     out[key] = REDACTED
                     continue
                 t = type(v)
                 if t is str and len(v) <= max_string:
-                    out[key] = redactor.mask(v)
+                    out[key] = redactor.mask(v if v.isascii() else _encodable(v))
                 elif v is None or t is int or t is bool:
                     out[key] = v
                 else:
@@ -306,26 +386,32 @@ class _Converter:
         limits, redactor = self.limits, self.redactor
         out: dict[str, Any] = {}
         try:
-            items = list(value.items())
+            # Only the kept head is materialised: a 100k-entry mapping is never copied whole.
+            total = len(value)
+            head = list(itertools.islice(value.items(), limits.max_items))
         except Exception:
             return {"<unreadable mapping>": _safe_repr(value, limits, redactor)}
-        for i, (k, v) in enumerate(items):
-            if i >= limits.max_items:
-                out[TRUNCATED_MARK] = f"{len(items) - i} more items"
-                break
+        for k, v in head:
             key = k if type(k) is str else _safe_repr(k, limits, redactor)
-            if redactor.is_secret_key(key):
+            if not key.isascii():
+                key = _encodable(key)
+            if redactor.is_secret_key(key) or redactor.hides(key, v):
                 out[key] = REDACTED
             else:
                 out[key] = self.convert(v, depth - 1)
+        if total > len(head):
+            out[TRUNCATED_MARK] = f"{total - len(head)} more items"
         return out
 
-    def items(self, value: Iterable[Any], depth: int) -> list[Any]:
-        items = list(value)
+    def items(self, value: Collection[Any], depth: int) -> list[Any]:
         max_items = self.limits.max_items
-        out = [self.convert(v, depth - 1) for v in items[:max_items]]
-        if len(items) > max_items:
-            out.append(f"{TRUNCATED_MARK} {len(items) - max_items} more items")
+        if type(value) is list or type(value) is tuple:
+            head: Iterable[Any] = value[:max_items]
+        else:  # sets: no slicing, and no full copy either
+            head = itertools.islice(value, max_items)
+        out = [self.convert(v, depth - 1) for v in head]
+        if len(value) > max_items:
+            out.append(f"{TRUNCATED_MARK} {len(value) - max_items} more items")
         return out
 
 

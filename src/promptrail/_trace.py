@@ -141,7 +141,9 @@ def update_current(**fields: Any) -> bool:
     ``metadata`` and ``inputs`` merge key by key; other fields (``output``, ``prompt_tokens``,
     ``output_tokens``, ``reasoning_tokens``, ``prompt_cost``, ``output_cost``, ``finish_reason``,
     ``user``, ...) replace what promptrail captured. Unknown field names are ignored with a
-    warning. Outside any log it does nothing.
+    warning; a value of the wrong type (``prompt_tokens="many"``) is kept under
+    ``metadata["promptrail.invalid_fields"]`` instead of its field. Outside any log it does
+    nothing.
 
     Returns:
         True if a log in progress was updated.
