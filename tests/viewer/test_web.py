@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import re
 import shutil
 import socket
@@ -220,7 +221,7 @@ def fixture_browser() -> Iterator[Any]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def _wait(driver: Any, condition: Callable[[Any], Any], timeout: float = 6.0) -> Any:
+def _wait(driver: Any, condition: Callable[[Any], Any], timeout: float = 15.0) -> Any:
     from selenium.webdriver.support.ui import WebDriverWait
 
     return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
@@ -289,8 +290,14 @@ class TestWebPage:
         assert browser.find_elements("css selector", "#main img, #main script") == []
         assert "log=trace-new-reply" in browser.current_url
 
-    def test_screenshot_of_a_deep_trace(self, server: tuple[str, Path], browser: Any) -> None:
-        """A three-level trace is drawn in tree order; its screenshot is docs/trace-page.png."""
+    def test_screenshot_of_a_deep_trace(
+        self, server: tuple[str, Path], browser: Any, tmp_path: Path
+    ) -> None:
+        """A three-level trace is drawn in tree order; its screenshot is docs/trace-page.png.
+
+        The screenshot is written to docs/ only with PROMPTRAIL_WRITE_DOCS=1 (it carries the
+        time of the run, so writing it on every run would dirty the checkout).
+        """
         url, _ = server
         browser.get(url + f"/?poll=300#/trace/{SHOWCASE}?log=0193a8c2-5e10-7d2a-9f3b-1c2d3e4f0a03")
         _wait(browser, lambda d: d.find_element("css selector", "#detail .chat .reply"))
@@ -310,8 +317,10 @@ class TestWebPage:
 
         ActionChains(browser).move_to_element(browser.find_element("css selector", "h1")).perform()
         browser.set_window_size(1400, 1040)
-        DOCS.mkdir(exist_ok=True)
-        browser.save_screenshot(str(DOCS / "trace-page.png"))
+        target = DOCS if os.environ.get("PROMPTRAIL_WRITE_DOCS") == "1" else tmp_path
+        target.mkdir(exist_ok=True)
+        assert browser.save_screenshot(str(target / "trace-page.png"))
+        assert (target / "trace-page.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         browser.set_window_size(1400, 900)
 
     def test_error_shown_in_the_detail_panel(self, server: tuple[str, Path], browser: Any) -> None:
