@@ -67,10 +67,8 @@ DEFAULT_SECRET_KEYS: tuple[str, ...] = (
     "credentials",
 )
 
-# ``token(?!s)``: ``access_token`` is a secret, ``prompt_tokens``/``max_tokens`` are counts.
 _SECRET_KEY_RE = re.compile(
-    r"(api[_-]?key|secret|passw(or)?d|token(?!s)|authori[sz]ation|cookie|private[_-]?key"
-    r"|credential)",
+    r"(api[_-]?key|secret|passw(or)?d|token|authori[sz]ation|cookie|private[_-]?key|credential)",
     re.IGNORECASE,
 )
 
