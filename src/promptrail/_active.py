@@ -250,11 +250,13 @@ class ActiveLog:
             prompt_from_result = extracted.pop("prompt", None)
             if isinstance(prompt_from_result, Mapping):
                 prompt = {**prompt_from_result, **prompt}
-            body.update(clean(extracted))
+            # Clean each value, not the dict: field names such as "output_tokens" are not secrets.
+            body.update({key: clean(value) for key, value in extracted.items()})
             if "output_message" in body:
                 body["output_message"] = _message(body["output_message"])
         if prompt:
-            body["prompt"] = PromptKernel.model_validate(_prompt_fields(clean(prompt)))
+            cleaned = {key: clean(value) for key, value in prompt.items()}
+            body["prompt"] = PromptKernel.model_validate(_prompt_fields(cleaned))
 
         metadata = dict(spec.metadata) if spec.metadata else {}
         for key, value in fields.items():

@@ -25,9 +25,10 @@ Two halves with different budgets:
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = [
@@ -67,8 +68,13 @@ DEFAULT_SECRET_KEYS: tuple[str, ...] = (
     "credentials",
 )
 
+# A key is a secret when it *ends* with one of these words (after a separator or at the start):
+# "openai_api_key", "x-api-key", "access_token", "db_password" are; "max_tokens", "prompt_tokens",
+# "cache_key" are not.
 _SECRET_KEY_RE = re.compile(
-    r"(api[_-]?key|secret|passw(or)?d|token|authori[sz]ation|cookie|private[_-]?key|credential)",
+    r"(?:^|[_\-.])(?:api[_-]?key|apikey|secret|secret[_-]?key|access[_-]?key|passw(?:or)?d"
+    r"|token|auth|authori[sz]ation|cookie|private[_-]?key|credentials?|session[_-]?key"
+    r"|signature)$",
     re.IGNORECASE,
 )
 
@@ -105,7 +111,7 @@ class Redactor:
         enabled: False turns redaction off entirely.
     """
 
-    __slots__ = ("_enabled", "_keys", "_value_re")
+    __slots__ = ("_cache", "_enabled", "_keys", "_min_length", "_value_re")
 
     def __init__(
         self,
@@ -120,17 +126,27 @@ class Redactor:
         self._value_re = (
             re.compile("|".join([_SECRET_VALUE_RE.pattern, *extra])) if extra else _SECRET_VALUE_RE
         )
+        # The built-in formats are all at least 15 characters long; user patterns may be shorter.
+        self._min_length = 0 if extra else 15
+        # Keys repeat endlessly ("role", "content"): remember the verdicts (bounded).
+        self._cache: dict[str, bool] = {}
 
     def is_secret_key(self, key: str) -> bool:
         """Return whether a value stored under ``key`` must be hidden."""
-        if not self._enabled:
-            return False
-        low = key.lower()
-        return low in self._keys or _SECRET_KEY_RE.search(low) is not None
+        verdict = self._cache.get(key)
+        if verdict is None:
+            low = key.lower()
+            verdict = self._enabled and (
+                low in self._keys or _SECRET_KEY_RE.search(low) is not None
+            )
+            if len(self._cache) >= 4096:
+                self._cache.clear()
+            self._cache[key] = verdict
+        return verdict
 
     def mask(self, text: str) -> str:
         """Return ``text`` with well-known secret formats replaced by :data:`REDACTED`."""
-        if not self._enabled:
+        if not self._enabled or len(text) < self._min_length:
             return text
         return self._value_re.sub(REDACTED, text)
 
@@ -184,80 +200,139 @@ def to_jsonable(
     redactor: Redactor = DEFAULT_REDACTOR,
 ) -> Any:
     """Convert ``value`` to JSON-safe data, bounded and redacted; never raises."""
-    return _convert(value, limits, redactor, limits.max_depth, set())
+    return _Converter(limits, redactor).convert(value, limits.max_depth)
 
 
-def _convert(value: Any, limits: Limits, redactor: Redactor, depth: int, seen: set[int]) -> Any:
-    t = type(value)
-    if t is str:
-        return _bounded_str(value, limits, redactor)
-    if value is None or t is bool or t is int:
-        return value
-    if t is float:
-        if math.isfinite(value):
+class _Converter:
+    """One conversion: the limits, the redactor and the containers being converted (cycles)."""
+
+    __slots__ = ("limits", "redactor", "seen")
+
+    def __init__(self, limits: Limits, redactor: Redactor) -> None:
+        self.limits = limits
+        self.redactor = redactor
+        self.seen: set[int] = set()
+
+    def convert(self, value: Any, depth: int) -> Any:
+        t = type(value)
+        # Exact-type fast paths first: they are almost everything a log holds.
+        if t is str:
+            return _bounded_str(value, self.limits, self.redactor)
+        if value is None or t is bool or t is int:
             return value
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if t is bytes or t is bytearray:
-        return _bounded_str(bytes(value).decode("utf-8", errors="replace"), limits, redactor)
-    if isinstance(value, (str, int, float)):  # subclasses (enums, numpy-less IntEnum ...)
-        return _convert(_plain(value), limits, redactor, depth, seen)
-    if depth <= 0:
-        return _safe_repr(value, limits, redactor)
-    ident = id(value)
-    if ident in seen:
-        return "<cycle>"
-    seen.add(ident)
-    try:
-        if isinstance(value, Mapping):
-            return _convert_mapping(value, limits, redactor, depth, seen)
-        if isinstance(value, (list, tuple, set, frozenset)):
-            return _convert_items(value, limits, redactor, depth, seen)
-        converted = _via_protocol(value)
-        if converted is not _NOTHING:
-            return _convert(converted, limits, redactor, depth - 1, seen)
-        return _safe_repr(value, limits, redactor)
-    finally:
-        seen.discard(ident)
+        if t is dict and depth > 0 and len(value) <= self.limits.max_items:
+            return self.plain_dict(value, depth)
+        if (t is list or t is tuple) and depth > 0:
+            return self.plain_list(value, depth)
+        if t is float:
+            if math.isfinite(value):
+                return value
+            return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        if t is dict or t is list or t is tuple:
+            return self.container(value, depth)
+        if t is bytes or t is bytearray:
+            text = bytes(value).decode("utf-8", errors="replace")
+            return _bounded_str(text, self.limits, self.redactor)
+        if isinstance(value, (str, int, float)):  # subclasses: enums, IntEnum, str mixins
+            return self.convert(_plain(value), depth)
+        return self.container(value, depth)
+
+    def plain_dict(self, value: dict[Any, Any], depth: int) -> Any:
+        """Convert a small dict, inlining the common leaves (the hot case: chat messages)."""
+        ident = id(value)
+        seen = self.seen
+        if ident in seen:
+            return "<cycle>"
+        seen.add(ident)
+        redactor, limits = self.redactor, self.limits
+        max_string = limits.max_string
+        out: dict[str, Any] = {}
+        try:
+            for k, v in value.items():
+                key = k if type(k) is str else _safe_repr(k, limits, redactor)
+                if redactor.is_secret_key(key):
+                    out[key] = REDACTED
+                    continue
+                t = type(v)
+                if t is str and len(v) <= max_string:
+                    out[key] = redactor.mask(v)
+                elif v is None or t is int or t is bool:
+                    out[key] = v
+                else:
+                    out[key] = self.convert(v, depth - 1)
+        finally:
+            seen.discard(ident)
+        return out
+
+    def plain_list(self, value: list[Any] | tuple[Any, ...], depth: int) -> Any:
+        """Convert a list or tuple without the generic container dispatch."""
+        ident = id(value)
+        seen = self.seen
+        if ident in seen:
+            return "<cycle>"
+        seen.add(ident)
+        try:
+            return self.items(value, depth)
+        finally:
+            seen.discard(ident)
+
+    def container(self, value: Any, depth: int) -> Any:
+        if depth <= 0:
+            return _safe_repr(value, self.limits, self.redactor)
+        ident = id(value)
+        seen = self.seen
+        if ident in seen:
+            return "<cycle>"
+        seen.add(ident)
+        try:
+            if isinstance(value, Mapping):
+                return self.mapping(value, depth)
+            if isinstance(value, (list, tuple, set, frozenset)):
+                return self.items(value, depth)
+            converted = _via_protocol(value)
+            if converted is not _NOTHING:
+                return self.convert(converted, depth - 1)
+            return _safe_repr(value, self.limits, self.redactor)
+        finally:
+            seen.discard(ident)
+
+    def mapping(self, value: Mapping[Any, Any], depth: int) -> dict[str, Any]:
+        limits, redactor = self.limits, self.redactor
+        out: dict[str, Any] = {}
+        try:
+            items = list(value.items())
+        except Exception:
+            return {"<unreadable mapping>": _safe_repr(value, limits, redactor)}
+        for i, (k, v) in enumerate(items):
+            if i >= limits.max_items:
+                out[TRUNCATED_MARK] = f"{len(items) - i} more items"
+                break
+            key = k if type(k) is str else _safe_repr(k, limits, redactor)
+            if redactor.is_secret_key(key):
+                out[key] = REDACTED
+            else:
+                out[key] = self.convert(v, depth - 1)
+        return out
+
+    def items(self, value: Iterable[Any], depth: int) -> list[Any]:
+        items = list(value)
+        max_items = self.limits.max_items
+        out = [self.convert(v, depth - 1) for v in items[:max_items]]
+        if len(items) > max_items:
+            out.append(f"{TRUNCATED_MARK} {len(items) - max_items} more items")
+        return out
 
 
 def _plain(value: str | int | float) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, str):
-        return str(value)
+        return str.__str__(value)
     if isinstance(value, int):
         return int(value)
     return float(value)
-
-
-def _convert_mapping(
-    value: Mapping[Any, Any], limits: Limits, redactor: Redactor, depth: int, seen: set[int]
-) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    try:
-        items = list(value.items())
-    except Exception:
-        return {"<unreadable mapping>": _safe_repr(value, limits, redactor)}
-    for i, (k, v) in enumerate(items):
-        if i >= limits.max_items:
-            out[TRUNCATED_MARK] = f"{len(items) - i} more items"
-            break
-        key = k if type(k) is str else _safe_repr(k, limits, redactor)
-        if redactor.is_secret_key(key):
-            out[key] = REDACTED
-        else:
-            out[key] = _convert(v, limits, redactor, depth - 1, seen)
-    return out
-
-
-def _convert_items(
-    value: Iterable[Any], limits: Limits, redactor: Redactor, depth: int, seen: set[int]
-) -> list[Any]:
-    items = list(value)
-    out = [_convert(v, limits, redactor, depth - 1, seen) for v in items[: limits.max_items]]
-    if len(items) > limits.max_items:
-        out.append(f"{TRUNCATED_MARK} {len(items) - limits.max_items} more items")
-    return out
 
 
 class _Nothing:
@@ -265,8 +340,6 @@ class _Nothing:
 
 
 _NOTHING: Any = _Nothing()
-
-_Converter = Callable[[Any], Any]
 
 
 def _via_protocol(value: Any) -> Any:
