@@ -12,6 +12,7 @@ Usage::
     python benchmarks/overhead.py            # full run (a few minutes)
     python benchmarks/overhead.py --quick    # CI smoke run, < 60 s on 2 cores
     python benchmarks/overhead.py --json results.json
+    PYTHONPATH=src python benchmarks/overhead.py   # measure a checkout without installing it
 
 The exit status is non-zero only on an error or on records lost (not exported and not counted as
 dropped); timings never fail the run. See ``benchmarks/README.md`` for what each mode measures.
@@ -39,22 +40,13 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-# Measure the source tree this script belongs to (not whatever promptrail is installed).
-_SRC = Path(__file__).resolve().parent.parent / "src"
-if (_SRC / "promptrail" / "__init__.py").is_file() and str(_SRC) not in sys.path:
-    sys.path.insert(0, str(_SRC))
+import wrapt
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-import wrapt  # noqa: E402
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import (  # noqa: E402
-    BatchSpanProcessor,
-    SpanExporter,
-    SpanExportResult,
-)
-
-import promptrail  # noqa: E402
-from promptrail.exporters import InMemoryExporter, JsonlExporter, SqliteExporter  # noqa: E402
-from promptrail.testing import capture_logs, reset  # noqa: E402
+import promptrail
+from promptrail.exporters import InMemoryExporter, JsonlExporter, SqliteExporter
+from promptrail.testing import capture_logs, reset
 
 perf_ns = time.perf_counter_ns
 cpu_ns = time.thread_time_ns
@@ -569,9 +561,11 @@ def memory_child(variant: str, calls: int) -> None:
 
 def measure_memory(sizes: Sizes) -> dict[str, Any]:
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in sizes.memory_variants}
+    # The child imports the same promptrail as this process.
+    here = str(Path(promptrail.__file__).resolve().parent.parent)
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(_SRC), os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])),
     }
     for r in range(sizes.repeats):
         for variant in rotated(sizes.memory_variants, r):
