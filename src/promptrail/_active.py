@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from promptrail import _extract, _serialize
 from promptrail._ids import DEFAULT_IDS, IdGenerator
 from promptrail._records import ChatMessage, LogKind, LogRecord, PromptKernel
@@ -300,7 +302,7 @@ class ActiveLog:
         if "messages" in fields:
             messages = fields["messages"]
         if messages is not None:
-            body["messages"] = _messages(clean(messages))
+            body["messages"] = clean(messages)
         prompt = dict(spec.prompt) if spec.prompt else {}
 
         if spec.capture_output and self.error is None:
@@ -311,11 +313,9 @@ class ActiveLog:
                 prompt = {**prompt_from_result, **prompt}
             # Clean each value, not the dict: field names such as "output_tokens" are not secrets.
             body.update({key: clean(value) for key, value in extracted.items()})
-            if "output_message" in body:
-                body["output_message"] = _message(body["output_message"])
         if prompt:
             cleaned = {key: clean(value) for key, value in prompt.items()}
-            body["prompt"] = PromptKernel.model_validate(_prompt_fields(cleaned))
+            body["prompt"] = _prompt_fields(cleaned)
 
         metadata = dict(spec.metadata) if spec.metadata else {}
         for key, value in fields.items():
@@ -324,10 +324,20 @@ class ActiveLog:
             elif key not in ("inputs", "messages"):
                 body[key] = clean(value)
         body["metadata"] = clean(metadata)
-        if "output_message" in fields:
-            body["output_message"] = _message(body["output_message"])
         if body.get("output") is not None and not isinstance(body["output"], str):
-            body["output"] = json.dumps(body["output"], ensure_ascii=False)
+            body["output"] = _to_json(body["output"])
+        # One validation of the whole body (nested messages included) is the common case; only
+        # a body that fails it takes the lenient path, message by message.
+        try:
+            return LogRecord.model_validate(body)
+        except ValidationError:
+            pass
+        if "messages" in body:
+            body["messages"] = _messages(body["messages"])
+        if "output_message" in body:
+            body["output_message"] = _message(body["output_message"])
+        if "prompt" in body:
+            body["prompt"] = PromptKernel.model_validate(body["prompt"])
         return LogRecord.model_validate(body)
 
     def _inputs(self) -> tuple[dict[str, Any], Any]:
@@ -355,6 +365,9 @@ class ActiveLog:
         messages = inputs.pop("messages", None)
         return inputs, messages
 
+
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
+"""``json.dumps(value, ensure_ascii=False)`` without building an encoder per call."""
 
 _PROMPT_FIELDS = frozenset(PromptKernel.model_fields) - {"other"}
 
