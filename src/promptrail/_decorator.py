@@ -16,6 +16,7 @@ when the generator is exhausted, raises, is closed, or is garbage-collected.
 from __future__ import annotations
 
 import inspect
+import types
 from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
@@ -363,6 +364,12 @@ def _decorate(func: Any, kind: LogKind, options: dict[str, Any]) -> Any:
         wrapper = _async_wrapper(spec)
     else:
         wrapper = _sync_wrapper(spec)
+    if type(func) is types.FunctionType and "__self__" not in func.__dict__:
+        # wrapt's FunctionWrapper.__call__ reads ``wrapped.__self__`` on every call (to spot
+        # callables bound before wrapping). On a plain function that read raises and swallows an
+        # AttributeError, about 0.6 µs, a third of the call budget. ``__self__ = None`` answers
+        # it at once; wrapt's binding (decided by inspect.isfunction) is unchanged.
+        func.__dict__["__self__"] = None
     return _TracedFunction(func, wrapper)
 
 
