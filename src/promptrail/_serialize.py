@@ -155,6 +155,9 @@ DEFAULT_REDACTOR = Redactor()
 DEFAULT_LIMITS = Limits()
 
 
+_COPIED: frozenset[type] = frozenset({list, dict, set})
+
+
 def snapshot(value: Any, depth: int = 3) -> Any:
     """Copy mutable containers in ``value`` (up to ``depth`` levels); keep everything else.
 
@@ -164,16 +167,26 @@ def snapshot(value: Any, depth: int = 3) -> Any:
     t = type(value)
     if t in _ATOMIC:
         return value
-    if t is list:
-        if depth <= 1:
-            return value.copy()
-        return [snapshot(v, depth - 1) for v in value]
+    # Atomic elements are kept inline (no call per element): the hot case is chat messages.
     if t is dict:
         if depth <= 1:
             return value.copy()
-        return {k: snapshot(v, depth - 1) for k, v in value.items()}
+        inner = depth - 1
+        if inner == 1:  # the last level: copy mutable containers, keep everything else
+            return {k: v.copy() if type(v) in _COPIED else v for k, v in value.items()}
+        return {k: v if type(v) in _ATOMIC else snapshot(v, inner) for k, v in value.items()}
+    if t is list:
+        if depth <= 1:
+            return value.copy()
+        inner = depth - 1
+        if inner == 1:
+            return [v.copy() if type(v) in _COPIED else v for v in value]
+        return [v if type(v) in _ATOMIC else snapshot(v, inner) for v in value]
     if t is tuple:
-        return tuple(snapshot(v, depth - 1) for v in value) if depth > 1 else value
+        if depth <= 1:
+            return value
+        inner = depth - 1
+        return tuple([v if type(v) in _ATOMIC else snapshot(v, inner) for v in value])
     if t is set:
         return value.copy()
     return value
