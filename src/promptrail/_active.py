@@ -12,7 +12,7 @@ import inspect
 import json
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError
 
@@ -273,8 +273,12 @@ class ActiveLog:
         spec = self.spec
         limits, redactor = settings.limits, settings.redactor
 
+        # One converter for the whole record (its cycle set is empty between calls).
+        convert = _serialize._Converter(limits, redactor).convert
+        max_depth = limits.max_depth
+
         def clean(value: Any) -> Any:
-            return _serialize.to_jsonable(value, limits=limits, redactor=redactor)
+            return convert(value, max_depth)
 
         body: dict[str, Any] = {
             "log_id": self.log_id,
@@ -329,7 +333,8 @@ class ActiveLog:
         # One validation of the whole body (nested messages included) is the common case; only
         # a body that fails it takes the lenient path, message by message.
         try:
-            return LogRecord.model_validate(body)
+            # model_validate() without its Python-level wrapper (same call, same result).
+            return cast("LogRecord", _validate_record(body))
         except ValidationError:
             pass
         if "messages" in body:
@@ -365,6 +370,8 @@ class ActiveLog:
         messages = inputs.pop("messages", None)
         return inputs, messages
 
+
+_validate_record = LogRecord.__pydantic_validator__.validate_python
 
 _to_json = json.JSONEncoder(ensure_ascii=False).encode
 """``json.dumps(value, ensure_ascii=False)`` without building an encoder per call."""
