@@ -104,10 +104,48 @@ def _incomplete(st: _State, log: ActiveLog, reason: str) -> None:
 
 
 def _sync_wrapper(spec: CallSpec) -> _Wrapper:
+    capture_inputs = spec.capture_inputs
+
     def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         st = STATE
         if not st.enabled:
             return wrapped(*args, **kwargs)
+        if st.starters or st.scopes or st.processors is None:
+            return general(st, wrapped, instance, args, kwargs)
+        # The common case, start_log() and end_log() inlined: no on_start hooks, no scopes.
+        log = ActiveLog(spec, CURRENT.get(), next_seq(), st.wall_ns(), st.perf_ns(), st.ids)
+        if capture_inputs:
+            for arg in args:
+                if type(arg) not in _ATOMIC:
+                    args = tuple([snapshot(a) for a in args])
+                    break
+            log.args = args
+            if kwargs:
+                log.kwargs = snapshot(kwargs)
+        if instance is not None:
+            log.bound = True
+        token = CURRENT.set(log)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            CURRENT.reset(token)
+            end_log(st, log, exc)
+            raise
+        CURRENT.reset(token)
+        log.result = result
+        log.perf_end = st.perf_ns()
+        log.ended = True
+        for processor in st.enders:
+            try:
+                processor.on_end(log)
+            except Exception as err:
+                name = type(processor).__name__
+                _errors.report(f"on_end:{name}", err, f"{name}.on_end raised", internal=False)
+        return result
+
+    def general(
+        st: _State, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         log = start_log(st, spec, instance, args, kwargs)
         token = CURRENT.set(log)
         attached = attach(st.scopes, log) if st.scopes else None
