@@ -778,11 +778,15 @@ def evaluate(report: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
     """Targets met or not, and problems (lost records, errors) that fail the run."""
     a = report["analysis"]
     targets: list[dict[str, Any]] = []
+    configs = report["configs"]
+    names = {c["scenario"] for c in configs}
     for scenario, key in (("trivial", "steady_trivial"), ("llm", "steady_llm")):
-        rows = [r for r in a["steady"] if r["scenario"] == scenario]
-        targets.append(steady_target(scenario, rows, TARGETS[key]))
-    rows = [r for r in a["steady"] if r["scenario"] == "nested"]
-    targets.append(steady_target("nested", rows, TARGETS["steady_nested"], per="call (6 logs)"))
+        if scenario in names:
+            targets.append(steady_target(scenario, configs, TARGETS[key]))
+    if "nested" in names:
+        targets.append(
+            steady_target("nested", configs, TARGETS["steady_nested"], per="call (6 logs)")
+        )
     rows = [r for r in a["paced"] if r["scenario"] == "llm" and r["exporter"] == "jsonl"]
     if rows:
         v = rows[0]["added_total_ns"]["median"] / 1000
@@ -862,17 +866,24 @@ def evaluate(report: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 def steady_target(
-    scenario: str, rows: list[dict[str, Any]], limit: float, per: str = "call"
+    scenario: str, configs: list[dict[str, Any]], limit: float, per: str = "call"
 ) -> dict[str, Any]:
-    worst = max(rows, key=lambda r: r["added_cpu_ns"]["median"])
-    cpu = worst["added_cpu_ns"]["median"] / 1000
-    wall = max(r["added_ns"]["median"] for r in rows) / 1000
+    """The caller's-thread cost does not depend on the exporter: pool every exporter's repeats."""
+    cpu_samples: list[float] = []
+    wall_samples: list[float] = []
+    for c in configs:
+        if c["scenario"] == scenario:
+            cpu_samples += added(c["steady"]["cpu_ns"], "promptrail")
+            wall_samples += added(c["steady"]["wall_ns"], "promptrail")
+    cpu = summary(cpu_samples)
+    wall = statistics.median(wall_samples) / 1000
+    value = cpu["median"] / 1000
     return {
         "target": f"steady {scenario}, foreground <= {limit:g} µs per {per}",
-        "figure": f"{cpu:.2f} µs caller CPU (worst exporter: {worst['exporter']}); "
-        f"{wall:.2f} µs wall incl. worker's GIL share",
-        "value": cpu,
-        "met": cpu <= limit,
+        "figure": f"{value:.2f} µs caller CPU [{cpu['min'] / 1000:.2f}-{cpu['max'] / 1000:.2f}, "
+        f"{cpu['n']} repeats over all exporters]; {wall:.2f} µs wall incl. the worker's GIL share",
+        "value": value,
+        "met": value <= limit,
     }
 
 
