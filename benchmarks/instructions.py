@@ -87,10 +87,8 @@ def driver(n: int, case: str) -> None:
             log.to_record(STATE.settings)
 
 
-def steps_driver(n: int) -> None:
-    """Run each step ``n`` times between ``time.sleep(0)`` markers (callgrind dumps at each)."""
-    import json
-    import time
+def build_steps(n: int, rounds: int = 1) -> tuple[list[tuple[str, Any]], Any]:
+    """The steps, each doing its work ``n`` times; material for ``rounds`` runs of each."""
     from datetime import datetime, timezone
 
     import wrapt
@@ -136,7 +134,7 @@ def steps_driver(n: int) -> None:
     def clean(value: Any) -> Any:
         return _serialize.to_jsonable(value, limits=limits, redactor=redactor)
 
-    for _ in range(3 * n):  # warm-up and material for the worker steps
+    for _ in range((2 + rounds) * n):  # warm-up and material for the worker steps
         trivial(1)
         chat(model="gpt-4o-mini", messages=MESSAGES, temperature=0.2)
     t_logs = logs[0::2]
@@ -149,7 +147,14 @@ def steps_driver(n: int) -> None:
     inputs, messages = log0._inputs()
     extracted = _extract.extract(log0.result)
     prompt = {**extracted.pop("prompt"), **log0.spec.prompt}
-    records = [log.to_record(settings) for log in c_logs[: 2 * n]]
+    records = [log.to_record(settings) for log in c_logs[:n]]
+    fresh = [log.to_record(settings) for log in c_logs[n : n + n * rounds]]  # for SQLite inserts
+    chunks = iter(range(rounds))
+
+    def sqlite_round() -> None:
+        k = next(chunks)
+        sqlite.export(fresh[k * n : (k + 1) * n])
+
     body = records[0].model_dump(exclude_none=True)
     tmp = tempfile.mkdtemp()
     jsonl = JsonlExporter(Path(tmp) / "x.jsonl")
@@ -213,16 +218,44 @@ def steps_driver(n: int) -> None:
             lambda: [r.model_dump_json(exclude_none=True) for r in records[:n]],
         ),
         ("worker: JsonlExporter.export, LLM-shaped", lambda: jsonl.export(records[:n])),
-        ("worker: SqliteExporter.export, LLM-shaped", lambda: sqlite.export(records[n : 2 * n])),
+        ("worker: SqliteExporter.export, LLM-shaped", sqlite_round),
     ]
+    return steps, sqlite.shutdown
+
+
+def steps_driver(n: int) -> None:
+    """Run each step ``n`` times between ``time.sleep(0)`` markers (callgrind dumps at each)."""
+    import json
+    import time
+
+    steps, done = build_steps(n)
     names = []
     for name, step in steps:
         time.sleep(0)
         step()
         names.append(name)
     time.sleep(0)
-    sqlite.shutdown()
+    done()
     print(json.dumps(names))
+
+
+def time_steps(n: int, rounds: int = 5) -> list[tuple[str, float]]:
+    """Wall ns per call of each step: the best of ``rounds`` runs (no valgrind)."""
+    import gc
+    import time
+
+    steps, done = build_steps(n, rounds)
+    out = []
+    for name, step in steps:
+        best = float("inf")
+        for _ in range(rounds):
+            gc.collect()
+            t0 = time.perf_counter_ns()
+            step()
+            best = min(best, time.perf_counter_ns() - t0)
+        out.append((name, best / n))
+    done()
+    return out
 
 
 def count_steps(n: int) -> list[tuple[str, float]]:
@@ -295,9 +328,12 @@ def main() -> int:
         steps_driver(args.steps_driver)
         return 0
     if args.steps:
-        print("| step | instructions per call |\n|---|---|")
-        for name, value in count_steps(args.n):
-            print(f"| {name} | {value:,.0f} |")
+        counted = count_steps(args.n)
+        timed = dict(time_steps(args.n))
+        print("| step | instructions per call | ns per call (best of 5, no valgrind) |")
+        print("|---|---|---|")
+        for name, value in counted:
+            print(f"| {name} | {value:,.0f} | {timed.get(name, float('nan')):,.0f} |")
         return 0
     base: dict[str, int] = {}
     print("| case | instructions per call |\n|---|---|")
