@@ -302,11 +302,11 @@ class Sizes:
 QUICK = Sizes(
     repeats=5,
     warmup=100,
-    steady_logs=1_000,
+    steady_logs=600,
     burst_logs=256,
     bursts=2,
-    drain_logs=500,
-    memory_calls=10_000,
+    drain_logs=300,
+    memory_calls=5_000,
     memory_variants=("undecorated", "promptrail"),
 )
 FULL = Sizes(
