@@ -761,7 +761,8 @@ def markdown(report: dict[str, Any]) -> str:
     out.append("| target | figure | met |")
     out.append("|---|---|---|")
     for t in report["targets"]:
-        out.append(f"| {t['target']} | {t['figure']} | {'met' if t['met'] else 'NOT met'} |")
+        verdict = "not judged" if t["met"] is None else ("met" if t["met"] else "NOT met")
+        out.append(f"| {t['target']} | {t['figure']} | {verdict} |")
     if report["problems"]:
         out.append("\n## Problems\n")
         out.extend(f"- {p}" for p in report["problems"])
@@ -844,7 +845,7 @@ def evaluate(report: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
                     "target": f"peak RSS growth over 100k LLM-shaped calls <= {limit:g} MB",
                     "figure": f"{g:.1f} MB{note}",
                     "value": g,
-                    "met": g <= limit,
+                    "met": g <= limit if per_100k is not None else None,
                 }
             )
     recorded_ok = lost == 0 and not problems
