@@ -56,7 +56,11 @@ def hot_path_steps() -> list[tuple[str, float]]:
     chat_pr = scenarios["llm"].functions["promptrail"]
     collect = Collect()
     promptrail.configure(processors=[collect])
-    spec = trivial_pr._self_wrapper.__closure__[0].cell_contents  # the CallSpec
+    spec = next(  # the CallSpec the decorator built, found among the wrapper's closure cells
+        cell.cell_contents
+        for cell in trivial_pr._self_wrapper.__closure__
+        if type(cell.cell_contents).__name__ == "CallSpec"
+    )
     batch = promptrail.BatchProcessor(promptrail.exporters.InMemoryExporter())
     batch.on_end(ActiveLog(spec, None, 0, 0, 0))  # start the worker outside the timing
     promptrail.flush()
