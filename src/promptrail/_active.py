@@ -12,7 +12,7 @@ import inspect
 import json
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError
 
@@ -66,11 +66,13 @@ class CallSpec:
     """
 
     __slots__ = (
+        "binder",
         "capture_inputs",
         "capture_output",
         "capture_provider_payloads",
         "kind",
         "metadata",
+        "method_binder",
         "method_signature",
         "path",
         "prompt",
@@ -95,6 +97,8 @@ class CallSpec:
         self.kind: LogKind = kind
         self.signature = signature
         self.method_signature = _drop_first(signature)
+        self.binder = _Binder.of(signature)
+        self.method_binder = _Binder.of(self.method_signature)
         self.prompt = dict(prompt) if prompt else None
         self.metadata = dict(metadata) if metadata else None
         # None: follow configure(capture_inputs=..., capture_outputs=..., ...).
@@ -129,6 +133,61 @@ def _drop_first(sig: inspect.Signature | None) -> inspect.Signature | None:
     ):
         return sig.replace(parameters=params[1:])
     return sig
+
+
+_SIMPLE_KINDS = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+
+
+class _Binder:
+    """Binds arguments to parameter names like ``bind_partial`` + ``apply_defaults``, faster.
+
+    Built at decoration time for signatures made only of ordinary and keyword-only parameters
+    (no ``*args``, ``**kwargs`` or positional-only ones): binding is then a walk over the names.
+    Calls it cannot bind exactly as :mod:`inspect` would (too many positional arguments, unknown
+    or repeated keywords) return ``None``, and the caller falls back to ``inspect``.
+    """
+
+    __slots__ = ("defaults", "known", "names", "positional")
+
+    def __init__(self, sig: inspect.Signature) -> None:
+        params = list(sig.parameters.values())
+        self.names = tuple(p.name for p in params)
+        self.positional = tuple(
+            p.name for p in params if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        )
+        self.known = frozenset(self.names)
+        self.defaults = {p.name: p.default for p in params if p.default is not p.empty}
+
+    @classmethod
+    def of(cls, sig: inspect.Signature | None) -> _Binder | None:
+        if sig is None or any(p.kind not in _SIMPLE_KINDS for p in sig.parameters.values()):
+            return None
+        return cls(sig)
+
+    def bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Return ``{name: value}`` in parameter order, or ``None`` to defer to ``inspect``."""
+        n = len(args)
+        positional = self.positional
+        if n > len(positional):
+            return None
+        if kwargs:
+            known = self.known
+            for key in kwargs:
+                if key not in known:
+                    return None
+            for name in positional[:n]:
+                if name in kwargs:
+                    return None
+        defaults = self.defaults
+        out: dict[str, Any] = {}
+        for i, name in enumerate(self.names):
+            if i < n:
+                out[name] = args[i]
+            elif name in kwargs:
+                out[name] = kwargs[name]
+            elif name in defaults:
+                out[name] = defaults[name]
+        return out
 
 
 class ActiveLog:
@@ -246,8 +305,12 @@ class ActiveLog:
         spec = self.spec
         limits, redactor = settings.limits, settings.redactor
 
+        # One converter for the whole record (its cycle set is empty between calls).
+        convert = _serialize._Converter(limits, redactor).convert
+        max_depth = limits.max_depth
+
         def clean(value: Any) -> Any:
-            return _serialize.to_jsonable(value, limits=limits, redactor=redactor)
+            return convert(value, max_depth)
 
         body: dict[str, Any] = {
             "log_id": self.log_id,
@@ -288,7 +351,7 @@ class ActiveLog:
         if "messages" in fields:
             messages = fields["messages"]
         if messages is not None:
-            body["messages"] = _messages(clean(messages))
+            body["messages"] = clean(messages)
 
         extracted_metadata: Any = None
         response_model: Any = None
@@ -308,11 +371,9 @@ class ActiveLog:
                 prompt = {**prompt_from_result, **prompt}
             # Clean each value, not the dict: field names such as "output_tokens" are not secrets.
             body.update({key: clean(value) for key, value in extracted.items()})
-            if "output_message" in body:
-                body["output_message"] = _message(body["output_message"])
         if prompt:
             cleaned = {key: clean(value) for key, value in prompt.items()}
-            body["prompt"] = PromptKernel.model_validate(_prompt_fields(cleaned))
+            body["prompt"] = _prompt_fields(cleaned)
 
         metadata = dict(extracted_metadata) if isinstance(extracted_metadata, Mapping) else {}
         if spec.metadata:
@@ -323,16 +384,32 @@ class ActiveLog:
             elif key not in ("inputs", "messages"):
                 body[key] = clean(value)
         body["metadata"] = clean(metadata)
-        if "output_message" in fields:
-            body["output_message"] = _message(body["output_message"])
         if body.get("output") is not None and not isinstance(body["output"], str):
-            body["output"] = json.dumps(body["output"], ensure_ascii=False)
+            body["output"] = _to_json(body["output"])
         _derive(body, clean(requested), response_model)
+        # One validation of the whole body (nested messages included) is the common case; only
+        # a body that fails it takes the lenient path: messages one by one, then wrong-typed
+        # fields moved to metadata.
+        try:
+            # model_validate() without its Python-level wrapper (same call, same result).
+            return cast("LogRecord", _validate_record(body))
+        except ValidationError:
+            pass
+        if "messages" in body:
+            body["messages"] = _messages(body["messages"])
+        if "output_message" in body:
+            body["output_message"] = _message(body["output_message"])
         return _validate(body)
 
     def _inputs(self) -> tuple[dict[str, Any], Any]:
-        sig = self.spec.method_signature if self.bound else self.spec.signature
+        spec = self.spec
         kwargs = self.kwargs or {}
+        binder = spec.method_binder if self.bound else spec.binder
+        if binder is not None:
+            fast = binder.bind(self.args, kwargs)
+            if fast is not None:
+                return fast, fast.pop("messages", None)
+        sig = spec.method_signature if self.bound else spec.signature
         if sig is None:
             return dict(kwargs), None
         try:
@@ -385,6 +462,11 @@ def _validate(body: dict[str, Any]) -> LogRecord:
         return LogRecord.model_validate(body)
 
 
+_validate_record = LogRecord.__pydantic_validator__.validate_python
+
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
+"""``json.dumps(value, ensure_ascii=False)`` without building an encoder per call."""
+
 _PROMPT_FIELDS = frozenset(PromptKernel.model_fields) - {"other"}
 
 
@@ -396,7 +478,7 @@ def _derive(body: dict[str, Any], requested: dict[str, Any], response_model: Any
     (provider, endpoint) do not change it, so a failed call has the same version as a good one.
     """
     prompt = body.get("prompt")
-    if isinstance(prompt, PromptKernel):
+    if isinstance(prompt, Mapping):  # the prompt kernel's fields (validated with the record)
         if body.get("version_id") is None:
             if response_model and "model" not in requested:
                 requested = {**requested, "model": response_model}
@@ -404,7 +486,7 @@ def _derive(body: dict[str, Any], requested: dict[str, Any], response_model: Any
         if body.get("prompt_cost") is None and body.get("output_cost") is None:
             metadata = body.get("metadata") or {}
             body["prompt_cost"], body["output_cost"] = costs(
-                response_model or prompt.model,
+                response_model or prompt.get("model"),
                 body.get("prompt_tokens"),
                 body.get("output_tokens"),
                 metadata.get(CACHED_KEY),

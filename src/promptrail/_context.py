@@ -117,36 +117,30 @@ class Scope(Protocol):
         ...
 
 
-def attach(scopes: tuple[Scope, ...], log: ActiveLog) -> list[object]:
-    """Attach every scope to ``log``; return their tokens (a failing scope is reported).
+def attach(scopes: tuple[Scope, ...], log: ActiveLog) -> list[tuple[Scope, object]]:
+    """Attach every scope to ``log``; return the (scope, token) pairs to hand to :func:`detach`.
 
-    Logs of traces dropped by sampling are not attached (their processors never see them).
+    A scope whose ``attach`` raises is reported and left out (it is not detached). Logs of traces
+    dropped by sampling are not attached (their processors never see them). The pairs, not the
+    global scopes, are what ``detach`` uses: ``configure()`` may change the scopes meanwhile.
     """
-    tokens: list[object] = []
+    attached: list[tuple[Scope, object]] = []
     if not log.sampled:
-        return tokens
+        return attached
     for scope in scopes:
         try:
-            tokens.append(scope.attach(log))
+            attached.append((scope, scope.attach(log)))
         except Exception as exc:
-            tokens.append(_FAILED)
             name = type(scope).__name__
             _errors.report(f"attach:{name}", exc, f"{name}.attach raised", internal=False)
-    return tokens
+    return attached
 
 
-def detach(scopes: tuple[Scope, ...], log: ActiveLog, tokens: list[object]) -> None:
-    """Detach the scopes attached by :func:`attach`, innermost first; never raises."""
-    if not tokens:
-        return
-    for scope, token in zip(reversed(scopes), reversed(tokens), strict=True):
-        if token is _FAILED:
-            continue
+def detach(attached: list[tuple[Scope, object]], log: ActiveLog) -> None:
+    """Detach what :func:`attach` attached, innermost first; never raises."""
+    for scope, token in reversed(attached):
         try:
             scope.detach(log, token)
         except Exception as exc:
             name = type(scope).__name__
             _errors.report(f"detach:{name}", exc, f"{name}.detach raised", internal=False)
-
-
-_FAILED = object()

@@ -238,7 +238,10 @@ def snapshot(value: Any, depth: int = 3) -> Any:
                     copied[k] = snapshot(v, depth - 1)
         return copied
     if t is tuple:
-        return tuple(snapshot(v, depth - 1) for v in value) if depth > 1 else value
+        if depth <= 1:
+            return value
+        inner = depth - 1
+        return tuple([v if type(v) in _ATOMIC else snapshot(v, inner) for v in value])
     if t is set:
         return value.copy()
     return value

@@ -15,7 +15,7 @@ from typing import Any
 
 from promptrail._active import UPDATABLE_FIELDS, ActiveLog, CallSpec
 from promptrail._config import STATE
-from promptrail._context import CURRENT, attach, detach
+from promptrail._context import CURRENT, Scope, attach, detach
 from promptrail._decorator import end_log, start_log
 from promptrail._records import LogKind
 from promptrail.exceptions import ConfigurationError
@@ -44,7 +44,7 @@ class Trace:
         self.output: Any = None
         self._log: ActiveLog | None = None
         self._token: contextvars.Token[ActiveLog | None] | None = None
-        self._attached: list[object] | None = None
+        self._attached: list[tuple[Scope, object]] | None = None
 
     @property
     def log_id(self) -> str | None:
@@ -79,7 +79,7 @@ class Trace:
             return
         self._token = None
         if self._attached is not None:
-            detach(STATE.scopes, log, self._attached)
+            detach(self._attached, log)
             self._attached = None
         # Exited in another context (a misuse): keep the log anyway.
         with contextlib.suppress(ValueError):

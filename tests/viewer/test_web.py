@@ -341,7 +341,10 @@ class TestWebPage:
         browser.get(url + "/?poll=200#/")
         _wait(browser, lambda d: len(_rows(d)) >= 4)
         browser.execute_script("window.__sameDocument = true")
-        SqliteStore(db).write(support_trace("trace-live"))
+        # Started now: newer than every trace of the fixture (the conftest's NOW is import time,
+        # which a long session leaves minutes behind).
+        now = datetime.datetime.now(datetime.timezone.utc)
+        SqliteStore(db).write(support_trace("trace-live", base=now))
         _wait(browser, lambda d: _rows(d)[:1] == ["trace-live"])
         classes = browser.execute_script(
             "return document.querySelector('tr[data-trace-id=\"trace-live\"]').className"
