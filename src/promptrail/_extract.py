@@ -14,7 +14,7 @@ stream chunks (:mod:`promptrail._accumulate`).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
 from promptrail import _errors
@@ -70,9 +70,19 @@ def extract(value: Any, *, is_stream: bool = False) -> dict[str, Any]:
             name = getattr(extractor, "__qualname__", type(extractor).__qualname__)
             _errors.report(f"extract:{name}", exc, f"extractor {name} failed", internal=False)
             continue
-        if fields is not None:
-            return fields
-    return _builtin(value, is_stream)
+        if fields is None:
+            continue
+        if isinstance(fields, Mapping):
+            return dict(fields)
+        name = getattr(extractor, "__qualname__", type(extractor).__qualname__)
+        _errors.report(
+            f"extract:{name}", None, f"extractor {name} returned a non-dict", internal=False
+        )
+    try:
+        return _builtin(value, is_stream)
+    except Exception as exc:  # a malformed response or chunk: keep the raw value instead
+        _errors.report("extract:builtin", exc, "could not read the result", internal=False)
+        return {"output": value}
 
 
 def _builtin(value: Any, is_stream: bool) -> dict[str, Any]:

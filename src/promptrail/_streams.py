@@ -80,7 +80,11 @@ class _Tap:
             return
         if self.first is None:
             self.first = self.st.perf_ns()
-        self.acc.add(item)
+        try:
+            self.acc.add(item)
+        except Exception as exc:  # a malformed chunk must not break the user's loop
+            self.acc.unknown = True
+            _errors.report("stream:accumulate", exc, "could not read a stream item", internal=False)
 
     def finish(self, exc: BaseException | None = None, incomplete: str | None = None) -> None:
         if self.done:
