@@ -30,7 +30,7 @@ from promptrail.server._web import create_web_app
 KEYS = ("first-key-0123456789", "second-key-abcdefghij", "third-key-ABCDEFGHIJ")
 LIMIT = 4_096
 POST_ENDPOINTS = ["/v5/prompts/log", "/v5/flows/log", "/v5/tools/log", "/v1/traces"]
-KEYED_GETS = ["/v5/logs", "/v5/traces/t1"]
+KEYED_GETS = ["/v5/logs", "/v5/traces/t1", "/v5/openapi.json"]
 INJECTIONS = [
     "' OR '1'='1",
     "x'; DROP TABLE logs; --",
@@ -164,6 +164,8 @@ class TestApiKeys:
             )
             bearer = {"Authorization": f"Bearer {key}"}
             assert httpx2.get(url + "/v5/logs", headers=bearer).status_code == 200
+        schema = httpx2.get(url + "/v5/openapi.json", headers={"X-API-KEY": KEYS[1]}).json()
+        assert "/v5/prompts/log" in schema["paths"]
 
     def test_compared_in_constant_time_against_every_key(
         self, url: str, monkeypatch: pytest.MonkeyPatch
