@@ -140,7 +140,7 @@ def numbers(first: int, last: int) -> list[str]:
     return [str(n) for n in range(first, last + 1)]
 
 
-class TestHttpExporterLive:
+class TestHttpExporterFaults:
     def test_a_trace_arrives_as_a_tree(
         self, server: ServerThread, db: Path, tmp_path: Path
     ) -> None:
@@ -354,7 +354,7 @@ class TestHttpExporterLive:
         started = time.monotonic()
         promptrail.shutdown(0.5)
         assert time.monotonic() - started < 1.0
-        deadline = time.monotonic() + 3  # the cut-short retry leaves the batch in the spool
+        deadline = time.monotonic() + 3  # written ahead before the first retry wait
         while len(Spool(exporter.spool_path)) < 3:
             assert time.monotonic() < deadline
             time.sleep(0.02)
