@@ -6,14 +6,11 @@ import base64
 import contextlib
 import gzip
 import json
-import os
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -632,44 +629,22 @@ class TestLazyImport:
 class TestServeCommand:
     """``promptrail serve`` itself, in a subprocess, takes an OTLP export."""
 
-    def test_serve_accepts_otlp(self, tmp_path: Path) -> None:
+    def test_serve_accepts_otlp(self, tmp_path: Path, serve_command: Callable[..., Any]) -> None:
         """The command's receiver stores the GenAI spans of a real OTLP exporter."""
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
         db = tmp_path / "served.db"
-        env = {
-            **os.environ,
-            "PROMPTRAIL_SERVER_API_KEYS": KEY,
-            "PYTHONPATH": str(Path(__file__).parents[1] / "src"),
-        }
-        env.pop("PYTEST_CURRENT_TEST", None)
-        cmd = [sys.executable, "-m", "promptrail", "serve", "--db", str(db), "--port", str(port)]
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 8
-            while True:
-                try:
-                    if httpx2.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                        break
-                except httpx2.TransportError:
-                    assert time.monotonic() < deadline, "serve did not start"
-                    assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-                    time.sleep(0.05)
-            exporter = OTLPSpanExporter(
-                endpoint=f"http://127.0.0.1:{port}/v1/traces",
-                headers={"Authorization": f"Bearer {KEY}"},
-                timeout=5,
-            )
-            provider = TracerProvider()
-            provider.add_span_processor(SimpleSpanProcessor(exporter))
-            with provider.get_tracer("instr").start_as_current_span(
-                "chat m", attributes={"gen_ai.operation.name": "chat", "gen_ai.request.model": "m"}
-            ):
-                pass
-            provider.shutdown()
-        finally:
-            proc.terminate()
-            output = proc.communicate(timeout=5)[0].decode()
-        assert f"http://127.0.0.1:{port}/v1/traces" in output
+        served = serve_command("--db", str(db), keys=KEY)
+        exporter = OTLPSpanExporter(
+            endpoint=served.url + "/v1/traces",
+            headers={"Authorization": f"Bearer {KEY}"},
+            timeout=5,
+        )
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        with provider.get_tracer("instr").start_as_current_span(
+            "chat m", attributes={"gen_ai.operation.name": "chat", "gen_ai.request.model": "m"}
+        ):
+            pass
+        provider.shutdown()
+        output = served.stop()
+        assert served.url + "/v1/traces" in output
         assert [r.path for r in SqliteStore(db, create=False).logs()] == ["genai/m"]

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -253,49 +248,23 @@ class TestReceiverRoot:
             assert httpx2.get(server.url + "/v5/logs").status_code == 401
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class TestServeCommand:
-    def test_serve_runs_the_receiver(self, tmp_path: Path) -> None:
+    def test_serve_runs_the_receiver(
+        self, tmp_path: Path, serve_command: Callable[..., Any]
+    ) -> None:
         """`promptrail serve` binds 127.0.0.1, takes keys from the environment, writes --db."""
-        port = _free_port()
         db = tmp_path / "served.db"
-        env = {
-            **os.environ,
-            "PROMPTRAIL_SERVER_API_KEYS": KEY,
-            "PYTHONPATH": str(Path(__file__).parents[1] / "src"),
-        }
-        env.pop("PYTEST_CURRENT_TEST", None)
-        cmd = [sys.executable, "-m", "promptrail", "serve", "--db", str(db), "--port", str(port)]
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 8
-            while True:
-                try:
-                    if httpx2.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                        break
-                except httpx2.TransportError:
-                    assert time.monotonic() < deadline, "serve did not start"
-                    assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-                    time.sleep(0.05)
-            response = httpx2.post(
-                f"http://127.0.0.1:{port}/v5/prompts/log",
-                json=body("s1"),
-                headers={"X-API-KEY": KEY},
-            )
-            assert response.status_code == 200
-            page = httpx2.get(f"http://127.0.0.1:{port}/")  # the viewer, same process
-            assert page.status_code == 200
-            assert "text/html" in page.headers["content-type"]
-            traces = httpx2.get(f"http://127.0.0.1:{port}/ui/api/traces").json()
-            assert "s1" in str(traces)
-        finally:
-            proc.terminate()
-            output = proc.communicate(timeout=5)[0].decode()
+        served = serve_command("--db", str(db), keys=KEY)
+        response = httpx2.post(
+            served.url + "/v5/prompts/log", json=body("s1"), headers={"X-API-KEY": KEY}
+        )
+        assert response.status_code == 200
+        page = httpx2.get(served.url + "/")  # the viewer, same process
+        assert page.status_code == 200
+        assert "text/html" in page.headers["content-type"]
+        traces = httpx2.get(served.url + "/ui/api/traces").json()
+        assert "s1" in str(traces)
+        output = served.stop()
         assert [r.log_id for r in SqliteStore(db, create=False).logs()] == ["s1"]
         assert KEY not in output
 

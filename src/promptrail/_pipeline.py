@@ -40,7 +40,10 @@ class Stats:
     """Counts of what happened to finished logs since the process started (or the last reset).
 
     Attributes:
-        exported: Records the exporters accepted.
+        exported: Records the exporters accepted. With several exporters
+            (``configure(exporters=[a, b])``) a record counts as exported only when every one
+            of them accepted it, and as failed otherwise (even if the others wrote it); the
+            failing exporter is named in ``errors`` (``export:<ExporterName>``).
         dropped: Logs dropped because a queue was full or the pipeline was shut down.
         failed: Records an exporter rejected or raised on, or that could not be built.
         queued: Logs waiting in a queue now.
@@ -120,6 +123,8 @@ def configure(
     Args:
         exporters: Exporters fed by one shared :class:`BatchProcessor` (records are built once
             per batch for all of them). ``None`` keeps the current pipeline; ``[]`` removes it.
+            In ``stats()`` a record counts as exported only when every exporter accepted it;
+            a failing one is counted under ``errors["export:<ExporterName>"]``.
         processors: Further processors, e.g. ``SimpleProcessor(exporter)`` or a
             ``BatchProcessor`` with its own queue sizes.
         enabled: False turns promptrail off completely: no thread, no file, and decorated calls
@@ -288,15 +293,21 @@ class _FanOut:
             return exporters[0]
         return _FanOut(exporters)
 
+    reports_failures = True  # export_logs: each failure is reported here, under its own name
+
     def export(self, records: Sequence[LogRecord]) -> ExportResult:
         result = ExportResult.SUCCESS
         for exporter in self.exporters:
             name = type(exporter).__name__
             try:
-                if exporter.export(records) is not ExportResult.SUCCESS:
-                    result = ExportResult.FAILURE
+                outcome = exporter.export(records)
             except Exception as exc:
                 _errors.report(f"export:{name}", exc, f"{name}.export raised", internal=False)
+                result = ExportResult.FAILURE
+                continue
+            if outcome is not ExportResult.SUCCESS:
+                message = f"{name}.export returned {outcome}"
+                _errors.report(f"export:{name}", None, message, internal=False)
                 result = ExportResult.FAILURE
         return result
 

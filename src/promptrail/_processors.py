@@ -129,7 +129,9 @@ def export_logs(exporter: Exporter, logs: Sequence[ActiveLog], counts: Counts) -
         counts.add(exported=len(records))
     else:
         counts.add(failed=len(records))
-        _errors.report(f"export:{name}", None, f"{name}.export returned {result}", internal=False)
+        if not getattr(exporter, "reports_failures", False):  # a fan-out names the failing one
+            message = f"{name}.export returned {result}"
+            _errors.report(f"export:{name}", None, message, internal=False)
 
 
 def flush_exporter(exporter: Exporter, timeout: float) -> bool:

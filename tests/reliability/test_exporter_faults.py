@@ -169,6 +169,43 @@ class TestFailingExporter:
         assert len(warnings_about(caplog, "FailingExporter.export returned")) == 1
 
 
+class TestFanOut:
+    """Several exporters behind one BatchProcessor (``configure(exporters=[a, b, c])``)."""
+
+    def test_each_failing_exporter_is_named_and_the_others_get_everything(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """FAILURE and raise are both reported as ``export:<name>``; a record is exported only
+        when every exporter accepted it."""
+        memory, failing, raising = InMemoryExporter(), FailingExporter(), RaisingExporter()
+        promptrail.configure(exporters=[memory, failing, raising])
+        with caplog.at_level(logging.WARNING, logger="promptrail"):
+            for i in range(40):
+                work(i)
+            promptrail.flush(2.0)
+        stats = promptrail.stats()
+        assert len(memory.records) == failing.given == 40
+        assert (stats.exported, stats.failed, stats.dropped) == (0, 40, 0)
+        exports = {kind for kind in stats.errors if kind.startswith("export:")}
+        assert exports == {"export:FailingExporter", "export:RaisingExporter"}
+        assert stats.errors["export:FailingExporter"] == raising.calls >= 1
+        assert stats.errors["export:RaisingExporter"] == raising.calls
+        assert len(warnings_about(caplog, "FailingExporter.export returned")) == 1
+        assert len(warnings_about(caplog, "RaisingExporter.export raised")) == 1
+        assert not warnings_about(caplog, "_FanOut")
+
+    def test_all_accepting_counts_exported(self) -> None:
+        """When every exporter accepts, every record counts once as exported, none failed."""
+        first, second = InMemoryExporter(), InMemoryExporter()
+        promptrail.configure(exporters=[first, second])
+        for i in range(25):
+            work(i)
+        assert promptrail.flush(2.0)
+        stats = promptrail.stats()
+        assert (stats.exported, stats.failed, stats.errors) == (25, 0, {})
+        assert len(first.records) == len(second.records) == 25
+
+
 class TestRaisingProcessor:
     """A processor whose on_start/on_end raise."""
 

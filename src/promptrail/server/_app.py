@@ -171,7 +171,7 @@ def create_app(
         title="promptrail receiver",
         docs_url=None,
         redoc_url=None,
-        openapi_url="/v5/openapi.json",
+        openapi_url=None,  # served below, under /v5 and its key like every other /v5 route
     )
     app.state.store = store
     api = APIRouter(prefix="/v5", dependencies=[Depends(require_key)])
@@ -236,6 +236,11 @@ def create_app(
         if not records:
             raise HTTPException(404, f"no trace {trace_id!r}")
         return JSONResponse({"trace_id": trace_id, "logs": _tree(records)})
+
+    @api.get("/openapi.json", include_in_schema=False)
+    async def openapi() -> JSONResponse:
+        """Return the OpenAPI schema of this API (needs a key, like all of ``/v5``)."""
+        return JSONResponse(app.openapi())
 
     app.include_router(api)
 

@@ -1,10 +1,14 @@
-"""HttpExporter in the real pipeline against a real receiver (uvicorn on 127.0.0.1), with faults."""
+"""The HTTP rows of the fault matrix: HttpExporter in the real pipeline, a real receiver, faults.
+
+Everything goes through ``promptrail.configure(exporters=[HttpExporter(...)])``, decorated calls
+and ``promptrail.flush(timeout)``; the receiver is uvicorn on 127.0.0.1 (``ServerThread``) behind
+an ASGI middleware that injects scripted answers. Backoffs are short so every test is bounded.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import socket
 import sqlite3
 import threading
 import time
@@ -90,13 +94,6 @@ class Faults:
         await send({"type": "http.response.body", "body": b'{"detail": "injected fault"}'})
 
 
-def free_port() -> int:
-    """Return a port nothing listens on (probably, for a short while)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(name="db")
 def fixture_db(tmp_path: Path) -> Path:
     """The receiver's SQLite file."""
@@ -143,7 +140,7 @@ def numbers(first: int, last: int) -> list[str]:
     return [str(n) for n in range(first, last + 1)]
 
 
-class TestHttpExporterLive:
+class TestHttpExporterFaults:
     def test_a_trace_arrives_as_a_tree(
         self, server: ServerThread, db: Path, tmp_path: Path
     ) -> None:
@@ -190,6 +187,29 @@ class TestHttpExporterLive:
         assert faults.posted == ["0", "0", "0", "1", "2"]
         assert promptrail.stats().failed == 0
 
+    def test_500_past_the_retries_is_spooled_then_recovers(
+        self, server: ServerThread, faults: Faults, db: Path, tmp_path: Path
+    ) -> None:
+        """500s past the retry budget: the batch waits in the spool, a later flush delivers it."""
+        faults.script = [(500, {}, False)] * 3  # 2 attempts of the export, 1 probe of the flush
+        exporter = exporter_for(server.url, tmp_path, max_retries=1)
+        promptrail.configure(exporters=[exporter])
+        for n in range(3):
+            answer(n)
+        assert not promptrail.flush(3)
+        assert [r.output for r in Spool(exporter.spool_path).read()] == numbers(0, 2)
+        assert stored_in_arrival_order(db) == []
+        assert promptrail.flush(5)
+        assert stored_in_arrival_order(db) == numbers(0, 2)
+        assert faults.posted == ["0", "0", "0", *numbers(0, 2)]
+        assert exporter.stats() == {
+            "delivered": 3,
+            "rejected": 0,
+            "spooled": 3,
+            "resent": 3,
+            "pending": 0,
+        }
+
     def test_429_retry_after_is_waited(
         self, server: ServerThread, faults: Faults, db: Path, tmp_path: Path
     ) -> None:
@@ -203,6 +223,24 @@ class TestHttpExporterLive:
         assert stored_in_arrival_order(db) == ["0"]
         assert faults.posted == ["0", "0"]
 
+    def test_429_long_retry_after_is_honoured_by_flush(
+        self, server: ServerThread, faults: Faults, db: Path, tmp_path: Path
+    ) -> None:
+        """A Retry-After beyond max_backoff: spooled; nothing is sent, even by flush, until then."""
+        faults.script = [(429, {"Retry-After": "2"}, False)]
+        exporter = exporter_for(server.url, tmp_path, max_backoff=0.2)
+        promptrail.configure(exporters=[exporter])
+        started = time.monotonic()
+        answer(0)
+        assert time.monotonic() - started < 0.5  # the call never waits for the server
+        assert not promptrail.flush(1)
+        assert faults.posted == ["0"]
+        assert exporter.stats()["pending"] == 1
+        time.sleep(max(0.0, started + 2.1 - time.monotonic()))
+        assert promptrail.flush(5)
+        assert faults.posted == ["0", "0"]
+        assert stored_in_arrival_order(db) == ["0"]
+
     def test_lost_response_is_not_stored_twice(
         self, server: ServerThread, faults: Faults, db: Path, tmp_path: Path
     ) -> None:
@@ -215,15 +253,17 @@ class TestHttpExporterLive:
         assert stored_in_arrival_order(db) == ["0"]
 
     def test_refused_connection_spools_then_replays_in_order(
-        self, faults: Faults, db: Path, tmp_path: Path
+        self, faults: Faults, db: Path, tmp_path: Path, free_port: int
     ) -> None:
         """With no server, records wait in the spool; once it starts they arrive in order, once."""
-        port = free_port()
+        port = free_port
         exporter = exporter_for(f"http://127.0.0.1:{port}", tmp_path, max_retries=1)
         promptrail.configure(exporters=[exporter])
         for n in range(5):
             answer(n)
+        started = time.monotonic()
         assert not promptrail.flush(3)
+        assert time.monotonic() - started < 3.5  # flush honours its timeout
         assert [r.output for r in Spool(exporter.spool_path).read()] == numbers(0, 4)
         with ServerThread(faults, port=port):
             for n in range(5, 7):
@@ -257,11 +297,74 @@ class TestHttpExporterLive:
         assert stored_in_arrival_order(db) == numbers(0, 8)
         assert Counter(faults.posted) == Counter(numbers(0, 8))
 
+    def test_server_killed_mid_batch_then_restarted(
+        self, faults: Faults, db: Path, tmp_path: Path
+    ) -> None:
+        """The server stops while a batch is being sent: calls go on unblocked, flush keeps its
+        timeout, and after a restart on the same port every record is stored exactly once."""
+        server = ServerThread(faults).start()
+        exporter = exporter_for(server.url, tmp_path, max_retries=1)
+        promptrail.configure(exporters=[exporter])
+        total, during = 300, 20
+        durations: list[float] = []
+
+        def timed_call(n: int) -> None:
+            started = time.perf_counter()
+            assert answer(n) == str(n)
+            durations.append(time.perf_counter() - started)
+
+        try:
+            for n in range(total):  # one batch (< max_batch_size), POSTed record by record
+                timed_call(n)
+            deadline = time.monotonic() + 5
+            while len(faults.posted) < 30:
+                assert time.monotonic() < deadline, "the batch was not being sent"
+                time.sleep(0.002)
+            server.stop()
+            assert len(faults.posted) < total  # stopped in the middle of the batch
+            for n in range(total, total + during):
+                timed_call(n)
+            started = time.monotonic()
+            assert not promptrail.flush(1.0)
+            assert time.monotonic() - started < 1.5
+            assert exporter.stats()["pending"] > 0
+            server = ServerThread(faults, port=server.port).start()
+            assert promptrail.flush(8)
+        finally:
+            server.stop()
+        stored = stored_in_arrival_order(db)
+        assert stored == numbers(0, total + during - 1)  # all, in order, none twice
+        assert set(faults.posted) == set(stored)
+        assert exporter.stats()["pending"] == 0
+        assert max(durations) < 0.1
+
+    def test_flush_and_shutdown_honour_their_timeouts_while_down(
+        self, tmp_path: Path, free_port: int
+    ) -> None:
+        """With long backoffs and no server, flush(0.5) and shutdown(0.5) still return in time."""
+        exporter = exporter_for(
+            f"http://127.0.0.1:{free_port}", tmp_path, backoff=5.0, max_backoff=5.0
+        )
+        promptrail.configure(exporters=[exporter])
+        for n in range(3):
+            answer(n)
+        started = time.monotonic()
+        assert not promptrail.flush(0.5)
+        assert time.monotonic() - started < 1.0
+        started = time.monotonic()
+        promptrail.shutdown(0.5)
+        assert time.monotonic() - started < 1.0
+        deadline = time.monotonic() + 3  # written ahead before the first retry wait
+        while len(Spool(exporter.spool_path)) < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert [r.output for r in Spool(exporter.spool_path).read()] == numbers(0, 2)
+
     def test_next_start_replays_the_spool(
-        self, server: ServerThread, db: Path, tmp_path: Path
+        self, server: ServerThread, db: Path, tmp_path: Path, free_port: int
     ) -> None:
         """Records spooled by an earlier run are sent before the new run's, by a new exporter."""
-        dead = exporter_for(f"http://127.0.0.1:{free_port()}", tmp_path, max_retries=0)
+        dead = exporter_for(f"http://127.0.0.1:{free_port}", tmp_path, max_retries=0)
         promptrail.configure(exporters=[dead])
         answer(0)
         answer(1)
@@ -294,3 +397,53 @@ class TestHttpExporterLive:
         assert "invalid API key" in caplog.text
         assert wrong not in caplog.text
         assert not exporter.spool_path.exists()
+
+
+class TestKeyNeverLeaks:
+    def test_key_in_no_record_spool_log_error_repr_or_server_store(
+        self,
+        faults: Faults,
+        db: Path,
+        tmp_path: Path,
+        free_port: int,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """Through an outage, a 4xx and a recovery, the exporter's key shows up nowhere."""
+        secret = "sk-live-HTTPKEY-4f9a2b7c1d"
+        server_app = create_app(db_path=db, api_keys=[secret])
+        memory = promptrail.exporters.InMemoryExporter()
+        exporter = exporter_for(f"http://127.0.0.1:{free_port}", tmp_path, api_key=secret)
+        errors: list[str] = []
+        for url, bad in (("ftp://x", {}), ("http://x", {"timeout": 0})):
+            try:
+                exporter_for(url, tmp_path, api_key=secret, **bad)
+            except promptrail.ConfigurationError as exc:
+                errors.append(f"{exc!s} {exc!r}")
+        assert len(errors) == 2
+        promptrail.configure(exporters=[exporter, memory])
+        with caplog.at_level(logging.DEBUG):
+            for n in range(3):
+                answer(n)
+            assert not promptrail.flush(3)  # refused: the records wait in the spool
+            spool_bytes = exporter.spool_path.read_bytes()
+            with ServerThread(Faults(server_app), port=free_port) as server:
+                assert promptrail.flush(5)
+                response = httpx2.post(  # a 4xx answer on the receiver side too
+                    server.url + "/v5/prompts/log", json={"x": 1}, headers={"X-API-KEY": secret}
+                )
+                assert response.status_code == 422
+            promptrail.shutdown(3)
+        assert len(spool_bytes) > 0
+        assert [r.output for r in memory.records] == numbers(0, 2)
+        assert stored_in_arrival_order(db) == numbers(0, 2)
+        assert any("unavailable" in r.getMessage() for r in caplog.records)
+        places = {
+            "records": "".join(r.model_dump_json() for r in memory.records).encode(),
+            "spool": spool_bytes,
+            "logs": "\n".join(r.getMessage() for r in caplog.records).encode(),
+            "errors": "\n".join([*errors, *promptrail.stats().errors]).encode(),
+            "repr": f"{exporter!r} {exporter.stats()!r}".encode(),
+            "server store": b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*")),
+        }
+        assert secret.encode() in response.request.headers["X-API-KEY"].encode()  # the probe
+        assert [name for name, data in places.items() if secret.encode() in data] == []
