@@ -336,6 +336,24 @@ class TestCalls:
         assert record.prompt_tokens == 7
         assert record.output == "x"
 
+    def test_non_mapping_metadata_and_inputs_are_kept_not_fatal(self) -> None:
+        """update_current(metadata="x") or t.metadata = "x" keeps the log, value under invalid."""
+
+        @log_prompt(path="odd")
+        def odd() -> str:
+            promptrail.update_current(metadata="oops", inputs=5)
+            return "y"
+
+        with capture_logs() as logs:
+            odd()
+            with promptrail.trace(path="t") as t:
+                t.metadata = "bad"  # type: ignore[assignment]
+        assert [r.metadata for r in logs] == [
+            {"promptrail.invalid_fields": {"metadata": "oops", "inputs": 5}},
+            {"promptrail.invalid_fields": {"metadata": "bad"}},
+        ]
+        assert logs[0].output == "y"
+
     def test_update_current_outside_a_log_and_unknown_fields(self) -> None:
         """Outside any log update_current returns False; unknown fields warn and are ignored."""
         assert promptrail.update_current(output="x") is False

@@ -230,6 +230,31 @@ class TestConfigure:
         assert [r.inputs["i"] for r in second.records] == [2]
         assert promptrail.stats().exported == 2
 
+    def test_reconfigure_keeps_an_exporter_the_new_pipeline_uses(self, tmp_path: Path) -> None:
+        """configure() again with the same exporter (plus another) does not shut it down."""
+        memory = InMemoryExporter()
+        promptrail.configure(exporters=[memory])
+        work(1)
+        promptrail.configure(exporters=[memory, JsonlExporter(tmp_path / "x.jsonl")])
+        work(2)
+        assert promptrail.flush(timeout=10)
+        assert [r.inputs["i"] for r in memory.records] == [1, 2]
+        assert promptrail.stats().failed == 0
+
+    def test_shutdown_gives_up_on_a_stuck_export_and_counts_it(self) -> None:
+        """A batch still in a hung export at the shutdown deadline is counted as dropped."""
+        exporter = BlockingExporter()
+        processor = BatchProcessor(exporter, schedule_delay=0.01)
+        promptrail.configure(processors=[processor])
+        for i in range(10):
+            work(i)
+        assert exporter.entered.wait(5)
+        processor.shutdown(timeout=0.2)
+        stats = processor.stats()
+        assert stats["exported"] == 0
+        assert stats["dropped"] == 10  # the stuck batch and whatever was still queued
+        exporter.release.set()
+
     def test_fan_out_to_several_exporters(self, tmp_path: Path) -> None:
         """Several exporters each receive every record; one failing does not stop the others."""
         memory = InMemoryExporter()

@@ -281,7 +281,14 @@ class ActiveLog:
         if current is None:
             current = self.fields = {}
         for key, value in fields.items():
-            if key in ("metadata", "inputs") and isinstance(value, Mapping):
+            if key in ("metadata", "inputs") and not isinstance(value, Mapping):
+                # Not a mapping: kept where wrong-typed fields go, never losing the log.
+                metadata = dict(current.get("metadata") or {})
+                invalid = dict(metadata.get(INVALID_KEY) or {})
+                invalid[key] = _serialize.snapshot(value)
+                metadata[INVALID_KEY] = invalid
+                current["metadata"] = metadata
+            elif key in ("metadata", "inputs"):
                 merged = dict(current.get(key) or {})
                 merged.update(_serialize.snapshot(dict(value)))
                 current[key] = merged

@@ -106,6 +106,9 @@ class BatchProcessor(BaseProcessor):
         self._next_enqueued = self._enqueued.increment
         self._dequeued = 0
         self._lost_after_shutdown = 0
+        self._in_flight = 0  # records in the export call now
+        self._given_up = 0  # records in an export call still running when shutdown gave up
+        self._owns_exporter = True
         self._counts = Counts()
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -190,7 +193,10 @@ class BatchProcessor(BaseProcessor):
                 remaining = 0
             remaining -= len(batch)
             self._dequeued += len(batch)
+            self._in_flight = len(batch)
             export_logs(self._exporter, batch, self._counts)
+            self._in_flight = 0
+            self._given_up = 0  # it finished after all: counted as exported or failed now
         return True
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -239,7 +245,12 @@ class BatchProcessor(BaseProcessor):
         elif self._queue:
             # No worker in this process (never started, or we are a forked child): drain here.
             self._drain(deadline)
-        if worker is None or self._stopped.is_set():
+        abandoned = worker is not None and not self._stopped.is_set()
+        if abandoned:
+            # The worker is stuck in an export past the deadline: that batch is given up.
+            self._given_up = self._in_flight
+        if self._owns_exporter:
+            # Even with a stuck worker: an exporter's shutdown() is what interrupts its retries.
             shutdown_exporter(self._exporter)
         left = len(self._queue)
         self._queue.clear()
@@ -253,7 +264,12 @@ class BatchProcessor(BaseProcessor):
 
     def _stats_dropped(self) -> int:
         enqueued = self._enqueued.value
-        return enqueued - self._dequeued - len(self._queue) + self._lost_after_shutdown
+        dropped = enqueued - self._dequeued - len(self._queue) + self._lost_after_shutdown
+        return dropped + self._given_up
+
+    def release_exporter(self) -> None:
+        """Leave the exporter running at :meth:`shutdown` (another pipeline now uses it)."""
+        self._owns_exporter = False
 
     def stats(self) -> dict[str, int]:
         """Return ``exported``, ``dropped``, ``failed`` and ``queued`` counts.

@@ -78,10 +78,28 @@ def _overrides_on_start(processor: Processor) -> bool:
     return on_start is not BaseProcessor.on_start
 
 
-def _retire(processors: Iterable[Processor], timeout: float) -> None:
+def _exporters_of(processor: object) -> list[object]:
+    exporter = getattr(processor, "exporter", None)
+    if exporter is None:
+        return []
+    return list(exporter.exporters) if isinstance(exporter, _FanOut) else [exporter]
+
+
+def _retire(
+    processors: Iterable[Processor], timeout: float, *, keep: Iterable[Processor] = ()
+) -> None:
+    """Shut ``processors`` down within ``timeout`` seconds in all; fold their counts in.
+
+    Exporters that a processor in ``keep`` (the new pipeline) also uses are left running.
+    """
+    kept = {id(e) for p in keep for e in _exporters_of(p)}
+    deadline = time.monotonic() + timeout
     for processor in processors:
+        release = getattr(processor, "release_exporter", None)
+        if release is not None and any(id(e) in kept for e in _exporters_of(processor)):
+            release()
         try:
-            processor.shutdown(timeout)
+            processor.shutdown(max(0.0, deadline - time.monotonic()))
         except Exception as exc:
             name = type(processor).__name__
             _errors.report(f"shutdown:{name}", exc, f"{name}.shutdown raised", internal=False)
@@ -203,7 +221,7 @@ def configure(
             new.insert(0, BatchProcessor(_FanOut.of(exporters)))
         installed = tuple(new)
         old = _install(installed)
-    _retire([p for p in old if p not in installed], STATE.settings.exit_timeout)
+    _retire([p for p in old if p not in installed], STATE.settings.exit_timeout, keep=installed)
 
 
 def ensure_processors() -> tuple[Processor, ...]:
@@ -312,7 +330,9 @@ class _FanOut:
         return result
 
     def force_flush(self, timeout: float = 30.0) -> bool:
-        return all([flush_exporter(e, timeout) for e in self.exporters])
+        deadline = time.monotonic() + timeout  # one deadline for all, not one each
+        results = [flush_exporter(e, max(0.0, deadline - time.monotonic())) for e in self.exporters]
+        return all(results)
 
     def shutdown(self) -> None:
         for exporter in self.exporters:

@@ -167,6 +167,7 @@ class SimpleProcessor(BaseProcessor):
 
     def __init__(self, exporter: Exporter) -> None:
         self._exporter = exporter
+        self._owns_exporter = True
         self._counts = Counts()
         self._lock = threading.Lock()
         self._shut = False
@@ -196,7 +197,12 @@ class SimpleProcessor(BaseProcessor):
             if self._shut:
                 return
             self._shut = True
-        shutdown_exporter(self._exporter)
+        if self._owns_exporter:
+            shutdown_exporter(self._exporter)
+
+    def release_exporter(self) -> None:
+        """Leave the exporter running at :meth:`shutdown` (another pipeline now uses it)."""
+        self._owns_exporter = False
 
     def stats(self) -> dict[str, int]:
         """Return ``exported``, ``dropped``, ``failed`` and ``queued`` (always 0) counts."""
