@@ -110,7 +110,7 @@ class BatchProcessor(BaseProcessor):
         self._given_up = 0  # records in an export call still running when shutdown gave up
         self._owns_exporter = True
         self._counts = Counts()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: the GC may end a log while we hold it
         self._wake = threading.Event()
         self._notified = False
         self._flush_requests: list[_FlushRequest] = []

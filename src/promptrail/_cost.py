@@ -23,6 +23,8 @@ import re
 import threading
 from typing import Any
 
+from promptrail._fork import relock_after_fork
+
 __all__ = ["PRICES_AS_OF", "Price", "costs", "price_for", "register_price"]
 
 PRICES_AS_OF = "2025-11-24"
@@ -177,3 +179,6 @@ def costs(
     if isinstance(output_tokens, int):
         output_cost = round(output_tokens * price.output / 1e6, 10)
     return prompt_cost, output_cost
+
+
+relock_after_fork(globals(), "_lock")

@@ -20,6 +20,7 @@ import time
 from collections import Counter
 
 from promptrail._config import STATE
+from promptrail._fork import relock_after_fork
 from promptrail._serialize import DEFAULT_REDACTOR
 
 __all__ = ["LOGGER", "RateLimitedWarning", "counts", "is_reraised", "report", "reset"]
@@ -83,7 +84,7 @@ class RateLimitedWarning:
     Used for queue-full drops, which can happen on every call once a queue is full.
     """
 
-    __slots__ = ("_interval", "_last", "_lock", "_message", "_pending")
+    __slots__ = ("__weakref__", "_interval", "_last", "_lock", "_message", "_pending")
 
     def __init__(self, message: str, interval: float = _REPEAT_INTERVAL) -> None:
         self._message = message
@@ -91,6 +92,7 @@ class RateLimitedWarning:
         self._last: float | None = None
         self._pending = 0
         self._lock = threading.Lock()
+        relock_after_fork(self, "_lock")
 
     def hit(self, n: int = 1) -> None:
         """Record ``n`` events; log if the interval has passed since the last log line."""
@@ -134,3 +136,6 @@ def reset() -> None:
         _counts.clear()
         _last_logged.clear()
         _suppressed_since_log.clear()
+
+
+relock_after_fork(globals(), "_lock")

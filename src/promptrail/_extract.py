@@ -19,6 +19,7 @@ from typing import Any, TypeAlias
 
 from promptrail import _errors
 from promptrail._accumulate import StreamAccumulator
+from promptrail._fork import relock_after_fork
 from promptrail._responses import read_response
 
 __all__ = ["Extractor", "extract", "register_extractor", "unregister_extractor"]
@@ -100,3 +101,6 @@ def _builtin(value: Any, is_stream: bool) -> dict[str, Any]:
     if fields is not None:
         return fields
     return {"output": value}
+
+
+relock_after_fork(globals(), "_lock")

@@ -21,6 +21,7 @@ from promptrail import _errors, _sampling
 from promptrail._batch import BatchProcessor
 from promptrail._config import STATE, env_flag
 from promptrail._context import Scope
+from promptrail._fork import relock_after_fork
 from promptrail._processors import BaseProcessor, Processor, flush_exporter, shutdown_exporter
 from promptrail._records import LogRecord
 from promptrail._serialize import Limits, Redactor
@@ -348,3 +349,5 @@ def _at_exit() -> None:
 
 
 atexit.register(_at_exit)
+
+relock_after_fork(globals(), "_lock")

@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 from promptrail import _errors
 from promptrail._active import ActiveLog
 from promptrail._config import STATE
+from promptrail._fork import relock_after_fork
 from promptrail._records import LogRecord
 from promptrail.exporters._base import Exporter, ExportResult
 
@@ -59,10 +60,11 @@ class Processor(Protocol):
 class Counts:
     """Thread-safe export counters of one processor."""
 
-    __slots__ = ("_lock", "exported", "failed")
+    __slots__ = ("__weakref__", "_lock", "exported", "failed")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        relock_after_fork(self, "_lock")
         self.exported = 0
         self.failed = 0
 
@@ -169,7 +171,9 @@ class SimpleProcessor(BaseProcessor):
         self._exporter = exporter
         self._owns_exporter = True
         self._counts = Counts()
-        self._lock = threading.Lock()
+        # Re-entrant: a log ended by the garbage collector may arrive while this thread exports.
+        self._lock = threading.RLock()
+        relock_after_fork(self, "_lock")
         self._shut = False
         self._dropped = 0
 

@@ -34,10 +34,13 @@ class JsonlExporter:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._path = Path(path)
-        key = str(self._path.resolve())
-        with JsonlExporter._locks_guard:
-            self._lock = JsonlExporter._locks.setdefault(key, threading.Lock())
+        self._key = str(self._path.resolve())
         self._shut = False
+
+    def _file_lock(self) -> threading.Lock:
+        # Looked up per batch (not kept): after fork() the child gets fresh locks.
+        with JsonlExporter._locks_guard:
+            return JsonlExporter._locks.setdefault(self._key, threading.Lock())
 
     @property
     def path(self) -> Path:
@@ -49,7 +52,7 @@ class JsonlExporter:
         if self._shut:
             return ExportResult.FAILURE
         data = b"".join(r.model_dump_json(exclude_none=True).encode() + b"\n" for r in records)
-        with self._lock:
+        with self._file_lock():
             self._path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
@@ -68,3 +71,13 @@ class JsonlExporter:
     def shutdown(self) -> None:
         """Refuse later exports."""
         self._shut = True
+
+
+def _fresh_locks_after_fork() -> None:
+    # A lock held by a thread at fork time would never be released in the child.
+    JsonlExporter._locks = {}
+    JsonlExporter._locks_guard = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
+    os.register_at_fork(after_in_child=_fresh_locks_after_fork)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from promptrail._fork import relock_after_fork
 from promptrail._records import LogRecord
 from promptrail.exporters._base import ExportResult
 
@@ -150,6 +151,7 @@ class SqliteStore:
         self._create = create
         self._busy_timeout = busy_timeout
         self._lock = threading.Lock()
+        relock_after_fork(self, "_lock")
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
         if not create:

@@ -1,0 +1,51 @@
+"""Locks that survive ``os.fork()``.
+
+A lock held by another thread at the moment of ``fork()`` stays held forever in the child (the
+thread that would release it does not exist there): the child's first log would deadlock. Objects
+and modules register their locks here; in a forked child every registered lock is replaced by a
+fresh one. Objects are held weakly.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from typing import Any
+
+__all__ = ["relock_after_fork"]
+
+_RLOCK_TYPE = type(threading.RLock())
+_objects: weakref.WeakKeyDictionary[Any, tuple[str, ...]] = weakref.WeakKeyDictionary()
+_modules: list[tuple[dict[str, Any], str]] = []
+_guard = threading.Lock()
+
+
+def relock_after_fork(owner: Any, *names: str) -> None:
+    """Replace ``owner``'s lock attributes ``names`` with fresh locks in a forked child.
+
+    ``owner`` is an object (held weakly) or a module's ``globals()`` (held for good).
+    """
+    with _guard:
+        if isinstance(owner, dict):
+            _modules.extend((owner, name) for name in names)
+        else:
+            _objects[owner] = (*_objects.get(owner, ()), *names)
+
+
+def _fresh(old: Any) -> Any:
+    return threading.RLock() if isinstance(old, _RLOCK_TYPE) else threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    global _guard
+    _guard = threading.Lock()
+    for namespace, name in _modules:
+        namespace[name] = _fresh(namespace[name])
+    for owner, names in list(_objects.items()):
+        for name in names:
+            setattr(owner, name, _fresh(getattr(owner, name)))
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
