@@ -85,6 +85,7 @@ class BatchProcessor(BaseProcessor):
         self._max_queue_size = max_queue_size
         self._max_batch_size = max_batch_size
         self._schedule_delay = schedule_delay
+        self._notify_at = max_batch_size - 1  # queue length before an append that fills a batch
         self._drop_warning = _errors.RateLimitedWarning(
             "promptrail: the export queue is full; dropped %d oldest records"
         )
@@ -117,6 +118,7 @@ class BatchProcessor(BaseProcessor):
         self._worker: threading.Thread | None = None
         self._stopping = False
         self._shut = False
+        self._running = False  # worker started and not shut down: on_end's fast path
         self._stopped = threading.Event()
 
     @property
@@ -128,6 +130,22 @@ class BatchProcessor(BaseProcessor):
 
     def on_end(self, log: ActiveLog) -> None:
         """Queue ``log`` (dropping the oldest if the queue is full). Never blocks."""
+        if not self._running:
+            self._on_end_cold(log)
+            return
+        queue = self._queue
+        n = len(queue)
+        queue.append(log)
+        self._next_enqueued()
+        if n >= self._notify_at:
+            if n >= self._max_queue_size:  # the append evicted the oldest log
+                self._drop_warning.hit()
+            if not self._notified:
+                self._notified = True
+                self._wake.set()
+
+    def _on_end_cold(self, log: ActiveLog) -> None:
+        """``on_end`` before the worker runs (it starts it) and after shutdown (counts a loss)."""
         if self._shut:
             self._lost_after_shutdown += 1
             return
@@ -153,6 +171,7 @@ class BatchProcessor(BaseProcessor):
             worker = threading.Thread(target=self._run, name="promptrail-export", daemon=True)
             self._worker = worker
             worker.start()
+            self._running = True
 
     def _run(self) -> None:
         while True:
@@ -216,6 +235,7 @@ class BatchProcessor(BaseProcessor):
             if not self._queue:
                 return flush_exporter(self._exporter, timeout)
             self._worker = None
+            self._running = False
             self._start_worker()
         request = _FlushRequest(time.monotonic() + timeout)
         with self._lock:
@@ -233,6 +253,7 @@ class BatchProcessor(BaseProcessor):
             if self._shut:
                 return
             self._shut = True
+            self._running = False
             self._stopping = True
             worker = self._worker
         deadline = time.monotonic() + timeout
