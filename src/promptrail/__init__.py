@@ -32,7 +32,7 @@ from promptrail._records import ChatMessage, FunctionCall, LogRecord, PromptKern
 from promptrail._serialize import Limits, Redactor
 from promptrail._trace import Trace, trace, update_current
 from promptrail._version import __version__
-from promptrail.exceptions import ConfigurationError, ExportError, PromptrailError
+from promptrail.exceptions import ConfigurationError, PromptrailError
 
 if TYPE_CHECKING:
     from promptrail._otel import OtelBridge as OtelBridge
@@ -45,7 +45,6 @@ __all__ = [
     "ChatMessage",
     "ConfigurationError",
     "ContextThreadPoolExecutor",
-    "ExportError",
     "FunctionCall",
     "Limits",
     "LogRecord",

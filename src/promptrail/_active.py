@@ -207,10 +207,10 @@ class ActiveLog:
         "ended",
         "error",
         "fields",
+        "held",
         "items",
         "kwargs",
         "parent",
-        "pending",
         "perf_end",
         "perf_start",
         "result",
@@ -219,7 +219,6 @@ class ActiveLog:
         "seq",
         "spec",
         "start_ns",
-        "tree_error",
     )
 
     def __init__(
@@ -250,8 +249,7 @@ class ActiveLog:
         self.ended = False
         # Sampling is decided per trace: the root decides, children inherit.
         self.sampled: bool = True if parent is None else parent.sampled
-        self.pending: list[ActiveLog] | None = None  # an unsampled root's finished logs
-        self.tree_error = False  # an unsampled tree had an error (keep it if configured)
+        self.held: Any = None  # an unsampled root's held logs and decision (see _sampling)
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -362,7 +360,9 @@ class ActiveLog:
 
         extracted_metadata: Any = None
         response_model: Any = None
-        requested = prompt  # what the call asked for (the version is computed from it)
+        # What the call asked for (the version is computed from it), cleaned once.
+        requested = {key: clean(value) for key, value in prompt.items()}
+        prompt = requested
         if spec.output_on(settings) and self.error is None:
             result = self.result if self.items is None else self.items
             if spec.payloads_on(settings) and result is not None and not isinstance(result, str):
@@ -375,12 +375,12 @@ class ActiveLog:
             extracted_metadata = extracted.pop("metadata", None)
             if isinstance(prompt_from_result, Mapping):
                 response_model = prompt_from_result.get("model")
-                prompt = {**prompt_from_result, **prompt}
+                from_result = {key: clean(value) for key, value in prompt_from_result.items()}
+                prompt = {**from_result, **requested}
             # Clean each value, not the dict: field names such as "output_tokens" are not secrets.
             body.update({key: clean(value) for key, value in extracted.items()})
         if prompt:
-            cleaned = {key: clean(value) for key, value in prompt.items()}
-            body["prompt"] = _prompt_fields(cleaned)
+            body["prompt"] = _prompt_fields(prompt)
 
         metadata = dict(extracted_metadata) if isinstance(extracted_metadata, Mapping) else {}
         if spec.metadata:
@@ -393,7 +393,7 @@ class ActiveLog:
         body["metadata"] = clean(metadata)
         if body.get("output") is not None and not isinstance(body["output"], str):
             body["output"] = _to_json(body["output"])
-        _derive(body, clean(requested), response_model)
+        _derive(body, requested, response_model)
         # One validation of the whole body (nested messages included) is the common case; only
         # a body that fails it takes the lenient path: messages one by one, then wrong-typed
         # fields moved to metadata.
@@ -489,7 +489,7 @@ def _derive(body: dict[str, Any], requested: dict[str, Any], response_model: Any
         if body.get("version_id") is None:
             if response_model and "model" not in requested:
                 requested = {**requested, "model": response_model}
-            body["version_id"] = version_id(PromptKernel.model_validate(_prompt_fields(requested)))
+            body["version_id"] = _version_of(_prompt_fields(requested))
         if body.get("prompt_cost") is None and body.get("output_cost") is None:
             metadata = body.get("metadata") or {}
             body["prompt_cost"], body["output_cost"] = costs(
@@ -499,6 +499,28 @@ def _derive(body: dict[str, Any], requested: dict[str, Any], response_model: Any
                 metadata.get(CACHED_KEY),
                 metadata.get(CACHE_CREATION_KEY),
             )
+
+
+_versions_seen: dict[str, str] = {}
+
+
+def _version_of(details: dict[str, Any]) -> str:
+    """Return the version id of these prompt details, remembering the last few thousand.
+
+    The id hashes the *validated* kernel (``1`` and ``1.0`` are the same temperature); the cache
+    key is the raw details' canonical JSON, which skips that validation for repeated prompts.
+    """
+    try:
+        key = json.dumps(details, sort_keys=True, separators=(",", ":"), default=repr)
+    except (TypeError, ValueError):  # pragma: no cover - cleaned values are JSON-safe
+        return version_id(PromptKernel.model_validate(details))
+    found = _versions_seen.get(key)
+    if found is None:
+        found = version_id(PromptKernel.model_validate(details))
+        if len(_versions_seen) >= 4096:
+            _versions_seen.clear()
+        _versions_seen[key] = found
+    return found
 
 
 def _prompt_fields(prompt: dict[str, Any]) -> dict[str, Any]:

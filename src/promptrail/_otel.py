@@ -296,6 +296,8 @@ class OtelBridge:
         """Set what is known only at the end: request and response details, errors, content."""
         if log.error is not None:
             type_name, _, message = log.error.partition(": ")
+            # Masked like the record's error: an API key quoted by an exception stays out.
+            message = STATE.settings.redactor.mask(message)
             span.set_status(StatusCode.ERROR, message or type_name)
             span.set_attribute("error.type", type_name)
             if self._exception_events:

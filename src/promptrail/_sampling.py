@@ -4,17 +4,20 @@ The root log of a trace draws once (``random() < sample_rate``); every log under
 decision (``ActiveLog.sampled``). Logs of an unsampled trace skip ``on_start`` and scopes and are
 held on their root until the root ends. Then, if ``keep_errors`` is on and any log of the tree
 failed, the whole tree goes to the processors after all; otherwise it is dropped and counted in
-``stats().sampled_out``. A log ending after its unsampled root ended follows the root's decision.
+``stats().sampled_out``. A log ending after its unsampled root ended follows the root's decision
+(an error in such a late log does not change it: a tree is never half kept).
 At most :data:`MAX_PENDING` logs are held per trace; beyond that they are dropped and counted.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from promptrail._counting import AtomicCounter
+from promptrail._fork import relock_after_fork
 
 if TYPE_CHECKING:
     from promptrail._active import ActiveLog
@@ -25,6 +28,7 @@ __all__ = ["MAX_PENDING", "end_unsampled", "keep_trace", "sampled_out_count"]
 MAX_PENDING = 10_000
 
 _rng = random.Random()
+_lock = threading.Lock()
 _sampled_out = AtomicCounter()
 
 
@@ -33,27 +37,42 @@ def keep_trace(rate: float) -> bool:
     return _rng.random() < rate
 
 
+class _Held:
+    """What an unsampled root keeps until it ends: its finished logs, and then its decision."""
+
+    __slots__ = ("error", "kept", "logs")
+
+    def __init__(self) -> None:
+        self.logs: list[ActiveLog] = []
+        self.error = False
+        self.kept: bool | None = None
+
+
 def end_unsampled(
     st: _State, log: ActiveLog, dispatch: Callable[[_State, ActiveLog], None]
 ) -> None:
     """Hold, release or drop an ended log of an unsampled trace."""
     root = log.root
-    if log.error is not None:
-        root.tree_error = True
-    if log is not root and not root.ended:
-        pending = root.pending
-        if pending is None:
-            pending = root.pending = []
-        if len(pending) < MAX_PENDING:
-            pending.append(log)
-        else:
-            _sampled_out.increment()
-        return
-    batch = [log]
-    if log is root and root.pending:
-        batch = [*root.pending, root]
-        root.pending = None
-    if st.keep_errors and root.tree_error:
+    with _lock:  # children may end on other threads while the root decides
+        held = root.held
+        if held is None:
+            held = root.held = _Held()
+        if held.kept is None:  # undecided: the root is still running
+            if log.error is not None:
+                held.error = True
+            if log is not root:
+                if len(held.logs) < MAX_PENDING:
+                    held.logs.append(log)
+                else:
+                    _sampled_out.increment()
+                return
+            held.kept = st.keep_errors and held.error
+            batch = [*held.logs, root]
+            held.logs = []
+        else:  # a late log (a generator or thread outliving its root) follows the decision
+            batch = [log]
+        keep = held.kept
+    if keep:
         for item in batch:
             dispatch(st, item)
     else:
@@ -70,3 +89,6 @@ def reset() -> None:
     """Forget the counts (tests)."""
     global _sampled_out
     _sampled_out = AtomicCounter()
+
+
+relock_after_fork(globals(), "_lock")

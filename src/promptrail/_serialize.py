@@ -202,6 +202,17 @@ class Redactor:
         """Return ``text`` with well-known secret formats replaced by :data:`REDACTED`."""
         if not self._enabled or len(text) < self._min_length:
             return text
+        if self._min_length and not (
+            # Every built-in format contains one of these: skip the regex scan when none is
+            # there (substring tests run in C; the alternation scan is the slow part).
+            "sk-" in text
+            or "Bearer" in text
+            or "Basic" in text
+            or "AKIA" in text
+            or "gh" in text
+            or "xox" in text
+        ):
+            return text
         return self._value_re.sub(REDACTED, text)
 
 

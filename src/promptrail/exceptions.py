@@ -5,13 +5,12 @@ counted (see ``promptrail.stats()``). The hierarchy::
 
     PromptrailError
     ├── ConfigurationError   bad argument to configure(), a decorator or a constructor
-    └── ExportError          raised by exporters for the caller of a direct export, never by
-                             the pipeline
+    └── NotAStoreError       (promptrail.exporters) a file that is not a promptrail SQLite store
 """
 
 from __future__ import annotations
 
-__all__ = ["ConfigurationError", "ExportError", "PromptrailError"]
+__all__ = ["ConfigurationError", "PromptrailError"]
 
 
 class PromptrailError(Exception):
@@ -23,13 +22,6 @@ class PromptrailError(Exception):
 
 class ConfigurationError(PromptrailError, ValueError):
     """An option has an invalid value (raised when the option is given, never later).
-
-    .. versionadded:: 0.1.0
-    """
-
-
-class ExportError(PromptrailError):
-    """An exporter could not deliver records.
 
     .. versionadded:: 0.1.0
     """

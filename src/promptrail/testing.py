@@ -100,6 +100,7 @@ def capture_logs(*, deterministic: bool = True) -> Iterator[list[LogRecord]]:
     try:
         _install((SimpleProcessor(_ListExporter(captured)),))
         STATE.enabled = True
+        STATE.sample_rate = 1.0  # capture every log, whatever sampling is configured
         if deterministic:
             clock = FixedClock()
             STATE.ids = SequentialIds()
@@ -111,11 +112,11 @@ def capture_logs(*, deterministic: bool = True) -> Iterator[list[LogRecord]]:
 
 
 def _save(st: _State) -> tuple[object, ...]:
-    return (st.enabled, st.processors, st.settings, st.ids, st.wall_ns, st.perf_ns)
+    return (st.enabled, st.processors, st.settings, st.ids, st.wall_ns, st.perf_ns, st.sample_rate)
 
 
 def _restore(st: _State, saved: tuple[object, ...]) -> None:
-    enabled, processors, settings, ids, wall_ns, perf_ns = saved
+    enabled, processors, settings, ids, wall_ns, perf_ns, sample_rate = saved
     _install(processors or ())  # type: ignore[arg-type]
     if processors is None:
         st.processors = None
@@ -124,6 +125,7 @@ def _restore(st: _State, saved: tuple[object, ...]) -> None:
     st.ids = ids  # type: ignore[assignment]
     st.wall_ns = wall_ns  # type: ignore[assignment]
     st.perf_ns = perf_ns  # type: ignore[assignment]
+    st.sample_rate = sample_rate  # type: ignore[assignment]
 
 
 def reset() -> None:

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from promptrail._fork import relock_after_fork
 from promptrail._records import LogRecord
+from promptrail.exceptions import PromptrailError
 from promptrail.exporters._base import ExportResult
 
 __all__ = [
@@ -62,7 +63,7 @@ INSERT OR IGNORE INTO logs (
 """
 
 
-class NotAStoreError(Exception):
+class NotAStoreError(PromptrailError):
     """The file is missing or is not a promptrail SQLite store.
 
     .. versionadded:: 0.1.0
@@ -207,10 +208,13 @@ class SqliteStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.executemany(_INSERT, rows)
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # Never leave a transaction open (a failed COMMIT included): later writes would
+                # all fail. The batch is all-or-nothing either way.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
             return conn.total_changes - before
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
