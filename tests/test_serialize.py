@@ -203,6 +203,21 @@ class TestRedaction:
 class TestSnapshot:
     """The caller-thread copy."""
 
+    def test_long_containers_keep_only_their_head(self) -> None:
+        """A 100k-element argument is cut on the caller's thread; the record says how much."""
+        from promptrail._serialize import Truncated
+
+        big = list(range(100_000))
+        cut = snapshot(big, max_items=10)
+        assert isinstance(cut, Truncated)
+        assert cut.head == list(range(10))
+        assert to_jsonable(cut) == [*range(10), f"{TRUNCATED_MARK} 99990 more items"]
+        mapping = snapshot({str(i): i for i in range(50)}, max_items=5)
+        assert to_jsonable(mapping) == {
+            **{str(i): i for i in range(5)},
+            TRUNCATED_MARK: "45 more items",
+        }
+
     def test_containers_are_copied_and_leaves_kept(self) -> None:
         """Lists and dicts are copied (so later mutation does not leak); objects are kept."""
         obj = object()

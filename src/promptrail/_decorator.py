@@ -65,11 +65,15 @@ def start_log(
     if capture:
         for arg in args:
             if type(arg) not in _ATOMIC:
-                args = tuple([snapshot(a) for a in args])
+                limit = st.settings.limits.max_items
+                args = tuple([snapshot(a, 3, limit) for a in args])
                 break
         log.args = args
         if kwargs:
-            log.kwargs = snapshot(kwargs)
+            limit = st.settings.limits.max_items
+            log.kwargs = {
+                k: v if type(v) in _ATOMIC else snapshot(v, 3, limit) for k, v in kwargs.items()
+            }
     log.bound = instance is not None
     if not log.sampled:
         return log

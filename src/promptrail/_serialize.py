@@ -220,17 +220,42 @@ DEFAULT_REDACTOR = Redactor()
 DEFAULT_LIMITS = Limits()
 
 
-def snapshot(value: Any, depth: int = 3) -> Any:
+class Truncated:
+    """A container cut on the caller's thread: its first items and its full length.
+
+    :func:`to_jsonable` renders it as the head plus the usual "N more items" marker, so a
+    100,000-element argument costs a bounded copy, not a full one, where the call happens.
+    """
+
+    __slots__ = ("head", "total")
+
+    def __init__(self, head: list[Any] | dict[Any, Any], total: int) -> None:
+        self.head = head
+        self.total = total
+
+    def __repr__(self) -> str:
+        return f"<{type(self.head).__name__} of {self.total} items, {len(self.head)} kept>"
+
+
+def snapshot(value: Any, depth: int = 3, max_items: int = DEFAULT_LIMITS.max_items) -> Any:
     """Copy mutable containers in ``value`` (up to ``depth`` levels); keep everything else.
 
     Cheap enough for the caller's thread: atomic values return at once, and only ``list``,
     ``dict`` and ``set`` (exact types) are copied. Each copy is a C-level ``copy()`` (exactly
     sized: one pointer table, never the elements) whose non-atomic entries are then replaced by
-    their own snapshots; leaves are tested inline rather than through a call each.
+    their own snapshots; leaves are tested inline rather than through a call each. A list, tuple
+    or dict longer than ``max_items`` keeps only its head (a :class:`Truncated`): the record
+    would not keep more anyway.
     """
     t = type(value)
     if t in _ATOMIC:
         return value
+    if (t is list or t is tuple or t is dict) and len(value) > max_items:
+        if t is dict:
+            head: Any = dict(itertools.islice(value.items(), max_items))
+        else:
+            head = list(value[:max_items])
+        return Truncated(snapshot(head, depth, max_items), len(value))
     if t is list:
         out = value.copy()
         if depth > 1:
@@ -376,7 +401,18 @@ class _Converter:
         finally:
             seen.discard(ident)
 
+    def truncated(self, value: Truncated, depth: int) -> Any:
+        out = self.convert(value.head, depth)
+        cut = value.total - len(value.head)
+        if isinstance(out, list):
+            out.append(f"{TRUNCATED_MARK} {cut} more items")
+        elif isinstance(out, dict):
+            out[TRUNCATED_MARK] = f"{cut} more items"
+        return out
+
     def container(self, value: Any, depth: int) -> Any:
+        if type(value) is Truncated:
+            return self.truncated(value, depth)
         if depth <= 0:
             return _safe_repr(value, self.limits, self.redactor)
         ident = id(value)
