@@ -461,6 +461,21 @@ class TestErrors:
             "exception.message": "bad input",
         }
 
+    def test_secrets_in_error_messages_are_masked(self, spans: Spans, bridge: OtelBridge) -> None:
+        """An API key quoted by an exception reaches neither the span status nor its event."""
+        key = "sk-proj-" + "a" * 30
+
+        @promptrail.log_prompt(path="p", model="m")
+        def fail() -> None:
+            raise PermissionError(f"invalid key {key}")
+
+        with pytest.raises(PermissionError):
+            fail()
+        (span,) = spans.finished()
+        assert key not in str(span.status.description)
+        assert all(key not in str(dict(e.attributes or {})) for e in span.events)
+        assert "[REDACTED]" in str(span.status.description)
+
     def test_exception_events_can_be_off(self, spans: Spans, records: InMemoryExporter) -> None:
         """``exception_events=False`` keeps status and type but adds no event."""
         install(records, OtelBridge(tracer_provider=spans.provider, exception_events=False))

@@ -80,6 +80,16 @@ class TestCaptureLogs:
         assert first.log_id < second.log_id  # time-sortable
         assert abs((first.start_time - datetime.now(timezone.utc)).total_seconds()) < 60
 
+    def test_captures_everything_whatever_the_sample_rate(self) -> None:
+        """capture_logs() collects every log even with sample_rate=0, and restores the rate."""
+        promptrail.configure(sample_rate=0.0)
+        with capture_logs() as logs:
+            answer("sampled?")
+        assert len(logs) == 1
+        from promptrail._config import STATE
+
+        assert STATE.sample_rate == 0.0
+
     def test_fixed_clock(self) -> None:
         """FixedClock advances by its step on every reading."""
         clock = FixedClock(start=datetime(2030, 1, 1, tzinfo=timezone.utc), step=0.5)
