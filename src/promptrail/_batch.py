@@ -16,14 +16,13 @@ the child's first log.
 from __future__ import annotations
 
 import collections
-import os
 import threading
 import time
-import weakref
 
 from promptrail import _errors
 from promptrail._active import ActiveLog
 from promptrail._counting import AtomicCounter
+from promptrail._fork import call_after_fork
 from promptrail._processors import (
     BaseProcessor,
     Counts,
@@ -90,15 +89,7 @@ class BatchProcessor(BaseProcessor):
             "promptrail: the export queue is full; dropped %d oldest records"
         )
         self._init_state()
-        if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
-            ref = weakref.WeakMethod(self._init_state)
-
-            def after_fork_in_child() -> None:
-                reinit = ref()
-                if reinit is not None:
-                    reinit()
-
-            os.register_at_fork(after_in_child=after_fork_in_child)
+        call_after_fork(self._init_state)  # a forked child gets its own queue, locks and worker
 
     def _init_state(self) -> None:
         # Everything a forked child must not share with its parent.

@@ -13,11 +13,12 @@ import threading
 import weakref
 from typing import Any
 
-__all__ = ["relock_after_fork"]
+__all__ = ["call_after_fork", "relock_after_fork"]
 
 _RLOCK_TYPE = type(threading.RLock())
 _objects: weakref.WeakKeyDictionary[Any, tuple[str, ...]] = weakref.WeakKeyDictionary()
 _modules: list[tuple[dict[str, Any], str]] = []
+_methods: list[weakref.WeakMethod[Any]] = []
 _guard = threading.Lock()
 
 
@@ -33,6 +34,13 @@ def relock_after_fork(owner: Any, *names: str) -> None:
             _objects[owner] = (*_objects.get(owner, ()), *names)
 
 
+def call_after_fork(method: Any) -> None:
+    """Call the bound ``method`` in a forked child (its object is held weakly)."""
+    with _guard:
+        _methods[:] = [ref for ref in _methods if ref() is not None]  # forget dead objects
+        _methods.append(weakref.WeakMethod(method))
+
+
 def _fresh(old: Any) -> Any:
     return threading.RLock() if isinstance(old, _RLOCK_TYPE) else threading.Lock()
 
@@ -45,6 +53,10 @@ def _after_fork_in_child() -> None:
     for owner, names in list(_objects.items()):
         for name in names:
             setattr(owner, name, _fresh(getattr(owner, name)))
+    for ref in list(_methods):
+        method = ref()
+        if method is not None:
+            method()
 
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX

@@ -33,7 +33,6 @@ import random
 import threading
 import time
 import urllib.parse
-import weakref
 from collections.abc import Callable, Sequence
 from datetime import timezone
 from pathlib import Path
@@ -42,6 +41,7 @@ from typing import Any
 import httpx2
 
 from promptrail import _errors
+from promptrail._fork import call_after_fork
 from promptrail._otel_context import suppress_instrumentation
 from promptrail._records import LogRecord
 from promptrail.exceptions import ConfigurationError
@@ -193,15 +193,7 @@ class HttpExporter:
         self._client: httpx2.Client | None = None
         self._pid = 0
         self._init_locks()
-        if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
-            ref = weakref.WeakMethod(self._init_locks)
-
-            def after_fork_in_child() -> None:
-                reinit = ref()
-                if reinit is not None:
-                    reinit()
-
-            os.register_at_fork(after_in_child=after_fork_in_child)
+        call_after_fork(self._init_locks)  # a forked child gets its own queue, locks and worker
         self._shut = False
         self._down = 0  # consecutive times the server was found unavailable
         self._probe_after = 0.0  # our own cool-down (monotonic); force_flush ignores it
