@@ -19,13 +19,14 @@ from promptrail._active import ActiveLog
 from promptrail._batch import BatchProcessor
 from promptrail._context import (
     ContextThreadPoolExecutor,
+    Scope,
     bind_context,
     get_current_log_id,
     get_current_trace_id,
 )
 from promptrail._cost import register_price
 from promptrail._decorator import log_flow, log_prompt, log_tool
-from promptrail._extract import register_extractor, unregister_extractor
+from promptrail._extract import Extractor, register_extractor, unregister_extractor
 from promptrail._pipeline import Stats, configure, flush, shutdown, stats
 from promptrail._processors import BaseProcessor, Processor, SimpleProcessor
 from promptrail._records import ChatMessage, FunctionCall, LogRecord, PromptKernel, ToolCall
@@ -45,6 +46,7 @@ __all__ = [
     "ChatMessage",
     "ConfigurationError",
     "ContextThreadPoolExecutor",
+    "Extractor",
     "FunctionCall",
     "Limits",
     "LogRecord",
@@ -52,6 +54,7 @@ __all__ = [
     "PromptKernel",
     "PromptrailError",
     "Redactor",
+    "Scope",
     "SimpleProcessor",
     "Stats",
     "ToolCall",

@@ -14,8 +14,8 @@ stream chunks (:mod:`promptrail._accumulate`).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
-from typing import Any, TypeAlias
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from promptrail import _errors
 from promptrail._accumulate import StreamAccumulator
@@ -24,8 +24,20 @@ from promptrail._responses import read_response
 
 __all__ = ["Extractor", "extract", "register_extractor", "unregister_extractor"]
 
-Extractor: TypeAlias = Callable[[Any], "dict[str, Any] | None"]
-"""A function from a return value to log fields, or ``None`` when it does not apply."""
+
+class Extractor(Protocol):
+    """Reads log fields from a return value: a function ``(value) -> dict | None``.
+
+    Return a dict of :class:`LogRecord` fields (``output``, ``output_message``,
+    ``prompt_tokens``, ...) for values it understands, ``None`` to let the next extractor try.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __call__(self, value: Any, /) -> Mapping[str, Any] | None:
+        """Return the log fields read from ``value``, or ``None``."""
+        ...
+
 
 _lock = threading.Lock()
 _extractors: tuple[Extractor, ...] = ()

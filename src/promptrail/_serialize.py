@@ -100,9 +100,11 @@ _SECRET_VALUE_RE = re.compile(
 )
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Limits:
     """Bounds applied when converting a value.
+
+    .. versionadded:: 0.1.0
 
     Attributes:
         max_string: Longest string kept, in characters.

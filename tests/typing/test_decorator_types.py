@@ -87,3 +87,12 @@ assert_type(promptrail.update_current(prompt_tokens=3), bool)
 async def use_async() -> None:
     """Awaiting the decorated coroutine function gives its return type."""
     assert_type(await answer_async("q"), dict[str, Any])
+
+
+def my_extractor(value: object) -> dict[str, Any] | None:
+    """A user extractor: a plain function matches the Extractor protocol."""
+    return {"output": str(value)} if isinstance(value, int) else None
+
+
+promptrail.register_extractor(my_extractor)
+promptrail.unregister_extractor(my_extractor)

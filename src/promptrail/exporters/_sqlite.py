@@ -398,13 +398,14 @@ class SqliteExporter:
     """Writes records to the embedded SQLite store, the default destination.
 
     Args:
-        path: The database file (created with its directory on first export).
+        path: The database file (created with its directory on first export); default
+            ``$PROMPTRAIL_DB``, else ``./promptrail.db`` (the same file as the default pipeline).
 
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, path: str | os.PathLike[str] = "promptrail.db") -> None:
-        self._store = SqliteStore(path)
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self._store = SqliteStore(path or os.environ.get("PROMPTRAIL_DB") or "promptrail.db")
         self._shut = False
 
     @property
