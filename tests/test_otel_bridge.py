@@ -211,6 +211,7 @@ class TestSpanShape:
     ) -> None:
         """Each record's metadata holds its span's OTel trace and span ids (hex)."""
         flow("q")
+        assert len(records.records) == 3  # the flow, the prompt and the tool
         for record in records.records:
             (span,) = [
                 s

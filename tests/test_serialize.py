@@ -108,7 +108,13 @@ class TestToJsonable:
     def test_result_is_valid_json(self) -> None:
         """Whatever goes in, json.dumps accepts what comes out (strictly, no NaN)."""
         value = {"f": math.nan, "b": b"\x00\xff", "s": {1, 2}, "o": object(), "t": (1, [2])}
-        json.dumps(to_jsonable(value), allow_nan=False)
+        out = to_jsonable(value)
+        json.dumps(out, allow_nan=False)
+        assert out["f"] == "NaN"
+        assert out["b"] == "\x00\ufffd"
+        assert sorted(out["s"]) == [1, 2]
+        assert out["o"].startswith("<object object at ")
+        assert out["t"] == [1, [2]]
 
 
 class TestRedaction:
