@@ -465,6 +465,7 @@ class TestGeneratorLifecycle:
             gen = answer_gen(2)
             del gen
             gc.collect()
+            promptrail.flush()  # finalizers queue the end; a flush (or the worker) runs it
         assert logs[0].metadata["promptrail.incomplete"] == "never_started"
 
     async def test_async_generator_aclose(self) -> None:

@@ -202,6 +202,7 @@ class ActiveLog:
     __slots__ = (
         "_id",
         "_ids",
+        "_root",
         "args",
         "bound",
         "ended",
@@ -214,7 +215,6 @@ class ActiveLog:
         "perf_end",
         "perf_start",
         "result",
-        "root",
         "sampled",
         "seq",
         "spec",
@@ -232,7 +232,9 @@ class ActiveLog:
     ) -> None:
         self.spec = spec
         self.parent = parent
-        self.root: ActiveLog = self if parent is None else parent.root
+        # None for a root: a root referring to itself would be a reference cycle, and every
+        # trace would then wait for the cyclic garbage collector to be freed.
+        self._root: ActiveLog | None = None if parent is None else (parent._root or parent)
         self.seq = seq
         self.start_ns = start_ns
         self.perf_start = perf_start
@@ -267,6 +269,12 @@ class ActiveLog:
         return self.root.log_id
 
     @property
+    def root(self) -> ActiveLog:
+        """The root log of this tree (``self`` for a root)."""
+        root = self._root
+        return self if root is None else root
+
+    @property
     def trace_parent_id(self) -> str | None:
         """The id of the enclosing log, if any."""
         return None if self.parent is None else self.parent.log_id
@@ -288,7 +296,8 @@ class ActiveLog:
                 current["metadata"] = metadata
             elif key in ("metadata", "inputs"):
                 merged = dict(current.get(key) or {})
-                merged.update(_serialize.snapshot(dict(value)))
+                # Value by value: a mapping this size is the user's own, never cut here.
+                merged.update({k: _serialize.snapshot(v) for k, v in value.items()})
                 current[key] = merged
             else:
                 current[key] = _serialize.snapshot(value)
@@ -415,7 +424,7 @@ class ActiveLog:
         if binder is not None:
             fast = binder.bind(self.args, kwargs)
             if fast is not None:
-                return fast, fast.pop("messages", None)
+                return fast, _whole(fast.pop("messages", None))
         sig = spec.method_signature if self.bound else spec.signature
         if sig is None:
             return dict(kwargs), None
@@ -431,7 +440,12 @@ class ActiveLog:
             else:
                 inputs[name] = value
         messages = inputs.pop("messages", None)
-        return inputs, messages
+        return inputs, _whole(messages)
+
+
+def _whole(value: Any) -> Any:
+    """Messages cut on the caller's thread are used as the list of the messages kept."""
+    return value.head if type(value) is _serialize.Truncated else value
 
 
 INVALID_KEY = "promptrail.invalid_fields"

@@ -165,8 +165,11 @@ class BatchProcessor(BaseProcessor):
             self._running = True
 
     def _run(self) -> None:
+        from promptrail._decorator import run_deferred
+
         while True:
             self._wake.wait(self._schedule_delay)
+            run_deferred()  # logs the garbage collector ended since: queued, never lost
             self._wake.clear()
             self._notified = False
             with self._lock:
@@ -262,8 +265,16 @@ class BatchProcessor(BaseProcessor):
             # The worker is stuck in an export past the deadline: that batch is given up.
             self._given_up = self._in_flight
         if self._owns_exporter:
-            # Even with a stuck worker: an exporter's shutdown() is what interrupts its retries.
-            shutdown_exporter(self._exporter)
+            if abandoned:
+                # The exporter's shutdown() is what interrupts its retries, but it may wait for
+                # the stuck export's lock: run it aside, for the time left at most.
+                closer = threading.Thread(
+                    target=shutdown_exporter, args=(self._exporter,), daemon=True
+                )
+                closer.start()
+                closer.join(max(0.0, deadline - time.monotonic()))
+            else:
+                shutdown_exporter(self._exporter)
         left = len(self._queue)
         self._queue.clear()
         dropped = self._stats_dropped()

@@ -15,6 +15,8 @@ when the generator is exhausted, raises, is closed, or is garbage-collected.
 
 from __future__ import annotations
 
+import collections
+import functools
 import inspect
 import types
 from collections.abc import AsyncGenerator, Callable, Generator
@@ -86,8 +88,37 @@ def start_log(
     return log
 
 
+_deferred: collections.deque[Callable[[], None]] = collections.deque()
+"""Ends requested by garbage-collector finalizers, run by the next ordinary end (or a flush)."""
+
+
+def defer(action: Callable[[], None]) -> None:
+    """Run ``action`` (a finalizer's log end) later, outside the finalizer.
+
+    A finalizer runs wherever the collector happens to run: possibly on a thread that holds one
+    of promptrail's own locks (an exporter mid-write). Ending a log there could deadlock, so the
+    finalizer only queues the end (``deque.append`` is atomic and takes no lock).
+    """
+    _deferred.append(action)
+
+
+def run_deferred() -> None:
+    """Run the log ends finalizers queued; never raises."""
+    while _deferred:
+        try:
+            action = _deferred.popleft()
+        except IndexError:  # pragma: no cover - another thread emptied it
+            return
+        try:
+            action()
+        except Exception as exc:
+            _errors.report("finalizer", exc, "ending a collected log failed", internal=True)
+
+
 def end_log(st: _State, log: ActiveLog, exc: BaseException | None = None) -> None:
     """End ``log`` (once) and hand it to the processors; never raises."""
+    if _deferred:
+        run_deferred()
     if log.ended:
         return
     log.perf_end = st.perf_ns()
@@ -217,7 +248,10 @@ class _EndIfAbandoned:
 
     def __del__(self) -> None:
         # A suspended generator has yielded at least once, so items tell started from not.
-        _incomplete(self.st, self.log, "never_started" if self.log.items is None else "closed")
+        if self.log.ended:
+            return
+        reason = "never_started" if self.log.items is None else "closed"
+        defer(functools.partial(_incomplete, self.st, self.log, reason))
 
 
 def _generator_wrapper(spec: CallSpec) -> _Wrapper:

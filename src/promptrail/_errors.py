@@ -29,7 +29,7 @@ LOGGER = logging.getLogger("promptrail")
 
 _REPEAT_INTERVAL = 60.0
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: a report may happen inside a report (GC)
 _counts: Counter[str] = Counter()
 _last_logged: dict[str, float] = {}
 _suppressed_since_log: Counter[str] = Counter()

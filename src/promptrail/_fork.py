@@ -16,7 +16,8 @@ from typing import Any
 __all__ = ["call_after_fork", "relock_after_fork"]
 
 _RLOCK_TYPE = type(threading.RLock())
-_objects: weakref.WeakKeyDictionary[Any, tuple[str, ...]] = weakref.WeakKeyDictionary()
+# Weak references in a list, not a WeakKeyDictionary: owners need not be hashable.
+_objects: list[tuple[weakref.ref[Any], tuple[str, ...]]] = []
 _modules: list[tuple[dict[str, Any], str]] = []
 _methods: list[weakref.WeakMethod[Any]] = []
 _guard = threading.Lock()
@@ -31,7 +32,8 @@ def relock_after_fork(owner: Any, *names: str) -> None:
         if isinstance(owner, dict):
             _modules.extend((owner, name) for name in names)
         else:
-            _objects[owner] = (*_objects.get(owner, ()), *names)
+            _objects[:] = [(ref, n) for ref, n in _objects if ref() is not None]
+            _objects.append((weakref.ref(owner), names))
 
 
 def call_after_fork(method: Any) -> None:
@@ -48,15 +50,32 @@ def _fresh(old: Any) -> Any:
 def _after_fork_in_child() -> None:
     global _guard
     _guard = threading.Lock()
+    # Each step on its own: one failure must not leave the rest with the parent's state.
+    failures: list[BaseException] = []
     for namespace, name in _modules:
-        namespace[name] = _fresh(namespace[name])
-    for owner, names in list(_objects.items()):
-        for name in names:
-            setattr(owner, name, _fresh(getattr(owner, name)))
-    for ref in list(_methods):
-        method = ref()
-        if method is not None:
+        try:
+            namespace[name] = _fresh(namespace[name])
+        except Exception as exc:  # pragma: no cover - defensive
+            failures.append(exc)
+    for ref, names in list(_objects):
+        owner = ref()
+        for name in names if owner is not None else ():
+            try:
+                setattr(owner, name, _fresh(getattr(owner, name)))
+            except Exception as exc:  # pragma: no cover - defensive
+                failures.append(exc)
+    for method_ref in list(_methods):
+        method = method_ref()
+        if method is None:
+            continue
+        try:
             method()
+        except Exception as exc:
+            failures.append(exc)
+    for failure in failures:
+        from promptrail import _errors  # here: _errors imports this module
+
+        _errors.report("fork", failure, "re-initialising after fork failed", internal=False)
 
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX

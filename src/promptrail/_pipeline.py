@@ -15,12 +15,13 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from typing import cast
+from typing import Any, cast
 
 from promptrail import _errors, _sampling
 from promptrail._batch import BatchProcessor
 from promptrail._config import STATE, env_flag
 from promptrail._context import Scope
+from promptrail._decorator import run_deferred
 from promptrail._fork import relock_after_fork
 from promptrail._processors import BaseProcessor, Processor, flush_exporter, shutdown_exporter
 from promptrail._records import LogRecord
@@ -97,13 +98,18 @@ def _retire(
     deadline = time.monotonic() + timeout
     for processor in processors:
         release = getattr(processor, "release_exporter", None)
-        if release is not None and any(id(e) in kept for e in _exporters_of(processor)):
+        own = _exporters_of(processor)
+        orphans: list[Any] = []
+        if release is not None and any(id(e) in kept for e in own):
             release()
+            orphans = [e for e in own if id(e) not in kept]  # shut these down one by one
         try:
             processor.shutdown(max(0.0, deadline - time.monotonic()))
         except Exception as exc:
             name = type(processor).__name__
             _errors.report(f"shutdown:{name}", exc, f"{name}.shutdown raised", internal=False)
+        for exporter in orphans:
+            shutdown_exporter(exporter)
         counts = _processor_stats(processor)
         for key in _retired:
             _retired[key] += counts.get(key, 0)
@@ -246,6 +252,7 @@ def flush(timeout: float = 30.0) -> bool:
 
     .. versionadded:: 0.1.0
     """
+    run_deferred()  # logs of generators and streams the garbage collector ended
     deadline = time.monotonic() + timeout
     ok = True
     for processor in STATE.processors or ():
@@ -266,6 +273,7 @@ def shutdown(timeout: float = 30.0) -> None:
 
     .. versionadded:: 0.1.0
     """
+    run_deferred()
     with _lock:
         old = _install(())
     _retire(old, timeout)

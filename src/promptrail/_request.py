@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptrail._responses import get
+from promptrail._serialize import Truncated
 
 __all__ = ["normalize_tool_choice", "normalize_tools", "request_fields"]
 
@@ -85,6 +86,8 @@ def request_fields(
     """
     prompt: dict[str, Any] = dict(defaults) if defaults else {}
     other: dict[str, Any] = {}
+    # Arguments longer than Limits.max_items were cut on the caller's thread: use what was kept.
+    inputs = {k: v.head if type(v) is Truncated else v for k, v in inputs.items()}
     for name, value in inputs.items():
         if not _given(value):
             continue

@@ -11,6 +11,7 @@ At most :data:`MAX_PENDING` logs are held per trace; beyond that they are droppe
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 from collections.abc import Callable
@@ -28,7 +29,7 @@ __all__ = ["MAX_PENDING", "end_unsampled", "keep_trace", "sampled_out_count"]
 MAX_PENDING = 10_000
 
 _rng = random.Random()
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: a log ended by the GC may arrive while it is held
 _sampled_out = AtomicCounter()
 
 
@@ -53,10 +54,11 @@ def end_unsampled(
 ) -> None:
     """Hold, release or drop an ended log of an unsampled trace."""
     root = log.root
+    fresh = _Held() if root.held is None else None  # allocated before taking the lock
     with _lock:  # children may end on other threads while the root decides
         held = root.held
         if held is None:
-            held = root.held = _Held()
+            held = root.held = fresh if fresh is not None else _Held()
         if held.kept is None:  # undecided: the root is still running
             if log.error is not None:
                 held.error = True
@@ -92,3 +94,7 @@ def reset() -> None:
 
 
 relock_after_fork(globals(), "_lock")
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
+    # Forked children must not all draw the same sampling decisions.
+    os.register_at_fork(after_in_child=_rng.seed)

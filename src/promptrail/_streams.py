@@ -27,6 +27,7 @@ imported here.
 
 from __future__ import annotations
 
+import functools
 import types
 import weakref
 from collections.abc import Callable
@@ -136,7 +137,11 @@ class _Tap:
         return None
 
     def collected(self) -> None:
-        self.finish(incomplete="never_started" if self.first is None else "abandoned")
+        # Called by the garbage collector: queue the end, never run it inside the collector.
+        from promptrail._decorator import defer
+
+        reason = "never_started" if self.first is None else "abandoned"
+        defer(functools.partial(self.finish, incomplete=reason))
 
 
 # -- proxies ----------------------------------------------------------------------------------

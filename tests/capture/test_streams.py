@@ -125,6 +125,7 @@ class TestOpenAIStream:
             stream = answer(data.USER, stream=True)
             del stream
             gc.collect()
+            promptrail.flush()  # finalizers queue the end; a flush (or the worker) runs it
             assert len(logs) == 1
         assert logs[0].metadata["promptrail.incomplete"] == "never_started"
 
@@ -479,6 +480,7 @@ class TestLifecycleEdges:
             next(stream)
             del stream
             gc.collect()
+            promptrail.flush()  # finalizers queue the end; a flush (or the worker) runs it
             assert len(logs) == 1
         assert logs[0].metadata["promptrail.incomplete"] == "abandoned"
         assert logs[0].output == "Par"
@@ -585,6 +587,7 @@ class TestAsyncEdges:
             stream = await answer(model="gpt-4o", messages=data.USER, stream=True)
             del stream
             gc.collect()
+            promptrail.flush()  # finalizers queue the end; a flush (or the worker) runs it
             assert len(logs) == 1
         assert logs[0].metadata["promptrail.incomplete"] == "never_started"
 

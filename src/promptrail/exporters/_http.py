@@ -193,7 +193,7 @@ class HttpExporter:
         self._client: httpx2.Client | None = None
         self._pid = 0
         self._init_locks()
-        call_after_fork(self._init_locks)  # a forked child gets its own queue, locks and worker
+        call_after_fork(self._init_locks)  # a forked child gets its own locks (and client)
         self._shut = False
         self._down = 0  # consecutive times the server was found unavailable
         self._probe_after = 0.0  # our own cool-down (monotonic); force_flush ignores it
