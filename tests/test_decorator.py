@@ -354,6 +354,27 @@ class TestCalls:
         ]
         assert logs[0].output == "y"
 
+    def test_big_mappings_and_long_conversations(self) -> None:
+        """A 2,000-key metadata dict and a 1,500-message conversation log without raising."""
+        big = {f"k{i}": i for i in range(2000)}
+        conversation = [{"role": "user", "content": f"m{i}"} for i in range(1500)]
+
+        @log_prompt(path="big")
+        def big_call(messages: list[dict[str, str]]) -> str:
+            promptrail.update_current(metadata=big)
+            return "ok"
+
+        with capture_logs() as logs:
+            with promptrail.trace(path="t", inputs=big):
+                assert big_call(conversation) == "ok"
+        call, flow = logs
+        assert call.messages is not None
+        assert len(call.messages) == 1000  # Limits.max_items: the head of the conversation
+        assert call.messages[0].content == "m0"
+        assert call.metadata["…[truncated]"] == "1000 more items"
+        assert flow.inputs is not None
+        assert len(flow.inputs) == 1001
+
     def test_update_current_outside_a_log_and_unknown_fields(self) -> None:
         """Outside any log update_current returns False; unknown fields warn and are ignored."""
         assert promptrail.update_current(output="x") is False

@@ -241,6 +241,29 @@ class TestConfigure:
         assert [r.inputs["i"] for r in memory.records] == [1, 2]
         assert promptrail.stats().failed == 0
 
+    def test_reconfigure_shuts_down_only_the_exporters_left_behind(self) -> None:
+        """configure([A, B]) then configure([A]): B is shut down, A keeps working."""
+        shut: list[str] = []
+
+        class Named(InMemoryExporter):
+            def __init__(self, name: str) -> None:
+                super().__init__()
+                self.name = name
+
+            def shutdown(self) -> None:
+                shut.append(self.name)
+                super().shutdown()
+
+        a, b = Named("a"), Named("b")
+        promptrail.configure(exporters=[a, b])
+        work(1)
+        promptrail.configure(exporters=[a])
+        work(2)
+        assert promptrail.flush(timeout=10)
+        assert shut == ["b"]
+        assert [r.inputs["i"] for r in a.records] == [1, 2]
+        assert [r.inputs["i"] for r in b.records] == [1]
+
     def test_shutdown_gives_up_on_a_stuck_export_and_counts_it(self) -> None:
         """A batch still in a hung export at the shutdown deadline is counted as dropped."""
         exporter = BlockingExporter()
