@@ -374,7 +374,9 @@ class _BoundTracedFunction(wrapt.BoundFunctionWrapper):  # type: ignore[type-arg
     """A decorated function bound to an instance or class; pickles as ``getattr(obj, name)``."""
 
     def __reduce_ex__(self, protocol: Any) -> Any:
-        owner: Any = getattr(self, "__self__")  # noqa: B009 - proxied, invisible to type checkers
+        # wrapt's own record of what it is bound to: ``__self__`` is proxied and can be the
+        # wrapped function's attribute (which promptrail sets to None on plain functions).
+        owner: Any = getattr(self, "_self_instance")  # noqa: B009 - invisible to type checkers
         return getattr, (owner, getattr(self, "__name__"))  # noqa: B009
 
 
