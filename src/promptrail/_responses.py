@@ -137,18 +137,35 @@ def _chat_message(message: Any) -> tuple[dict[str, Any], str | None, str | None]
     return out, text, refusal if isinstance(refusal, str) else None
 
 
-def chat_usage(usage: Any, fields: dict[str, Any], metadata: dict[str, Any]) -> None:
-    """Copy a Chat Completions ``usage`` object into ``fields``/``metadata``."""
+def _copy_usage(
+    usage: Any, fields: dict[str, Any], metadata: dict[str, Any], names: tuple[str, str, str, str]
+) -> None:
+    """Copy token counts named ``(prompt, output, output details, prompt details)``."""
     if usage is None:
         return
-    fields["prompt_tokens"] = _int(get(usage, "prompt_tokens"))
-    fields["output_tokens"] = _int(get(usage, "completion_tokens"))
-    reasoning = _int(get(get(usage, "completion_tokens_details"), "reasoning_tokens"))
+    prompt, output, output_details, prompt_details = names
+    fields["prompt_tokens"] = _int(get(usage, prompt))
+    fields["output_tokens"] = _int(get(usage, output))
+    reasoning = _int(get(get(usage, output_details), "reasoning_tokens"))
     if reasoning is not None:
         fields["reasoning_tokens"] = reasoning
-    cached = _int(get(get(usage, "prompt_tokens_details"), "cached_tokens"))
+    cached = _int(get(get(usage, prompt_details), "cached_tokens"))
     if cached is not None:
         metadata[CACHED_KEY] = cached
+
+
+_CHAT_USAGE = (
+    "prompt_tokens",
+    "completion_tokens",
+    "completion_tokens_details",
+    "prompt_tokens_details",
+)
+_RESPONSE_USAGE = ("input_tokens", "output_tokens", "output_tokens_details", "input_tokens_details")
+
+
+def chat_usage(usage: Any, fields: dict[str, Any], metadata: dict[str, Any]) -> None:
+    """Copy a Chat Completions ``usage`` object into ``fields``/``metadata``."""
+    _copy_usage(usage, fields, metadata, _CHAT_USAGE)
 
 
 def read_chat_completion(value: Any) -> dict[str, Any]:
@@ -191,16 +208,7 @@ _INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content
 
 def response_usage(usage: Any, fields: dict[str, Any], metadata: dict[str, Any]) -> None:
     """Copy a Responses API ``usage`` object into ``fields``/``metadata``."""
-    if usage is None:
-        return
-    fields["prompt_tokens"] = _int(get(usage, "input_tokens"))
-    fields["output_tokens"] = _int(get(usage, "output_tokens"))
-    reasoning = _int(get(get(usage, "output_tokens_details"), "reasoning_tokens"))
-    if reasoning is not None:
-        fields["reasoning_tokens"] = reasoning
-    cached = _int(get(get(usage, "input_tokens_details"), "cached_tokens"))
-    if cached is not None:
-        metadata[CACHED_KEY] = cached
+    _copy_usage(usage, fields, metadata, _RESPONSE_USAGE)
 
 
 def response_finish_reason(value: Any, has_tool_calls: bool) -> str | None:
