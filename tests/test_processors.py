@@ -174,15 +174,19 @@ class TestCustomProcessors:
         assert processor.stats() == {"exported": 0, "dropped": 1, "failed": 0, "queued": 0}
         assert processor.exporter is memory
 
-    def test_global_shutdown_stops_logging(self) -> None:
-        """After promptrail.shutdown(), calls still work and nothing is exported."""
+    def test_global_shutdown_stops_logging(self, caplog: pytest.LogCaptureFixture) -> None:
+        """After shutdown(), calls still work; their logs are counted as dropped and reported."""
         memory = InMemoryExporter()
         promptrail.configure(processors=[SimpleProcessor(memory)])
         step(1)
         promptrail.shutdown()
-        step(2)
+        with caplog.at_level(logging.WARNING, logger="promptrail"):
+            assert step(2) == 2
+            assert step(3) == 3
         assert len(memory.records) == 1
-        assert promptrail.stats().exported == 1
+        stats = promptrail.stats()
+        assert (stats.exported, stats.dropped) == (1, 2)
+        assert "no pipeline (after shutdown())" in caplog.text
 
 
 class TestExtractors:

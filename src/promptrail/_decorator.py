@@ -28,6 +28,7 @@ from promptrail import _errors, _sampling
 from promptrail._active import ActiveLog, CallSpec
 from promptrail._config import STATE, _State
 from promptrail._context import CURRENT, attach, detach
+from promptrail._counting import AtomicCounter
 from promptrail._ids import next_seq
 from promptrail._records import LogKind
 from promptrail._serialize import snapshot
@@ -131,9 +132,21 @@ def end_log(st: _State, log: ActiveLog, exc: BaseException | None = None) -> Non
     dispatch(st, log)
 
 
+UNROUTED = AtomicCounter()
+"""Logs that ended with no processor to take them (after ``shutdown()``): counted as dropped."""
+_unrouted_warning = _errors.RateLimitedWarning(
+    "promptrail: %d logs ended with no pipeline (after shutdown()); call configure() to log again"
+)
+
+
 def dispatch(st: _State, log: ActiveLog) -> None:
     """Hand an ended log to every processor's ``on_end``; never raises."""
-    for processor in st.enders:
+    enders = st.enders
+    if not enders:  # shut down: nothing takes the log, but its loss is counted, never silent
+        UNROUTED.increment()
+        _unrouted_warning.hit()
+        return
+    for processor in enders:
         try:
             processor.on_end(log)
         except Exception as err:

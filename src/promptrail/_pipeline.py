@@ -21,7 +21,7 @@ from promptrail import _errors, _sampling
 from promptrail._batch import BatchProcessor
 from promptrail._config import STATE, env_flag
 from promptrail._context import Scope
-from promptrail._decorator import run_deferred
+from promptrail._decorator import UNROUTED, run_deferred
 from promptrail._fork import relock_after_fork
 from promptrail._processors import BaseProcessor, Processor, flush_exporter, shutdown_exporter
 from promptrail._records import LogRecord
@@ -35,6 +35,7 @@ _lock = threading.RLock()
 _retired = {"exported": 0, "dropped": 0, "failed": 0}
 
 DEFAULT_DB = "promptrail.db"
+_unrouted_at_reset = [0]  # UNROUTED's value at the last reset_counts()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -269,6 +270,8 @@ def flush(timeout: float = 30.0) -> bool:
 def shutdown(timeout: float = 30.0) -> None:
     """Flush and stop the pipeline; later logs go nowhere until ``configure()`` is called.
 
+    Those later logs are counted in ``stats().dropped`` and reported in a rate-limited warning.
+
     Idempotent. Drops (if any) are reported in one warning on the ``promptrail`` logger.
 
     .. versionadded:: 0.1.0
@@ -285,6 +288,7 @@ def stats() -> Stats:
     .. versionadded:: 0.1.0
     """
     totals = dict(_retired)
+    totals["dropped"] += UNROUTED.value - _unrouted_at_reset[0]
     totals["queued"] = 0
     for processor in STATE.processors or ():
         for key, value in _processor_stats(processor).items():
@@ -304,6 +308,7 @@ def reset_counts() -> None:
     """Forget the counts of retired processors and internal errors (tests)."""
     for key in _retired:
         _retired[key] = 0
+    _unrouted_at_reset[0] = UNROUTED.value
     _errors.reset()
     _sampling.reset()
 
