@@ -523,12 +523,15 @@ class TestMisuse:
         with pytest.raises(TypeError, match="decorates functions"):
             log_prompt()(42)  # type: ignore[arg-type]
 
-    def test_builtin_without_signature(self) -> None:
-        """A builtin without a signature is still wrapped; its arguments are logged as args."""
+    def test_builtins_are_wrapped(self) -> None:
+        """A builtin with a signature binds its arguments; one without logs them as args."""
         traced_len = log_tool(path="len")(len)
+        traced_max = log_tool(path="max")(max)  # max has no inspect signature
         with capture_logs() as logs:
             assert traced_len([1, 2]) == 2
-        assert logs[0].inputs == {"obj": [1, 2]} or logs[0].inputs.get("args") == [[1, 2]]
+            assert traced_max(3, 5, key=None) == 5
+        assert logs[0].inputs == {"obj": [1, 2]}
+        assert logs[1].inputs == {"args": [3, 5], "key": None}
 
 
 class TestDisabled:

@@ -426,8 +426,10 @@ class ActiveLog:
             if fast is not None:
                 return fast, _whole(fast.pop("messages", None))
         sig = spec.method_signature if self.bound else spec.signature
-        if sig is None:
-            return dict(kwargs), None
+        if sig is None:  # no names to bind to (some builtins): positional values as "args"
+            unnamed: dict[str, Any] = {"args": list(self.args)} if self.args else {}
+            unnamed.update(kwargs)
+            return unnamed, _whole(unnamed.pop("messages", None))
         try:
             bound = sig.bind_partial(*self.args, **kwargs)
         except TypeError:

@@ -264,6 +264,16 @@ class BatchProcessor(BaseProcessor):
         if abandoned:
             # The worker is stuck in an export past the deadline: that batch is given up.
             self._given_up = self._in_flight
+        # The report describes the deadline, before the exporter's shutdown can unstick anything.
+        left = len(self._queue)
+        self._queue.clear()
+        dropped = self._stats_dropped()
+        if dropped or left:
+            _errors.LOGGER.warning(
+                "promptrail: shut down with %d records dropped (%d still queued at the deadline)",
+                dropped,
+                left,
+            )
         if self._owns_exporter:
             if abandoned:
                 # The exporter's shutdown() is what interrupts its retries, but it may wait for
@@ -275,15 +285,6 @@ class BatchProcessor(BaseProcessor):
                 closer.join(max(0.0, deadline - time.monotonic()))
             else:
                 shutdown_exporter(self._exporter)
-        left = len(self._queue)
-        self._queue.clear()
-        dropped = self._stats_dropped()
-        if dropped or left:
-            _errors.LOGGER.warning(
-                "promptrail: shut down with %d records dropped (%d still queued at the deadline)",
-                dropped,
-                left,
-            )
 
     def _stats_dropped(self) -> int:
         enqueued = self._enqueued.value

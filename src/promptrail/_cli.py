@@ -26,7 +26,7 @@ from promptrail._viewer import (
     render_tree,
     sanitize,
 )
-from promptrail.exporters._sqlite import NotAStoreError, SqliteStore
+from promptrail.exporters._sqlite import NotAStoreError, SqliteStore, default_db_path
 from promptrail.server import _command as _serve
 
 __all__ = ["COMMANDS", "main", "render_tree"]
@@ -36,7 +36,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Runner
 
 
 def _default_db() -> str:
-    return os.environ.get("PROMPTRAIL_DB") or "promptrail.db"
+    return default_db_path()
 
 
 def _since(text: str) -> str:

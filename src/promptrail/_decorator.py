@@ -31,7 +31,7 @@ from promptrail._context import CURRENT, attach, detach
 from promptrail._counting import AtomicCounter
 from promptrail._ids import next_seq
 from promptrail._records import LogKind
-from promptrail._serialize import snapshot
+from promptrail._serialize import _ATOMIC, snapshot
 from promptrail._streams import STREAM_KINDS, UNSEEN, wrapper_for
 from promptrail._tool_schema import tool_schema
 
@@ -39,8 +39,6 @@ __all__ = ["end_log", "log_flow", "log_prompt", "log_tool", "start_log"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-_ATOMIC = frozenset({str, int, float, bool, type(None), bytes})
 
 _Wrapper = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
 

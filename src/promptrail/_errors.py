@@ -18,12 +18,21 @@ import os
 import threading
 import time
 from collections import Counter
+from typing import Any
 
 from promptrail._config import STATE
 from promptrail._fork import relock_after_fork
 from promptrail._serialize import DEFAULT_REDACTOR
 
-__all__ = ["LOGGER", "RateLimitedWarning", "counts", "is_reraised", "report", "reset"]
+__all__ = [
+    "LOGGER",
+    "RateLimitedWarning",
+    "call",
+    "counts",
+    "is_reraised",
+    "report",
+    "reset",
+]
 
 LOGGER = logging.getLogger("promptrail")
 
@@ -76,6 +85,25 @@ def report(kind: str, exc: BaseException | None, message: str, *, internal: bool
         with contextlib.suppress(Exception):
             setattr(exc, _MARK, True)
         raise exc
+
+
+_VERBS = {"force_flush": "flush"}
+
+
+def call(owner: Any, method: str, *args: Any, default: Any = None) -> Any:
+    """Call ``owner.method(*args)`` for a user-supplied part; never raises.
+
+    A raise is reported (kind ``"{verb}:{OwnerType}"``, e.g. ``"flush:JsonlExporter"``) and
+    ``default`` is returned. For the cold paths (flush, shutdown, stats); the per-call hooks keep
+    their own inline ``try`` so the hot path pays no extra call.
+    """
+    try:
+        return getattr(owner, method)(*args)
+    except Exception as exc:
+        name = type(owner).__name__
+        kind = f"{_VERBS.get(method, method)}:{name}"
+        report(kind, exc, f"{name}.{method} raised", internal=False)
+        return default
 
 
 class RateLimitedWarning:

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
-import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from promptrail import _errors, _sampling
@@ -34,7 +33,6 @@ __all__ = ["Stats", "configure", "flush", "shutdown", "stats"]
 _lock = threading.RLock()
 _retired = {"exported": 0, "dropped": 0, "failed": 0}
 
-DEFAULT_DB = "promptrail.db"
 _unrouted_at_reset = [0]  # UNROUTED's value at the last reset_counts()
 
 
@@ -104,11 +102,7 @@ def _retire(
         if release is not None and any(id(e) in kept for e in own):
             release()
             orphans = [e for e in own if id(e) not in kept]  # shut these down one by one
-        try:
-            processor.shutdown(max(0.0, deadline - time.monotonic()))
-        except Exception as exc:
-            name = type(processor).__name__
-            _errors.report(f"shutdown:{name}", exc, f"{name}.shutdown raised", internal=False)
+        _errors.call(processor, "shutdown", max(0.0, deadline - time.monotonic()))
         for exporter in orphans:
             shutdown_exporter(exporter)
         counts = _processor_stats(processor)
@@ -117,15 +111,10 @@ def _retire(
 
 
 def _processor_stats(processor: Processor) -> dict[str, int]:
-    get = getattr(processor, "stats", None)
-    if get is None:
+    if getattr(processor, "stats", None) is None:
         return {}
-    try:
-        return dict(get())
-    except Exception as exc:
-        name = type(processor).__name__
-        _errors.report(f"stats:{name}", exc, f"{name}.stats raised", internal=False)
-        return {}
+    counts = _errors.call(processor, "stats", default={})
+    return dict(counts) if isinstance(counts, Mapping) else {}
 
 
 def configure(
@@ -238,8 +227,7 @@ def ensure_processors() -> tuple[Processor, ...]:
         if STATE.processors is None:
             from promptrail.exporters._sqlite import SqliteExporter
 
-            path = os.environ.get("PROMPTRAIL_DB") or DEFAULT_DB
-            _install((BatchProcessor(SqliteExporter(path)),))
+            _install((BatchProcessor(SqliteExporter()),))
         return STATE.processors or ()
 
 
@@ -258,12 +246,7 @@ def flush(timeout: float = 30.0) -> bool:
     ok = True
     for processor in STATE.processors or ():
         left = max(0.0, deadline - time.monotonic())
-        try:
-            ok = processor.force_flush(left) and ok
-        except Exception as exc:
-            name = type(processor).__name__
-            _errors.report(f"flush:{name}", exc, f"{name}.force_flush raised", internal=False)
-            ok = False
+        ok = bool(_errors.call(processor, "force_flush", left, default=False)) and ok
     return ok
 
 

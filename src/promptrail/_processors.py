@@ -138,21 +138,12 @@ def export_logs(exporter: Exporter, logs: Sequence[ActiveLog], counts: Counts) -
 
 def flush_exporter(exporter: Exporter, timeout: float) -> bool:
     """Call ``exporter.force_flush``; a raise counts as ``False``, reported once."""
-    try:
-        return bool(exporter.force_flush(timeout))
-    except Exception as exc:
-        name = type(exporter).__name__
-        _errors.report(f"flush:{name}", exc, f"{name}.force_flush raised", internal=False)
-        return False
+    return bool(_errors.call(exporter, "force_flush", timeout, default=False))
 
 
 def shutdown_exporter(exporter: Exporter) -> None:
     """Call ``exporter.shutdown``; a raise is reported once, never propagated."""
-    try:
-        exporter.shutdown()
-    except Exception as exc:
-        name = type(exporter).__name__
-        _errors.report(f"shutdown:{name}", exc, f"{name}.shutdown raised", internal=False)
+    _errors.call(exporter, "shutdown")
 
 
 class SimpleProcessor(BaseProcessor):

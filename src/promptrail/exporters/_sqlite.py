@@ -63,6 +63,11 @@ INSERT OR IGNORE INTO logs (
 """
 
 
+def default_db_path() -> str:
+    """Return the embedded store's file: ``$PROMPTRAIL_DB``, else ``./promptrail.db``."""
+    return os.environ.get("PROMPTRAIL_DB") or "promptrail.db"
+
+
 class NotAStoreError(PromptrailError):
     """The file is missing or is not a promptrail SQLite store.
 
@@ -405,7 +410,7 @@ class SqliteExporter:
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self._store = SqliteStore(path or os.environ.get("PROMPTRAIL_DB") or "promptrail.db")
+        self._store = SqliteStore(path or default_db_path())
         self._shut = False
 
     @property

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import TextIO
 
 from promptrail.exceptions import ConfigurationError
+from promptrail.exporters._sqlite import default_db_path
 
 __all__ = ["configure_parser", "run"]
 
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             "pip install 'promptrail[server]'\n"
         )
         return 2
-    db = args.db or os.environ.get("PROMPTRAIL_DB") or "promptrail.db"
+    db = args.db or default_db_path()
     try:
         app = create_app(db_path=db, max_body_bytes=args.max_body_bytes or DEFAULT_MAX_BODY_BYTES)
     except ConfigurationError as exc:
