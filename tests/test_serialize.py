@@ -233,3 +233,33 @@ class TestSnapshot:
         value["messages"][0]["role"] = "changed"  # type: ignore[index]
         assert copy == {"messages": [{"role": "user"}], "obj": obj}
         assert copy["obj"] is obj
+
+    def test_messages_are_copied_to_the_third_level(self) -> None:
+        """A message list, its dicts and their content parts are copied; deeper values shared."""
+        deep = {"url": "https://example.test/cat.png"}
+        parts = [{"type": "image_url", "image_url": deep}]
+        messages = [{"role": "user", "content": parts}, "not a dict", ("a", ["tuple"])]
+        copy = snapshot(messages)
+        messages[0]["content"].append({"type": "text", "text": "late"})  # type: ignore[index, union-attr]
+        messages[0]["role"] = "changed"  # type: ignore[index]
+        messages.append({"role": "assistant"})
+        assert copy == [
+            {"role": "user", "content": [{"type": "image_url", "image_url": deep}]},
+            "not a dict",
+            ("a", ["tuple"]),
+        ]
+        assert copy[0]["content"] is not parts
+        assert copy[0]["content"][0] is parts[0]  # the fourth level is shared, not copied
+
+    def test_nested_containers_are_cut_to_the_same_limit(self) -> None:
+        """The size limit applies inside nested containers too, not only at the top."""
+        from promptrail._serialize import Truncated
+
+        value = {"outer": {"inner": list(range(50))}}
+        kept = snapshot(value, max_items=5)
+        inner = kept["outer"]["inner"]
+        assert isinstance(inner, Truncated)
+        assert inner.total == 50
+        assert inner.head == list(range(5))
+        listed = snapshot([[list(range(50))]], max_items=5)
+        assert isinstance(listed[0][0], Truncated)

@@ -199,17 +199,14 @@ class ActiveLog:
     .. versionadded:: 0.1.0
     """
 
+    # Every call sets the slots; the attributes most calls never set are class-level defaults,
+    # stored in the instance ``__dict__`` (created on first write) by the calls that do.
     __slots__ = (
-        "_id",
+        "__dict__",
         "_ids",
         "_root",
         "args",
         "bound",
-        "ended",
-        "error",
-        "fields",
-        "held",
-        "items",
         "kwargs",
         "parent",
         "perf_end",
@@ -221,6 +218,13 @@ class ActiveLog:
         "start_ns",
     )
 
+    _id: str | None = None
+    error: str | None = None
+    fields: dict[str, Any] | None = None
+    items: list[Any] | None = None
+    held: Any = None
+    """An unsampled root's held logs and decision (see ``_sampling``)."""
+
     def __init__(
         self,
         spec: CallSpec,
@@ -229,29 +233,35 @@ class ActiveLog:
         start_ns: int,
         perf_start: int,
         ids: IdGenerator = DEFAULT_IDS,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+        bound: bool = False,
     ) -> None:
         self.spec = spec
         self.parent = parent
         # None for a root: a root referring to itself would be a reference cycle, and every
-        # trace would then wait for the cyclic garbage collector to be freed.
-        self._root: ActiveLog | None = None if parent is None else (parent._root or parent)
+        # trace would then wait for the cyclic garbage collector to be freed. Sampling is
+        # decided per trace: the root decides, children inherit.
+        if parent is None:
+            self._root: ActiveLog | None = None
+            self.sampled = True
+        else:
+            self._root = parent._root or parent
+            self.sampled = parent.sampled
         self.seq = seq
         self.start_ns = start_ns
         self.perf_start = perf_start
         self.perf_end: int | None = None
         self._ids = ids
-        self._id: str | None = None
-        self.args: tuple[Any, ...] = ()
-        self.kwargs: dict[str, Any] | None = None
-        self.bound = False  # arguments exclude an implicit self/cls
+        self.args = args
+        self.kwargs = kwargs
+        self.bound = bound  # the arguments exclude an implicit self/cls
         self.result: Any = None
-        self.error: str | None = None
-        self.fields: dict[str, Any] | None = None
-        self.items: list[Any] | None = None
-        self.ended = False
-        # Sampling is decided per trace: the root decides, children inherit.
-        self.sampled: bool = True if parent is None else parent.sampled
-        self.held: Any = None  # an unsampled root's held logs and decision (see _sampling)
+
+    @property
+    def ended(self) -> bool:
+        """Whether the log has ended (its end time is taken)."""
+        return self.perf_end is not None
 
     # -- identity ---------------------------------------------------------------------------
 

@@ -48,43 +48,79 @@ INCOMPLETE_KEY = "promptrail.incomplete"
 # -- the hot path ---------------------------------------------------------------------------
 
 
+# The synchronous wrapper (the common case) spells out ``start_log`` and ``end_log`` inline: each
+# Python call saved is ~5 % of a decorated call. The rare branches (first use, sampling, on_start
+# hooks, scopes, streams, no pipeline) stay in functions. Keep the two in step.
+
+
 def start_log(
     st: _State, spec: CallSpec, instance: Any, args: tuple[Any, ...], kwargs: Any
 ) -> ActiveLog:
     """Create the log of a call starting now, under the current log, and tell the processors."""
     if st.processors is None:
-        from promptrail._pipeline import ensure_processors
-
-        ensure_processors()
-    parent = CURRENT.get()
-    log = ActiveLog(spec, parent, next_seq(), st.wall_ns(), st.perf_ns(), st.ids)
-    if parent is None and st.sample_rate < 1.0:
-        log.sampled = _sampling.keep_trace(st.sample_rate)
+        _first_use()
     capture = spec.capture_inputs
     if capture is None:
         capture = st.settings.capture_inputs
-    if capture:
+    if not capture:
+        args, kwargs = (), None
+    else:
         for arg in args:
             if type(arg) not in _ATOMIC:
-                limit = st.settings.limits.max_items
-                args = tuple([snapshot(a, 3, limit) for a in args])
+                args = snapshot_args(st, args)
                 break
-        log.args = args
-        if kwargs:
-            limit = st.settings.limits.max_items
-            log.kwargs = {
-                k: v if type(v) in _ATOMIC else snapshot(v, 3, limit) for k, v in kwargs.items()
-            }
-    log.bound = instance is not None
+        kwargs = snapshot_kwargs(st, kwargs) if kwargs else None
+    log = ActiveLog(
+        spec,
+        CURRENT.get(),
+        next_seq(),
+        st.wall_ns(),
+        st.perf_ns(),
+        st.ids,
+        args,
+        kwargs,
+        instance is not None,
+    )
+    if st.starters or st.sample_rate < 1.0:
+        started(st, log)
+    return log
+
+
+def _first_use() -> None:
+    from promptrail._pipeline import ensure_processors
+
+    ensure_processors()
+
+
+def snapshot_args(st: _State, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The positional arguments as the log keeps them (containers copied, long ones cut)."""
+    limit = st.settings.limits.max_items
+    return tuple([snapshot(a, 3, limit) for a in args])
+
+
+def snapshot_kwargs(st: _State, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments as the log keeps them (containers copied, long ones cut)."""
+    limit = st.settings.limits.max_items
+    kept = kwargs.copy()
+    atomic = _ATOMIC
+    for k, v in kept.items():  # replacing values while iterating is allowed
+        if type(v) not in atomic:
+            kept[k] = snapshot(v, 3, limit)
+    return kept
+
+
+def started(st: _State, log: ActiveLog) -> None:
+    """Decide sampling for a new trace and call the processors' ``on_start`` hooks."""
+    if log.parent is None and st.sample_rate < 1.0:
+        log.sampled = _sampling.keep_trace(st.sample_rate)
     if not log.sampled:
-        return log
+        return
     for processor in st.starters:
         try:
             processor.on_start(log)
         except Exception as exc:
             name = type(processor).__name__
             _errors.report(f"on_start:{name}", exc, f"{name}.on_start raised", internal=False)
-    return log
 
 
 _deferred: collections.deque[Callable[[], None]] = collections.deque()
@@ -118,12 +154,16 @@ def end_log(st: _State, log: ActiveLog, exc: BaseException | None = None) -> Non
     """End ``log`` (once) and hand it to the processors; never raises."""
     if _deferred:
         run_deferred()
-    if log.ended:
+    if log.perf_end is not None:  # ended already
         return
     log.perf_end = st.perf_ns()
-    log.ended = True
     if exc is not None:
         log.error = describe(exc)
+    route(st, log)
+
+
+def route(st: _State, log: ActiveLog) -> None:
+    """Hand an ended log on: to the processors, or to sampling if its trace is not sampled."""
     if not log.sampled:
         _sampling.end_unsampled(st, log, dispatch)
         return
@@ -148,10 +188,15 @@ def dispatch(st: _State, log: ActiveLog) -> None:
         try:
             processor.on_end(log)
         except Exception as err:
-            if _errors.is_reraised(err):
-                raise
-            name = type(processor).__name__
-            _errors.report(f"on_end:{name}", err, f"{name}.on_end raised", internal=False)
+            on_end_failed(processor, err)
+
+
+def on_end_failed(processor: Any, err: Exception) -> None:
+    """Report a processor's ``on_end`` that raised."""
+    if _errors.is_reraised(err):
+        raise err
+    name = type(processor).__name__
+    _errors.report(f"on_end:{name}", err, f"{name}.on_end raised", internal=False)
 
 
 def describe(exc: BaseException) -> str:
@@ -186,7 +231,35 @@ def _sync_wrapper(spec: CallSpec) -> _Wrapper:
         st = STATE
         if not st.enabled:
             return wrapped(*args, **kwargs)
-        log = start_log(st, spec, instance, args, kwargs)
+        # start_log(), inline
+        if st.processors is None:
+            _first_use()
+        capture = spec.capture_inputs
+        if capture is None:
+            capture = st.settings.capture_inputs
+        if not capture:
+            kept, kept_kwargs = (), None
+        else:
+            kept = args
+            for arg in args:
+                if type(arg) not in _ATOMIC:
+                    kept = snapshot_args(st, args)
+                    break
+            kept_kwargs = snapshot_kwargs(st, kwargs) if kwargs else None
+        log = ActiveLog(
+            spec,
+            CURRENT.get(),
+            next_seq(),
+            st.wall_ns(),
+            st.perf_ns(),
+            st.ids,
+            kept,
+            kept_kwargs,
+            instance is not None,
+        )
+        if st.starters or st.sample_rate < 1.0:
+            started(st, log)
+        # the call
         token = CURRENT.set(log)
         attached = attach(st.scopes, log) if st.scopes else None
         try:
@@ -203,7 +276,19 @@ def _sync_wrapper(spec: CallSpec) -> _Wrapper:
         log.result = result
         if _stream_kind(type(result), UNSEEN) is not None:  # a stream, or a type not seen yet
             return _returned(st, log, result)
-        end_log(st, log)
+        # end_log(), inline (the log cannot have ended yet)
+        if _deferred:
+            run_deferred()
+        log.perf_end = st.perf_ns()
+        enders = st.enders
+        if log.sampled and enders:
+            for processor in enders:
+                try:
+                    processor.on_end(log)
+                except Exception as err:
+                    on_end_failed(processor, err)
+        else:
+            route(st, log)
         return result
 
     return wrapper

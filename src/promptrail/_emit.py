@@ -57,7 +57,7 @@ class ExternalLog(ActiveLog):
         self._ext_parent_id = trace_parent_id
         self._build = build
         self.error = error
-        self.ended = True
+        self.perf_end = 0  # ended (its record comes from ``build``)
 
     @property
     def trace_id(self) -> str:

@@ -262,24 +262,33 @@ def snapshot(value: Any, depth: int = 3, max_items: int = DEFAULT_LIMITS.max_ite
         out = value.copy()
         if depth > 1:
             atomic = _ATOMIC
+            inner = depth - 1
+            # Walk the copies, never the caller's containers: another thread may change those.
             for i, v in enumerate(out):
-                if type(v) not in atomic:
-                    out[i] = snapshot(v, depth - 1)
+                tv = type(v)
+                if tv is dict and inner > 1 and len(v) <= max_items:
+                    # A list of flat dicts (chat messages) is the common case: copied here,
+                    # without a call per element.
+                    item = out[i] = v.copy()
+                    for k, x in item.items():
+                        if type(x) not in atomic:
+                            item[k] = snapshot(x, inner - 1, max_items)
+                elif tv not in atomic:
+                    out[i] = snapshot(v, inner, max_items)
         return out
     if t is dict:
         copied = value.copy()
         if depth > 1:
             atomic = _ATOMIC
-            # Replacing values of existing keys while iterating is allowed (the size is fixed).
-            for k, v in copied.items():
+            for k, v in copied.items():  # replacing values while iterating is allowed
                 if type(v) not in atomic:
-                    copied[k] = snapshot(v, depth - 1)
+                    copied[k] = snapshot(v, depth - 1, max_items)
         return copied
     if t is tuple:
         if depth <= 1:
             return value
         inner = depth - 1
-        return tuple([v if type(v) in _ATOMIC else snapshot(v, inner) for v in value])
+        return tuple([v if type(v) in _ATOMIC else snapshot(v, inner, max_items) for v in value])
     if t is set:
         return value.copy()
     return value
