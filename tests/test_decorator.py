@@ -8,6 +8,7 @@ import inspect
 import pickle
 import sys
 import traceback
+import types
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -130,6 +131,26 @@ class TestParity:
         bot = Bot("b")
         restored = pickle.loads(pickle.dumps(bot.method))
         assert restored("x") == "b:x"
+
+    def test_plain_function_is_a_function(self) -> None:
+        """A module-level sync function stays a function (the fast closure, not a proxy)."""
+        assert type(bare) is types.FunctionType
+        assert bare.__wrapped__(1) == 2  # type: ignore[attr-defined]
+        assert type(Bot.__dict__["method"]) is not types.FunctionType  # methods: wrapt
+
+    def test_plain_function_set_on_a_class_later_still_works(self) -> None:
+        """A decorated plain function assigned to a class binds like the original would."""
+
+        @log_prompt(path="late/method")
+        def shout(self: Any, text: str) -> str:
+            return f"{self.name}:{text.upper()}"
+
+        holder = type("Holder", (), {"name": "h", "shout": shout})
+        with capture_logs() as logs:
+            assert holder().shout("hi") == "h:HI"
+        (record,) = logs
+        assert record.inputs is not None
+        assert record.inputs["text"] == "hi"
 
 
 class TestCalls:

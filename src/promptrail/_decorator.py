@@ -506,6 +506,30 @@ def default_path(func: Any) -> str:
     return "/".join([*module.split("."), *parts])
 
 
+def _in_class_body(func: types.FunctionType) -> bool:
+    """Whether ``func`` was defined in a class body (and will be bound as a method)."""
+    owner = func.__qualname__.rpartition(".")[0]
+    return bool(owner) and not owner.endswith("<locals>")
+
+
+def _traced_function(func: types.FunctionType, wrapper: _Wrapper) -> Any:
+    """The decorated form of a plain synchronous function: a closure, not a wrapt proxy.
+
+    A function defined at module level or inside another function is never bound to an
+    instance, so wrapt's descriptor machinery buys nothing there, and its call path (a C call
+    into the Python wrapper plus a ``__self__`` lookup) costs about 1,200 interpreter
+    instructions, ~7 % of a decorated call. The closure has the function's name, docstring,
+    module, qualname (so it pickles by reference) and ``__wrapped__`` (so ``inspect.signature``
+    sees the function's signature). Methods, classmethods, staticmethods, callables and the
+    async and generator kinds keep the wrapt proxy.
+    """
+
+    def traced(*args: Any, **kwargs: Any) -> Any:
+        return wrapper(func, None, args, kwargs)
+
+    return functools.update_wrapper(traced, func)
+
+
 def _decorate(func: Any, kind: LogKind, options: dict[str, Any]) -> Any:
     if isinstance(func, type):
         msg = (
@@ -541,6 +565,8 @@ def _decorate(func: Any, kind: LogKind, options: dict[str, Any]) -> Any:
         wrapper = _async_wrapper(spec)
     else:
         wrapper = _sync_wrapper(spec)
+        if type(func) is types.FunctionType and not _in_class_body(func):
+            return _traced_function(func, wrapper)
     if type(func) is types.FunctionType and "__self__" not in func.__dict__:
         # wrapt's FunctionWrapper.__call__ reads ``wrapped.__self__`` on every call (to spot
         # callables bound before wrapping). On a plain function that read raises and swallows an
