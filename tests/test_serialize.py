@@ -11,8 +11,9 @@ import pytest
 from pydantic import BaseModel
 
 import promptrail
-from promptrail import Limits, Redactor, log_prompt
+from promptrail import BatchProcessor, Limits, Redactor, log_prompt
 from promptrail._serialize import REDACTED, TRUNCATED_MARK, snapshot, to_jsonable
+from promptrail.exporters import InMemoryExporter
 from promptrail.testing import capture_logs
 
 
@@ -263,3 +264,27 @@ class TestSnapshot:
         assert inner.head == list(range(5))
         listed = snapshot([[list(range(50))]], max_items=5)
         assert isinstance(listed[0][0], Truncated)
+
+    def test_arguments_are_copied_two_container_levels_deep(self) -> None:
+        """Changing the message list or a message after the call leaves the log as it was."""
+
+        @log_prompt(path="snap/chat")
+        def chat(messages: list[dict[str, Any]], options: dict[str, Any]) -> str:
+            return "ok"
+
+        memory = InMemoryExporter()
+        # A batch pipeline whose worker waits: records are built only at flush(), after the
+        # arguments changed.
+        promptrail.configure(processors=[BatchProcessor(memory, schedule_delay=60)])
+        messages: list[dict[str, Any]] = [{"role": "user", "content": "q"}, {"role": "user"}]
+        options = {"stop": ["x"]}
+        chat(messages, options)
+        messages.append({"role": "assistant", "content": "late"})
+        messages[0]["content"] = "changed"
+        options["stop"].append("late")
+        assert promptrail.flush(timeout=10)
+        (record,) = memory.records
+        assert record.messages is not None
+        assert record.messages[0].content == "q"
+        assert len(record.messages) == 2
+        assert record.inputs == {"options": {"stop": ["x"]}}

@@ -31,7 +31,7 @@ from promptrail._context import CURRENT, attach, detach
 from promptrail._counting import AtomicCounter
 from promptrail._ids import next_seq
 from promptrail._records import LogKind
-from promptrail._serialize import _ATOMIC, snapshot
+from promptrail._serialize import _ATOMIC, ARGUMENT_DEPTH, snapshot
 from promptrail._streams import STREAM_KINDS, UNSEEN, wrapper_for
 from promptrail._tool_schema import tool_schema
 
@@ -95,7 +95,7 @@ def _first_use() -> None:
 def snapshot_args(st: _State, args: tuple[Any, ...]) -> tuple[Any, ...]:
     """The positional arguments as the log keeps them (containers copied, long ones cut)."""
     limit = st.settings.limits.max_items
-    return tuple([snapshot(a, 3, limit) for a in args])
+    return tuple([snapshot(a, ARGUMENT_DEPTH, limit) for a in args])
 
 
 def snapshot_kwargs(st: _State, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -105,7 +105,7 @@ def snapshot_kwargs(st: _State, kwargs: dict[str, Any]) -> dict[str, Any]:
     atomic = _ATOMIC
     for k, v in kept.items():  # replacing values while iterating is allowed
         if type(v) not in atomic:
-            kept[k] = snapshot(v, 3, limit)
+            kept[k] = snapshot(v, ARGUMENT_DEPTH, limit)
     return kept
 
 

@@ -239,6 +239,15 @@ class Truncated:
         return f"<{type(self.head).__name__} of {self.total} items, {len(self.head)} kept>"
 
 
+ARGUMENT_DEPTH = 2
+"""How many container levels of a call's arguments are copied on the caller's thread.
+
+Two: an argument's list or dict, and the containers directly in it. A list of message dicts is
+copied whole (``messages.append(reply)`` or ``messages[0]["content"] = ...`` after the call do not
+change the log); containers deeper than that (a message's content parts) are shared.
+"""
+
+
 def snapshot(value: Any, depth: int = 3, max_items: int = DEFAULT_LIMITS.max_items) -> Any:
     """Copy mutable containers in ``value`` (up to ``depth`` levels); keep everything else.
 
@@ -259,23 +268,21 @@ def snapshot(value: Any, depth: int = 3, max_items: int = DEFAULT_LIMITS.max_ite
             head = list(value[:max_items])
         return Truncated(snapshot(head, depth, max_items), len(value))
     if t is list:
-        out = value.copy()
-        if depth > 1:
-            atomic = _ATOMIC
-            inner = depth - 1
-            # Walk the copies, never the caller's containers: another thread may change those.
-            for i, v in enumerate(out):
-                tv = type(v)
-                if tv is dict and inner > 1 and len(v) <= max_items:
-                    # A list of flat dicts (chat messages) is the common case: copied here,
-                    # without a call per element.
-                    item = out[i] = v.copy()
-                    for k, x in item.items():
-                        if type(x) not in atomic:
-                            item[k] = snapshot(x, inner - 1, max_items)
-                elif tv not in atomic:
-                    out[i] = snapshot(v, inner, max_items)
-        return out
+        if depth <= 1:
+            return value.copy()
+        atomic = _ATOMIC
+        inner = depth - 1
+        # Walk a copy, never the caller's list: another thread may change it. A list of dicts
+        # (chat messages) at the last level is the common case: each dict is copied inline,
+        # without a call per element.
+        return [
+            v.copy()
+            if type(v) is dict and inner == 1 and len(v) <= max_items
+            else v
+            if type(v) in atomic
+            else snapshot(v, inner, max_items)
+            for v in value.copy()
+        ]
     if t is dict:
         copied = value.copy()
         if depth > 1:

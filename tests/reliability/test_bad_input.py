@@ -81,7 +81,7 @@ class TestCycles:
     """Self-referencing containers."""
 
     def test_cycles_in_arguments(self, memory: InMemoryExporter) -> None:
-        """An argument cycle shows the turns the caller-side snapshot copied (3), then the mark."""
+        """An argument cycle shows the turns the caller-side snapshot copied (2), then the mark."""
         items: list[Any] = [1]
         items.append(items)
         mapping: dict[str, Any] = {"a": 1}
@@ -89,11 +89,8 @@ class TestCycles:
         echo(items)
         echo(mapping)
         (list_value, _), (dict_value, _) = [(r.inputs["value"], None) for r in memory.records]
-        assert list_value == [1, [1, [1, [1, "<cycle>"]]]]
-        assert dict_value == {
-            "a": 1,
-            "self": {"a": 1, "self": {"a": 1, "self": {"a": 1, "self": "<cycle>"}}},
-        }
+        assert list_value == [1, [1, [1, "<cycle>"]]]
+        assert dict_value == {"a": 1, "self": {"a": 1, "self": {"a": 1, "self": "<cycle>"}}}
 
     def test_cycles_set_after_the_call_starts(self, memory: InMemoryExporter) -> None:
         """A cycle given through update_current is unrolled like an argument's, then cut."""
