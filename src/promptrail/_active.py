@@ -203,6 +203,7 @@ class ActiveLog:
     # stored in the instance ``__dict__`` (created on first write) by the calls that do.
     __slots__ = (
         "__dict__",
+        "_id",
         "_ids",
         "_root",
         "args",
@@ -218,7 +219,6 @@ class ActiveLog:
         "start_ns",
     )
 
-    _id: str | None = None
     error: str | None = None
     fields: dict[str, Any] | None = None
     items: list[Any] | None = None
@@ -253,6 +253,7 @@ class ActiveLog:
         self.perf_start = perf_start
         self.perf_end: int | None = None
         self._ids = ids
+        self._id: str | None = None  # formatted on first use (usually in the worker)
         self.args = args
         self.kwargs = kwargs
         self.bound = bound  # the arguments exclude an implicit self/cls

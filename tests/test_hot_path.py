@@ -1,0 +1,104 @@
+"""The synchronous wrapper's inline fast path agrees with the general path it spells out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import promptrail
+from promptrail import BaseProcessor, log_flow, log_prompt
+from promptrail._active import ActiveLog
+from promptrail._decorator import start_log
+from promptrail.exporters import InMemoryExporter
+
+SLOTS = [name for name in ActiveLog.__slots__ if name != "__dict__"]
+
+
+class Keep(BaseProcessor):
+    """Keeps every ended ActiveLog (not its record)."""
+
+    def __init__(self) -> None:
+        self.logs: list[ActiveLog] = []
+
+    def on_end(self, log: ActiveLog) -> None:
+        self.logs.append(log)
+
+
+@pytest.fixture(name="kept")
+def fixture_kept() -> Keep:
+    keep = Keep()
+    promptrail.configure(processors=[keep, promptrail.SimpleProcessor(InMemoryExporter())])
+    return keep
+
+
+def slots(log: ActiveLog) -> dict[str, Any]:
+    return {name: getattr(log, name) for name in SLOTS}
+
+
+class TestInlineConstruction:
+    """The sync wrapper builds ActiveLog without calling the class."""
+
+    def test_every_slot_is_set_as_init_would(self, kept: Keep) -> None:
+        """A log made by the sync wrapper has the slots ActiveLog(...) gives, with equal values."""
+
+        @log_prompt(path="hot/sync")
+        def sync(x: int, *, y: list[int]) -> int:
+            return x + len(y)
+
+        @log_prompt(path="hot/gen")
+        def gen(x: int, *, y: list[int]) -> Iterator[int]:
+            yield x + len(y)
+
+        assert sync(1, y=[2]) == 2
+        assert list(gen(1, y=[2])) == [2]
+        inline, general = kept.logs
+        assert type(inline) is ActiveLog
+        assert inline.__dict__ == {}  # nothing beyond the slots was set on the way
+        own = slots(inline)
+        other = slots(general)
+        different = {"spec", "seq", "start_ns", "perf_start", "perf_end", "result", "_id"}
+        assert {k: v for k, v in own.items() if k not in different} == {
+            k: v for k, v in other.items() if k not in different
+        }
+        assert own["result"] == 2
+        assert own["args"] == (1,)
+        assert own["kwargs"] == {"y": [2]}
+
+    def test_children_take_root_and_sampling_from_the_parent(self, kept: Keep) -> None:
+        """Nested inline logs point at the root, like start_log's."""
+
+        @log_prompt(path="hot/leaf")
+        def leaf() -> int:
+            return 1
+
+        @log_flow(path="hot/mid")
+        def mid() -> int:
+            return leaf()
+
+        @log_flow(path="hot/top")
+        def top() -> int:
+            return mid()
+
+        assert top() == 1
+        leaf_log, mid_log, top_log = kept.logs
+        assert top_log.root is top_log
+        assert mid_log.root is top_log
+        assert leaf_log.root is top_log
+        assert leaf_log.parent is mid_log
+        assert all(log.sampled for log in kept.logs)
+
+    def test_start_log_and_init_agree(self, kept: Keep) -> None:
+        """start_log (the general path) and ActiveLog.__init__ set the same slots."""
+        from promptrail._config import STATE
+
+        @log_prompt(path="hot/spec")
+        def spec_owner() -> None:
+            return None
+
+        spec_owner()
+        (made,) = kept.logs
+        log = start_log(STATE, made.spec, None, (), {})
+        direct = ActiveLog(made.spec, None, log.seq, log.start_ns, log.perf_start, STATE.ids)
+        assert slots(log) == slots(direct)
