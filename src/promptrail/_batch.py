@@ -127,7 +127,8 @@ class BatchProcessor(BaseProcessor):
         queue = self._queue
         n = len(queue)
         queue.append(log)
-        self._next_enqueued()
+        count = self._next_enqueued  # an attribute holding a function: load, then call
+        count()
         if n >= self._notify_at:
             if n >= self._max_queue_size:  # the append evicted the oldest log
                 self._drop_warning.hit()

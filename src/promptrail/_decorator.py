@@ -260,8 +260,12 @@ def _sync_wrapper(spec: CallSpec) -> _Wrapper:
             log._root = parent._root or parent
             log.sampled = parent.sampled
         log.seq = next_seq()
-        log.start_ns = st.wall_ns()
-        log.perf_start = st.perf_ns()
+        # ``clock = st.x; clock()``, not ``st.x()``: a method-call lookup of an attribute that
+        # holds a function cannot be specialised by the interpreter (a type lookup per call).
+        clock = st.wall_ns
+        log.start_ns = clock()
+        clock = st.perf_ns
+        log.perf_start = clock()
         log.perf_end = None
         log._ids = st.ids
         log._id = None
@@ -291,7 +295,8 @@ def _sync_wrapper(spec: CallSpec) -> _Wrapper:
         # end_log(), inline (the log cannot have ended yet)
         if _deferred:
             run_deferred()
-        log.perf_end = st.perf_ns()
+        clock = st.perf_ns
+        log.perf_end = clock()
         enders = st.enders
         if log.sampled and enders:
             for processor in enders:
