@@ -102,3 +102,44 @@ class TestInlineConstruction:
         log = start_log(STATE, made.spec, None, (), {})
         direct = ActiveLog(made.spec, None, log.seq, log.start_ns, log.perf_start, STATE.ids)
         assert slots(log) == slots(direct)
+
+
+class TestArgumentSnapshot:
+    """snapshot_kwargs's inline list copy equals snapshot() at the argument depth."""
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            [{"role": "user", "content": "hi"}, {"role": "assistant", "content": [{"t": 1}]}],
+            [1, "two", None, 3.0, b"four"],
+            [[1, [2, [3]]], (4, [5]), {6}, {"k": {"deep": [7]}}],
+            [{str(i): i for i in range(30)}],  # a dict over the limit inside the list
+            list(range(30)),  # a list over the limit
+            [],
+        ],
+    )
+    def test_inline_copy_equals_snapshot(self, value: list[Any]) -> None:
+        """Same values, same Truncated cuts, same sharing below the copied levels."""
+        from promptrail._config import STATE
+        from promptrail._decorator import snapshot_kwargs
+        from promptrail._serialize import ARGUMENT_DEPTH, Limits, Truncated, snapshot
+
+        promptrail.configure(processors=[], limits=Limits(max_items=20))
+        inline = snapshot_kwargs(STATE, {"v": value})["v"]
+        general = snapshot(value, ARGUMENT_DEPTH, 20)
+
+        def shape(x: Any) -> Any:
+            if type(x) is Truncated:
+                return ("cut", shape(x.head), x.total)
+            if type(x) in (list, tuple):
+                return (type(x).__name__, [shape(i) for i in x])
+            if type(x) is dict:
+                return {k: shape(i) for k, i in x.items()}
+            return x
+
+        assert shape(inline) == shape(general)
+        if type(general) is list:
+            assert inline is not value
+            for a, b, original in zip(inline, general, value, strict=True):
+                # copied where snapshot copies, shared where it shares
+                assert (a is original) == (b is original)
