@@ -26,6 +26,7 @@ import dataclasses
 import datetime
 import gc
 import importlib.metadata
+import itertools
 import json
 import os
 import platform
@@ -99,8 +100,25 @@ def trivial(x: int) -> int:
     return x + 1
 
 
+_SYSTEM = MESSAGES[0]
+_GREETING = {"role": "assistant", "content": "Hello! Ask me about capitals."}
+_calls = itertools.count()
+
+
 def chat(*, model: str, messages: list[dict[str, Any]], temperature: float = 1.0) -> Any:
-    return COMPLETION
+    """An LLM call: a completion of its own each time (its own id and answer text)."""
+    n = next(_calls)
+    return {
+        **COMPLETION,
+        "id": f"chatcmpl-bench{n}",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": f"Paris is the capital. ({n})"},
+                "finish_reason": "stop",
+            }
+        ],
+    }
 
 
 def loop_trivial(fn: Callable[..., Any], n: int) -> None:
@@ -109,9 +127,11 @@ def loop_trivial(fn: Callable[..., Any], n: int) -> None:
 
 
 def loop_llm(fn: Callable[..., Any], n: int) -> None:
-    messages = MESSAGES
-    for _ in range(n):
-        fn(model=MODEL, messages=messages, temperature=0.2)
+    # Like a real conversation: the system message and the assistant's greeting repeat from call
+    # to call, the user's question is new each time (so no cache can serve the whole request).
+    for i in range(n):
+        question = {"role": "user", "content": f"What is the capital of country #{i}?"}
+        fn(model=MODEL, messages=[_SYSTEM, _GREETING, question], temperature=0.2)
 
 
 def make_nested(decorate_outer: Callable[[Any], Any], decorate_inner: Callable[[Any], Any]) -> Any:
