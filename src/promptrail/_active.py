@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError
 
-from promptrail import _errors, _extract, _request, _serialize
+from promptrail import _errors, _extract, _fastrecord, _request, _serialize
 from promptrail._cost import costs
 from promptrail._ids import DEFAULT_IDS, IdGenerator
 from promptrail._records import ChatMessage, LogKind, LogRecord, PromptKernel
@@ -320,10 +320,14 @@ class ActiveLog:
         limits, redactor = settings.limits, settings.redactor
 
         # One converter for the whole record (its cycle set is empty between calls).
-        convert = _serialize._Converter(limits, redactor).convert
+        converter = _serialize._Converter(limits, redactor)
+        convert = converter.convert
         max_depth = limits.max_depth
 
         def clean(value: Any) -> Any:
+            t = type(value)
+            if t is int or t is bool or value is None:
+                return value
             return convert(value, max_depth)
 
         body: dict[str, Any] = {
@@ -362,16 +366,20 @@ class ActiveLog:
             # The request as the call made it: its arguments (secrets redacted like the rest).
             request = dict(inputs) if messages is None else {**inputs, "messages": messages}
             body["provider_request"] = clean(request)
+        # Remembered sub-models (see _fastrecord): only without a redaction callback, which must
+        # be asked about every entry.
+        memo = _memo(limits, redactor)
         if "messages" in fields:
             messages = fields["messages"]
         if messages is not None:
-            body["messages"] = clean(messages)
+            body["messages"] = (
+                clean(messages) if memo is None else _clean_messages(messages, memo, converter)
+            )
 
         extracted_metadata: Any = None
         response_model: Any = None
-        # What the call asked for (the version is computed from it), cleaned once.
-        requested = {key: clean(value) for key, value in prompt.items()}
-        prompt = requested
+        # What the call asked for (the version is computed from it); raw until cleaned.
+        requested = prompt
         if spec.output_on(settings) and self.error is None:
             result = self.result if self.items is None else self.items
             if spec.payloads_on(settings) and result is not None and not isinstance(result, str):
@@ -384,12 +392,24 @@ class ActiveLog:
             extracted_metadata = extracted.pop("metadata", None)
             if isinstance(prompt_from_result, Mapping):
                 response_model = prompt_from_result.get("model")
-                from_result = {key: clean(value) for key, value in prompt_from_result.items()}
-                prompt = {**from_result, **requested}
+                prompt = {**prompt_from_result, **requested}
+            remembered = None
+            if memo is not None and "output_message" in extracted:
+                remembered = _remembered_message(extracted["output_message"], memo, converter)
+                if remembered is not None:
+                    del extracted["output_message"]
             # Clean each value, not the dict: field names such as "output_tokens" are not secrets.
-            body.update({key: clean(value) for key, value in extracted.items()})
+            for key, value in extracted.items():
+                body[key] = clean(value)
+            if remembered is not None:
+                body["output_message"] = remembered
         if prompt:
-            body["prompt"] = _prompt_fields(prompt)
+            kernel = None if memo is None else _kernel(prompt, memo, clean)
+            body["prompt"] = (
+                _prompt_fields({key: clean(value) for key, value in prompt.items()})
+                if kernel is None
+                else kernel
+            )
 
         metadata = dict(extracted_metadata) if isinstance(extracted_metadata, Mapping) else {}
         if spec.metadata:
@@ -399,10 +419,10 @@ class ActiveLog:
                 metadata.update(value)
             elif key not in ("inputs", "messages"):
                 body[key] = clean(value)
-        body["metadata"] = clean(metadata)
+        body["metadata"] = clean(metadata) if metadata else {}
         if body.get("output") is not None and not isinstance(body["output"], str):
             body["output"] = _to_json(body["output"])
-        _derive(body, requested, response_model)
+        _derive(body, requested, response_model, clean, memo)
         # One validation of the whole body (nested messages included) is the common case; only
         # a body that fails it takes the lenient path: messages one by one, then wrong-typed
         # fields moved to metadata.
@@ -493,28 +513,145 @@ _to_json = json.JSONEncoder(ensure_ascii=False).encode
 _PROMPT_FIELDS = frozenset(PromptKernel.model_fields) - {"other"}
 
 
-def _derive(body: dict[str, Any], requested: dict[str, Any], response_model: Any) -> None:
+_memos: list[_fastrecord.Memo] = []
+
+
+def _memo(limits: _serialize.Limits, redactor: _serialize.Redactor) -> _fastrecord.Memo | None:
+    """The memo of sub-models for these settings (a new one when the settings change).
+
+    ``None`` when records must take the general path: a redaction callback must be asked about
+    every entry, and limits this tight turn messages into text.
+    """
+    if redactor.has_callback or limits.max_depth < 2:
+        return None
+    if _memos:
+        memo = _memos[-1]
+        if memo.limits is limits and memo.redactor is redactor:
+            return memo
+        memo.clear()
+    memo = _fastrecord.Memo(limits, redactor)
+    _memos[:] = [memo]
+    return memo
+
+
+def _remembered_message(
+    raw: Any, memo: _fastrecord.Memo, converter: _serialize._Converter
+) -> ChatMessage | None:
+    """The validated message a record takes for ``raw``, if ``raw`` is a dict of strings.
+
+    ``None`` for anything else and for a message that does not validate: the caller then takes
+    the general path (which is also how the remembered message was built: cleaned one level
+    below the messages list, then validated).
+    """
+    key = _fastrecord.message_key(raw)
+    if key is None:
+        return None
+    found = memo.get(key)
+    if found is None:
+        cleaned = converter.convert(raw, converter.limits.max_depth - 1)
+        try:
+            found = _validate_message(cleaned)
+        except ValidationError:
+            found = _fastrecord.INVALID
+        memo.put(key, found, _fastrecord.key_chars(raw))
+    return None if found is _fastrecord.INVALID else cast("ChatMessage", found)
+
+
+def _clean_messages(messages: Any, memo: _fastrecord.Memo, converter: _serialize._Converter) -> Any:
+    """``clean(messages)`` with remembered messages in place of their cleaned dicts."""
+    limits = converter.limits
+    depth = limits.max_depth
+    if type(messages) is not list or len(messages) > limits.max_items:
+        return converter.convert(messages, depth)
+    # As _Converter.plain_list converts it: the list is "being converted" (cycles) meanwhile.
+    ident = id(messages)
+    seen = converter.seen
+    seen.add(ident)
+    try:
+        out: list[Any] = []
+        for raw in messages:
+            found = _remembered_message(raw, memo, converter)
+            out.append(converter.convert(raw, depth - 1) if found is None else found)
+    finally:
+        seen.discard(ident)
+    return out
+
+
+def _kernel(prompt: dict[str, Any], memo: _fastrecord.Memo, clean: Any) -> PromptKernel | None:
+    """The remembered prompt kernel of raw prompt details made of known atomic fields."""
+    if not _PROMPT_FIELDS.issuperset(prompt):
+        return None  # "other" would be a dict, shared between records
+    key = _fastrecord.atomic_key(prompt)
+    if key is None:
+        return None
+    found = memo.get(key)
+    if found is None:
+        details = _prompt_fields({k: clean(v) for k, v in prompt.items()})
+        try:
+            found = _validate_kernel(details)
+        except ValidationError:
+            found = _fastrecord.INVALID
+        memo.put(key, found, _fastrecord.key_chars(prompt))
+    return None if found is _fastrecord.INVALID else cast("PromptKernel", found)
+
+
+_validate_message = ChatMessage.__pydantic_validator__.validate_python
+_validate_kernel = PromptKernel.__pydantic_validator__.validate_python
+
+
+def _derive(
+    body: dict[str, Any],
+    requested: dict[str, Any],
+    response_model: Any,
+    clean: Any,
+    memo: _fastrecord.Memo | None,
+) -> None:
     """Fill ``version_id`` and the costs, unless the user set them.
 
-    The version is the hash of what the call asked for (decorator and call arguments), plus the
-    model that answered when the call did not name one: details read from the response
-    (provider, endpoint) do not change it, so a failed call has the same version as a good one.
+    The version is the hash of what the call asked for (decorator and call arguments, raw in
+    ``requested``), plus the model that answered when the call did not name one: details read
+    from the response (provider, endpoint) do not change it, so a failed call has the same
+    version as a good one.
     """
     prompt = body.get("prompt")
-    if isinstance(prompt, Mapping):  # the prompt kernel's fields (validated with the record)
+    kernel = type(prompt) is PromptKernel
+    if kernel or isinstance(prompt, Mapping):  # the prompt kernel's fields
         if body.get("version_id") is None:
-            if response_model and "model" not in requested:
-                requested = {**requested, "model": response_model}
-            body["version_id"] = _version_of(_prompt_fields(requested))
+            body["version_id"] = _requested_version(requested, response_model, clean, memo)
         if body.get("prompt_cost") is None and body.get("output_cost") is None:
             metadata = body.get("metadata") or {}
+            model = prompt.model if kernel else prompt.get("model")  # type: ignore[union-attr]
             body["prompt_cost"], body["output_cost"] = costs(
-                response_model or prompt.get("model"),
+                response_model or model,
                 body.get("prompt_tokens"),
                 body.get("output_tokens"),
                 metadata.get(CACHED_KEY),
                 metadata.get(CACHE_CREATION_KEY),
             )
+
+
+_ATOMIC_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
+def _requested_version(
+    requested: dict[str, Any], response_model: Any, clean: Any, memo: _fastrecord.Memo | None
+) -> str:
+    """The version id of the requested prompt details (raw), remembered per raw details."""
+    key: Any = None
+    if memo is not None and type(response_model) in _ATOMIC_TYPES:
+        key = _fastrecord.atomic_key(requested)
+        if key is not None:
+            key = ("version", key, response_model, type(response_model))
+            found = memo.get(key)
+            if found is not None:
+                return cast("str", found)
+    details = {k: clean(v) for k, v in requested.items()}
+    if response_model and "model" not in details:
+        details = {**details, "model": response_model}
+    found = _version_of(_prompt_fields(details))
+    if key is not None:
+        memo.put(key, found, _fastrecord.key_chars(requested))  # type: ignore[union-attr]
+    return found
 
 
 _versions_seen: dict[str, str] = {}
