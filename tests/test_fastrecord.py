@@ -334,6 +334,16 @@ class TestDumpJson:
             return
         assert _fastrecord.dump_json(record) == expected
 
+    def test_subclass_fields_are_written(self) -> None:
+        """A LogRecord subclass is written by its own serializer, its own fields included."""
+
+        class Extended(LogRecord):
+            extra_field: str = "x"
+
+        now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        record = Extended(log_id="l", path="p", trace_id="t", start_time=now, created_at=now)
+        assert b'"extra_field":"x"' in _fastrecord.dump_json(record)
+
     def test_remembered_models_use_their_dump(self) -> None:
         """A remembered message is written from its dump, which is its own serializer's."""
         memo = _fastrecord.Memo(None, None)

@@ -26,8 +26,9 @@ from typing import Any
 
 import pydantic_core
 from pydantic import BaseModel
+from pydantic_core import core_schema
 
-from promptrail._records import ChatMessage, LogRecord, PromptKernel
+from promptrail._records import LogRecord
 
 __all__ = ["INVALID", "Memo", "atomic_key", "dump_json", "key_chars", "message_key"]
 
@@ -138,20 +139,36 @@ def _plain(model: BaseModel) -> Any:
     return model  # serialised by its own serializer (exclude_none passed down)
 
 
-_to_json = pydantic_core.to_json
+# The record's fields, every one optional and of any type, in the record's order: a typed dict
+# serializer leaves out the None fields itself (cheaper than filtering them in Python) and
+# infers each value's type, as the record's own serializer does for its Any-typed fields.
+# The config is the record's (LogRecord sets none: pydantic's defaults, e.g. NaN as null).
+_FIELDS_SERIALIZER = pydantic_core.SchemaSerializer(
+    core_schema.typed_dict_schema(
+        {
+            name: core_schema.typed_dict_field(core_schema.any_schema(), required=False)
+            for name in LogRecord.model_fields
+        }
+    )
+)
+_to_json = _FIELDS_SERIALIZER.to_json
 
 
 def dump_json(record: LogRecord) -> bytes:
     """Return ``record.model_dump_json(exclude_none=True)`` encoded as UTF-8, more cheaply."""
-    fields: dict[str, Any] = {}
-    for name, value in record.__dict__.items():
-        if value is None:
-            continue
-        kind = type(value)
-        if kind is ChatMessage or kind is PromptKernel:
-            value = _plain(value)
-        elif kind is list and name == "messages":
-            value = [_plain(m) for m in value]
-        fields[name] = value
-    # The model config's defaults (LogRecord sets none of its own).
-    return _to_json(fields, exclude_none=True, inf_nan_mode="null")
+    if type(record) is not LogRecord:  # a subclass may have fields of its own
+        return record.model_dump_json(exclude_none=True).encode()
+    fields = record.__dict__.copy()
+    messages = fields.get("messages")
+    if messages:
+        get = _dumps.get
+        fields["messages"] = [
+            entry[1] if (entry := get(id(m))) is not None and entry[0] is m else m for m in messages
+        ]
+    message = fields.get("output_message")
+    if message is not None:
+        fields["output_message"] = _plain(message)
+    prompt = fields.get("prompt")
+    if prompt is not None:
+        fields["prompt"] = _plain(prompt)
+    return _to_json(fields, exclude_none=True)
