@@ -246,6 +246,31 @@ class TestRememberedRecords:
         assert fast.output_message.content == "mine"
         assert fast.metadata[_active.INVALID_KEY] == {"prompt_tokens": "many"}
 
+    def test_request_details(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """System messages, tool choice and merged inputs come out as the general path's."""
+        collect = Collect()
+        promptrail.configure(processors=[collect])
+
+        @promptrail.log_prompt(path="chat", model="claude-sonnet-4")
+        def create(*, messages: Any, system: Any = None, tool_choice: Any = None, **kw: Any) -> Any:
+            if kw.get("merge"):
+                promptrail.update_current(inputs={"extra": API_KEY})
+            return COMPLETION
+
+        for _ in range(2):
+            create(messages=MESSAGES[:2], system="Be brief.", max_tokens=5)
+            create(messages=MESSAGES[:2], tool_choice="auto", stop_sequences="END")
+            create(messages=MESSAGES[:2], merge=True, api_key=API_KEY)
+            create(messages=MESSAGES[:2], tool_choice={"type": "any"})
+        for log in collect.logs:
+            assert_same(*both_ways(log, monkeypatch))
+        records = [log.to_record(STATE.settings) for log in collect.logs]
+        assert records[0].messages is not None
+        assert records[0].messages[0].content == "Be brief."
+        assert records[1].tool_choice == "auto"
+        assert records[2].inputs is not None
+        assert records[2].inputs["api_key"] == records[2].inputs["extra"] == REDACTED
+
 
 class TestMemo:
     """The memo is bounded and starts over for new settings."""

@@ -348,27 +348,40 @@ class ActiveLog:
         if self.error is not None:
             body["error"] = _serialize.to_jsonable(self.error, limits=limits, redactor=redactor)
 
+        # Remembered sub-models and request details (see _fastrecord): None when every value
+        # must take the general path.
+        memo = _memo(limits, redactor)
         inputs_on = spec.inputs_on(settings)
         inputs, messages = self._inputs() if inputs_on else ({}, None)
         if spec.tool is not None:
             body["tool"] = spec.tool
-        prompt = dict(spec.prompt) if spec.prompt else {}
-        if spec.kind == "prompt":  # model, parameters, tools, system message from the call
-            prompt, messages, tool_choice = _request.request_fields(spec.prompt, inputs, messages)
+        remembered = (
+            None if memo is None else _remembered_request(spec, inputs, messages, memo, clean)
+        )
+        cleaned_inputs: dict[str, Any] | None
+        if remembered is not None:  # the same details from the same atomic arguments
+            prompt, tool_choice, cleaned_inputs, requested_key = remembered
             if tool_choice is not None:
                 body["tool_choice"] = clean(tool_choice)
+        else:
+            cleaned_inputs = requested_key = None
+            prompt = dict(spec.prompt) if spec.prompt else {}
+            if spec.kind == "prompt":  # model, parameters, tools, system message from the call
+                prompt, messages, tool_choice = _request.request_fields(
+                    spec.prompt, inputs, messages
+                )
+                if tool_choice is not None:
+                    body["tool_choice"] = clean(tool_choice)
         fields = self.fields or {}
         if "inputs" in fields:
             inputs = {**inputs, **fields["inputs"]}
+            cleaned_inputs = None
         if inputs_on or "inputs" in fields:  # off means absent, not empty
-            body["inputs"] = clean(inputs)
+            body["inputs"] = clean(inputs) if cleaned_inputs is None else cleaned_inputs
         if spec.kind == "prompt" and inputs_on and spec.payloads_on(settings):
             # The request as the call made it: its arguments (secrets redacted like the rest).
             request = dict(inputs) if messages is None else {**inputs, "messages": messages}
             body["provider_request"] = clean(request)
-        # Remembered sub-models (see _fastrecord): only without a redaction callback, which must
-        # be asked about every entry.
-        memo = _memo(limits, redactor)
         if "messages" in fields:
             messages = fields["messages"]
         if messages is not None:
@@ -378,6 +391,8 @@ class ActiveLog:
 
         extracted_metadata: Any = None
         response_model: Any = None
+        # The key of the prompt kernel: the requested details' and the response's.
+        kernel_key: Any = None if requested_key is None else (requested_key, ())
         # What the call asked for (the version is computed from it); raw until cleaned.
         requested = prompt
         if spec.output_on(settings) and self.error is None:
@@ -393,18 +408,25 @@ class ActiveLog:
             if isinstance(prompt_from_result, Mapping):
                 response_model = prompt_from_result.get("model")
                 prompt = {**prompt_from_result, **requested}
-            remembered = None
+                if requested_key is not None:
+                    result_key = (
+                        _fastrecord.atomic_key(prompt_from_result)
+                        if type(prompt_from_result) is dict
+                        else None
+                    )
+                    kernel_key = None if result_key is None else (requested_key, result_key)
+            output_message = None
             if memo is not None and "output_message" in extracted:
-                remembered = _remembered_message(extracted["output_message"], memo, converter)
-                if remembered is not None:
+                output_message = _remembered_message(extracted["output_message"], memo, converter)
+                if output_message is not None:
                     del extracted["output_message"]
             # Clean each value, not the dict: field names such as "output_tokens" are not secrets.
             for key, value in extracted.items():
                 body[key] = clean(value)
-            if remembered is not None:
-                body["output_message"] = remembered
+            if output_message is not None:
+                body["output_message"] = output_message
         if prompt:
-            kernel = None if memo is None else _kernel(prompt, memo, clean)
+            kernel = None if memo is None else _kernel(prompt, memo, clean, kernel_key)
             body["prompt"] = (
                 _prompt_fields({key: clean(value) for key, value in prompt.items()})
                 if kernel is None
@@ -422,7 +444,7 @@ class ActiveLog:
         body["metadata"] = clean(metadata) if metadata else {}
         if body.get("output") is not None and not isinstance(body["output"], str):
             body["output"] = _to_json(body["output"])
-        _derive(body, requested, response_model, clean, memo)
+        _derive(body, requested, response_model, clean, memo, requested_key)
         # One validation of the whole body (nested messages included) is the common case; only
         # a body that fails it takes the lenient path: messages one by one, then wrong-typed
         # fields moved to metadata.
@@ -577,22 +599,59 @@ def _clean_messages(messages: Any, memo: _fastrecord.Memo, converter: _serialize
     return out
 
 
-def _kernel(prompt: dict[str, Any], memo: _fastrecord.Memo, clean: Any) -> PromptKernel | None:
-    """The remembered prompt kernel of raw prompt details made of known atomic fields."""
-    if not _PROMPT_FIELDS.issuperset(prompt):
-        return None  # "other" would be a dict, shared between records
-    key = _fastrecord.atomic_key(prompt)
+def _kernel(
+    prompt: dict[str, Any], memo: _fastrecord.Memo, clean: Any, key: Any = None
+) -> PromptKernel | None:
+    """The remembered prompt kernel of raw prompt details made of known atomic fields.
+
+    ``key`` identifies ``prompt`` (the keys of the dicts it was merged from), if known.
+    """
     if key is None:
-        return None
+        key = _fastrecord.atomic_key(prompt)
+        if key is None:
+            return None
+    key = ("kernel", key)
     found = memo.get(key)
     if found is None:
-        details = _prompt_fields({k: clean(v) for k, v in prompt.items()})
-        try:
-            found = _validate_kernel(details)
-        except ValidationError:
-            found = _fastrecord.INVALID
+        if not _PROMPT_FIELDS.issuperset(prompt):
+            found = _fastrecord.INVALID  # "other" would be a dict, shared between records
+        else:
+            details = _prompt_fields({k: clean(v) for k, v in prompt.items()})
+            try:
+                found = _validate_kernel(details)
+            except ValidationError:
+                found = _fastrecord.INVALID
         memo.put(key, found, _fastrecord.key_chars(prompt))
     return None if found is _fastrecord.INVALID else cast("PromptKernel", found)
+
+
+def _remembered_request(
+    spec: CallSpec, inputs: dict[str, Any], messages: Any, memo: _fastrecord.Memo, clean: Any
+) -> tuple[dict[str, Any], Any, dict[str, Any], Any] | None:
+    """``(prompt, tool_choice, cleaned inputs, key of prompt)`` for atomic arguments.
+
+    What ``request_fields`` and ``clean(inputs)`` give depends only on the decorator's details
+    and the arguments (messages aside, unless a system message is added: not remembered); the
+    values are shared between records and never changed.
+    """
+    inputs_key = _fastrecord.atomic_key(inputs)
+    if inputs_key is None:
+        return None
+    key = ("request", spec, inputs_key)
+    defaults = spec.prompt
+    found = memo.get(key)
+    if found is not None and found[0] is defaults:
+        return cast("tuple[dict[str, Any], Any, dict[str, Any], Any]", found[1])
+    tool_choice = None
+    if spec.kind == "prompt":
+        prompt, out, tool_choice = _request.request_fields(defaults, inputs, messages)
+        if out is not messages:
+            return None
+    else:
+        prompt = dict(defaults) if defaults else {}
+    value = (prompt, tool_choice, clean(inputs), _fastrecord.atomic_key(prompt))
+    memo.put(key, (defaults, value), _fastrecord.key_chars(inputs))
+    return value
 
 
 _validate_message = ChatMessage.__pydantic_validator__.validate_python
@@ -605,6 +664,7 @@ def _derive(
     response_model: Any,
     clean: Any,
     memo: _fastrecord.Memo | None,
+    requested_key: Any = None,
 ) -> None:
     """Fill ``version_id`` and the costs, unless the user set them.
 
@@ -617,7 +677,9 @@ def _derive(
     kernel = type(prompt) is PromptKernel
     if kernel or isinstance(prompt, Mapping):  # the prompt kernel's fields
         if body.get("version_id") is None:
-            body["version_id"] = _requested_version(requested, response_model, clean, memo)
+            body["version_id"] = _requested_version(
+                requested, response_model, clean, memo, requested_key
+            )
         if body.get("prompt_cost") is None and body.get("output_cost") is None:
             metadata = body.get("metadata") or {}
             model = prompt.model if kernel else prompt.get("model")  # type: ignore[union-attr]
@@ -634,12 +696,16 @@ _ATOMIC_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
 def _requested_version(
-    requested: dict[str, Any], response_model: Any, clean: Any, memo: _fastrecord.Memo | None
+    requested: dict[str, Any],
+    response_model: Any,
+    clean: Any,
+    memo: _fastrecord.Memo | None,
+    requested_key: Any = None,
 ) -> str:
     """The version id of the requested prompt details (raw), remembered per raw details."""
     key: Any = None
     if memo is not None and type(response_model) in _ATOMIC_TYPES:
-        key = _fastrecord.atomic_key(requested)
+        key = _fastrecord.atomic_key(requested) if requested_key is None else requested_key
         if key is not None:
             key = ("version", key, response_model, type(response_model))
             found = memo.get(key)
