@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import math
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -37,6 +38,16 @@ COMPLETION = {
     ],
     "usage": {"prompt_tokens": 31, "completion_tokens": 7},
 }
+
+
+class Role(str, enum.Enum):
+    """A str-mixin enum, as some code types message roles."""
+
+    USER = "user"
+
+
+class Text(str):
+    """A str subclass."""
 
 
 class Collect(promptrail.BaseProcessor):
@@ -123,6 +134,8 @@ class TestRememberedRecords:
             ({"role": "user", "content": "a"},),  # a tuple
             [{"role": "user", "content": "a", 1: "x"}],  # a non-string key
             [{"role": "assistant", "content": "a", "tool_calls": "nope"}],
+            [{"role": "user", "content": "a"}, {"role": Role.USER, "content": "a"}],
+            [{"role": "user", "content": "a"}, {"role": "user", "content": Text("a")}],
         ],
     )
     def test_unusual_messages(self, messages: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -166,6 +166,8 @@ class _Binder:
 
     def bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any] | None:
         """Return ``{name: value}`` in parameter order, or ``None`` to defer to ``inspect``."""
+        if not args and kwargs and tuple(kwargs) == self.names:
+            return dict(kwargs)  # every parameter by keyword, in order (the SDK-style call)
         n = len(args)
         positional = self.positional
         if n > len(positional):
@@ -563,13 +565,20 @@ def _remembered_message(
 
     ``None`` for anything else and for a message that does not validate: the caller then takes
     the general path (which is also how the remembered message was built: cleaned one level
-    below the messages list, then validated).
+    below the messages list, then validated). Only dicts of exact strings are ever remembered,
+    so a lookup can only find a message equal to ``raw`` by ``str`` equality (a ``str``
+    subclass converts to that same text).
     """
-    key = _fastrecord.message_key(raw)
-    if key is None:
+    if type(raw) is not dict:
         return None
-    found = memo.get(key)
+    try:
+        key = tuple(raw.items())
+        found = memo.get(key)
+    except Exception:  # an unhashable value (content parts, tool calls): the general path
+        return None
     if found is None:
+        if _fastrecord.message_key(raw) is None:
+            return None
         cleaned = converter.convert(raw, converter.limits.max_depth - 1)
         try:
             found = _validate_message(cleaned)

@@ -22,6 +22,7 @@ than its model serializer on the same data).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pydantic_core
@@ -57,7 +58,16 @@ class Memo:
         max_chars: Characters of keys kept before the memo starts over (memory bound).
     """
 
-    __slots__ = ("_chars", "_entries", "_lock", "limits", "max_chars", "max_entries", "redactor")
+    __slots__ = (
+        "_chars",
+        "_entries",
+        "_lock",
+        "get",
+        "limits",
+        "max_chars",
+        "max_entries",
+        "redactor",
+    )
 
     def __init__(
         self, limits: object, redactor: object, max_entries: int = 4096, max_chars: int = 1 << 21
@@ -67,12 +77,10 @@ class Memo:
         self.max_entries = max_entries
         self.max_chars = max_chars
         self._entries: dict[Any, Any] = {}
+        self.get: Callable[[Any], Any] = self._entries.get
+        """Return what was remembered under a key, or ``None``."""
         self._chars = 0
         self._lock = threading.Lock()
-
-    def get(self, key: Any) -> Any:
-        """Return what was remembered under ``key``, or ``None``."""
-        return self._entries.get(key)
 
     def put(self, key: Any, value: Any, chars: int) -> None:
         """Remember ``value`` (a model, :data:`INVALID` or a string) under ``key``.
