@@ -301,6 +301,47 @@ class TestMemo:
         memo.clear()
         assert id(models[2]) not in _fastrecord._dumps
 
+    def test_gives_up_on_uses_that_keep_missing(self) -> None:
+        """A tag missing more often than hitting, after 64 misses, is not worth it any more."""
+        memo = _fastrecord.Memo(None, None)
+        for _ in range(63):
+            memo.note("unique", False)
+        assert memo.worth("unique")
+        memo.note("unique", False)
+        assert not memo.worth("unique")
+        for _ in range(200):
+            memo.note("repeated", True)
+        for _ in range(100):
+            memo.note("repeated", False)
+        assert memo.worth("repeated")
+
+    def test_unique_outputs_and_arguments_take_the_general_path(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Varying arguments and outputs stop being remembered; records stay the same."""
+        collect = Collect()
+        chat = calls(collect)
+        for i in range(100):  # arguments that never repeat
+            chat(model="gpt-4o", messages=MESSAGES[:1], temperature=i / 100)
+        for i in range(150):  # outputs that never repeat
+            message = {"role": "assistant", "content": str(i)}
+            chat(
+                model="gpt-4o",
+                messages=MESSAGES[:1],
+                result={**COMPLETION, "choices": [{"message": message}]},
+            )
+        records = [log.to_record(STATE.settings) for log in collect.logs]
+        memo = _active._memos[-1]
+        spec = collect.logs[0].spec
+        assert not memo.worth(spec)
+        assert memo.requests is not None
+        assert not memo.requests.worth(spec)
+        assert records[-1].messages is not None
+        assert records[-1].messages[0] is records[0].messages[0]  # still remembered
+        assert_same(*both_ways(collect.logs[-1], monkeypatch))
+        assert_same(*both_ways(collect.logs[99], monkeypatch))
+        assert_same(*both_ways(collect.logs[150], monkeypatch))
+
     def test_huge_keys_are_not_kept(self) -> None:
         """A key over 1/64 of the character budget is built but never remembered."""
         memo = _fastrecord.Memo(None, None, max_chars=6400)

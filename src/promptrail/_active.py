@@ -418,8 +418,10 @@ class ActiveLog:
                     )
                     kernel_key = None if result_key is None else (requested_key, result_key)
             output_message = None
-            if memo is not None and "output_message" in extracted:
-                output_message = _remembered_message(extracted["output_message"], memo, converter)
+            if memo is not None and "output_message" in extracted and memo.worth(spec):
+                output_message = _remembered_message(
+                    extracted["output_message"], memo, converter, spec
+                )
                 if output_message is not None:
                     del extracted["output_message"]
             # Clean each value, not the dict: field names such as "output_tokens" are not secrets.
@@ -553,13 +555,16 @@ def _memo(limits: _serialize.Limits, redactor: _serialize.Redactor) -> _fastreco
         if memo.limits is limits and memo.redactor is redactor:
             return memo
         memo.clear()
+        if memo.requests is not None:
+            memo.requests.clear()
     memo = _fastrecord.Memo(limits, redactor)
+    memo.requests = _fastrecord.Memo(limits, redactor)
     _memos[:] = [memo]
     return memo
 
 
 def _remembered_message(
-    raw: Any, memo: _fastrecord.Memo, converter: _serialize._Converter
+    raw: Any, memo: _fastrecord.Memo, converter: _serialize._Converter, tag: Any = None
 ) -> ChatMessage | None:
     """The validated message a record takes for ``raw``, if ``raw`` is a dict of strings.
 
@@ -576,6 +581,8 @@ def _remembered_message(
         found = memo.get(key)
     except Exception:  # an unhashable value (content parts, tool calls): the general path
         return None
+    if tag is not None:  # counted: a call site whose outputs never repeat gives up
+        memo.note(tag, found is not None)
     if found is None:
         if _fastrecord.message_key(raw) is None:
             return None
@@ -643,14 +650,19 @@ def _remembered_request(
     and the arguments (messages aside, unless a system message is added: not remembered); the
     values are shared between records and never changed.
     """
+    requests = memo.requests
+    if requests is None or not requests.worth(spec):
+        return None
     inputs_key = _fastrecord.atomic_key(inputs)
     if inputs_key is None:
         return None
-    key = ("request", spec, inputs_key)
+    key = (spec, inputs_key)
     defaults = spec.prompt
-    found = memo.get(key)
+    found = requests.get(key)
     if found is not None and found[0] is defaults:
+        requests.note(spec, True)
         return cast("tuple[dict[str, Any], Any, dict[str, Any], Any]", found[1])
+    requests.note(spec, False)
     tool_choice = None
     if spec.kind == "prompt":
         prompt, out, tool_choice = _request.request_fields(defaults, inputs, messages)
@@ -659,7 +671,7 @@ def _remembered_request(
     else:
         prompt = dict(defaults) if defaults else {}
     value = (prompt, tool_choice, clean(inputs), _fastrecord.atomic_key(prompt))
-    memo.put(key, (defaults, value), _fastrecord.key_chars(inputs))
+    requests.put(key, (defaults, value), _fastrecord.key_chars(inputs))
     return value
 
 

@@ -41,7 +41,7 @@ _STRINGS = frozenset({str, type(None)})
 _ATOMIC = frozenset({str, int, float, bool, type(None)})
 
 # The dumps of remembered models, by id: the entry holds the model, so its id stays its own.
-_dumps: dict[int, tuple[BaseModel, dict[str, Any]]] = {}
+_dumps: dict[int, list[Any]] = {}
 
 
 class Memo:
@@ -62,11 +62,13 @@ class Memo:
         "_chars",
         "_entries",
         "_lock",
+        "_stats",
         "get",
         "limits",
         "max_chars",
         "max_entries",
         "redactor",
+        "requests",
     )
 
     def __init__(
@@ -81,6 +83,30 @@ class Memo:
         """Return what was remembered under a key, or ``None``."""
         self._chars = 0
         self._lock = threading.Lock()
+        self._stats: dict[Any, list[int]] = {}
+        self.requests: Memo | None = None
+        """A memo of its own for per-call request details (their churn evicts no model)."""
+
+    def worth(self, tag: Any) -> bool:
+        """Whether remembering things for ``tag`` (a call site's use) still pays.
+
+        After 64 misses, a use that misses more often than it hits is given up: looking up
+        and remembering values that never come back (unique outputs, varying arguments) costs
+        more than the general path.
+        """
+        stats = self._stats.get(tag)
+        return stats is None or stats[1] < 64 or stats[1] * 2 <= stats[0]
+
+    def note(self, tag: Any, hit: bool) -> None:
+        """Count one lookup for ``tag`` (see :meth:`worth`)."""
+        stats = self._stats.get(tag)
+        if stats is None:
+            if len(self._stats) >= self.max_entries:
+                self._stats.clear()
+            stats = self._stats[tag] = [0, 0]
+        stats[0] += 1
+        if not hit:
+            stats[1] += 1
 
     def put(self, key: Any, value: Any, chars: int) -> None:
         """Remember ``value`` (a model, :data:`INVALID` or a string) under ``key``.
@@ -97,7 +123,7 @@ class Memo:
             entries[key] = value
             self._chars += chars
             if isinstance(value, BaseModel):
-                _dumps[id(value)] = (value, value.model_dump(exclude_none=True))
+                _dumps[id(value)] = [value, None]  # dumped when first written again
 
     def clear(self) -> None:
         """Forget everything."""
@@ -143,7 +169,10 @@ def key_chars(raw: dict[str, Any]) -> int:
 def _plain(model: BaseModel) -> Any:
     entry = _dumps.get(id(model))
     if entry is not None and entry[0] is model:
-        return entry[1]
+        dumped = entry[1]
+        if dumped is None:  # the first record written with it: dump it for the next ones
+            dumped = entry[1] = model.model_dump(exclude_none=True)
+        return dumped
     return model  # serialised by its own serializer (exclude_none passed down)
 
 
@@ -171,7 +200,10 @@ def dump_json(record: LogRecord) -> bytes:
     if messages:
         get = _dumps.get
         fields["messages"] = [
-            entry[1] if (entry := get(id(m))) is not None and entry[0] is m else m for m in messages
+            dumped
+            if (entry := get(id(m))) is not None and entry[0] is m and (dumped := entry[1])
+            else _plain(m)
+            for m in messages
         ]
     message = fields.get("output_message")
     if message is not None:
