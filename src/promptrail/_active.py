@@ -430,7 +430,7 @@ class ActiveLog:
             if output_message is not None:
                 body["output_message"] = output_message
         if prompt:
-            kernel = None if memo is None else _kernel(prompt, memo, clean, kernel_key)
+            kernel = None if memo is None else _kernel(prompt, memo, clean, kernel_key, spec)
             body["prompt"] = (
                 _prompt_fields({key: clean(value) for key, value in prompt.items()})
                 if kernel is None
@@ -448,7 +448,7 @@ class ActiveLog:
         body["metadata"] = clean(metadata) if metadata else {}
         if body.get("output") is not None and not isinstance(body["output"], str):
             body["output"] = _to_json(body["output"])
-        _derive(body, requested, response_model, clean, memo, requested_key)
+        _derive(body, requested, response_model, clean, memo, requested_key, spec)
         # One validation of the whole body (nested messages included) is the common case; only
         # a body that fails it takes the lenient path: messages one by one, then wrong-typed
         # fields moved to metadata.
@@ -616,18 +616,28 @@ def _clean_messages(messages: Any, memo: _fastrecord.Memo, converter: _serialize
 
 
 def _kernel(
-    prompt: dict[str, Any], memo: _fastrecord.Memo, clean: Any, key: Any = None
+    prompt: dict[str, Any],
+    memo: _fastrecord.Memo,
+    clean: Any,
+    key: Any = None,
+    spec: CallSpec | None = None,
 ) -> PromptKernel | None:
     """The remembered prompt kernel of raw prompt details made of known atomic fields.
 
-    ``key`` identifies ``prompt`` (the keys of the dicts it was merged from), if known.
+    ``key`` identifies ``prompt`` (the keys of the dicts it was merged from), if known. A call
+    site whose prompt details keep changing (a varying temperature) gives up remembering them,
+    version ids included.
     """
+    tag = (spec, "prompt")
+    if not memo.worth(tag):
+        return None
     if key is None:
         key = _fastrecord.atomic_key(prompt)
         if key is None:
             return None
     key = ("kernel", key)
     found = memo.get(key)
+    memo.note(tag, found is not None)
     if found is None:
         if not _PROMPT_FIELDS.issuperset(prompt):
             found = _fastrecord.INVALID  # "other" would be a dict, shared between records
@@ -686,6 +696,7 @@ def _derive(
     clean: Any,
     memo: _fastrecord.Memo | None,
     requested_key: Any = None,
+    spec: CallSpec | None = None,
 ) -> None:
     """Fill ``version_id`` and the costs, unless the user set them.
 
@@ -699,7 +710,7 @@ def _derive(
     if kernel or isinstance(prompt, Mapping):  # the prompt kernel's fields
         if body.get("version_id") is None:
             body["version_id"] = _requested_version(
-                requested, response_model, clean, memo, requested_key
+                requested, response_model, clean, memo, requested_key, spec
             )
         if body.get("prompt_cost") is None and body.get("output_cost") is None:
             metadata = body.get("metadata") or {}
@@ -722,10 +733,14 @@ def _requested_version(
     clean: Any,
     memo: _fastrecord.Memo | None,
     requested_key: Any = None,
+    spec: CallSpec | None = None,
 ) -> str:
-    """The version id of the requested prompt details (raw), remembered per raw details."""
+    """The version id of the requested prompt details (raw), remembered per raw details.
+
+    Not remembered for a call site whose prompt details keep changing (see :func:`_kernel`).
+    """
     key: Any = None
-    if memo is not None and type(response_model) in _ATOMIC_TYPES:
+    if memo is not None and type(response_model) in _ATOMIC_TYPES and memo.worth((spec, "prompt")):
         key = _fastrecord.atomic_key(requested) if requested_key is None else requested_key
         if key is not None:
             key = ("version", key, response_model, type(response_model))
