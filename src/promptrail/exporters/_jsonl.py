@@ -52,7 +52,7 @@ class JsonlExporter:
         """Append ``records``, one line each."""
         if self._shut:
             return ExportResult.FAILURE
-        data = b"".join([dump_json(r) + b"\n" for r in records])
+        data = b"\n".join([dump_json(r) for r in records]) + b"\n" if records else b""
         with self._file_lock():
             self._path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
