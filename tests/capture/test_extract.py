@@ -361,3 +361,15 @@ class TestNumbers:
             assert _extract.extract(7.5) == {"output": 7.5}
         finally:
             promptrail.unregister_extractor(tokens)
+
+
+class TestGet:
+    """The field reader answers for None as it always did."""
+
+    def test_none_has_no_fields(self) -> None:
+        """Reading from None gives the default; its dunder attributes are still attributes."""
+        from promptrail._responses import get
+
+        assert get(None, "usage") is None
+        assert get(None, "index", 0) == 0
+        assert get(None, "__class__") is type(None)
