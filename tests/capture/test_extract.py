@@ -11,6 +11,7 @@ import pytest
 
 import promptrail
 from promptrail import _extract
+from promptrail._responses import get
 from promptrail.testing import capture_logs
 
 
@@ -368,8 +369,6 @@ class TestGet:
 
     def test_none_has_no_fields(self) -> None:
         """Reading from None gives the default; its dunder attributes are still attributes."""
-        from promptrail._responses import get
-
         assert get(None, "usage") is None
         assert get(None, "index", 0) == 0
         assert get(None, "__class__") is type(None)
