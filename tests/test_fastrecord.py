@@ -284,6 +284,25 @@ class TestRememberedRecords:
         assert records[2].inputs is not None
         assert records[2].inputs["api_key"] == records[2].inputs["extra"] == REDACTED
 
+    def test_system_message_with_and_without_messages(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The same arguments without, then with, messages still add the system message."""
+        collect = Collect()
+        promptrail.configure(processors=[collect])
+
+        @promptrail.log_prompt(path="chat")
+        def create(*, system: str, messages: Any = None) -> Any:
+            return COMPLETION
+
+        create(system="Be brief.")
+        create(system="Be brief.", messages=MESSAGES[1:2])
+        for log in collect.logs:
+            assert_same(*both_ways(log, monkeypatch))
+        record = collect.logs[1].to_record(STATE.settings)
+        assert record.messages is not None
+        assert [m.role for m in record.messages] == ["system", "user"]
+
 
 class TestMemo:
     """The memo is bounded and starts over for new settings."""

@@ -666,7 +666,8 @@ def _remembered_request(
     inputs_key = _fastrecord.atomic_key(inputs)
     if inputs_key is None:
         return None
-    key = (spec, inputs_key)
+    # Whether messages were given decides whether a system message is added to them.
+    key = (spec, inputs_key, messages is None)
     defaults = spec.prompt
     found = requests.get(key)
     if found is not None and found[0] is defaults:
