@@ -46,6 +46,9 @@ CALLS = [
         {"b": 8},
         {"d": 6},
         {"model": "m", "messages": []},
+        {"model": "m", "messages": [], "temperature": 0.5},  # all, in order: the shortcut
+        {"messages": [], "temperature": 0.5, "model": "m"},  # all, another order
+        {"a": 1, "b": 2, "c": 3, "d": 4},
         {"unknown": 1},
         {"y": 5, "x": 4},
     )

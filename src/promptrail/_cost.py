@@ -82,6 +82,10 @@ _BUILTIN: dict[str, Price] = {
 _lock = threading.Lock()
 _prices: dict[str, Price] = dict(_BUILTIN)
 _cache: dict[str, Price | None] = {}
+# costs() of exact ints for a model name: the same few arguments come back call after call.
+_costs: dict[tuple[str, int, int, int | None, int | None], tuple[float | None, float | None]] = {}
+_INT_OR_NONE = frozenset({int, type(None)})
+_generation = [0]  # bumped when prices change: a cost computed before is not remembered
 
 _SUFFIX = re.compile(r"(?:\d{4}-?\d{2}-?\d{2}(?:-v\d+(?::\d+)?)?|latest|v\d+(?::\d+)?)")
 _PREFIX = re.compile(r"^(?:[a-z0-9_-]+/|(?:us|eu|apac|global)\.)?(?:openai|anthropic)[./]")
@@ -121,6 +125,8 @@ def register_price(
     with _lock:
         _prices[model.lower()] = Price(input, output, cached_input, cache_write)
         _cache.clear()
+        _costs.clear()
+        _generation[0] += 1
 
 
 def unregister_price(model: str) -> None:
@@ -130,6 +136,8 @@ def unregister_price(model: str) -> None:
         if model.lower() in _BUILTIN:
             _prices[model.lower()] = _BUILTIN[model.lower()]
         _cache.clear()
+        _costs.clear()
+        _generation[0] += 1
 
 
 def price_for(model: str) -> Price | None:
@@ -162,6 +170,34 @@ def costs(
     cache_creation_tokens: Any = None,
 ) -> tuple[float | None, float | None]:
     """Return ``(prompt_cost, output_cost)`` in USD; ``None`` for what cannot be priced."""
+    if (
+        type(model) is str
+        and type(prompt_tokens) is int
+        and type(output_tokens) is int
+        and type(cached_tokens) in _INT_OR_NONE
+        and type(cache_creation_tokens) in _INT_OR_NONE
+    ):
+        key = (model, prompt_tokens, output_tokens, cached_tokens, cache_creation_tokens)
+        found = _costs.get(key)
+        if found is None:
+            generation = _generation[0]
+            found = _costs_of(*key)
+            with _lock:
+                if generation == _generation[0]:
+                    if len(_costs) >= 4096:
+                        _costs.clear()
+                    _costs[key] = found
+        return found
+    return _costs_of(model, prompt_tokens, output_tokens, cached_tokens, cache_creation_tokens)
+
+
+def _costs_of(
+    model: Any,
+    prompt_tokens: Any,
+    output_tokens: Any,
+    cached_tokens: Any,
+    cache_creation_tokens: Any,
+) -> tuple[float | None, float | None]:
     if not isinstance(model, str) or not model:
         return None, None
     price = price_for(model)

@@ -98,7 +98,12 @@ def extract(value: Any, *, is_stream: bool = False) -> dict[str, Any]:
         return {"output": value}
 
 
+_NUMBERS = frozenset({int, float, bool})
+
+
 def _builtin(value: Any, is_stream: bool) -> dict[str, Any]:
+    if type(value) in _NUMBERS:  # no response shape reads anything from a number
+        return {"output": value}
     if isinstance(value, StreamAccumulator):  # what a wrapped stream leaves in ``log.result``
         return value.fields()
     if is_stream:

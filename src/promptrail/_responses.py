@@ -47,6 +47,8 @@ def get(obj: Any, key: str, default: Any = None) -> Any:
     """
     if type(obj) is dict:
         value = obj.get(key)
+    elif obj is None and key[:2] != "__":  # None has no attribute but dunders
+        return default
     else:
         fields = getattr(obj, "__dict__", None)
         if fields is not None and key in fields:

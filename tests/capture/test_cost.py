@@ -75,6 +75,15 @@ class TestCosts:
         _cost.unregister_price("gpt-4o")
         assert _cost.costs("gpt-4o", 1_000_000, 0) == (2.5, 0.0)
 
+    def test_remembered_costs_follow_price_changes(self) -> None:
+        """A cost computed before register_price()/unregister_price() is not reused after."""
+        assert _cost.costs("gpt-4o", 1_000_000, 0) == (2.5, 0.0)
+        promptrail.register_price("gpt-4o", input=100.0, output=100.0)
+        assert _cost.costs("gpt-4o", 1_000_000, 0) == (100.0, 0.0)
+        _cost.unregister_price("gpt-4o")
+        assert _cost.costs("gpt-4o", 1_000_000, 0) == (2.5, 0.0)
+        assert _cost.costs("gpt-4o", True, 0) == (2.5e-06, 0.0)  # not an exact int: not remembered
+
     def test_register_price_rejects_bad_values(self) -> None:
         """Negative prices and empty names are refused at once."""
         with pytest.raises(ValueError, match="non-negative"):

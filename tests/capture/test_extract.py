@@ -11,6 +11,7 @@ import pytest
 
 import promptrail
 from promptrail import _extract
+from promptrail._responses import get
 from promptrail.testing import capture_logs
 
 
@@ -339,3 +340,35 @@ class TestRegistry:
             [sys.executable, "-c", code], capture_output=True, text=True, timeout=20, check=True
         )
         assert json.loads(out.stdout.replace("'", '"')) == []
+
+
+class TestNumbers:
+    """Numbers are outputs as they are; user extractors still see them first."""
+
+    @pytest.mark.parametrize("value", [5, 1.5, True, 0])
+    def test_number_is_the_output(self, value: Any) -> None:
+        """A number result is kept as the output (written as JSON text later)."""
+        assert _extract.extract(value) == {"output": value}
+
+    def test_user_extractor_reads_numbers(self) -> None:
+        """A registered extractor answering for ints wins over the shortcut."""
+
+        def tokens(value: Any) -> dict[str, Any] | None:
+            return {"output_tokens": value} if type(value) is int else None
+
+        promptrail.register_extractor(tokens)
+        try:
+            assert _extract.extract(7) == {"output_tokens": 7}
+            assert _extract.extract(7.5) == {"output": 7.5}
+        finally:
+            promptrail.unregister_extractor(tokens)
+
+
+class TestGet:
+    """The field reader answers for None as it always did."""
+
+    def test_none_has_no_fields(self) -> None:
+        """Reading from None gives the default; its dunder attributes are still attributes."""
+        assert get(None, "usage") is None
+        assert get(None, "index", 0) == 0
+        assert get(None, "__class__") is type(None)

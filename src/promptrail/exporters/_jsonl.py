@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
+from promptrail._fastrecord import dump_json
 from promptrail._records import LogRecord
 from promptrail.exporters._base import ExportResult
 
@@ -51,7 +52,7 @@ class JsonlExporter:
         """Append ``records``, one line each."""
         if self._shut:
             return ExportResult.FAILURE
-        data = b"".join(r.model_dump_json(exclude_none=True).encode() + b"\n" for r in records)
+        data = b"\n".join([dump_json(r) for r in records]) + b"\n" if records else b""
         with self._file_lock():
             self._path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from promptrail._fastrecord import dump_json
 from promptrail._fork import relock_after_fork
 from promptrail._records import LogRecord
 from promptrail.exceptions import PromptrailError
@@ -131,7 +132,7 @@ def _row(record: LogRecord) -> tuple[Any, ...]:
         record.prompt_tokens,
         record.output_tokens,
         _cost(record),
-        record.model_dump_json(exclude_none=True),
+        dump_json(record).decode(),
     )
 
 
