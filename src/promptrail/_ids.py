@@ -57,11 +57,14 @@ class UuidV7Ids:
     def format_id(self, start_ns: int, seq: int) -> str:
         """Return a UUIDv7 for ``start_ns`` whose random part is derived from ``seq``."""
         ms, sub_ns = divmod(start_ns, 1_000_000)
-        sub = (sub_ns * 4096) // 1_000_000  # 12 bits of sub-millisecond precision
         low = (self._base + seq) & _MASK_62
-        value = (ms & 0xFFFFFFFFFFFF) << 80 | 0x7 << 76 | sub << 64 | 0b10 << 62 | low
-        h = f"{value:032x}"
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        # The five groups formatted directly (no 128-bit integer, no slicing): 48 bits of
+        # milliseconds; version 7 and 12 bits of sub-millisecond time; variant 0b10 and 62 bits.
+        return (
+            f"{(ms >> 16) & 0xFFFFFFFF:08x}-{ms & 0xFFFF:04x}"
+            f"-{0x7000 | (sub_ns * 4096) // 1_000_000:04x}"
+            f"-{0x8000 | low >> 48:04x}-{low & 0xFFFFFFFFFFFF:012x}"
+        )
 
 
 class SequentialIds:

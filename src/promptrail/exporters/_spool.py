@@ -25,6 +25,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from promptrail import _errors
+from promptrail._fastrecord import dump_json
 from promptrail._records import LogRecord
 
 try:  # POSIX; elsewhere only the in-process lock protects the file.
@@ -118,7 +119,7 @@ class Spool:
         """Add ``records`` at the end, durably (written and fsynced before returning)."""
         if not records:
             return
-        data = "".join(r.model_dump_json(exclude_none=True) + "\n" for r in records).encode()
+        data = b"".join([dump_json(r) + b"\n" for r in records])
         with self._locked():
             fd = os.open(self._path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             try:
@@ -170,7 +171,7 @@ class Spool:
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as f:
                     for record in keep:
-                        f.write(record.model_dump_json(exclude_none=True) + "\n")
+                        f.write(dump_json(record).decode() + "\n")
                     f.flush()
                     os.fsync(f.fileno())
                 os.replace(tmp, self._path)
