@@ -72,7 +72,7 @@ class Memo:
     )
 
     def __init__(
-        self, limits: object, redactor: object, max_entries: int = 4096, max_chars: int = 1 << 21
+        self, limits: object, redactor: object, max_entries: int = 1024, max_chars: int = 1 << 21
     ) -> None:
         self.limits = limits
         self.redactor = redactor
