@@ -143,3 +143,73 @@ class TestArgumentSnapshot:
             for a, b, original in zip(inline, general, value, strict=True):
                 # copied where snapshot copies, shared where it shares
                 assert (a is original) == (b is original)
+
+
+class TestSharedMessageCopies:
+    """Unchanged message dicts share one copy between calls; changed ones get a new copy."""
+
+    def test_unchanged_dict_shares_its_copy(self) -> None:
+        """The same dict of strings, unchanged, gives the same copy (never the original)."""
+        from promptrail._serialize import dict_copy
+
+        message = {"role": "system", "content": "be brief"}
+        first = dict_copy(message)
+        assert first == message
+        assert first is not message
+        assert dict_copy(message) is first
+
+    def test_changed_dict_gets_a_new_copy(self) -> None:
+        """After a change the copy is new, and the earlier copy keeps the earlier value."""
+        from promptrail._serialize import dict_copy
+
+        message = {"role": "user", "content": "one"}
+        first = dict_copy(message)
+        message["content"] = "two"
+        second = dict_copy(message)
+        assert second is not first
+        assert first["content"] == "one"
+        assert second["content"] == "two"
+
+    def test_dicts_with_other_values_are_always_copied(self) -> None:
+        """Only dicts of strings are remembered: 1 == 1.0 == True must not share a copy."""
+        from promptrail._serialize import dict_copy
+
+        value: dict[str, Any] = {"n": 1}
+        first = dict_copy(value)
+        value["n"] = True
+        second = dict_copy(value)
+        assert second is not first
+        assert second["n"] is True
+
+    def test_a_raising_eq_never_reaches_the_caller(self) -> None:
+        """A value whose __eq__ raises only means "copy again"."""
+        from promptrail._serialize import dict_copy
+
+        class Angry:
+            def __eq__(self, other: object) -> bool:
+                raise RuntimeError("no comparisons")
+
+            __hash__ = object.__hash__
+
+        message: dict[str, Any] = {"role": "user", "content": "hi"}
+        dict_copy(message)
+        message["content"] = Angry()
+        copy = dict_copy(message)
+        assert copy["content"] is message["content"]
+
+    def test_logs_keep_what_each_call_sent(self, kept: Keep) -> None:
+        """Two calls with the same dict, changed in between: each log has its own version."""
+
+        @log_prompt(path="hot/chat")
+        def chat(messages: list[dict[str, Any]]) -> str:
+            return "ok"
+
+        system = {"role": "system", "content": "v1"}
+        chat([system])
+        chat([system])
+        system["content"] = "v2"
+        chat([system])
+        first, second, third = (log.args[0][0] for log in kept.logs)
+        assert first is second  # unchanged: shared
+        assert first["content"] == "v1"
+        assert third["content"] == "v2"

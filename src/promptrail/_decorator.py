@@ -31,7 +31,7 @@ from promptrail._context import CURRENT, attach, detach
 from promptrail._counting import AtomicCounter
 from promptrail._ids import next_seq
 from promptrail._records import LogKind
-from promptrail._serialize import _ATOMIC, ARGUMENT_DEPTH, snapshot
+from promptrail._serialize import _ATOMIC, ARGUMENT_DEPTH, dict_copy, snapshot
 from promptrail._streams import STREAM_KINDS, UNSEEN, wrapper_for
 from promptrail._tool_schema import tool_schema
 
@@ -112,7 +112,7 @@ def snapshot_kwargs(st: _State, kwargs: dict[str, Any]) -> dict[str, Any]:
             # (each dict in it copied), ~5 % of an LLM-shaped call. tests/test_hot_path.py
             # checks both give equal copies.
             kept[k] = [
-                x.copy()
+                dict_copy(x)
                 if type(x) is dict and len(x) <= limit
                 else x
                 if type(x) in atomic

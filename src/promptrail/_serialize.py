@@ -239,6 +239,37 @@ class Truncated:
         return f"<{type(self.head).__name__} of {self.total} items, {len(self.head)} kept>"
 
 
+_copies: dict[int, dict[Any, Any]] = {}
+_STRINGS = frozenset({str, type(None)})
+
+
+def dict_copy(value: dict[Any, Any]) -> dict[Any, Any]:
+    """A copy of ``value``, shared with earlier calls while ``value`` is unchanged.
+
+    A conversation sends the same message dicts (the system message, earlier turns) on every
+    call, and each queued call would otherwise hold its own copies (~180 bytes each). Only
+    dicts of strings are remembered (for strings, equal means the same text), at most 1,024;
+    the previous copy is reused while it is equal to ``value``. Copies are never changed, so
+    sharing one is the same as copying again.
+    """
+    key = id(value)
+    kept = _copies.get(key)
+    if kept is not None:
+        try:
+            # The remembered copy holds strings only; a value changed since to another type
+            # may run a user __eq__, which must not raise into the call.
+            if kept == value:
+                return kept
+        except Exception:  # a failing comparison means "copy again"
+            pass
+    kept = value.copy()
+    if _STRINGS.issuperset(map(type, kept.values())):
+        if len(_copies) >= 1024:
+            _copies.clear()
+        _copies[key] = kept
+    return kept
+
+
 ARGUMENT_DEPTH = 2
 """How many container levels of a call's arguments are copied on the caller's thread.
 
@@ -276,7 +307,7 @@ def snapshot(value: Any, depth: int = 3, max_items: int = DEFAULT_LIMITS.max_ite
         # (chat messages) at the last level is the common case: each dict is copied inline,
         # without a call per element.
         return [
-            v.copy()
+            dict_copy(v)
             if type(v) is dict and inner == 1 and len(v) <= max_items
             else v
             if type(v) in atomic
