@@ -111,7 +111,7 @@ def hot_path_steps() -> list[tuple[str, float]]:
         ("next_seq()", "next_seq()"),
         ("STATE.wall_ns() (time.time_ns)", "STATE.wall_ns()"),
         ("STATE.perf_ns() (perf_counter_ns)", "STATE.perf_ns()"),
-        ("ActiveLog(...) (17 slots)", "ActiveLog(spec, None, 1, 2, 3)"),
+        ("ActiveLog(...) (14 slots)", "ActiveLog(spec, None, 1, 2, 3)"),
         ("CURRENT.set(log) + CURRENT.reset(token)", "CURRENT.reset(CURRENT.set(log))"),
         ("snapshot(args) type scan, 1 int arg", "for a in (1,):\n  type(a)"),
         ("snapshot(kwargs) of the LLM call", "snapshot(kwargs)"),

@@ -18,10 +18,10 @@ Two halves with different budgets:
     (a marker element or key says how many were left out; only the kept head is ever
     materialised) and at most ``max_depth`` levels deep;
   - a container met again inside itself becomes ``"<cycle>"``. Values captured on the caller's
-    thread (arguments, ``update_current()`` fields) were first copied by :func:`snapshot` up to
-    3 levels deep, and those copies are new containers, so a cycle through them shows up to 3
-    unrolled turns before the marker: ``a = [1]; a.append(a)`` is logged as
-    ``[1, [1, [1, [1, "<cycle>"]]]]`` when passed as an argument and ``[1, "<cycle>"]`` when
+    thread were first copied by :func:`snapshot` (arguments 2 container levels deep,
+    ``update_current()`` fields 3), and those copies are new containers, so a cycle through them
+    shows a few unrolled turns before the marker: ``a = [1]; a.append(a)`` is logged as
+    ``[1, [1, [1, "<cycle>"]]]`` when passed as an argument and ``[1, "<cycle>"]`` when
     returned. (Tracking identities while copying would make every call slower, for a case
     that is rare in LLM calls.)
   - pydantic models, dataclasses and objects with ``model_dump``/``to_dict`` are converted through
