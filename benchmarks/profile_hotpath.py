@@ -50,17 +50,33 @@ def ns(stmt: str, env: dict[str, Any], number: int = 50_000, setup: str = "pass"
     return min(timer.repeat(5, number)) / number * 1e9
 
 
+def call_spec(decorated: Any) -> Any:
+    """The CallSpec the decorator built, found among the wrapper's closure cells.
+
+    A wrapt proxy holds the wrapper as ``_self_wrapper``; a plain function's closure holds it
+    in a cell of its own.
+    """
+    wrapper = getattr(decorated, "_self_wrapper", None)
+    if wrapper is None:
+        wrapper = next(
+            cell.cell_contents
+            for cell in decorated.__closure__
+            if getattr(cell.cell_contents, "__name__", "") == "wrapper"
+        )
+    return next(
+        cell.cell_contents
+        for cell in wrapper.__closure__
+        if type(cell.cell_contents).__name__ == "CallSpec"
+    )
+
+
 def hot_path_steps() -> list[tuple[str, float]]:
     scenarios = {s.name: s for s in overhead.build_scenarios()}
     trivial_pr = scenarios["trivial"].functions["promptrail"]
     chat_pr = scenarios["llm"].functions["promptrail"]
     collect = Collect()
     promptrail.configure(processors=[collect])
-    spec = next(  # the CallSpec the decorator built, found among the wrapper's closure cells
-        cell.cell_contents
-        for cell in trivial_pr._self_wrapper.__closure__
-        if type(cell.cell_contents).__name__ == "CallSpec"
-    )
+    spec = call_spec(trivial_pr)
     batch = promptrail.BatchProcessor(promptrail.exporters.InMemoryExporter())
     batch.on_end(ActiveLog(spec, None, 0, 0, 0))  # start the worker outside the timing
     promptrail.flush()

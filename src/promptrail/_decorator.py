@@ -3,9 +3,10 @@
 At decoration time the function's kind (sync, async, generator, async generator), its signature
 and its default path are computed once into a :class:`CallSpec`, and a wrapper specialised for the
 kind is chosen. A plain synchronous function that is never bound (module-level or local) gets a
-closure around that wrapper; everything else gets a wrapt proxy. At call time the wrapper does only what must happen on the caller's thread: read
-the global state, take the clock, snapshot the arguments, set the current-log contextvar, call,
-reset it, and hand the ended log to the processors.
+closure around that wrapper; everything else gets a wrapt proxy. At call time the wrapper does
+only what must happen on the caller's thread: read the global state, take the clock, snapshot
+the arguments, set the current-log contextvar, call, reset it, and hand the ended log to the
+processors.
 
 Generators are traced across their whole life. The parent is fixed when the generator is
 *created*; the contextvar is set only around each resumption of the wrapped generator and reset
