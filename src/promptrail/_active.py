@@ -736,9 +736,6 @@ def _derive(
             )
 
 
-_ATOMIC_TYPES = frozenset({str, int, float, bool, type(None)})
-
-
 def _requested_version(
     requested: dict[str, Any],
     response_model: Any,
@@ -752,7 +749,8 @@ def _requested_version(
     Not remembered for a call site whose prompt details keep changing (see :func:`_kernel`).
     """
     key: Any = None
-    if memo is not None and type(response_model) in _ATOMIC_TYPES and memo.worth((spec, "prompt")):
+    atomic_model = type(response_model) in _fastrecord._ATOMIC
+    if memo is not None and atomic_model and memo.worth((spec, "prompt")):
         key = _fastrecord.atomic_key(requested) if requested_key is None else requested_key
         if key is not None:
             key = ("version", key, response_model, type(response_model))

@@ -30,6 +30,7 @@ from pydantic import BaseModel
 from pydantic_core import core_schema
 
 from promptrail._records import LogRecord
+from promptrail._serialize import _STRINGS
 
 __all__ = ["INVALID", "Memo", "atomic_key", "dump_json", "key_chars", "message_key"]
 
@@ -37,7 +38,6 @@ INVALID: Any = object()
 """Remembered for an input whose model does not validate (the general path handles it)."""
 
 _STR = frozenset({str})
-_STRINGS = frozenset({str, type(None)})
 _ATOMIC = frozenset({str, int, float, bool, type(None)})
 
 # The dumps of remembered models, by id: the entry holds the model, so its id stays its own.

@@ -38,7 +38,7 @@ import wrapt
 from promptrail import _errors
 from promptrail._accumulate import StreamAccumulator
 from promptrail._config import STATE
-from promptrail._responses import get
+from promptrail._responses import _SDKS, get
 
 if TYPE_CHECKING:
     from promptrail._active import ActiveLog
@@ -50,9 +50,6 @@ TTFT_KEY = "time_to_first_token"
 
 Wrap = Callable[["_State", "ActiveLog", Any], Any]
 """Makes the proxy handed to the caller in place of a returned stream."""
-
-_SDKS = frozenset({"openai", "anthropic"})
-
 
 # -- the state shared by a proxy and its finalizer --------------------------------------------
 
