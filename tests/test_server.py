@@ -17,6 +17,8 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
 from promptrail._cli import main
+from promptrail._records import PromptKernel
+from promptrail._versions import version_id
 from promptrail.exceptions import ConfigurationError
 from promptrail.exporters import SqliteStore
 from promptrail.server import ServerThread, create_app
@@ -105,7 +107,9 @@ class TestReceiverWrites:
         data = response.json()
         assert data["id"] == "p1"
         assert data["prompt_id"].startswith("pr_")
-        assert data["version_id"].startswith("prv_")
+        assert data["version_id"].startswith("pv_")
+        # the id a promptrail client computes for the same details
+        assert data["version_id"] == version_id(PromptKernel(model="m"))
         again = client.post("prompts/log", json=body("p2", prompt={"model": "m"})).json()
         assert (again["prompt_id"], again["version_id"]) == (data["prompt_id"], data["version_id"])
         stored = SqliteStore(db, create=False).logs()

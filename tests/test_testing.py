@@ -102,3 +102,18 @@ def test_pytest_fixture(capture_logs: list[LogRecord]) -> None:
     """The capture_logs fixture from the pytest11 entry point collects the test's records."""
     answer("fixture")
     assert [r.output for r in capture_logs] == ["re: fixture"]
+
+
+class TestCaptureRestores:
+    """capture_logs() leaves the global configuration as it found it."""
+
+    def test_settings_changed_inside_are_undone(self) -> None:
+        """keep_errors, sample_rate and the pipeline come back after the block."""
+        from promptrail._config import STATE
+
+        promptrail.configure(processors=[], keep_errors=True, sample_rate=0.5)
+        before = (STATE.processors, STATE.keep_errors, STATE.sample_rate, STATE.settings)
+        with capture_logs():
+            promptrail.configure(keep_errors=False)
+            assert STATE.keep_errors is False
+        assert (STATE.processors, STATE.keep_errors, STATE.sample_rate, STATE.settings) == before

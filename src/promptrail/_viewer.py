@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from promptrail._records import ChatMessage, LogRecord
+from promptrail.exporters._sqlite import total_cost
 
 __all__ = [
     "Palette",
@@ -119,12 +120,6 @@ def _tokens(prompt: int | None, output: int | None) -> str:
     return f"{prompt or 0}+{output or 0} tok"
 
 
-def _cost(record: LogRecord) -> float | None:
-    if record.prompt_cost is None and record.output_cost is None:
-        return None
-    return (record.prompt_cost or 0.0) + (record.output_cost or 0.0)
-
-
 def _children(records: Sequence[LogRecord]) -> dict[str | None, list[LogRecord]]:
     """Map parent id → children in start order; a log whose parent is missing becomes a root."""
     ids = {r.log_id for r in records}
@@ -206,7 +201,7 @@ def render_tree(records: Sequence[LogRecord], palette: Palette | None = None) ->
         tokens = _tokens(record.prompt_tokens, record.output_tokens)
         if tokens:
             extras.append(tokens)
-        cost = format_cost(_cost(record))
+        cost = format_cost(total_cost(record))
         if cost:
             extras.append(palette.paint(cost, "green"))
         incomplete = record.metadata.get("promptrail.incomplete")
@@ -235,7 +230,7 @@ def _header(records: Sequence[LogRecord], palette: Palette) -> str:
     output = sum(r.output_tokens or 0 for r in records)
     if any(r.prompt_tokens is not None or r.output_tokens is not None for r in records):
         parts.append(_tokens(prompt, output))
-    costs = [c for c in (_cost(r) for r in records) if c is not None]
+    costs = [c for c in (total_cost(r) for r in records) if c is not None]
     if costs:
         parts.append(palette.paint(format_cost(sum(costs)), "green"))
     errors = sum(1 for r in records if r.error)

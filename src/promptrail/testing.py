@@ -111,21 +111,14 @@ def capture_logs(*, deterministic: bool = True) -> Iterator[list[LogRecord]]:
         _restore(STATE, saved)
 
 
-def _save(st: _State) -> tuple[object, ...]:
-    return (st.enabled, st.processors, st.settings, st.ids, st.wall_ns, st.perf_ns, st.sample_rate)
+def _save(st: _State) -> dict[str, object]:
+    """Every field of the global state (pipeline, settings, clocks, sampling, ...)."""
+    return {name: getattr(st, name) for name in _State.__slots__}
 
 
-def _restore(st: _State, saved: tuple[object, ...]) -> None:
-    enabled, processors, settings, ids, wall_ns, perf_ns, sample_rate = saved
-    _install(processors or ())  # type: ignore[arg-type]
-    if processors is None:
-        st.processors = None
-    st.enabled = enabled  # type: ignore[assignment]
-    st.settings = settings  # type: ignore[assignment]
-    st.ids = ids  # type: ignore[assignment]
-    st.wall_ns = wall_ns  # type: ignore[assignment]
-    st.perf_ns = perf_ns  # type: ignore[assignment]
-    st.sample_rate = sample_rate  # type: ignore[assignment]
+def _restore(st: _State, saved: dict[str, object]) -> None:
+    for name, value in saved.items():
+        setattr(st, name, value)
 
 
 def reset() -> None:

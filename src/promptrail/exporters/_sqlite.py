@@ -112,7 +112,8 @@ class LogSummary(NamedTuple):
     cost: float | None
 
 
-def _cost(record: LogRecord) -> float | None:
+def total_cost(record: LogRecord) -> float | None:
+    """``prompt_cost + output_cost``; ``None`` when neither is known."""
     if record.prompt_cost is None and record.output_cost is None:
         return None
     return (record.prompt_cost or 0.0) + (record.output_cost or 0.0)
@@ -131,7 +132,7 @@ def _row(record: LogRecord) -> tuple[Any, ...]:
         record.error,
         record.prompt_tokens,
         record.output_tokens,
-        _cost(record),
+        total_cost(record),
         dump_json(record).decode(),
     )
 

@@ -35,8 +35,9 @@ from starlette.routing import BaseRoute
 
 from promptrail._ids import DEFAULT_IDS, next_seq
 from promptrail._records import LogKind, LogRecord
+from promptrail._versions import version_id
 from promptrail.exceptions import ConfigurationError
-from promptrail.exporters._sqlite import SqliteStore
+from promptrail.exporters._sqlite import SqliteStore, default_db_path
 from promptrail.server._otlp import add_otlp_routes
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "create_app"]
@@ -58,8 +59,7 @@ def _version_id(record: LogRecord) -> str | None:
         return record.version_id
     if record.prompt is None:
         return None
-    kernel = record.prompt.model_dump_json(exclude_none=True)
-    return "prv_" + hashlib.sha256(kernel.encode()).hexdigest()[:24]
+    return version_id(record.prompt)  # what a promptrail client would have sent
 
 
 def _api_keys(api_keys: Iterable[str] | None) -> tuple[bytes, ...]:
@@ -124,7 +124,7 @@ def _tree(records: Sequence[LogRecord]) -> list[dict[str, Any]]:
 
 def create_app(
     *,
-    db_path: str | os.PathLike[str] = "promptrail.db",
+    db_path: str | os.PathLike[str] | None = None,
     api_keys: Iterable[str] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     routes: Sequence[BaseRoute] = (),
@@ -133,7 +133,8 @@ def create_app(
 
     Args:
         db_path: The SQLite store (created if missing); ``app.state.store`` is its
-            :class:`~promptrail.exporters.SqliteStore`.
+            :class:`~promptrail.exporters.SqliteStore`. Default: ``$PROMPTRAIL_DB``, else
+            ``promptrail.db``, as for :class:`~promptrail.exporters.SqliteExporter`.
         api_keys: Keys accepted in ``X-API-KEY`` (or ``Authorization: Bearer``). Default:
             ``$PROMPTRAIL_SERVER_API_KEYS`` (comma-separated).
         max_body_bytes: The largest request body accepted; larger ones get 413.
@@ -152,7 +153,7 @@ def create_app(
     if max_body_bytes < 1:
         msg = f"max_body_bytes must be positive, not {max_body_bytes!r}"
         raise ConfigurationError(msg)
-    store = SqliteStore(db_path)
+    store = SqliteStore(default_db_path() if db_path is None else db_path)
     store.count()  # create the file and schema now: a bad path fails here, not on a request
 
     def key_ok(headers: Mapping[str, str]) -> bool:
