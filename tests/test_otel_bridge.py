@@ -579,6 +579,33 @@ class TestContent:
         monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "NO_CONTENT")
         assert OtelBridge(tracer_provider=spans.provider).capture_content is False
 
+    def test_separate_system_prompt_is_sent_once(
+        self, spans: Spans, records: InMemoryExporter
+    ) -> None:
+        """Anthropic's ``system=`` goes to system instructions only, and reads back once."""
+        from promptrail._otel_ingest import records_from_spans
+
+        install(records, OtelBridge(tracer_provider=spans.provider, capture_content=True))
+
+        @promptrail.log_prompt(path="bridge/anthropic", provider="anthropic")
+        def create(*, model: str, system: str, messages: list[dict[str, Any]]) -> str:
+            return "ok"
+
+        create(model="claude", system="Be terse.", messages=[{"role": "user", "content": "hi"}])
+        (span,) = spans.finished()
+        attrs = span.attributes or {}
+        assert json.loads(str(attrs["gen_ai.system_instructions"])) == [
+            {"type": "text", "content": "Be terse."}
+        ]
+        inputs = json.loads(str(attrs["gen_ai.input.messages"]))
+        assert [m["role"] for m in inputs] == ["user"]
+        (back,) = records_from_spans([span], include_bridge=True)
+        assert back.messages is not None
+        assert [(m.role, m.content) for m in back.messages] == [
+            ("system", "Be terse."),
+            ("user", "hi"),
+        ]
+
     def test_tool_call_arguments_and_result(self, spans: Spans, records: InMemoryExporter) -> None:
         """A tool's arguments and result are recorded when content is on."""
         install(records, OtelBridge(tracer_provider=spans.provider, capture_content=True))

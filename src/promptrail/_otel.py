@@ -409,11 +409,22 @@ def content_attributes(record: LogRecord) -> dict[str, _AttrValue]:
         if record.output is not None:
             attrs["gen_ai.tool.call.result"] = record.output
         return attrs
-    system = (record.inputs or {}).get("system")
-    if isinstance(system, str) and system:
+    messages = record.messages or []
+    inputs = record.inputs or {}
+    system = inputs.get("system") or inputs.get("instructions")  # passed apart from the chat
+    if (
+        isinstance(system, str)
+        and system
+        and messages
+        and messages[0].role == "system"
+        and messages[0].content == system
+    ):
+        # The log's messages start with it (see _request.request_fields); the span carries it
+        # once, as system instructions, as the semantic conventions ask.
         attrs["gen_ai.system_instructions"] = _dumps([{"type": "text", "content": system}])
-    if record.messages:
-        attrs["gen_ai.input.messages"] = _dumps(input_messages(record.messages))
+        messages = messages[1:]
+    if messages:
+        attrs["gen_ai.input.messages"] = _dumps(input_messages(messages))
     elif record.kind == "flow" and record.inputs:
         text = _dumps(record.inputs)
         attrs["gen_ai.input.messages"] = _dumps([_text_message("user", text)])
