@@ -434,7 +434,7 @@ class TestExceptions:
         assert logs[0].error == "KeyError: 'k'"
 
     def test_generator_exception(self) -> None:
-        """An exception inside a generator ends its log with the error and what was yielded."""
+        """An exception inside a generator ends its log with the error (and no output)."""
 
         @log_prompt(path="gfails")
         def gfails() -> Iterator[str]:
@@ -444,6 +444,7 @@ class TestExceptions:
         with capture_logs() as logs, pytest.raises(RuntimeError, match="boom"):
             list(gfails())
         assert logs[0].error == "RuntimeError: boom"
+        assert logs[0].output is None  # a failed call's result is not recorded
 
     @pytest.mark.parametrize("exc_type", [KeyboardInterrupt, SystemExit])
     def test_base_exceptions_propagate_and_end_the_log(self, exc_type: type[BaseException]) -> None:
@@ -474,10 +475,14 @@ class TestExceptions:
 
     def test_wrong_arguments_are_the_users_type_error(self) -> None:
         """Calling with bad arguments raises the same TypeError as the plain function."""
-        with capture_logs() as logs, pytest.raises(TypeError):
+        with pytest.raises(TypeError) as plain_error:
+            plain()  # type: ignore[call-arg]
+        with capture_logs() as logs, pytest.raises(TypeError) as decorated_error:
             answer()  # type: ignore[call-arg]
+        assert str(decorated_error.value) == str(plain_error.value)
         assert logs[0].error is not None
         assert logs[0].error.startswith("TypeError")
+        assert logs[0].error == f"TypeError: {plain_error.value}"
 
 
 class TestGeneratorLifecycle:

@@ -172,7 +172,12 @@ class TestRememberedRecords:
         chat = calls(collect)
         chat(model="gpt-4o", messages=MESSAGES)
         promptrail.configure(processors=[collect], limits=Limits(max_depth=1))
-        assert_same(*both_ways(collect.logs[0], monkeypatch))
+        fast, slow = both_ways(collect.logs[0], monkeypatch)
+        assert_same(fast, slow)
+        assert fast.messages is not None
+        first = fast.messages[0].content
+        assert isinstance(first, str)
+        assert first.startswith("{")  # the message dict, kept as its text
 
     def test_redaction_callback_sees_every_entry(self) -> None:
         """With a callback, every message entry is judged on every record (no memo)."""
