@@ -231,8 +231,7 @@ class StreamAccumulator:
         elif family == "anthropic":
             fields = read_anthropic_message(self._anthropic_message())
             if not self.final_usage:  # message_start's output count is a placeholder
-                fields.pop("output_tokens", None)
-                fields.setdefault("metadata", {})[USAGE_UNKNOWN_KEY] = True
+                fields.pop("output_tokens", None)  # so usage_unknown is set below
         elif family == "openai_responses" and self.final is not None:
             fields = read_response_object(self.final)
         else:

@@ -124,9 +124,7 @@ def register_price(
         raise ValueError(msg)
     with _lock:
         _prices[model.lower()] = Price(input, output, cached_input, cache_write)
-        _cache.clear()
-        _costs.clear()
-        _generation[0] += 1
+        _prices_changed()
 
 
 def unregister_price(model: str) -> None:
@@ -135,9 +133,14 @@ def unregister_price(model: str) -> None:
         _prices.pop(model.lower(), None)
         if model.lower() in _BUILTIN:
             _prices[model.lower()] = _BUILTIN[model.lower()]
-        _cache.clear()
-        _costs.clear()
-        _generation[0] += 1
+        _prices_changed()
+
+
+def _prices_changed() -> None:
+    """Forget every looked-up price and computed cost (called holding ``_lock``)."""
+    _cache.clear()
+    _costs.clear()
+    _generation[0] += 1
 
 
 def price_for(model: str) -> Price | None:

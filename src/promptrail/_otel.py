@@ -513,23 +513,8 @@ def output_messages(record: LogRecord) -> list[dict[str, Any]]:
 
 
 def tool_definitions(tools: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """OpenAI-style tool definitions as the ``gen_ai.tool.definitions`` structure."""
-    out: list[dict[str, Any]] = []
-    for tool in tools:
-        function = tool.get("function")
-        if isinstance(function, Mapping):
-            entry: dict[str, Any] = {"type": tool.get("type", "function")}
-            entry.update(
-                {k: function[k] for k in ("name", "description", "parameters") if k in function}
-            )
-            out.append(entry)
-        else:  # already flat (Anthropic style: name, description, input_schema)
-            entry = {"type": tool.get("type", "function")}
-            for key in ("name", "description"):
-                if key in tool:
-                    entry[key] = tool[key]
-            schema = tool.get("parameters", tool.get("input_schema"))
-            if schema is not None:
-                entry["parameters"] = schema
-            out.append(entry)
-    return out
+    """Tool definitions (any provider's shape) as the ``gen_ai.tool.definitions`` structure."""
+    return [
+        {"type": "function", **tool} if isinstance(tool, Mapping) else tool
+        for tool in _request.normalize_tools(tools)
+    ]

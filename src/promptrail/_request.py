@@ -161,8 +161,7 @@ def normalize_tool_choice(choice: Any) -> Any:
     kind = get(choice, "type")
     if kind in _ANTHROPIC_CHOICE and get(choice, "function") is None:
         return _ANTHROPIC_CHOICE[kind]
-    if kind == "tool" and get(choice, "name"):
+    # Anthropic {"type": "tool", "name"} and the Responses API's flat {"type": "function", "name"}
+    if kind in ("tool", "function") and get(choice, "function") is None and get(choice, "name"):
         return {"type": "function", "function": {"name": get(choice, "name")}}
-    if kind == "function" and get(choice, "function") is None and get(choice, "name"):
-        return {"type": "function", "function": {"name": get(choice, "name")}}  # Responses
     return choice

@@ -24,6 +24,8 @@ import typing
 from collections.abc import Callable
 from typing import Any, Literal, Union, get_args, get_origin
 
+from promptrail._serialize import to_jsonable
+
 __all__ = ["tool_schema"]
 
 _SIMPLE: dict[Any, dict[str, Any]] = {
@@ -128,12 +130,7 @@ def tool_schema(func: Callable[..., Any], *, name: str | None = None) -> dict[st
         if param.default is param.empty:
             required.append(param.name)
         else:
-            try:
-                from promptrail._serialize import to_jsonable
-
-                schema["default"] = to_jsonable(param.default)
-            except Exception:  # pragma: no cover - to_jsonable never raises
-                pass
+            schema["default"] = to_jsonable(param.default)
         properties[param.name] = schema
     parameters: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
