@@ -15,11 +15,11 @@ A stream that ends without reporting usage (OpenAI Chat Completions without
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from promptrail._responses import (
     get,
+    json_or_text,
     provider_of,
     read_anthropic_message,
     read_chat_completion,
@@ -286,7 +286,7 @@ class StreamAccumulator:
             elif block.type == "thinking":
                 content.append({"type": "thinking", "thinking": text})
             elif block.type in ("tool_use", "server_tool_use"):
-                arguments: Any = _json_or_text(text) if block.parts else (block.input or {})
+                arguments: Any = json_or_text(text) if block.parts else (block.input or {})
                 content.append(
                     {"type": block.type, "id": block.id, "name": block.name, "input": arguments}
                 )
@@ -298,13 +298,6 @@ class StreamAccumulator:
             "stop_reason": self.stop_reason,
             "usage": self.usage,
         }
-
-
-def _json_or_text(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 _USAGE_KEYS = (

@@ -54,6 +54,7 @@ from promptrail._config import STATE
 from promptrail._decorator import INCOMPLETE_KEY
 from promptrail._otel_context import suppress_instrumentation
 from promptrail._records import ChatMessage, LogRecord
+from promptrail._responses import json_or_text
 from promptrail._version import __version__
 
 __all__ = [
@@ -444,15 +445,6 @@ def _text_message(role: str, text: str) -> dict[str, Any]:
     return {"role": role, "parts": [{"type": "text", "content": text}]}
 
 
-def _arguments(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 def _part(part: Mapping[str, Any]) -> dict[str, Any]:
     """One OpenAI-style content part as a GenAI part."""
     kind = part.get("type")
@@ -485,7 +477,9 @@ def _message(message: ChatMessage) -> dict[str, Any]:
                 "type": "tool_call",
                 "id": call.id,
                 "name": call.function.name,
-                "arguments": _arguments(call.function.arguments),
+                "arguments": None
+                if call.function.arguments is None
+                else json_or_text(call.function.arguments),
             }
         )
     out: dict[str, Any] = {"role": message.role, "parts": parts}

@@ -41,6 +41,7 @@ from promptrail._config import Settings
 from promptrail._emit import ExternalLog, emit
 from promptrail._otel import SCOPE_NAME
 from promptrail._records import ChatMessage, LogKind, LogRecord, PromptKernel
+from promptrail._responses import _int
 
 __all__ = ["GenAiSpanProcessor", "genai_kind", "records_from_spans", "span_log_id"]
 
@@ -388,10 +389,6 @@ def _json(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: _json(v) if isinstance(v, (tuple, Mapping)) else v for k, v in value.items()}
     return value
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _float(value: Any) -> float | None:

@@ -22,6 +22,7 @@ __all__ = [
     "CACHED_KEY",
     "CACHE_CREATION_KEY",
     "get",
+    "json_or_text",
     "provider_of",
     "read_anthropic_message",
     "read_chat_completion",
@@ -71,6 +72,14 @@ def provider_of(value: Any) -> str | None:
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def json_or_text(text: str) -> Any:
+    """``text`` parsed as JSON (tool-call arguments), or ``text`` itself when it is not JSON."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def _prompt(value: Any, model: Any) -> dict[str, Any]:

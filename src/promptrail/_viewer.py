@@ -256,16 +256,14 @@ def render_trace(
     palette = palette or Palette(False)
     lines = [_header(records, palette)]
     tree = render_tree(records, palette)
+    if not full:
+        return lines + ["  " + line for line in tree]
+    children = _children(records)
     for line, (_, cont, record) in zip(tree, _walk(records), strict=True):
         lines.append("  " + line)
-        if full:
-            pad = "  " + cont + ("│  " if _has_children(record, records) else "   ")
-            lines.extend(pad + detail for detail in _details(record, palette))
+        pad = "  " + cont + ("│  " if record.log_id in children else "   ")
+        lines.extend(pad + detail for detail in _details(record, palette))
     return lines
-
-
-def _has_children(record: LogRecord, records: Sequence[LogRecord]) -> bool:
-    return any(r.trace_parent_id == record.log_id for r in records)
 
 
 def _json(value: Any) -> list[str]:
