@@ -13,7 +13,7 @@ import threading
 import weakref
 from typing import Any
 
-__all__ = ["call_after_fork", "relock_after_fork"]
+__all__ = ["call_after_fork", "path_lock", "relock_after_fork"]
 
 _RLOCK_TYPE = type(threading.RLock())
 # Weak references in a list, not a WeakKeyDictionary: owners need not be hashable.
@@ -43,6 +43,19 @@ def call_after_fork(method: Any) -> None:
         _methods.append(weakref.WeakMethod(method))
 
 
+_path_locks: dict[str, threading.Lock] = {}
+
+
+def path_lock(path: str | os.PathLike[str]) -> threading.Lock:
+    """The in-process lock of a file, shared by every writer of this process using it.
+
+    Look it up per write rather than keeping it: a forked child starts with new locks.
+    """
+    key = os.path.abspath(path)
+    with _guard:
+        return _path_locks.setdefault(key, threading.Lock())
+
+
 def _fresh(old: Any) -> Any:
     return threading.RLock() if isinstance(old, _RLOCK_TYPE) else threading.Lock()
 
@@ -50,6 +63,7 @@ def _fresh(old: Any) -> Any:
 def _after_fork_in_child() -> None:
     global _guard
     _guard = threading.Lock()
+    _path_locks.clear()  # a lock held by the parent's writer would never be released here
     # Each step on its own: one failure must not leave the rest with the parent's state.
     failures: list[BaseException] = []
     for namespace, name in _modules:

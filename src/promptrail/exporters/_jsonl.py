@@ -6,9 +6,9 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
 
 from promptrail._fastrecord import dump_json
+from promptrail._fork import path_lock
 from promptrail._records import LogRecord
 from promptrail.exporters._base import ExportResult
 
@@ -29,19 +29,15 @@ class JsonlExporter:
     .. versionadded:: 0.1.0
     """
 
-    # One lock per file, shared by every exporter of this process writing to it.
-    _locks: ClassVar[dict[str, threading.Lock]] = {}
-    _locks_guard: ClassVar[threading.Lock] = threading.Lock()
-
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._path = Path(path)
         self._key = str(self._path.resolve())
         self._shut = False
 
     def _file_lock(self) -> threading.Lock:
-        # Looked up per batch (not kept): after fork() the child gets fresh locks.
-        with JsonlExporter._locks_guard:
-            return JsonlExporter._locks.setdefault(self._key, threading.Lock())
+        # One lock per file for every exporter of this process; looked up per batch (not
+        # kept): after fork() the child gets fresh locks.
+        return path_lock(self._key)
 
     @property
     def path(self) -> Path:
@@ -72,13 +68,3 @@ class JsonlExporter:
     def shutdown(self) -> None:
         """Refuse later exports."""
         self._shut = True
-
-
-def _fresh_locks_after_fork() -> None:
-    # A lock held by a thread at fork time would never be released in the child.
-    JsonlExporter._locks = {}
-    JsonlExporter._locks_guard = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
-    os.register_at_fork(after_in_child=_fresh_locks_after_fork)

@@ -18,7 +18,6 @@ import contextlib
 import hashlib
 import os
 import tempfile
-import threading
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from pydantic import ValidationError
 
 from promptrail import _errors
 from promptrail._fastrecord import dump_json
+from promptrail._fork import path_lock
 from promptrail._records import LogRecord
 
 try:  # POSIX; elsewhere only the in-process lock protects the file.
@@ -45,28 +45,6 @@ def default_spool_path(base_url: str) -> Path:
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     digest = hashlib.sha256(base_url.rstrip("/").encode()).hexdigest()[:16]
     return Path(cache) / "promptrail" / f"spool-{digest}.jsonl"
-
-
-# One in-process lock per spool file, shared by every Spool object pointing at it.
-_locks: dict[str, threading.Lock] = {}
-_locks_guard = threading.Lock()
-
-
-def _lock_for(path: Path) -> threading.Lock:
-    key = os.path.abspath(path)
-    with _locks_guard:
-        return _locks.setdefault(key, threading.Lock())
-
-
-def _reset_locks_after_fork() -> None:
-    # A lock held by the parent's worker at fork time would never be released in the child.
-    global _locks_guard
-    _locks_guard = threading.Lock()
-    _locks.clear()
-
-
-if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
-    os.register_at_fork(after_in_child=_reset_locks_after_fork)
 
 
 class Spool:
@@ -89,7 +67,7 @@ class Spool:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        with _lock_for(self._path):
+        with path_lock(self._path):
             if fcntl is None:  # pragma: no cover - Windows
                 yield
                 return
