@@ -36,6 +36,12 @@ def start_script(code: str, *args: str) -> subprocess.Popen[str]:
     )
 
 
+@pytest.fixture(name="spawn")
+def fixture_spawn() -> Callable[..., subprocess.Popen[str]]:
+    """``start_script``, for tests that drive the child themselves (kill it, read its output)."""
+    return start_script
+
+
 @pytest.fixture(name="run_script")
 def fixture_run_script() -> RunScript:
     """Run a script in a child interpreter with a timeout; return the completed process."""

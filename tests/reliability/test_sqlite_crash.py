@@ -6,7 +6,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,10 +14,9 @@ import pytest
 
 from promptrail.exporters import SqliteStore
 
-RunScript = Callable[..., subprocess.CompletedProcess[str]]
+Spawn = Callable[..., subprocess.Popen[str]]
 
 BATCH = 500
-SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 WRITER = """
 import sys, datetime
@@ -46,17 +44,11 @@ exporter.shutdown()
 """
 
 
-def start_writer(db: Path, prefix: str, batches: int, size: int) -> subprocess.Popen[str]:
+def start_writer(
+    spawn: Spawn, db: Path, prefix: str, batches: int, size: int
+) -> subprocess.Popen[str]:
     """Start a child process writing ``batches`` batches (-1: forever) of ``size`` records."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([SRC, env.get("PYTHONPATH", "")])
-    return subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(db), prefix, str(batches), str(size)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return spawn(WRITER, str(db), prefix, str(batches), str(size))
 
 
 def check_consistent(db: Path) -> int:
@@ -80,10 +72,12 @@ class TestSqliteCrash:
 
     @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX only")
     @pytest.mark.parametrize("delay", [0.05, 0.3])
-    def test_every_batch_is_all_or_nothing(self, tmp_path: Path, delay: float) -> None:
+    def test_every_batch_is_all_or_nothing(
+        self, tmp_path: Path, delay: float, spawn: Spawn
+    ) -> None:
         """After the kill, the store is readable and holds only whole batches."""
         db = tmp_path / "crash.db"
-        proc = start_writer(db, "w", -1, BATCH)
+        proc = start_writer(spawn, db, "w", -1, BATCH)
         try:
             assert proc.stdout is not None
             assert proc.stdout.readline().strip() == "first"
@@ -107,10 +101,10 @@ class TestSqliteCrash:
 class TestConcurrentWriters:
     """Several processes writing the same file at once."""
 
-    def test_no_write_is_lost(self, tmp_path: Path) -> None:
+    def test_no_write_is_lost(self, tmp_path: Path, spawn: Spawn) -> None:
         """4 processes x 20 batches x 50 records: every record stored once, file consistent."""
         db = tmp_path / "shared.db"
-        procs = [start_writer(db, f"p{k}", 20, 50) for k in range(4)]
+        procs = [start_writer(spawn, db, f"p{k}", 20, 50) for k in range(4)]
         for proc in procs:
             _, err = proc.communicate(timeout=9)
             assert proc.returncode == 0, err
