@@ -39,7 +39,7 @@ from opentelemetry.trace import StatusCode, format_span_id, format_trace_id
 from promptrail import _serialize
 from promptrail._config import Settings
 from promptrail._emit import ExternalLog, emit
-from promptrail._otel import SCOPE_NAME
+from promptrail._otel import _REQUEST_PARAMS, OTEL_SPAN_ID, OTEL_TRACE_ID, SCOPE_NAME
 from promptrail._records import ChatMessage, LogKind, LogRecord, PromptKernel
 from promptrail._responses import _int
 
@@ -512,13 +512,9 @@ def _kernel(kind: LogKind, attrs: _Attrs) -> dict[str, Any] | None:
         "endpoint": {"chat": "chat", "text_completion": "complete", "completion": "complete"}.get(
             str(operation)
         ),
-        "max_tokens": _int(attrs.get("gen_ai.request.max_tokens")),
-        "temperature": _float(attrs.get("gen_ai.request.temperature")),
-        "top_p": _float(attrs.get("gen_ai.request.top_p")),
-        "presence_penalty": _float(attrs.get("gen_ai.request.presence_penalty")),
-        "frequency_penalty": _float(attrs.get("gen_ai.request.frequency_penalty")),
-        "seed": _int(attrs.get("gen_ai.request.seed")),
     }
+    for name, attribute, number in _REQUEST_PARAMS:  # the bridge's table, read backwards
+        prompt[name] = (_int if number is int else _float)(attrs.get(attribute))
     stop = attrs.get("gen_ai.request.stop_sequences")
     if isinstance(stop, (tuple, list)):
         prompt["stop"] = [str(s) for s in stop]
@@ -621,8 +617,8 @@ def _record(
     body["reasoning_tokens"] = _int(attrs.get("gen_ai.usage.reasoning.output_tokens"))
     body["finish_reason"] = _finish_reason(attrs)
     metadata: dict[str, Any] = {
-        "otel.trace_id": format_trace_id(ctx.trace_id),
-        "otel.span_id": format_span_id(ctx.span_id),
+        OTEL_TRACE_ID: format_trace_id(ctx.trace_id),
+        OTEL_SPAN_ID: format_span_id(ctx.span_id),
         "otel.span_name": span.name,
     }
     if span.instrumentation_scope is not None:
