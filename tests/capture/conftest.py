@@ -269,44 +269,43 @@ def fixture_api() -> FakeAPI:
     return FakeAPI()
 
 
+def sdk_client(api: FakeAPI, sdk: str, cls: str, *, is_async: bool = False) -> Any:
+    """A real SDK client (``openai.OpenAI``, ``anthropic.AsyncAnthropic``, ...) on the fake API."""
+    module = pytest.importorskip(sdk)
+    if is_async:
+        http: Any = httpx2.AsyncClient(transport=httpx2.MockTransport(api.async_handler))
+    else:
+        http = httpx2.Client(transport=httpx2.MockTransport(api.handler))
+    key, base_url = (
+        ("sk-test", "http://127.0.0.1/v1")
+        if sdk == "openai"
+        else ("sk-ant-test", "http://127.0.0.1")
+    )
+    return getattr(module, cls)(api_key=key, base_url=base_url, http_client=http, max_retries=0)
+
+
 @pytest.fixture(name="openai_client")
 def fixture_openai_client(api: FakeAPI) -> Any:
     """A real ``openai.OpenAI`` client talking to the fake API."""
-    openai = pytest.importorskip("openai")
-    http = httpx2.Client(transport=httpx2.MockTransport(api.handler))
-    return openai.OpenAI(
-        api_key="sk-test", base_url="http://127.0.0.1/v1", http_client=http, max_retries=0
-    )
+    return sdk_client(api, "openai", "OpenAI")
 
 
 @pytest.fixture(name="async_openai_client")
 def fixture_async_openai_client(api: FakeAPI) -> Any:
     """A real ``openai.AsyncOpenAI`` client talking to the fake API."""
-    openai = pytest.importorskip("openai")
-    http = httpx2.AsyncClient(transport=httpx2.MockTransport(api.async_handler))
-    return openai.AsyncOpenAI(
-        api_key="sk-test", base_url="http://127.0.0.1/v1", http_client=http, max_retries=0
-    )
+    return sdk_client(api, "openai", "AsyncOpenAI", is_async=True)
 
 
 @pytest.fixture(name="anthropic_client")
 def fixture_anthropic_client(api: FakeAPI) -> Any:
     """A real ``anthropic.Anthropic`` client talking to the fake API."""
-    anthropic = pytest.importorskip("anthropic")
-    http = httpx2.Client(transport=httpx2.MockTransport(api.handler))
-    return anthropic.Anthropic(
-        api_key="sk-ant-test", base_url="http://127.0.0.1", http_client=http, max_retries=0
-    )
+    return sdk_client(api, "anthropic", "Anthropic")
 
 
 @pytest.fixture(name="async_anthropic_client")
 def fixture_async_anthropic_client(api: FakeAPI) -> Any:
     """A real ``anthropic.AsyncAnthropic`` client talking to the fake API."""
-    anthropic = pytest.importorskip("anthropic")
-    http = httpx2.AsyncClient(transport=httpx2.MockTransport(api.async_handler))
-    return anthropic.AsyncAnthropic(
-        api_key="sk-ant-test", base_url="http://127.0.0.1", http_client=http, max_retries=0
-    )
+    return sdk_client(api, "anthropic", "AsyncAnthropic", is_async=True)
 
 
 @pytest.fixture(name="data")
