@@ -62,9 +62,10 @@ class Collect(promptrail.BaseProcessor):
 
 
 def both_ways(log: ActiveLog, monkeypatch: pytest.MonkeyPatch) -> tuple[LogRecord, LogRecord]:
-    """The record of ``log`` with the memo (twice: filled, then used) and without it."""
+    """The record of ``log`` with the memo (filled, then used) and without it."""
     settings = STATE.settings
-    log.to_record(settings)  # fills the memo
+    log.to_record(settings)  # messages seen once: noted
+    log.to_record(settings)  # seen again: remembered
     fast = log.to_record(settings)
     return fast, general_path(log, monkeypatch)
 
@@ -115,18 +116,39 @@ class TestRememberedRecords:
         assert fast.output_message is not None
         assert fast.output_message.content == f"here: {REDACTED}"
 
-    def test_models_are_shared_between_records(self) -> None:
-        """A repeated message and prompt are one immutable model for every record."""
+    def test_models_are_shared_between_records(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A message seen again and a repeated prompt are one immutable model per record."""
+        monkeypatch.setattr(_active, "_memos", [])  # a fresh memo: nothing seen yet
         collect = Collect()
         chat = calls(collect, provider="openai")
-        for _ in range(2):
+        for _ in range(3):
             chat(model="gpt-4o-mini", messages=MESSAGES[:2], temperature=0.2)
-        first, second = (log.to_record(STATE.settings) for log in collect.logs)
+        first, second, third = (log.to_record(STATE.settings) for log in collect.logs)
         assert first.messages is not None
         assert second.messages is not None
-        assert first.messages[0] is second.messages[0]
-        assert first.prompt is second.prompt
+        assert third.messages is not None
+        assert first.messages[0] is not second.messages[0]  # seen once: not remembered yet
+        assert second.messages[0] is third.messages[0]
+        assert first.messages == second.messages
+        assert first.prompt is second.prompt is third.prompt
         assert first.version_id == second.version_id
+
+    def test_messages_seen_once_are_not_remembered(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Each call's new question is validated with its record, never kept in the memo."""
+        monkeypatch.setattr(_active, "_memos", [])
+        collect = Collect()
+        chat = calls(collect, provider="openai")
+        for i in range(50):
+            question = {"role": "user", "content": f"question {i}"}
+            chat(model="gpt-4o-mini", messages=[MESSAGES[0], question], temperature=0.2)
+        records = [log.to_record(STATE.settings) for log in collect.logs]
+        memo = _active._memos[-1]
+        remembered = [key for key in memo._entries if key and key[0] == ("role", "user")]
+        assert remembered == []
+        assert records[-1].messages is not None
+        assert records[-1].messages[0] is records[1].messages[0]  # the system message is
+        assert records[-1].messages[1].content == "question 49"
+        assert_same(*both_ways(collect.logs[-1], monkeypatch))
 
     @pytest.mark.parametrize(
         "messages",
@@ -372,6 +394,17 @@ class TestMemo:
         assert_same(*both_ways(collect.logs[-1], monkeypatch))
         assert_same(*both_ways(collect.logs[99], monkeypatch))
         assert_same(*both_ways(collect.logs[150], monkeypatch))
+
+    def test_first_sight(self) -> None:
+        """A key is new once; the set of keys seen is bounded and cleared with the memo."""
+        memo = _fastrecord.Memo(None, None, max_entries=2)
+        assert memo.first_sight(("a",))
+        assert not memo.first_sight(("a",))
+        for i in range(32):  # 16 x max_entries hashes at most: then it starts over
+            memo.first_sight(("b", i))
+        assert memo.first_sight(("a",))
+        memo.clear()
+        assert memo.first_sight(("a",))
 
     def test_huge_keys_are_not_kept(self) -> None:
         """A key over 1/64 of the character budget is built but never remembered."""

@@ -579,11 +579,12 @@ def _remembered_message(
 ) -> ChatMessage | None:
     """The validated message a record takes for ``raw``, if ``raw`` is a dict of strings.
 
-    ``None`` for anything else and for a message that does not validate: the caller then takes
-    the general path (which is also how the remembered message was built: cleaned one level
-    below the messages list, then validated). Only dicts of exact strings are ever remembered,
-    so a lookup can only find a message equal to ``raw`` by ``str`` equality (a ``str``
-    subclass converts to that same text).
+    ``None`` for anything else, for a message seen for the first time (see
+    :meth:`_fastrecord.Memo.first_sight`) and for a message that does not validate: the caller
+    then takes the general path (which is also how the remembered message was built: cleaned
+    one level below the messages list, then validated). Only dicts of exact strings are ever
+    remembered, so a lookup can only find a message equal to ``raw`` by ``str`` equality (a
+    ``str`` subclass converts to that same text).
     """
     if type(raw) is not dict:
         return None
@@ -595,8 +596,8 @@ def _remembered_message(
     if tag is not None:  # counted: a call site whose outputs never repeat gives up
         memo.note(tag, found is not None)
     if found is None:
-        if _fastrecord.message_key(raw) is None:
-            return None
+        if _fastrecord.message_key(raw) is None or memo.first_sight(key):
+            return None  # the general path; remembered if it comes back
         cleaned = converter.convert(raw, converter.limits.max_depth - 1)
         try:
             found = _validate_message(cleaned)

@@ -12,6 +12,9 @@ the validated model built from a given *raw* input (before conversion and redact
 dump. Only inputs made of plain atomic values are remembered: such a model is immutable all the
 way down, so records may share it. The model remembered is exactly the one the general path
 builds from the same input (the general path builds it, once), so the fast path cannot diverge.
+A chat message is remembered the second time it is seen: most conversations repeat their system
+message and earlier turns, but each call's new question (and each answer) is seen once, and
+remembering those would cost more than it saves and push the repeating ones out.
 
 :func:`dump_json` writes a record as ``model_dump_json(exclude_none=True)`` does, byte for
 byte, but serialises a plain dict of the record's fields with the remembered dumps of its
@@ -62,6 +65,7 @@ class Memo:
         "_chars",
         "_entries",
         "_lock",
+        "_seen",
         "_stats",
         "get",
         "limits",
@@ -84,6 +88,7 @@ class Memo:
         self._chars = 0
         self._lock = threading.Lock()
         self._stats: dict[Any, list[int]] = {}
+        self._seen: set[int] = set()
         self.requests: Memo | None = None
         """A memo of its own for per-call request details (their churn evicts no model)."""
 
@@ -107,6 +112,22 @@ class Memo:
         stats[0] += 1
         if not hit:
             stats[1] += 1
+
+    def first_sight(self, key: Any) -> bool:
+        """Whether ``key`` is seen for the first time (noted now; see :meth:`get`).
+
+        Only the key's hash is kept (nothing of the input stays alive). A hash collision makes
+        a key count as seen before: it is then remembered on its first sighting, which is
+        harmless (remembering is always correct; waiting is only cheaper).
+        """
+        seen = self._seen
+        digest = hash(key)
+        if digest in seen:
+            return False
+        if len(seen) >= self.max_entries << 4:
+            seen.clear()
+        seen.add(digest)
+        return True
 
     def put(self, key: Any, value: Any, chars: int) -> None:
         """Remember ``value`` (a model, :data:`INVALID` or a string) under ``key``.
@@ -135,6 +156,7 @@ class Memo:
             if isinstance(old, BaseModel):
                 _dumps.pop(id(old), None)
         self._entries.clear()
+        self._seen.clear()
         self._chars = 0
 
 

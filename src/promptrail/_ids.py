@@ -58,12 +58,15 @@ class UuidV7Ids:
         """Return a UUIDv7 for ``start_ns`` whose random part is derived from ``seq``."""
         ms, sub_ns = divmod(start_ns, 1_000_000)
         low = (self._base + seq) & _MASK_62
-        # The five groups formatted directly (no 128-bit integer, no slicing): 48 bits of
-        # milliseconds; version 7 and 12 bits of sub-millisecond time; variant 0b10 and 62 bits.
-        return (
-            f"{(ms >> 16) & 0xFFFFFFFF:08x}-{ms & 0xFFFF:04x}"
-            f"-{0x7000 | (sub_ns * 4096) // 1_000_000:04x}"
-            f"-{0x8000 | low >> 48:04x}-{low & 0xFFFFFFFFFFFF:012x}"
+        # The five groups formatted directly (no 128-bit integer, no slicing) by one
+        # %-format (a third cheaper than five f-string fields): 48 bits of milliseconds;
+        # version 7 and 12 bits of sub-millisecond time; variant 0b10 and 62 bits.
+        return "%08x-%04x-%04x-%04x-%012x" % (  # noqa: UP031
+            (ms >> 16) & 0xFFFFFFFF,
+            ms & 0xFFFF,
+            0x7000 | (sub_ns * 4096) // 1_000_000,
+            0x8000 | low >> 48,
+            low & 0xFFFFFFFFFFFF,
         )
 
 

@@ -188,7 +188,8 @@ def read_chat_completion(value: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {"prompt": _prompt(value, get(value, "model"))}
     metadata: dict[str, Any] = {}
     choices = list(get(value, "choices", ()))
-    choices.sort(key=lambda c: get(c, "index", 0))
+    if len(choices) > 1:
+        choices.sort(key=lambda c: get(c, "index", 0))
     for position, choice in enumerate(choices):
         message, text, refusal = _chat_message(get(choice, "message", {}))
         if position == 0:
