@@ -1,0 +1,483 @@
+#!/usr/bin/env python
+"""The least any tracer of SPEC.md can cost here, next to what promptrail costs, in one run.
+
+Issue #7's targets are microseconds set on another machine. This script answers, for *this*
+machine and this run, which of them pure Python can meet at all. It measures, interleaved with
+promptrail and the OpenTelemetry SDK (for scale), a **floor**: the work every implementation of
+the contract must do and nothing else.
+
+* **Caller floor**: a closure (lighter than any wrapt proxy) that reads the parent from a
+  ``ContextVar`` and sets itself as the current log (nesting, SPEC "a contextvar holds the current
+  parent"), reads a sequence number (the id), the wall clock (``start_time``) and the monotonic
+  clock twice (``provider_latency``), calls the function, resets the context and appends one tuple
+  to a ``deque`` for a worker. For the LLM-shaped call it also copies the message list and its
+  dicts (the log must hold the messages *sent*, and callers append to that list afterwards). No
+  sampling, no processors, no exact drop counts, no stream detection, no error handling.
+* **Worker floor** (one LLM-shaped record to a JSONL line): the UUIDv7 text of the id (one
+  %-format), the start and end ``datetime``, a ``LogRecord`` with its ``ChatMessage`` and
+  ``PromptKernel`` built **without validation** (SPEC §1: the record is a pydantic model), its
+  JSON line written by the cheaper of pydantic's serializer and ``json.dumps`` of a ready-made
+  plain dict, and ``os.write`` of the batch, with the garbage collector paused. No argument
+  binding, no redaction, no size limits, no cost table, no version hash: each of those is
+  promptrail's work above the floor.
+
+The floor is a lower bound: a target below it cannot be met on this machine by any pure-Python
+implementation of the contract. Timings are CPU time of the calling thread
+(``time.thread_time_ns``); every figure is the median of the repeats with its min-max, "added"
+figures subtract the undecorated loop of the same repeat.
+
+Usage::
+
+    python benchmarks/floor.py               # ~1 minute
+    python benchmarks/floor.py --json floor.json --repeats 9
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextvars
+import datetime
+import gc
+import itertools
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import overhead  # the same scenarios, baselines and machine description
+
+import promptrail
+from promptrail import BatchProcessor
+from promptrail._records import ChatMessage, LogRecord, PromptKernel
+from promptrail.exporters import JsonlExporter
+from promptrail.testing import reset
+
+cpu_ns = time.thread_time_ns
+
+# -- the caller floor -----------------------------------------------------------------------
+
+_CURRENT: contextvars.ContextVar[int | None] = contextvars.ContextVar("floor", default=None)
+_QUEUE: collections.deque[tuple[Any, ...]] = collections.deque()
+_seq = itertools.count().__next__
+_wall = time.time_ns
+_perf = time.perf_counter_ns
+
+
+def floor_decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The least a tracer does per call on the caller's thread (see the module docstring)."""
+
+    def traced(*args: Any, **kwargs: Any) -> Any:
+        seq = _seq()
+        parent = _CURRENT.get()
+        token = _CURRENT.set(seq)
+        start = _wall()
+        t0 = _perf()
+        try:
+            result = fn(*args, **kwargs)
+        finally:
+            t1 = _perf()
+            _CURRENT.reset(token)
+        _QUEUE.append((fn, seq, parent, start, t0, t1, args, kwargs, result))
+        return result
+
+    return traced
+
+
+def floor_decorate_llm(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """:func:`floor_decorate` plus the copy of the messages sent (a list of dicts)."""
+
+    def traced(**kwargs: Any) -> Any:
+        seq = _seq()
+        parent = _CURRENT.get()
+        token = _CURRENT.set(seq)
+        kept = {**kwargs, "messages": [m.copy() for m in kwargs["messages"]]}
+        start = _wall()
+        t0 = _perf()
+        try:
+            result = fn(**kwargs)
+        finally:
+            t1 = _perf()
+            _CURRENT.reset(token)
+        _QUEUE.append((fn, seq, parent, start, t0, t1, (), kept, result))
+        return result
+
+    return traced
+
+
+# -- the worker floor -----------------------------------------------------------------------
+
+_MASK_62 = (1 << 62) - 1
+_BASE = 0x2F3A_0B1C_9D8E_7F60
+_UTC = datetime.timezone.utc
+_fromtimestamp = datetime.datetime.fromtimestamp
+_new = object.__new__
+_setattr = object.__setattr__
+
+
+def _built(cls: type[Any], fields: dict[str, Any]) -> Any:
+    """A pydantic model instance holding ``fields`` as they are: no validation at all."""
+    model = _new(cls)
+    _setattr(model, "__dict__", fields)
+    _setattr(model, "__pydantic_fields_set__", set(fields))
+    _setattr(model, "__pydantic_extra__", None)
+    _setattr(model, "__pydantic_private__", None)
+    return model
+
+
+_RECORD_DEFAULTS = {  # required fields (set by every record) as None
+    name: None if field.is_required() else field.get_default(call_default_factory=True)
+    for name, field in LogRecord.model_fields.items()
+}
+_MESSAGE_DEFAULTS = dict.fromkeys(ChatMessage.model_fields)
+_KERNEL_DEFAULTS = dict.fromkeys(PromptKernel.model_fields)
+
+
+def floor_record(item: tuple[Any, ...]) -> LogRecord:
+    """The record of one queued LLM-shaped call, built without validation."""
+    _fn, seq, _parent, start, t0, t1, _args, kwargs, result = item
+    ms, sub_ns = divmod(start, 1_000_000)
+    low = (_BASE + seq) & _MASK_62
+    log_id = "%08x-%04x-%04x-%04x-%012x" % (  # noqa: UP031
+        (ms >> 16) & 0xFFFFFFFF,
+        ms & 0xFFFF,
+        0x7000 | (sub_ns * 4096) // 1_000_000,
+        0x8000 | low >> 48,
+        low & 0xFFFFFFFFFFFF,
+    )
+    latency = (t1 - t0) / 1e9
+    start_time = _fromtimestamp(start / 1e9, _UTC)
+    end_time = _fromtimestamp(start / 1e9 + latency, _UTC)
+    messages = [_built(ChatMessage, {**_MESSAGE_DEFAULTS, **m}) for m in kwargs["messages"]]
+    choice = result["choices"][0]
+    usage = result["usage"]
+    answer = choice["message"]
+    kernel = {**_KERNEL_DEFAULTS, "model": kwargs["model"], "temperature": kwargs["temperature"]}
+    fields = {
+        **_RECORD_DEFAULTS,
+        "log_id": log_id,
+        "path": "bench/chat",
+        "trace_id": log_id,
+        "inputs": {"model": kwargs["model"], "temperature": kwargs["temperature"]},
+        "messages": messages,
+        "output": answer["content"],
+        "output_message": _built(ChatMessage, {**_MESSAGE_DEFAULTS, **answer}),
+        "prompt": _built(PromptKernel, kernel),
+        "prompt_tokens": usage["prompt_tokens"],
+        "output_tokens": usage["completion_tokens"],
+        "finish_reason": choice["finish_reason"],
+        "start_time": start_time,
+        "end_time": end_time,
+        "created_at": end_time,
+        "provider_latency": latency,
+        "metadata": {},
+    }
+    return cast("LogRecord", _built(LogRecord, fields))
+
+
+_to_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def plain_line(record: LogRecord) -> bytes:
+    """The record's JSON line by ``json.dumps`` (None fields left out, like the real line)."""
+    fields = {k: v for k, v in record.__dict__.items() if v is not None}
+    fields["messages"] = [
+        {k: v for k, v in m.__dict__.items() if v is not None} for m in fields["messages"]
+    ]
+    answer = fields["output_message"]
+    fields["output_message"] = {k: v for k, v in answer.__dict__.items() if v is not None}
+    fields["prompt"] = {k: v for k, v in fields["prompt"].__dict__.items() if v is not None}
+    for key in ("start_time", "end_time", "created_at"):
+        fields[key] = fields[key].isoformat()
+    return _to_json(fields).encode()
+
+
+def floor_worker(items: Sequence[tuple[Any, ...]], fd: int) -> dict[str, int]:
+    """Build and write the records of ``items``; CPU ns of each step (both JSON writers).
+
+    The garbage collector is paused meanwhile: the floor is meant to be optimistic.
+    """
+    gc.disable()
+    t0 = cpu_ns()
+    built = [floor_record(item) for item in items]
+    t1 = cpu_ns()
+    lines = [record.model_dump_json(exclude_none=True).encode() for record in built]
+    t2 = cpu_ns()
+    plain = [plain_line(record) for record in built]
+    t3 = cpu_ns()
+    os.write(fd, b"\n".join(lines) + b"\n")
+    t4 = cpu_ns()
+    gc.enable()
+    assert len(plain) == len(lines)
+    return {
+        "floor: build record": t1 - t0,
+        "floor: JSON, pydantic": t2 - t1,
+        "floor: JSON, json.dumps": t3 - t2,
+        "floor: write": t4 - t3,
+    }
+
+
+# -- measuring ------------------------------------------------------------------------------
+
+
+def _median(values: Sequence[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def _fmt(s: dict[str, float]) -> str:
+    return f"{s['median']:.2f} [{s['min']:.2f}-{s['max']:.2f}]"
+
+
+BURST = 256
+"""Calls per paced burst: below promptrail's 512-record batch, as in overhead.py's paced mode."""
+
+
+def scenarios() -> dict[str, tuple[Callable[..., None], dict[str, Callable[..., Any]]]]:
+    """The three scenarios of overhead.py: loop and function per variant."""
+    return {
+        "trivial": (
+            overhead.loop_trivial,
+            {
+                "undecorated": overhead.trivial,
+                "floor": floor_decorate(overhead.trivial),
+                "promptrail": promptrail.log_prompt(path="bench/trivial")(overhead.trivial),
+                "otel": overhead.otel_decorate(overhead.trivial),
+            },
+        ),
+        "llm": (
+            overhead.loop_llm,
+            {
+                "undecorated": overhead.chat,
+                "floor": floor_decorate_llm(overhead.chat),
+                "promptrail": promptrail.log_prompt(
+                    path="bench/chat", provider="openai", endpoint="chat"
+                )(overhead.chat),
+                "otel": overhead.otel_decorate_llm(overhead.chat),
+            },
+        ),
+        "nested": (
+            overhead.loop_trivial,
+            {
+                "undecorated": overhead.make_nested(lambda f: f, lambda f: f),
+                "floor": overhead.make_nested(floor_decorate, floor_decorate),
+                "promptrail": overhead.make_nested(
+                    promptrail.log_flow(path="bench/outer"),
+                    promptrail.log_tool(path="bench/inner"),
+                ),
+                "otel": overhead.make_nested(overhead.otel_decorate, overhead.otel_decorate),
+            },
+        ),
+    }
+
+
+def measure_caller(calls: int, repeats: int, tmp: Path) -> dict[str, dict[str, list[float]]]:
+    """Caller-thread CPU µs per call of every variant, per repeat (variants interleaved)."""
+    # promptrail's worker must not run during the loop (the floor has none): the batch is as
+    # large as the loop, so the worker wakes only for the flush between loops (untimed).
+    size = calls * 6 + 1024
+    processor = BatchProcessor(
+        JsonlExporter(tmp / "caller.jsonl"),
+        max_queue_size=size,
+        max_batch_size=size,
+        schedule_delay=3600.0,
+    )
+    promptrail.configure(exporters=[], processors=[processor])
+    cases = scenarios()
+    samples: dict[str, dict[str, list[float]]] = {
+        name: collections.defaultdict(list) for name in cases
+    }
+    for loop, fns in cases.values():  # warm-up
+        for fn in fns.values():
+            loop(fn, 200)
+    for r in range(repeats):
+        for name, (loop, fns) in cases.items():
+            n = calls if name != "nested" else max(1, calls // 6)
+            for variant in overhead.rotated(list(fns), r):
+                overhead.flush_all()
+                _QUEUE.clear()
+                before = cpu_ns()
+                loop(fns[variant], n)
+                samples[name][variant].append((cpu_ns() - before) / n / 1000)
+    _QUEUE.clear()
+    promptrail.shutdown()
+    reset()
+    return samples
+
+
+def measure_paced(bursts: int, repeats: int, tmp: Path) -> dict[str, list[float]]:
+    """µs per LLM-shaped call, paced: each burst's calls, then their records written as JSONL.
+
+    promptrail runs as users run it (``configure(exporters=[JsonlExporter(...)])``): the burst,
+    then ``flush()``, whose wall time is its worker's (the caller waits). The floor's worker
+    runs on this thread after each burst.
+    """
+    promptrail.configure(exporters=[JsonlExporter(tmp / "paced.jsonl")])
+    traced = promptrail.log_prompt(path="bench/chat", provider="openai", endpoint="chat")(
+        overhead.chat
+    )
+    floored = floor_decorate_llm(overhead.chat)
+    samples: dict[str, list[float]] = collections.defaultdict(list)
+    fd = os.open(tmp / "floor.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        overhead.loop_llm(traced, BURST)  # warm-up
+        overhead.loop_llm(floored, BURST)
+        promptrail.flush()
+        _QUEUE.clear()
+        for r in range(repeats):
+            totals: dict[str, int] = collections.Counter()
+            for _ in range(bursts):
+                for variant in overhead.rotated(["undecorated", "floor", "promptrail"], r):
+                    fn = {"undecorated": overhead.chat, "floor": floored, "promptrail": traced}
+                    before = cpu_ns()
+                    overhead.loop_llm(fn[variant], BURST)
+                    totals[f"{variant}: calls"] += cpu_ns() - before
+                    if variant == "floor":
+                        items = list(_QUEUE)
+                        _QUEUE.clear()
+                        totals.update(floor_worker(items, fd))
+                    elif variant == "promptrail":
+                        before = overhead.perf_ns()
+                        promptrail.flush()
+                        totals["promptrail: record + JSONL"] += overhead.perf_ns() - before
+            n = bursts * BURST
+            for key, ns in totals.items():
+                samples[key].append(ns / n / 1000)
+    finally:
+        os.close(fd)
+        promptrail.shutdown()
+        reset()
+    return samples
+
+
+def measure(calls: int, bursts: int, repeats: int, tmp: Path) -> dict[str, Any]:
+    """Every figure of the report (see :func:`markdown`)."""
+    caller = measure_caller(calls, repeats, tmp)
+    paced = measure_paced(bursts, repeats, tmp)
+    added: dict[str, dict[str, Any]] = {}
+    for name, samples in caller.items():
+        base = samples["undecorated"]
+        added[name] = {
+            variant: _median([v - b for v, b in zip(values, base, strict=True)])
+            for variant, values in samples.items()
+            if variant != "undecorated"
+        }
+    base = paced.pop("undecorated: calls")
+
+    def minus_base(key: str) -> list[float]:
+        return [v - b for v, b in zip(paced.pop(key), base, strict=True)]
+
+    floor_calls, promptrail_calls = minus_base("floor: calls"), minus_base("promptrail: calls")
+    floor_worker = [
+        build + min(pyd, plain) + write
+        for build, pyd, plain, write in zip(
+            paced["floor: build record"],
+            paced["floor: JSON, pydantic"],
+            paced["floor: JSON, json.dumps"],
+            paced["floor: write"],
+            strict=True,
+        )
+    ]
+    promptrail_worker = paced["promptrail: record + JSONL"]
+    return {
+        "calls": calls,
+        "paced_calls": bursts * BURST,
+        "repeats": repeats,
+        "caller": added,
+        "worker": {k: _median(v) for k, v in paced.items()},
+        "paced": {
+            "floor: caller (added)": _median(floor_calls),
+            "floor: worker (build, the cheaper JSON, write)": _median(floor_worker),
+            "floor: caller + worker": _median(
+                [a + b for a, b in zip(floor_calls, floor_worker, strict=True)]
+            ),
+            "promptrail: caller (added)": _median(promptrail_calls),
+            "promptrail: caller + worker": _median(
+                [a + b for a, b in zip(promptrail_calls, promptrail_worker, strict=True)]
+            ),
+        },
+    }
+
+
+TARGET_OF = {
+    "trivial": overhead.TARGETS["steady_trivial"],
+    "llm": overhead.TARGETS["steady_llm"],
+    "nested": overhead.TARGETS["steady_nested"],
+}
+
+
+def verdict(floor: float, target: float) -> str:
+    return "reachable" if floor <= target else "**below the floor**"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    out = [
+        f"# promptrail floor - {report['date']}",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['os']}; Python {m['python']}; "
+        f"promptrail {m['promptrail']}; opentelemetry-sdk {m['opentelemetry_sdk']}.",
+        "",
+        f"Caller-thread CPU µs added per call (median [min-max] of {report['repeats']} repeats, "
+        f"{report['calls']} calls each). Floor: the least any tracer of SPEC.md does (see "
+        "`benchmarks/floor.py`).",
+        "",
+        "## Caller's thread",
+        "",
+        "| scenario | target | floor added | promptrail added | OTel added | target vs floor |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, row in report["caller"].items():
+        target = TARGET_OF[name]
+        out.append(
+            f"| {name} | <= {target:g} | {_fmt(row['floor'])} | {_fmt(row['promptrail'])} | "
+            f"{_fmt(row['otel'])} | {verdict(row['floor']['median'], target)} |"
+        )
+    paced = report["paced"]
+    target = overhead.TARGETS["paced_llm_jsonl"]
+    out += [
+        "",
+        f"## Paced: an LLM-shaped call and its JSONL line (target: <= {target:g} µs in all)",
+        "",
+        f"Bursts of {BURST} calls, then their records built and written; "
+        f"{report['paced_calls']} calls per repeat. µs per call.",
+        "",
+        "| step | µs per call |",
+        "|---|---|",
+        *(f"| {name} | {_fmt(s)} |" for name, s in report["worker"].items()),
+        *(f"| **{name}** | {_fmt(s)} |" for name, s in paced.items()),
+        "",
+        f"Paced target: {verdict(paced['floor: caller + worker']['median'], target)}.",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=5000, help="calls per loop (default 5000)")
+    parser.add_argument(
+        "--bursts", type=int, default=8, help=f"paced bursts of {BURST} calls (default 8)"
+    )
+    parser.add_argument("--repeats", type=int, default=7, help="repeats (default 7, at least 3)")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    args = parser.parse_args(argv)
+    with overhead.quiet_promptrail_logger(), tempfile.TemporaryDirectory() as tmpdir:
+        report = measure(
+            max(100, args.calls), max(1, args.bursts), max(3, args.repeats), Path(tmpdir)
+        )
+    report["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    report["machine"] = overhead.machine()
+    print(markdown(report))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
