@@ -19,6 +19,7 @@ import httpx2
 import pytest
 
 from promptrail import LogRecord
+from promptrail._fastrecord import dump_json
 from promptrail.exceptions import ConfigurationError
 from promptrail.exporters import ExportResult, HttpExporter
 from promptrail.exporters._spool import Spool
@@ -140,6 +141,13 @@ class TestHttpExporterConfig:
         for options in ({"timeout": 0}, {"max_retries": -1}, {"backoff": 2, "max_backoff": 1}):
             with pytest.raises(ConfigurationError):
                 HttpExporter(base_url="http://x/v5", api_key=KEY, **options)
+
+    @pytest.mark.parametrize("size", [0, -1, 1.5, True, "1MB"])
+    def test_bad_spool_limit_is_refused(self, size: Any) -> None:
+        """spool_max_bytes is a positive int (or None for no limit)."""
+        with pytest.raises(ConfigurationError, match="spool_max_bytes"):
+            HttpExporter(base_url="http://x/v5", api_key=KEY, spool_max_bytes=size)
+        HttpExporter(base_url="http://x/v5", api_key=KEY, spool_max_bytes=None).shutdown()
 
     def test_default_spool_is_per_server_in_the_cache(
         self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
@@ -295,6 +303,7 @@ class TestHttpExporterRetries:
             "rejected": 2,
             "spooled": 0,
             "resent": 0,
+            "spool_dropped": 0,
             "pending": 0,
         }
 
@@ -330,9 +339,29 @@ class TestHttpExporterSpool:
             "rejected": 0,
             "spooled": 3,
             "resent": 3,
+            "spool_dropped": 0,
             "pending": 0,
         }
         assert not exporter.spool_path.exists()
+
+    def test_full_spool_drops_the_oldest_counted_and_reported(
+        self, make: Callable[..., HttpExporter], caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A long outage cannot fill the disk: past spool_max_bytes the oldest records go."""
+        line = len(dump_json(record("r0"))) + 1
+        handler = Recorder(*[httpx2.ConnectError("refused")] * 2)
+        exporter = make(handler, max_retries=1, spool_max_bytes=3 * line)
+        with caplog.at_level(logging.WARNING, logger="promptrail"):
+            for i in range(5):  # the first finds the server down; the rest wait in the spool
+                assert exporter.export([record(f"r{i}")]) is ExportResult.FAILURE
+        assert exporter.spool_path.stat().st_size <= 3 * line
+        stats = exporter.stats()
+        assert (stats["spooled"], stats["spool_dropped"], stats["pending"]) == (5, 2, 3)
+        assert "reached its limit" in caplog.text
+        assert KEY not in caplog.text
+        sent = len(handler.requests)
+        assert exporter.force_flush(5.0) is True  # the server is back
+        assert handler.ids()[sent:] == ["r2", "r3", "r4"]
 
     def test_cooldown_queues_without_network(self, make: Callable[..., HttpExporter]) -> None:
         """Right after the server was found down, new records go to the spool with no request."""

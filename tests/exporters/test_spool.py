@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from promptrail import LogRecord
+from promptrail._fastrecord import dump_json
 from promptrail.exporters._spool import Spool, default_spool_path
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -71,6 +72,38 @@ class TestSpool:
         spool.append([record("c")])
         spool.remove({"a"})
         assert [r.log_id for r in spool.read()] == ["c"]
+
+    def test_size_limit_drops_the_oldest(self, tmp_path: Path) -> None:
+        """Past max_bytes the oldest records are dropped, counted, and the order is kept."""
+        line = len(dump_json(record("a0"))) + 1
+        spool = Spool(tmp_path / "s.jsonl")
+        assert spool.append([record("a0"), record("a1")], max_bytes=3 * line) == 0
+        assert spool.append([record("a2"), record("a3"), record("a4")], max_bytes=3 * line) == 2
+        assert [r.log_id for r in spool.read()] == ["a2", "a3", "a4"]
+        assert spool.path.stat().st_size <= 3 * line
+        assert spool.append([record("a5")], max_bytes=None) == 0  # no limit
+        assert len(spool) == 4
+
+    def test_batch_over_the_limit_keeps_its_newest(self, tmp_path: Path) -> None:
+        """A batch larger than the limit keeps its newest records that fit."""
+        line = len(dump_json(record("b0"))) + 1
+        spool = Spool(tmp_path / "s.jsonl")
+        batch = [record(f"b{i}") for i in range(5)]
+        assert spool.append(batch, max_bytes=2 * line + 1) == 3
+        assert [r.log_id for r in spool.read()] == ["b3", "b4"]
+        assert spool.append([record("b5")], max_bytes=line - 1) == 3  # nothing fits
+        assert not spool
+        assert not spool.path.exists()
+
+    def test_size_limit_drops_a_torn_line_first(self, tmp_path: Path) -> None:
+        """A torn line from a crash is the oldest thing in the file: dropped first."""
+        line = len(dump_json(record("c0"))) + 1
+        spool = Spool(tmp_path / "s.jsonl")
+        with spool.path.open("w") as f:
+            f.write('{"log_id": "torn", "pa')
+        assert spool.append([record("c0"), record("c1")], max_bytes=2 * line) == 1
+        assert spool.path.read_bytes().count(b"\n") == 2
+        assert [r.log_id for r in spool.read()] == ["c0", "c1"]
 
     def test_concurrent_threads_lose_nothing(self, tmp_path: Path) -> None:
         """Appends and removals from several threads keep every record not removed."""

@@ -207,6 +207,7 @@ class TestHttpExporterFaults:
             "rejected": 0,
             "spooled": 3,
             "resent": 3,
+            "spool_dropped": 0,
             "pending": 0,
         }
 

@@ -18,6 +18,9 @@ Delivery, record by record, in order:
   (or the server's ``Retry-After``) has passed; ``force_flush`` re-sends at once within its timeout.
   Records delivered from the spool are removed from it; one that was delivered but whose response
   was lost is sent again, which a server that deduplicates by ``log_id`` ignores.
+* The spool has a size limit (``spool_max_bytes``): when a long outage fills it, the oldest
+  records are dropped to make room for new ones, counted in ``stats()["spool_dropped"]`` and
+  reported on the ``promptrail`` logger. The disk never fills up because a server is down.
 
 ``export`` returns ``SUCCESS`` only when every record of the batch was delivered; a spooled
 record makes it ``FAILURE`` (counted as failed in ``promptrail.stats()``) even though it is kept
@@ -54,6 +57,9 @@ _ENDPOINTS = {"prompt": "prompts/log", "flow": "flows/log", "tool": "tools/log"}
 _MAX_COOLDOWN = 60.0
 _MAX_RETRY_AFTER = 300.0
 _REMOVE_EVERY = 100  # rewrite the spool at least this often during a long re-send
+
+DEFAULT_SPOOL_MAX_BYTES = 100 * 2**20
+"""The default size limit of a spool file: 100 MiB."""
 
 
 class _Outcome(enum.Enum):
@@ -133,6 +139,9 @@ class HttpExporter:
             through: the records wait in the spool until it has passed.
         spool_path: The spool file. Default: ``~/.cache/promptrail/spool-<hash of base_url>.jsonl``
             (``$XDG_CACHE_HOME`` is honoured), shared by every exporter of that server.
+        spool_max_bytes: The most the spool file may hold (default 100 MiB, about 100,000
+            LLM-call records). Past it the oldest records are dropped, counted and reported.
+            ``None``: no limit.
         transport: An ``httpx2`` transport (``httpx2.MockTransport`` in tests).
         sleep: Waits between retries (tests pass a recorder); by default an interruptible wait
             that :meth:`shutdown` cuts short.
@@ -153,6 +162,7 @@ class HttpExporter:
         backoff: float = 0.5,
         max_backoff: float = 8.0,
         spool_path: str | os.PathLike[str] | None = None,
+        spool_max_bytes: int | None = DEFAULT_SPOOL_MAX_BYTES,
         transport: httpx2.BaseTransport | None = None,
         sleep: Callable[[float], object] | None = None,
     ) -> None:
@@ -178,6 +188,11 @@ class HttpExporter:
                 f"{max_backoff!r})"
             )
             raise ConfigurationError(msg)
+        if spool_max_bytes is not None and (
+            type(spool_max_bytes) is not int or spool_max_bytes < 1
+        ):
+            msg = f"spool_max_bytes must be a positive int or None, not {spool_max_bytes!r}"
+            raise ConfigurationError(msg)
         self._base_url = base_url.rstrip("/")
         parts = urllib.parse.urlsplit(self._base_url)
         # For log lines and repr: without any user:password@ part.
@@ -190,6 +205,7 @@ class HttpExporter:
         self._transport = transport
         self._given_sleep = sleep
         self._spool = Spool(spool_path or default_spool_path(self._base_url))
+        self._spool_max_bytes = spool_max_bytes
         self._client: httpx2.Client | None = None
         self._pid = 0
         self._init_locks()
@@ -198,7 +214,7 @@ class HttpExporter:
         self._down = 0  # consecutive times the server was found unavailable
         self._probe_after = 0.0  # our own cool-down (monotonic); force_flush ignores it
         self._retry_after_until = 0.0  # the server's Retry-After (monotonic); always honoured
-        self._stats = {"delivered": 0, "rejected": 0, "spooled": 0, "resent": 0}
+        self._stats = {"delivered": 0, "rejected": 0, "spooled": 0, "resent": 0, "spool_dropped": 0}
         self._last_problem = "no answer"
 
     def _init_locks(self) -> None:
@@ -225,7 +241,8 @@ class HttpExporter:
         """Return counts since construction and the records waiting in the spool now.
 
         ``delivered`` (accepted by the server, including re-sent ones), ``rejected`` (a 4xx,
-        not retried), ``spooled`` (written to the spool), ``resent`` (delivered from the spool)
+        not retried), ``spooled`` (written to the spool), ``resent`` (delivered from the spool),
+        ``spool_dropped`` (dropped, oldest first, to keep the spool within ``spool_max_bytes``)
         and ``pending`` (in the spool file now, from any process sharing it).
         """
         counts = dict(self._stats)  # no lock: an export may hold it for a while; copy is atomic
@@ -335,8 +352,18 @@ class HttpExporter:
     # -- the spool --------------------------------------------------------------------------
 
     def _to_spool(self, records: Sequence[LogRecord]) -> None:
-        self._spool.append(records)
+        dropped = self._spool.append(records, self._spool_max_bytes)
         self._stats["spooled"] += len(records)
+        if dropped:
+            self._stats["spool_dropped"] += dropped
+            _errors.report(
+                "http:spool_full",
+                None,
+                f"the spool {self._spool.path} reached its limit of {self._spool_max_bytes} "
+                f"bytes while {self._shown_url} is unavailable; dropped its {dropped} oldest "
+                "records",
+                internal=False,
+            )
 
     def _resend(self, deadline: float | None) -> set[str]:
         """Send the spool oldest first until it is empty or the server fails; return sent ids."""

@@ -7,9 +7,11 @@ next to the spool for other processes.
 
 Appending writes whole lines in one ``write`` and fsyncs. Removing delivered records rewrites the
 file through a temporary file and ``os.replace``: a crash leaves either the old or the new file,
-never half of one. Removal is by ``log_id`` and re-reads the file under the lock, so records other
-processes appended while we were sending are kept. A line that does not parse (the torn tail of a
-crash mid-append) is skipped and dropped at the next rewrite, with a warning.
+never half of one. A size limit is kept the same way: an append that would pass it rewrites the
+file as the newest records that fit, and says how many of the oldest were dropped. Removal is by
+``log_id`` and re-reads the file under the lock, so records other processes appended while we
+were sending are kept. A line that does not parse (the torn tail of a crash mid-append) is
+skipped and dropped at the next rewrite, with a warning.
 """
 
 from __future__ import annotations
@@ -93,11 +95,21 @@ class Spool:
         """The number of records waiting."""
         return len(self.read())
 
-    def append(self, records: Sequence[LogRecord]) -> None:
-        """Add ``records`` at the end, durably (written and fsynced before returning)."""
+    def append(self, records: Sequence[LogRecord], max_bytes: int | None = None) -> int:
+        """Add ``records`` at the end, durably (written and fsynced before returning).
+
+        Args:
+            records: The records, oldest first.
+            max_bytes: The most the file may hold afterwards: the oldest records (those waiting,
+                then the oldest of ``records``) are dropped to make room. ``None``: no limit.
+
+        Returns:
+            The number of records dropped to stay within ``max_bytes``.
+        """
         if not records:
-            return
-        data = b"".join([dump_json(r) + b"\n" for r in records])
+            return 0
+        lines = [dump_json(r) + b"\n" for r in records]
+        data = b"".join(lines)
         with self._locked():
             fd = os.open(self._path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             try:
@@ -105,10 +117,32 @@ class Spool:
                 if size and os.lseek(fd, size - 1, os.SEEK_SET) >= 0 and os.read(fd, 1) != b"\n":
                     # A torn line from a crash: end it, or our first record would be glued to it.
                     data = b"\n" + data
-                os.write(fd, data)
-                os.fsync(fd)
+                if max_bytes is None or size + len(data) <= max_bytes:
+                    os.write(fd, data)
+                    os.fsync(fd)
+                    return 0
             finally:
                 os.close(fd)
+            return self._make_room(lines, max_bytes)
+
+    def _make_room(self, lines: list[bytes], max_bytes: int) -> int:
+        """Rewrite the file as the newest of its lines and ``lines`` within ``max_bytes``."""
+        try:
+            waiting = self._path.read_bytes().splitlines(keepends=True)
+        except FileNotFoundError:
+            waiting = []
+        every = [line if line.endswith(b"\n") else line + b"\n" for line in waiting if line.strip()]
+        every += lines
+        kept: list[bytes] = []
+        room = max_bytes
+        for line in reversed(every):  # newest first, until one does not fit: order is kept
+            if len(line) > room:
+                break
+            kept.append(line)
+            room -= len(line)
+        kept.reverse()
+        self._replace_with(kept)
+        return len(every) - len(kept)
 
     def read(self) -> list[LogRecord]:
         """Return the waiting records, oldest first (unparsable lines are skipped)."""
@@ -141,19 +175,22 @@ class Spool:
             return
         with self._locked():
             keep = [r for r in self._read_unlocked() if r.log_id not in log_ids]
-            if not keep:
-                with contextlib.suppress(FileNotFoundError):
-                    self._path.unlink()
-                return
-            fd, tmp = tempfile.mkstemp(prefix=self._path.name, suffix=".tmp", dir=self._path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    for record in keep:
-                        f.write(dump_json(record).decode() + "\n")
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, self._path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            self._replace_with([dump_json(record) + b"\n" for record in keep])
+
+    def _replace_with(self, lines: list[bytes]) -> None:
+        """Make ``lines`` the whole file, atomically (under the lock); no lines: no file."""
+        if not lines:
+            with contextlib.suppress(FileNotFoundError):
+                self._path.unlink()
+            return
+        fd, tmp = tempfile.mkstemp(prefix=self._path.name, suffix=".tmp", dir=self._path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(b"".join(lines))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self._path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
