@@ -363,6 +363,32 @@ class TestHttpExporterSpool:
         assert exporter.force_flush(5.0) is True  # the server is back
         assert handler.ids()[sent:] == ["r2", "r3", "r4"]
 
+    def test_resend_drops_unreadable_lines_and_rewrites_rarely(
+        self,
+        make: Callable[..., HttpExporter],
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A re-send drops lines that are not records and rewrites the spool once per interval."""
+        spool = Spool(tmp_path / "spool.jsonl")
+        spool.append([record(f"s{i}") for i in range(120)])
+        with spool.path.open("a") as f:
+            f.write('{"log_id":"junk","path":1}\n')
+        spool.append([record("last")])
+        removals: list[int] = []
+        remove = Spool.remove
+
+        def counting(self: Spool, log_ids: Any) -> None:
+            removals.append(len(log_ids))
+            remove(self, log_ids)
+
+        monkeypatch.setattr(Spool, "remove", counting)
+        handler = Recorder()
+        assert make(handler).force_flush(5.0) is True
+        assert handler.ids() == [*(f"s{i}" for i in range(120)), "last"]
+        assert removals == [122]  # one rewrite: the interval had not passed
+        assert not spool.path.exists()
+
     def test_cooldown_queues_without_network(self, make: Callable[..., HttpExporter]) -> None:
         """Right after the server was found down, new records go to the spool with no request."""
         handler = Recorder(*[httpx2.ConnectError("refused")] * 2)

@@ -13,7 +13,8 @@ import pytest
 
 from promptrail import LogRecord
 from promptrail._fastrecord import dump_json
-from promptrail.exporters._spool import Spool, default_spool_path
+from promptrail.exporters import _spool
+from promptrail.exporters._spool import Spool, default_spool_path, line_id
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -104,6 +105,64 @@ class TestSpool:
         assert spool.append([record("c0"), record("c1")], max_bytes=2 * line) == 1
         assert spool.path.read_bytes().count(b"\n") == 2
         assert [r.log_id for r in spool.read()] == ["c0", "c1"]
+
+    def test_line_id_is_read_without_validation(self) -> None:
+        """Ids come from the line's start, or from its JSON; a torn line has none."""
+        assert line_id(dump_json(record("abc"))) == "abc"
+        assert line_id(dump_json(record('q"uote'))) == 'q"uote'  # escaped: parsed as JSON
+        assert line_id(b'{"path": "p", "log_id": "late"}') == "late"
+        assert line_id(b'{"log_id": "b", "pa') is None
+        assert line_id(b"[1, 2]") is None
+        assert line_id(b'{"log_id": 5}') is None
+
+    def test_entries_parse_only_what_is_read(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A sender that stops after the first record parses one line, not the whole spool."""
+        spool = Spool(tmp_path / "s.jsonl")
+        spool.append([record(f"e{i}") for i in range(50)])
+        parsed: list[bytes] = []
+        validate = LogRecord.model_validate_json
+
+        def counting(line: bytes) -> LogRecord:
+            parsed.append(line)
+            return validate(line)
+
+        monkeypatch.setattr(_spool.LogRecord, "model_validate_json", counting)
+        log_id, first = next(iter(spool.entries()))
+        assert (log_id, first is not None and first.log_id) == ("e0", "e0")
+        assert len(parsed) == 1
+
+    def test_remove_and_len_do_not_parse_records(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Removal matches ids read from each line; the count is a line count."""
+        spool = Spool(tmp_path / "s.jsonl")
+        spool.append([record(f"r{i}") for i in range(5)])
+
+        def refuse(line: bytes) -> LogRecord:
+            raise AssertionError("parsed")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(_spool.LogRecord, "model_validate_json", refuse)
+            spool.remove({"r0", "r1", "r3"})
+            assert len(spool) == 2
+        assert [r.log_id for r in spool.read()] == ["r2", "r4"]
+
+    def test_unreadable_line_with_an_id_is_reported_and_removable(
+        self, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A line that is JSON but not a record yields its id and no record."""
+        spool = Spool(tmp_path / "s.jsonl")
+        spool.append([record("ok")])
+        with spool.path.open("a") as f:
+            f.write('{"log_id":"bad","path":1}\n')
+        with caplog.at_level(logging.WARNING, logger="promptrail"):
+            entries = list(spool.entries())
+        assert [(i, r is not None) for i, r in entries] == [("ok", True), ("bad", False)]
+        assert "unreadable line" in caplog.text
+        spool.remove({"bad"})
+        assert [r.log_id for r in spool.read()] == ["ok"]
 
     def test_concurrent_threads_lose_nothing(self, tmp_path: Path) -> None:
         """Appends and removals from several threads keep every record not removed."""

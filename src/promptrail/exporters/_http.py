@@ -56,7 +56,11 @@ __all__ = ["HttpExporter"]
 _ENDPOINTS = {"prompt": "prompts/log", "flow": "flows/log", "tool": "tools/log"}
 _MAX_COOLDOWN = 60.0
 _MAX_RETRY_AFTER = 300.0
-_REMOVE_EVERY = 100  # rewrite the spool at least this often during a long re-send
+# During a long re-send, delivered records are removed from the spool (a rewrite of the file)
+# once both this many are waiting to be removed and this many seconds have passed since the last
+# rewrite: a crash then re-sends little, and a 100 MiB spool is not rewritten every few records.
+_REMOVE_EVERY = 100
+_REMOVE_INTERVAL = 5.0
 
 DEFAULT_SPOOL_MAX_BYTES = 100 * 2**20
 """The default size limit of a spool file: 100 MiB."""
@@ -370,7 +374,12 @@ class HttpExporter:
         sent: set[str] = set()
         done: list[str] = []
         unavailable = False
-        for record in self._spool.read():
+        removed_at = time.monotonic()
+        for log_id, record in self._spool.entries():  # parsed as we go: a probe parses one
+            if record is None:  # unreadable (reported): dropped with the next removal
+                if log_id is not None:
+                    done.append(log_id)
+                continue
             # After a failure, probe with one attempt rather than a full retry sequence.
             retries = 0 if self._down else self._max_retries
             outcome = _Outcome.NO_TIME
@@ -390,9 +399,10 @@ class HttpExporter:
                 # a server that is back will take them). Out of time: just stop here.
                 unavailable = outcome is not _Outcome.NO_TIME
                 break
-            if len(done) >= _REMOVE_EVERY:
+            if len(done) >= _REMOVE_EVERY and time.monotonic() - removed_at >= _REMOVE_INTERVAL:
                 self._spool.remove(done)
                 done = []
+                removed_at = time.monotonic()
         self._spool.remove(done)
         if unavailable:
             self._mark_down()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Collection, Iterator, Sequence
@@ -35,7 +36,29 @@ try:  # POSIX; elsewhere only the in-process lock protects the file.
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["Spool", "default_spool_path"]
+__all__ = ["Spool", "default_spool_path", "line_id"]
+
+_ID_PREFIX = b'{"log_id":"'
+
+
+def line_id(line: bytes) -> str | None:
+    """The ``log_id`` of a spool line, read without validating the record; ``None`` if none.
+
+    Lines written by promptrail start with ``{"log_id":"...``: the id is read from there. Any
+    other line is parsed as JSON; a torn line has no id.
+    """
+    if line.startswith(_ID_PREFIX):
+        end = line.find(b'"', len(_ID_PREFIX))
+        if end > 0:
+            raw = line[len(_ID_PREFIX) : end]
+            if b"\\" not in raw:
+                return raw.decode("utf-8", "replace")
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    found = value.get("log_id") if isinstance(value, dict) else None
+    return found if isinstance(found, str) else None
 
 
 def default_spool_path(base_url: str) -> Path:
@@ -92,8 +115,12 @@ class Spool:
             return False
 
     def __len__(self) -> int:
-        """The number of records waiting."""
-        return len(self.read())
+        """The number of lines waiting (records, plus a torn line until the next rewrite).
+
+        Counts lines without parsing them: cheap even for a spool of 100 MiB.
+        """
+        with self._locked():
+            return len(self._lines_unlocked())
 
     def append(self, records: Sequence[LogRecord], max_bytes: int | None = None) -> int:
         """Add ``records`` at the end, durably (written and fsynced before returning).
@@ -146,20 +173,21 @@ class Spool:
 
     def read(self) -> list[LogRecord]:
         """Return the waiting records, oldest first (unparsable lines are skipped)."""
-        with self._locked():
-            return self._read_unlocked()
+        return [record for _, record in self.entries() if record is not None]
 
-    def _read_unlocked(self) -> list[LogRecord]:
-        try:
-            text = self._path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return []
-        records: list[LogRecord] = []
-        for line in text.splitlines():
-            if not line.strip():
-                continue
+    def entries(self) -> Iterator[tuple[str | None, LogRecord | None]]:
+        """Yield ``(log_id, record)`` per waiting line, oldest first, parsing as it goes.
+
+        The file is read at once under the lock; each line is validated only when the iteration
+        reaches it, so a sender that stops at the first failure does not parse the whole spool.
+        A line that does not parse is reported and yields ``None`` as its record (and its
+        ``log_id`` if one can be read from it): removing that id drops the line.
+        """
+        with self._locked():
+            lines = self._lines_unlocked()
+        for line in lines:
             try:
-                records.append(LogRecord.model_validate_json(line))
+                record = LogRecord.model_validate_json(line)
             except ValidationError as exc:
                 _errors.report(
                     "spool:corrupt",
@@ -167,15 +195,32 @@ class Spool:
                     f"skipped an unreadable line in {self._path}: {exc!r}"[:300],
                     internal=False,
                 )
-        return records
+                yield line_id(line), None
+            else:
+                yield record.log_id, record
+
+    def _lines_unlocked(self) -> list[bytes]:
+        try:
+            data = self._path.read_bytes()
+        except FileNotFoundError:
+            return []
+        return [line for line in data.splitlines() if line.strip()]
 
     def remove(self, log_ids: Collection[str]) -> None:
-        """Remove the records whose ``log_id`` is in ``log_ids`` (atomic rewrite)."""
+        """Remove the lines whose ``log_id`` is in ``log_ids``, and torn lines (atomic rewrite).
+
+        Lines are matched by the id read from their start, without parsing the records: a
+        re-send that removes what it delivered every few seconds stays linear in the spool's size.
+        """
         if not log_ids:
             return
         with self._locked():
-            keep = [r for r in self._read_unlocked() if r.log_id not in log_ids]
-            self._replace_with([dump_json(record) + b"\n" for record in keep])
+            keep = []
+            for line in self._lines_unlocked():
+                found = line_id(line)
+                if found is not None and found not in log_ids:
+                    keep.append(line + b"\n")
+            self._replace_with(keep)
 
     def _replace_with(self, lines: list[bytes]) -> None:
         """Make ``lines`` the whole file, atomically (under the lock); no lines: no file."""
