@@ -430,13 +430,20 @@ class TestHttpExporterSpool:
         assert exporter.stats()["rejected"] == 1
 
     def test_refused_key_keeps_the_spool(
-        self, make: Callable[..., HttpExporter], tmp_path: Path
+        self,
+        make: Callable[..., HttpExporter],
+        tmp_path: Path,
+        caplog: pytest.LogCaptureFixture,
     ) -> None:
         """With a refused key, spooled records stay for a run with the right key."""
         Spool(tmp_path / "spool.jsonl").append([record("a")])
         exporter = make(Recorder(401))
-        assert exporter.force_flush(5.0) is False
+        with caplog.at_level(logging.WARNING, logger="promptrail"):
+            assert exporter.force_flush(5.0) is False
         assert exporter.stats()["pending"] == 1
+        assert "refused the API key (HTTP 401)" in caplog.text
+        assert "unavailable" not in caplog.text
+        assert KEY not in caplog.text
 
     def test_force_flush_respects_its_timeout(self, tmp_path: Path) -> None:
         """force_flush returns within its timeout even when every request hangs."""

@@ -8,7 +8,9 @@ caller's thread.
 Delivery, record by record, in order:
 
 * 2xx: delivered. Other 4xx: rejected for good, the server's message logged once (per status and
-  minute), the record counted as failed and not retried. 401/403 reject the rest of the batch.
+  minute), the record counted as failed and not retried. 401/403 reject the rest of the batch;
+  records already in the spool (written while the server was down) are kept for a run whose key
+  it accepts, and the warning says the key was refused.
 * Connection errors, timeouts, 429 and 5xx: retried with exponential backoff and jitter, waiting
   at least ``Retry-After`` (seconds or an HTTP date). At the first such failure the record and
   the rest of the batch are written to the spool (write-ahead: a process killed while retrying
@@ -308,13 +310,16 @@ class HttpExporter:
             return None, _parse_retry_after(response.headers.get("Retry-After"), time.time())
         self._last_problem = f"HTTP {status}"
         message = self._scrub(_server_message(response))
+        refused = status in (401, 403)
+        what = "refused the API key" if refused else "rejected a log"
+        after = "" if refused else " (not retried)"
         _errors.report(
             f"http:{status}",
             None,
-            f"the server rejected a log with HTTP {status} at /{endpoint} (not retried): {message}",
+            f"the server {what} with HTTP {status} at /{endpoint}{after}: {message}",
             internal=False,
         )
-        return (_Outcome.UNAUTHORIZED if status in (401, 403) else _Outcome.REJECTED), None
+        return (_Outcome.UNAUTHORIZED if refused else _Outcome.REJECTED), None
 
     def _send(
         self,
@@ -373,7 +378,7 @@ class HttpExporter:
         """Send the spool oldest first until it is empty or the server fails; return sent ids."""
         sent: set[str] = set()
         done: list[str] = []
-        unavailable = False
+        unavailable = refused = False
         removed_at = time.monotonic()
         for log_id, record in self._spool.entries():  # parsed as we go: a probe parses one
             if record is None:  # unreadable (reported): dropped with the next removal
@@ -398,6 +403,7 @@ class HttpExporter:
                 # Unavailable, or the key is refused: keep the rest for later (a fixed key or
                 # a server that is back will take them). Out of time: just stop here.
                 unavailable = outcome is not _Outcome.NO_TIME
+                refused = outcome is _Outcome.UNAUTHORIZED
                 break
             if len(done) >= _REMOVE_EVERY and time.monotonic() - removed_at >= _REMOVE_INTERVAL:
                 self._spool.remove(done)
@@ -405,20 +411,28 @@ class HttpExporter:
                 removed_at = time.monotonic()
         self._spool.remove(done)
         if unavailable:
-            self._mark_down()
+            self._mark_down(refused=refused)
         return sent
 
-    def _mark_down(self) -> None:
+    def _mark_down(self, *, refused: bool = False) -> None:
+        """Start (or lengthen) the cool-down after a failed send; say why, once a minute."""
         self._down += 1
         cooldown = min(self._max_backoff * 2 ** (self._down - 1), _MAX_COOLDOWN)
         self._probe_after = time.monotonic() + cooldown
-        _errors.report(
-            "http:unavailable",
-            None,
-            f"the server at {self._shown_url} is unavailable ({self._last_problem}); logs are "
-            f"kept in {self._spool.path} and will be re-sent",
-            internal=False,
-        )
+        if refused:  # the spooled logs were written while the server was down: kept
+            kind = "http:refused_key"
+            problem = (
+                f"the server at {self._shown_url} refused the API key ({self._last_problem}); "
+                f"the logs waiting in {self._spool.path} are kept and will be re-sent once it "
+                "accepts the key"
+            )
+        else:
+            kind = "http:unavailable"
+            problem = (
+                f"the server at {self._shown_url} is unavailable ({self._last_problem}); logs "
+                f"are kept in {self._spool.path} and will be re-sent"
+            )
+        _errors.report(kind, None, problem, internal=False)
 
     def _may_send(self, *, cooldown: bool) -> bool:
         now = time.monotonic()
@@ -486,7 +500,7 @@ class HttpExporter:
             else:
                 self._stats["rejected"] += 1
         else:
-            self._mark_down()
+            self._mark_down(refused=outcome is _Outcome.UNAUTHORIZED)
             return ExportResult.FAILURE
         sent = self._resend(None) if len(rest) > 1 else set()
         ok = outcome is _Outcome.DELIVERED and not failed
