@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 import promptrail
 from promptrail import BaseProcessor, log_flow, log_prompt
 from promptrail._active import ActiveLog
+from promptrail._config import STATE
 from promptrail._decorator import start_log
 from promptrail.exporters import InMemoryExporter
 
@@ -213,3 +215,83 @@ class TestSharedMessageCopies:
         assert first is second  # unchanged: shared
         assert first["content"] == "v1"
         assert third["content"] == "v2"
+
+
+class Blocking(InMemoryExporter):
+    """Holds its first export until released (the worker is stuck meanwhile)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def export(self, records: Any) -> Any:
+        self.entered.set()
+        self.release.wait(5)
+        return super().export(records)
+
+
+class MethodPath(promptrail.BatchProcessor):
+    """A BatchProcessor the wrapper does not inline (not exactly the class)."""
+
+
+class TestInlineQueueing:
+    """With the default pipeline the wrapper queues into the BatchProcessor inline."""
+
+    def test_default_pipeline_skips_on_end(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Once the worker runs, calls queue without on_end, and every log is exported."""
+        memory = InMemoryExporter()
+        promptrail.configure(exporters=[memory])
+        assert type(STATE.sink) is promptrail.BatchProcessor
+        calls: list[ActiveLog] = []
+        on_end = promptrail.BatchProcessor.on_end
+
+        def spy(self: promptrail.BatchProcessor, log: ActiveLog) -> None:
+            calls.append(log)
+            on_end(self, log)
+
+        monkeypatch.setattr(promptrail.BatchProcessor, "on_end", spy)
+
+        @log_prompt(path="inline")
+        def f(x: int) -> int:
+            return x + 1
+
+        for i in range(1200):  # more than two batches: the worker is woken inline
+            f(i)
+        assert promptrail.flush(5)
+        assert len(calls) == 1  # the first call, which starts the worker
+        assert [r.inputs for r in memory.records] == [{"x": i} for i in range(1200)]
+        assert promptrail.stats().exported == 1200
+
+    def test_other_pipelines_are_not_inlined(self) -> None:
+        """Two processors, or a subclass, go through on_end."""
+        promptrail.configure(processors=[MethodPath(InMemoryExporter())])
+        assert STATE.sink is None
+        promptrail.configure(processors=[promptrail.BatchProcessor(InMemoryExporter()), Keep()])
+        assert STATE.sink is None
+        promptrail.configure(exporters=[InMemoryExporter(), InMemoryExporter()])
+        assert type(STATE.sink) is promptrail.BatchProcessor
+
+    @pytest.mark.parametrize("kind", [promptrail.BatchProcessor, MethodPath])
+    def test_drops_are_counted_the_same_both_ways(
+        self, kind: type[promptrail.BatchProcessor]
+    ) -> None:
+        """With the worker stuck, both paths queue, drop the oldest and count alike."""
+        exporter = Blocking()
+        processor = kind(exporter, max_queue_size=20, max_batch_size=5, schedule_delay=0.01)
+        promptrail.configure(processors=[processor])
+
+        @log_prompt(path="drops")
+        def f(x: int) -> int:
+            return x
+
+        f(0)
+        assert exporter.entered.wait(5)  # the worker holds log 0 in the stuck export
+        for i in range(1, 100):
+            f(i)
+        stats = processor.stats()
+        assert (stats["queued"], stats["dropped"]) == (20, 79)
+        exporter.release.set()
+        assert promptrail.flush(5)
+        assert [r.inputs for r in exporter.records] == [{"x": i} for i in [0, *range(80, 100)]]
+        assert processor.stats()["exported"] == 21

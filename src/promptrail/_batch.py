@@ -124,17 +124,26 @@ class BatchProcessor(BaseProcessor):
         if not self._running:
             self._on_end_cold(log)
             return
+        # The sync wrapper spells these lines out for the default pipeline (one BatchProcessor,
+        # see _decorator._sync_wrapper); tests/test_hot_path.py checks both ways agree.
         queue = self._queue
         n = len(queue)
         queue.append(log)
         count = self._next_enqueued  # an attribute holding a function: load, then call
         count()
         if n >= self._notify_at:
-            if n >= self._max_queue_size:  # the append evicted the oldest log
-                self._drop_warning.hit()
-            if not self._notified:
-                self._notified = True
-                self._wake.set()
+            self.batch_ready(n)
+
+    def batch_ready(self, n: int) -> None:
+        """A batch is queued (``n`` logs were waiting before the last append): wake the worker.
+
+        Also counts a drop when the append evicted the oldest log (``n`` was the queue's limit).
+        """
+        if n >= self._max_queue_size:
+            self._drop_warning.hit()
+        if not self._notified:
+            self._notified = True
+            self._wake.set()
 
     def _on_end_cold(self, log: ActiveLog) -> None:
         """``on_end`` before the worker runs (it starts it) and after shutdown (counts a loss)."""

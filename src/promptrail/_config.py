@@ -18,6 +18,7 @@ from promptrail._ids import DEFAULT_IDS, IdGenerator
 from promptrail._serialize import DEFAULT_LIMITS, DEFAULT_REDACTOR, Limits, Redactor
 
 if TYPE_CHECKING:
+    from promptrail._batch import BatchProcessor
     from promptrail._context import Scope
     from promptrail._processors import Processor
 
@@ -73,6 +74,7 @@ class _State:
         "sample_rate",
         "scopes",
         "settings",
+        "sink",
         "starters",
         "wall_ns",
     )
@@ -82,6 +84,9 @@ class _State:
         self.processors: tuple[Processor, ...] | None = None
         self.starters: tuple[Processor, ...] = ()
         self.enders: tuple[Processor, ...] = ()
+        # The pipeline's only processor when it is exactly a BatchProcessor (the default): the
+        # sync wrapper queues into it inline. None otherwise.
+        self.sink: BatchProcessor | None = None
         self.scopes: tuple[Scope, ...] = ()
         self.sample_rate = 1.0
         self.keep_errors = True

@@ -68,6 +68,9 @@ def _install(processors: tuple[Processor, ...]) -> tuple[Processor, ...]:
     STATE.processors = processors
     STATE.starters = tuple(p for p in processors if _overrides_on_start(p))
     STATE.enders = processors
+    STATE.sink = (
+        processors[0] if len(processors) == 1 and type(processors[0]) is BatchProcessor else None
+    )
     STATE.scopes = tuple(
         cast("Scope", p) for p in processors if hasattr(p, "attach") and hasattr(p, "detach")
     )

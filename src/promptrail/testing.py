@@ -134,6 +134,7 @@ def reset() -> None:
     STATE.processors = None
     STATE.starters = ()
     STATE.enders = ()
+    STATE.sink = None
     STATE.settings = Settings(environment=fresh.settings.environment)
     ids: IdGenerator = DEFAULT_IDS
     STATE.ids = ids
