@@ -18,10 +18,12 @@ from typing import Any
 import httpx2
 import pytest
 
+import promptrail
 from promptrail import LogRecord
 from promptrail._fastrecord import dump_json
 from promptrail.exceptions import ConfigurationError
 from promptrail.exporters import ExportResult, HttpExporter
+from promptrail.exporters import _http as http_module
 from promptrail.exporters._spool import Spool
 
 KEY = "sk-live-SECRETSECRET-123"
@@ -359,35 +361,40 @@ class TestHttpExporterSpool:
         assert (stats["spooled"], stats["spool_dropped"], stats["pending"]) == (5, 2, 3)
         assert "reached its limit" in caplog.text
         assert KEY not in caplog.text
+        assert promptrail.stats().errors["http:spool_full"] >= 1
         sent = len(handler.requests)
         assert exporter.force_flush(5.0) is True  # the server is back
         assert handler.ids()[sent:] == ["r2", "r3", "r4"]
 
-    def test_resend_drops_unreadable_lines_and_rewrites_rarely(
+    @pytest.mark.parametrize(("interval", "removals"), [(5.0, [121]), (0.0, [100, 21])])
+    def test_resend_drops_unreadable_lines_and_rewrites_once_per_interval(
         self,
         make: Callable[..., HttpExporter],
         tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch,
+        interval: float,
+        removals: list[int],
     ) -> None:
         """A re-send drops lines that are not records and rewrites the spool once per interval."""
+        monkeypatch.setattr(http_module, "_REMOVE_INTERVAL", interval)
         spool = Spool(tmp_path / "spool.jsonl")
         spool.append([record(f"s{i}") for i in range(120)])
         with spool.path.open("a") as f:
             f.write('{"log_id":"junk","path":1}\n')
         spool.append([record("last")])
-        removals: list[int] = []
+        removed: list[int] = []
         remove = Spool.remove
 
-        def counting(self: Spool, log_ids: Any) -> None:
-            removals.append(len(log_ids))
-            remove(self, log_ids)
+        def counting(self: Spool, log_ids: Any, lines: Any = ()) -> None:
+            removed.append(len(log_ids))
+            remove(self, log_ids, lines)
 
         monkeypatch.setattr(Spool, "remove", counting)
         handler = Recorder()
         assert make(handler).force_flush(5.0) is True
         assert handler.ids() == [*(f"s{i}" for i in range(120)), "last"]
-        assert removals == [122]  # one rewrite: the interval had not passed
-        assert not spool.path.exists()
+        assert removed == removals
+        assert not spool.path.exists()  # the unreadable line went with the last removal
 
     def test_cooldown_queues_without_network(self, make: Callable[..., HttpExporter]) -> None:
         """Right after the server was found down, new records go to the spool with no request."""
@@ -443,6 +450,17 @@ class TestHttpExporterSpool:
         assert exporter.stats()["pending"] == 1
         assert "refused the API key (HTTP 401)" in caplog.text
         assert "unavailable" not in caplog.text
+        assert KEY not in caplog.text
+
+    def test_key_refused_after_a_retry_keeps_the_batch_and_says_why(
+        self, make: Callable[..., HttpExporter], caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A 503 spools the batch (write-ahead); a 401 on the retry keeps it for a good key."""
+        exporter = make(Recorder(503, 401), max_retries=1)
+        with caplog.at_level(logging.WARNING, logger="promptrail"):
+            assert exporter.export([record("a"), record("b")]) is ExportResult.FAILURE
+        assert exporter.stats()["pending"] == 2
+        assert "refused the API key (HTTP 401)" in caplog.text
         assert KEY not in caplog.text
 
     def test_force_flush_respects_its_timeout(self, tmp_path: Path) -> None:

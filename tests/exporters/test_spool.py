@@ -8,20 +8,23 @@ import sys
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from promptrail import LogRecord
 from promptrail._fastrecord import dump_json
 from promptrail.exporters import _spool
-from promptrail.exporters._spool import Spool, default_spool_path, line_id
+from promptrail.exporters._spool import Spool, default_spool_path, line_id, whole
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
-def record(log_id: str) -> LogRecord:
+def record(log_id: str, **fields: Any) -> LogRecord:
     """Return a finished record."""
-    return LogRecord(log_id=log_id, path="p", trace_id=log_id, start_time=T0, created_at=T0)
+    return LogRecord(
+        log_id=log_id, path="p", trace_id=log_id, start_time=T0, created_at=T0, **fields
+    )
 
 
 def _append_many(path: str, prefix: str, n: int) -> None:
@@ -74,46 +77,68 @@ class TestSpool:
         spool.remove({"a"})
         assert [r.log_id for r in spool.read()] == ["c"]
 
-    def test_size_limit_drops_the_oldest(self, tmp_path: Path) -> None:
-        """Past max_bytes the oldest records are dropped, counted, and the order is kept."""
-        line = len(dump_json(record("a0"))) + 1
+    def test_size_limit_drops_the_oldest_down_to_the_low_water_mark(self, tmp_path: Path) -> None:
+        """Past max_bytes the oldest go, down to 90 %: the next appends are plain again."""
+        line = len(dump_json(record("r00"))) + 1
+        limit = 10 * line
         spool = Spool(tmp_path / "s.jsonl")
-        assert spool.append([record("a0"), record("a1")], max_bytes=3 * line) == 0
-        assert spool.append([record("a2"), record("a3"), record("a4")], max_bytes=3 * line) == 2
-        assert [r.log_id for r in spool.read()] == ["a2", "a3", "a4"]
-        assert spool.path.stat().st_size <= 3 * line
-        assert spool.append([record("a5")], max_bytes=None) == 0  # no limit
-        assert len(spool) == 4
+        assert spool.append([record(f"r{i:02}") for i in range(8)], max_bytes=limit) == 0
+        assert spool.append([record(f"r{i:02}") for i in range(8, 12)], max_bytes=limit) == 3
+        assert [r.log_id for r in spool.read()] == [f"r{i:02}" for i in range(3, 12)]
+        assert spool.path.stat().st_size == 9 * line
+        inode = spool.path.stat().st_ino
+        assert spool.append([record("r12")], max_bytes=limit) == 0
+        assert spool.path.stat().st_ino == inode  # appended, not rewritten
+        assert spool.append([record("r13")], max_bytes=None) == 0  # no limit
+        assert len(spool) == 11
 
     def test_batch_over_the_limit_keeps_its_newest(self, tmp_path: Path) -> None:
         """A batch larger than the limit keeps its newest records that fit."""
         line = len(dump_json(record("b0"))) + 1
         spool = Spool(tmp_path / "s.jsonl")
         batch = [record(f"b{i}") for i in range(5)]
-        assert spool.append(batch, max_bytes=2 * line + 1) == 3
-        assert [r.log_id for r in spool.read()] == ["b3", "b4"]
-        assert spool.append([record("b5")], max_bytes=line - 1) == 3  # nothing fits
+        assert spool.append(batch, max_bytes=4 * line) == 2  # 90 % of 4 lines: 3 kept
+        assert [r.log_id for r in spool.read()] == ["b2", "b3", "b4"]
+        assert spool.append([record("b5")], max_bytes=line - 1) == 4  # nothing fits
         assert not spool
         assert not spool.path.exists()
 
-    def test_size_limit_drops_a_torn_line_first(self, tmp_path: Path) -> None:
-        """A torn line from a crash is the oldest thing in the file: dropped first."""
-        line = len(dump_json(record("c0"))) + 1
+    def test_a_record_over_the_limit_is_dropped_alone(self, tmp_path: Path) -> None:
+        """One huge record does not push out the older records that fit."""
         spool = Spool(tmp_path / "s.jsonl")
-        with spool.path.open("w") as f:
-            f.write('{"log_id": "torn", "pa')
-        assert spool.append([record("c0"), record("c1")], max_bytes=2 * line) == 1
+        spool.append([record("s0"), record("s1")])
+        huge = record("huge", metadata={"blob": "x" * 5000})
+        assert spool.append([huge], max_bytes=4000) == 1
+        assert [r.log_id for r in spool.read()] == ["s0", "s1"]
+
+    def test_torn_lines_are_dropped_at_every_rewrite(self, tmp_path: Path) -> None:
+        """A line cut by a crash, even one whose id can be read, goes at the next rewrite."""
+        line = len(dump_json(record("c0"))) + 1
+        torn = dump_json(record("gone"))[:30]
+        assert line_id(torn) == "gone"
+        assert not whole(torn)
+        spool = Spool(tmp_path / "s.jsonl")
+        spool.path.write_bytes(torn)
+        # 90 % of 3 lines keeps 2: c0 is dropped (and counted); the torn line is not a record
+        assert spool.append([record("c0"), record("c1"), record("c2")], max_bytes=3 * line) == 1
         assert spool.path.read_bytes().count(b"\n") == 2
-        assert [r.log_id for r in spool.read()] == ["c0", "c1"]
+        assert [r.log_id for r in spool.read()] == ["c1", "c2"]
+        with spool.path.open("ab") as f:
+            f.write(torn)
+        spool.remove({"c1"})
+        assert spool.path.read_bytes() == dump_json(record("c2")) + b"\n"
 
     def test_line_id_is_read_without_validation(self) -> None:
-        """Ids come from the line's start, or from its JSON; a torn line has none."""
+        """Ids come from the line's start, or from its JSON; a line cut before its id has none."""
         assert line_id(dump_json(record("abc"))) == "abc"
         assert line_id(dump_json(record('q"uote'))) == 'q"uote'  # escaped: parsed as JSON
         assert line_id(b'{"path": "p", "log_id": "late"}') == "late"
         assert line_id(b'{"log_id": "b", "pa') is None
+        assert line_id(b'{"log_i') is None
         assert line_id(b"[1, 2]") is None
         assert line_id(b'{"log_id": 5}') is None
+        assert whole(dump_json(record("abc")))
+        assert not whole(b'{"log_id": 5}')
 
     def test_entries_parse_only_what_is_read(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -129,8 +154,9 @@ class TestSpool:
             return validate(line)
 
         monkeypatch.setattr(_spool.LogRecord, "model_validate_json", counting)
-        log_id, first = next(iter(spool.entries()))
-        assert (log_id, first is not None and first.log_id) == ("e0", "e0")
+        line, first = next(iter(spool.entries()))
+        assert first is not None
+        assert (line_id(line), first.log_id) == ("e0", "e0")
         assert len(parsed) == 1
 
     def test_remove_and_len_do_not_parse_records(
@@ -149,19 +175,23 @@ class TestSpool:
             assert len(spool) == 2
         assert [r.log_id for r in spool.read()] == ["r2", "r4"]
 
-    def test_unreadable_line_with_an_id_is_reported_and_removable(
+    def test_unreadable_line_is_reported_and_removed_by_its_bytes(
         self, tmp_path: Path, caplog: pytest.LogCaptureFixture
     ) -> None:
-        """A line that is JSON but not a record yields its id and no record."""
+        """A whole line that is not a record yields no record; removing its bytes drops it."""
         spool = Spool(tmp_path / "s.jsonl")
         spool.append([record("ok")])
-        with spool.path.open("a") as f:
-            f.write('{"log_id":"bad","path":1}\n')
+        bad = b'{"log_id":"ok","path":1}'  # the same id as a good record: only bytes tell
+        with spool.path.open("ab") as f:
+            f.write(bad + b"\n")
         with caplog.at_level(logging.WARNING, logger="promptrail"):
             entries = list(spool.entries())
-        assert [(i, r is not None) for i, r in entries] == [("ok", True), ("bad", False)]
+        assert [(line, r is not None) for line, r in entries] == [
+            (dump_json(record("ok")), True),
+            (bad, False),
+        ]
         assert "unreadable line" in caplog.text
-        spool.remove({"bad"})
+        spool.remove((), [bad])
         assert [r.log_id for r in spool.read()] == ["ok"]
 
     def test_concurrent_threads_lose_nothing(self, tmp_path: Path) -> None:

@@ -21,8 +21,9 @@ Delivery, record by record, in order:
   Records delivered from the spool are removed from it; one that was delivered but whose response
   was lost is sent again, which a server that deduplicates by ``log_id`` ignores.
 * The spool has a size limit (``spool_max_bytes``): when a long outage fills it, the oldest
-  records are dropped to make room for new ones, counted in ``stats()["spool_dropped"]`` and
-  reported on the ``promptrail`` logger. The disk never fills up because a server is down.
+  records are dropped to make room for new ones (down to 90 % of the limit), counted in
+  ``stats()["spool_dropped"]`` and reported on the ``promptrail`` logger, so a server that stays
+  down does not grow the file without bound.
 
 ``export`` returns ``SUCCESS`` only when every record of the batch was delivered; a spooled
 record makes it ``FAILURE`` (counted as failed in ``promptrail.stats()``) even though it is kept
@@ -146,8 +147,8 @@ class HttpExporter:
         spool_path: The spool file. Default: ``~/.cache/promptrail/spool-<hash of base_url>.jsonl``
             (``$XDG_CACHE_HOME`` is honoured), shared by every exporter of that server.
         spool_max_bytes: The most the spool file may hold (default 100 MiB, about 100,000
-            LLM-call records). Past it the oldest records are dropped, counted and reported.
-            ``None``: no limit.
+            records of 1 KB). Past it the oldest records are dropped (down to 90 % of the
+            limit), counted and reported. ``None``: no limit.
         transport: An ``httpx2`` transport (``httpx2.MockTransport`` in tests).
         sleep: Waits between retries (tests pass a recorder); by default an interruptible wait
             that :meth:`shutdown` cuts short.
@@ -369,8 +370,8 @@ class HttpExporter:
                 "http:spool_full",
                 None,
                 f"the spool {self._spool.path} reached its limit of {self._spool_max_bytes} "
-                f"bytes while {self._shown_url} is unavailable; dropped its {dropped} oldest "
-                "records",
+                f"bytes while {self._shown_url} does not take logs; dropped its {dropped} "
+                "oldest records",
                 internal=False,
             )
 
@@ -378,12 +379,12 @@ class HttpExporter:
         """Send the spool oldest first until it is empty or the server fails; return sent ids."""
         sent: set[str] = set()
         done: list[str] = []
+        junk: list[bytes] = []
         unavailable = refused = False
         removed_at = time.monotonic()
-        for log_id, record in self._spool.entries():  # parsed as we go: a probe parses one
+        for line, record in self._spool.entries():  # parsed as we go: a probe parses one record
             if record is None:  # unreadable (reported): dropped with the next removal
-                if log_id is not None:
-                    done.append(log_id)
+                junk.append(line)
                 continue
             # After a failure, probe with one attempt rather than a full retry sequence.
             retries = 0 if self._down else self._max_retries
@@ -406,10 +407,10 @@ class HttpExporter:
                 refused = outcome is _Outcome.UNAUTHORIZED
                 break
             if len(done) >= _REMOVE_EVERY and time.monotonic() - removed_at >= _REMOVE_INTERVAL:
-                self._spool.remove(done)
-                done = []
+                self._spool.remove(done, junk)
+                done, junk = [], []
                 removed_at = time.monotonic()
-        self._spool.remove(done)
+        self._spool.remove(done, junk)
         if unavailable:
             self._mark_down(refused=refused)
         return sent

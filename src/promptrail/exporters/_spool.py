@@ -7,11 +7,11 @@ next to the spool for other processes.
 
 Appending writes whole lines in one ``write`` and fsyncs. Removing delivered records rewrites the
 file through a temporary file and ``os.replace``: a crash leaves either the old or the new file,
-never half of one. A size limit is kept the same way: an append that would pass it rewrites the
-file as the newest records that fit, and says how many of the oldest were dropped. Removal is by
-``log_id`` and re-reads the file under the lock, so records other processes appended while we
-were sending are kept. A line that does not parse (the torn tail of a crash mid-append) is
-skipped and dropped at the next rewrite, with a warning.
+never half of one (the disk briefly holds both). A size limit is kept the same way: an append
+that would pass it rewrites the file as the newest records that fit in 90 % of it, and says how
+many of the oldest were dropped. Removal is by ``log_id`` and re-reads the file under the lock,
+so records other processes appended while we were sending are kept. A line that does not parse
+(the torn tail of a crash mid-append) is skipped with a warning and dropped at the next rewrite.
 """
 
 from __future__ import annotations
@@ -36,16 +36,19 @@ try:  # POSIX; elsewhere only the in-process lock protects the file.
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["Spool", "default_spool_path", "line_id"]
+__all__ = ["LOW_WATER", "Spool", "default_spool_path", "line_id", "whole"]
 
 _ID_PREFIX = b'{"log_id":"'
+
+LOW_WATER = 0.9
+"""A spool over its limit is cut to this share of it: one rewrite per tenth of the limit."""
 
 
 def line_id(line: bytes) -> str | None:
     """The ``log_id`` of a spool line, read without validating the record; ``None`` if none.
 
     Lines written by promptrail start with ``{"log_id":"...``: the id is read from there. Any
-    other line is parsed as JSON; a torn line has no id.
+    other line is parsed as JSON. A torn line may still have an id (see :func:`whole`).
     """
     if line.startswith(_ID_PREFIX):
         end = line.find(b'"', len(_ID_PREFIX))
@@ -59,6 +62,15 @@ def line_id(line: bytes) -> str | None:
         return None
     found = value.get("log_id") if isinstance(value, dict) else None
     return found if isinstance(found, str) else None
+
+
+def whole(line: bytes) -> bool:
+    """Whether ``line`` can be a complete record: an id, and a JSON object's closing brace.
+
+    A line torn by a crash mid-append is cut short: it almost never ends with ``}``. The few that
+    do are caught when the record is parsed (see :meth:`Spool.entries`).
+    """
+    return line.endswith(b"}") and line_id(line) is not None
 
 
 def default_spool_path(base_url: str) -> Path:
@@ -117,7 +129,7 @@ class Spool:
     def __len__(self) -> int:
         """The number of lines waiting (records, plus a torn line until the next rewrite).
 
-        Counts lines without parsing them: cheap even for a spool of 100 MiB.
+        Counts lines without parsing them (the file is still read whole).
         """
         with self._locked():
             return len(self._lines_unlocked())
@@ -127,8 +139,11 @@ class Spool:
 
         Args:
             records: The records, oldest first.
-            max_bytes: The most the file may hold afterwards: the oldest records (those waiting,
-                then the oldest of ``records``) are dropped to make room. ``None``: no limit.
+            max_bytes: The most the file may hold. An append that would pass it rewrites the
+                file as the newest records that fit in :data:`LOW_WATER` of it (so that the
+                next appends are plain appends again): the oldest records, those waiting and
+                then the oldest of ``records``, are dropped. A single record larger than the
+                limit is dropped alone. ``None``: no limit.
 
         Returns:
             The number of records dropped to stay within ``max_bytes``.
@@ -145,7 +160,9 @@ class Spool:
                     # A torn line from a crash: end it, or our first record would be glued to it.
                     data = b"\n" + data
                 if max_bytes is None or size + len(data) <= max_bytes:
-                    os.write(fd, data)
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view) :]
                     os.fsync(fd)
                     return 0
             finally:
@@ -153,18 +170,16 @@ class Spool:
             return self._make_room(lines, max_bytes)
 
     def _make_room(self, lines: list[bytes], max_bytes: int) -> int:
-        """Rewrite the file as the newest of its lines and ``lines`` within ``max_bytes``."""
-        try:
-            waiting = self._path.read_bytes().splitlines(keepends=True)
-        except FileNotFoundError:
-            waiting = []
-        every = [line if line.endswith(b"\n") else line + b"\n" for line in waiting if line.strip()]
-        every += lines
+        """Rewrite the file as the newest of its lines and ``lines`` within the low-water mark."""
+        waiting = [line + b"\n" for line in self._lines_unlocked() if whole(line)]
+        every = waiting + lines
         kept: list[bytes] = []
-        room = max_bytes
-        for line in reversed(every):  # newest first, until one does not fit: order is kept
+        room = int(max_bytes * LOW_WATER)
+        for line in reversed(every):  # newest first
+            if len(line) > max_bytes:
+                continue  # can never fit: dropped alone
             if len(line) > room:
-                break
+                break  # this one and everything older: dropped, so the order is kept
             kept.append(line)
             room -= len(line)
         kept.reverse()
@@ -175,13 +190,13 @@ class Spool:
         """Return the waiting records, oldest first (unparsable lines are skipped)."""
         return [record for _, record in self.entries() if record is not None]
 
-    def entries(self) -> Iterator[tuple[str | None, LogRecord | None]]:
-        """Yield ``(log_id, record)`` per waiting line, oldest first, parsing as it goes.
+    def entries(self) -> Iterator[tuple[bytes, LogRecord | None]]:
+        """Yield ``(line, record)`` per waiting line, oldest first, parsing as it goes.
 
         The file is read at once under the lock; each line is validated only when the iteration
-        reaches it, so a sender that stops at the first failure does not parse the whole spool.
-        A line that does not parse is reported and yields ``None`` as its record (and its
-        ``log_id`` if one can be read from it): removing that id drops the line.
+        reaches it, so a sender that stops at the first failure parses one record, not the whole
+        spool. A line that does not parse is reported and yields ``None``: pass it to
+        :meth:`remove` to drop it.
         """
         with self._locked():
             lines = self._lines_unlocked()
@@ -195,9 +210,9 @@ class Spool:
                     f"skipped an unreadable line in {self._path}: {exc!r}"[:300],
                     internal=False,
                 )
-                yield line_id(line), None
+                yield line, None
             else:
-                yield record.log_id, record
+                yield line, record
 
     def _lines_unlocked(self) -> list[bytes]:
         try:
@@ -206,20 +221,21 @@ class Spool:
             return []
         return [line for line in data.splitlines() if line.strip()]
 
-    def remove(self, log_ids: Collection[str]) -> None:
-        """Remove the lines whose ``log_id`` is in ``log_ids``, and torn lines (atomic rewrite).
+    def remove(self, log_ids: Collection[str], lines: Collection[bytes] = ()) -> None:
+        """Remove the records whose ``log_id`` is in ``log_ids`` (atomic rewrite).
 
-        Lines are matched by the id read from their start, without parsing the records: a
-        re-send that removes what it delivered every few seconds stays linear in the spool's size.
+        Also removes the given unreadable ``lines`` (exact bytes, from :meth:`entries`) and
+        every line that cannot be a whole record (a torn tail). Lines are matched by the id read
+        from their start, without parsing the records.
         """
-        if not log_ids:
+        if not log_ids and not lines:
             return
         with self._locked():
-            keep = []
-            for line in self._lines_unlocked():
-                found = line_id(line)
-                if found is not None and found not in log_ids:
-                    keep.append(line + b"\n")
+            keep = [
+                line + b"\n"
+                for line in self._lines_unlocked()
+                if whole(line) and line not in lines and line_id(line) not in log_ids
+            ]
             self._replace_with(keep)
 
     def _replace_with(self, lines: list[bytes]) -> None:
