@@ -400,7 +400,7 @@ class TestMemo:
         memo = _fastrecord.Memo(None, None, max_entries=2)
         assert memo.first_sight(("a",))
         assert not memo.first_sight(("a",))
-        for i in range(32):  # 16 x max_entries hashes at most: then it starts over
+        for i in range(8):  # 4 x max_entries hashes at most: then it starts over
             memo.first_sight(("b", i))
         assert memo.first_sight(("a",))
         memo.clear()

@@ -124,7 +124,7 @@ class Memo:
         digest = hash(key)
         if digest in seen:
             return False
-        if len(seen) >= self.max_entries << 4:
+        if len(seen) >= self.max_entries << 2:
             seen.clear()
         seen.add(digest)
         return True
