@@ -132,9 +132,9 @@ class BatchProcessor(BaseProcessor):
         count = self._next_enqueued  # an attribute holding a function: load, then call
         count()
         if n >= self._notify_at:
-            self.batch_ready(n)
+            self._batch_ready(n)
 
-    def batch_ready(self, n: int) -> None:
+    def _batch_ready(self, n: int) -> None:
         """A batch is queued (``n`` logs were waiting before the last append): wake the worker.
 
         Also counts a drop when the append evicted the oldest log (``n`` was the queue's limit).

@@ -325,7 +325,7 @@ def _sync_wrapper(spec: CallSpec) -> _Wrapper:
             count()
             if n >= sink._notify_at:
                 try:
-                    sink.batch_ready(n)
+                    sink._batch_ready(n)
                 except Exception as err:  # pragma: no cover - logging and an Event
                     on_end_failed(sink, err)
             return result
