@@ -273,6 +273,25 @@ class TestInlineQueueing:
         assert type(STATE.sink) is promptrail.BatchProcessor
 
     @pytest.mark.parametrize("kind", [promptrail.BatchProcessor, MethodPath])
+    def test_a_full_batch_wakes_the_worker_both_ways(
+        self, kind: type[promptrail.BatchProcessor]
+    ) -> None:
+        """The fifth log of a 5-log batch wakes the worker at once: no flush, no timer."""
+        exporter = Blocking()
+        exporter.release.set()  # exports go straight through
+        processor = kind(exporter, max_queue_size=50, max_batch_size=5, schedule_delay=60.0)
+        promptrail.configure(processors=[processor])
+
+        @log_prompt(path="wake")
+        def f(x: int) -> int:
+            return x
+
+        f(0)  # starts the worker, which sleeps for up to 60 s waiting for a batch
+        for i in range(1, 5):
+            f(i)
+        assert exporter.entered.wait(5)
+
+    @pytest.mark.parametrize("kind", [promptrail.BatchProcessor, MethodPath])
     def test_drops_are_counted_the_same_both_ways(
         self, kind: type[promptrail.BatchProcessor]
     ) -> None:

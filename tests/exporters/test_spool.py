@@ -103,11 +103,15 @@ class TestSpool:
         assert not spool
         assert not spool.path.exists()
 
-    def test_a_record_over_the_limit_is_dropped_alone(self, tmp_path: Path) -> None:
+    @pytest.mark.parametrize("blob", [5000, 3700])  # over the limit; over 90 % of it
+    def test_a_record_too_large_to_keep_is_dropped_alone(self, tmp_path: Path, blob: int) -> None:
         """One huge record does not push out the older records that fit."""
         spool = Spool(tmp_path / "s.jsonl")
         spool.append([record("s0"), record("s1")])
-        huge = record("huge", metadata={"blob": "x" * 5000})
+        huge = record("huge", metadata={"blob": "x" * blob})
+        size = len(dump_json(huge)) + 1
+        assert size > 3600  # more than 90 % of the limit
+        assert (size > 4000) is (blob == 5000)  # the smaller one is under the limit itself
         assert spool.append([huge], max_bytes=4000) == 1
         assert [r.log_id for r in spool.read()] == ["s0", "s1"]
 

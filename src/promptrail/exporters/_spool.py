@@ -64,6 +64,20 @@ def line_id(line: bytes) -> str | None:
     return found if isinstance(found, str) else None
 
 
+def _sync_directory(path: Path) -> None:
+    """Flush a directory's entries to disk (a rename into it); not possible everywhere."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms that cannot open a directory
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - file systems that refuse it
+        pass
+    finally:
+        os.close(fd)
+
+
 def whole(line: bytes) -> bool:
     """Whether ``line`` can be a complete record: an id, and a JSON object's closing brace.
 
@@ -142,8 +156,8 @@ class Spool:
             max_bytes: The most the file may hold. An append that would pass it rewrites the
                 file as the newest records that fit in :data:`LOW_WATER` of it (so that the
                 next appends are plain appends again): the oldest records, those waiting and
-                then the oldest of ``records``, are dropped. A single record larger than the
-                limit is dropped alone. ``None``: no limit.
+                then the oldest of ``records``, are dropped. A single record larger than that
+                is dropped alone. ``None``: no limit.
 
         Returns:
             The number of records dropped to stay within ``max_bytes``.
@@ -174,9 +188,9 @@ class Spool:
         waiting = [line + b"\n" for line in self._lines_unlocked() if whole(line)]
         every = waiting + lines
         kept: list[bytes] = []
-        room = int(max_bytes * LOW_WATER)
+        room = most = int(max_bytes * LOW_WATER)
         for line in reversed(every):  # newest first
-            if len(line) > max_bytes:
+            if len(line) > most:
                 continue  # can never fit: dropped alone
             if len(line) > room:
                 break  # this one and everything older: dropped, so the order is kept
@@ -230,11 +244,12 @@ class Spool:
         """
         if not log_ids and not lines:
             return
+        ids, junk = frozenset(log_ids), frozenset(lines)
         with self._locked():
             keep = [
                 line + b"\n"
                 for line in self._lines_unlocked()
-                if whole(line) and line not in lines and line_id(line) not in log_ids
+                if whole(line) and line not in junk and line_id(line) not in ids
             ]
             self._replace_with(keep)
 
@@ -255,3 +270,4 @@ class Spool:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
+        _sync_directory(self._path.parent)  # the rename itself survives a power loss
