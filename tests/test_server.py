@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from promptrail._versions import version_id
 from promptrail.exceptions import ConfigurationError
 from promptrail.exporters import SqliteStore
 from promptrail.server import ServerThread, create_app
+from promptrail.server import _app as app_module
 
 KEY = "test-key-0123456789"
 
@@ -173,6 +176,43 @@ class TestReceiverWrites:
             "prompts/log", content=content, headers={"Content-Type": "application/json"}
         )
         assert response.status_code == 422
+
+    def test_busy_store_is_503_with_retry_after(self, db: Path) -> None:
+        """A store locked past its busy timeout answers 503 and Retry-After: the client retries."""
+        app = create_app(db_path=db, api_keys=[KEY])
+
+        def locked(records: Any) -> None:
+            raise sqlite3.OperationalError("database is locked")
+
+        app.state.store.write = locked
+        with (
+            ServerThread(app) as server,
+            httpx2.Client(base_url=server.url + "/v5/", headers={"X-API-KEY": KEY}) as client,
+        ):
+            response = client.post("prompts/log", json=body("busy"))
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "1"
+
+    def test_parsing_happens_off_the_event_loop(
+        self, db: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Bodies are parsed, validated and stored in a worker thread, never on the loop."""
+        threads: list[str] = []
+        loads = json.loads
+
+        def recording(raw: Any, *args: Any, **kwargs: Any) -> Any:
+            threads.append(threading.current_thread().name)
+            return loads(raw, *args, **kwargs)
+
+        app = create_app(db_path=db, api_keys=[KEY])
+        with (
+            ServerThread(app) as server,
+            httpx2.Client(base_url=server.url + "/v5/", headers={"X-API-KEY": KEY}) as client,
+        ):
+            monkeypatch.setattr(app_module.json, "loads", recording)
+            assert client.post("prompts/log", json=body("off-loop")).status_code == 200
+        assert threads
+        assert "promptrail-server" not in threads  # the event loop's thread (ServerThread)
 
     def test_body_over_the_limit_is_413(self, client: httpx2.Client, db: Path) -> None:
         """A body larger than max_body_bytes gets 413, by Content-Length and when streamed."""

@@ -177,23 +177,33 @@ def create_app(
     app.state.store = store
     api = APIRouter(prefix="/v5", dependencies=[Depends(require_key)])
 
-    async def receive(request: Request, kind: LogKind) -> JSONResponse:
-        raw = await _read_body(request, max_body_bytes)
+    def accept(raw: bytes, kind: LogKind, query: Any) -> LogRecord | JSONResponse:
+        """Parse, complete, validate and store one log, in a worker thread.
+
+        All of it is CPU or SQLite work: done on the event loop, a large body would stall every
+        other request while it is parsed.
+        """
         try:
             data = json.loads(raw)
         except ValueError as exc:
             return _error(422, [{"loc": ["body"], "msg": f"invalid JSON: {exc}", "type": "json"}])
         if not isinstance(data, dict):
             return _error(422, [{"loc": ["body"], "msg": "expected a JSON object", "type": "type"}])
-        data = await run_in_threadpool(_complete, store, data, kind, request.query_params)
         try:
-            record = LogRecord.model_validate(data)
+            record = LogRecord.model_validate(_complete(store, data, kind, query))
         except ValidationError as exc:
             return _error(422, _validation_errors(exc))
         try:
-            await run_in_threadpool(store.write, [record])
+            store.write([record])
         except sqlite3.OperationalError:  # locked past the busy timeout: let the client retry
             return _error(503, "the store is busy", {"Retry-After": "1"})
+        return record
+
+    async def receive(request: Request, kind: LogKind) -> JSONResponse:
+        raw = await _read_body(request, max_body_bytes)
+        record = await run_in_threadpool(accept, raw, kind, request.query_params)
+        if isinstance(record, JSONResponse):
+            return record
         return JSONResponse(
             {
                 "id": record.log_id,
