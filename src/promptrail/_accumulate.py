@@ -248,6 +248,20 @@ class StreamAccumulator:
                 fields.setdefault("metadata", {})[USAGE_UNKNOWN_KEY] = True
         return fields
 
+    def response(self) -> Any:
+        """The complete response rebuilt from everything added so far (``provider_response``).
+
+        A Chat Completion or an Anthropic Message as a dict, the Responses API's final
+        ``Response`` as sent, or ``{"output": text}`` for a stream of text.
+        """
+        if self.family == "openai":
+            return self._chat_completion()
+        if self.family == "anthropic":
+            return self._anthropic_message()
+        if self.family == "openai_responses" and self.final is not None:
+            return self.final
+        return {"output": "".join(self.texts) if self.texts else None}
+
     def _chat_completion(self) -> dict[str, Any]:
         choices = []
         for index, choice in sorted(self.choices.items()):

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 from pydantic import ValidationError
 
 from promptrail import _errors, _extract, _fastrecord, _request, _serialize
+from promptrail._accumulate import StreamAccumulator
 from promptrail._cost import costs
 from promptrail._ids import DEFAULT_IDS, IdGenerator
 from promptrail._records import ChatMessage, LogKind, LogRecord, PromptKernel
@@ -411,7 +412,8 @@ class ActiveLog:
         if spec.output_on(settings) and self.error is None:
             result = self.result if self.items is None else self.items
             if spec.payloads_on(settings) and result is not None and not isinstance(result, str):
-                response = clean(result)
+                # A returned stream leaves its accumulator: record the response it rebuilt.
+                response = clean(result.response() if type(result) is StreamAccumulator else result)
                 body["provider_response"] = (
                     response if isinstance(response, dict) else {"items": response}
                 )

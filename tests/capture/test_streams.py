@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import inspect
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -51,6 +52,27 @@ class TestOpenAIStream:
         assert streamed.metadata["time_to_first_token"] == pytest.approx(0.001)
         assert streamed.provider_latency is not None
         assert streamed.provider_latency > streamed.metadata["time_to_first_token"]
+
+    def test_provider_response_is_the_rebuilt_completion(
+        self, openai_client: Any, api: Any, data: Any
+    ) -> None:
+        """With payload capture on, a streamed call records the completion the chunks make."""
+        api.sse(data.chat_chunks(), done=True)
+
+        @promptrail.log_prompt(path="qa/raw", capture_provider_payloads=True)
+        def answer(messages: list[dict[str, Any]], **kwargs: Any) -> Any:
+            return openai_client.chat.completions.create(
+                model="gpt-4o", messages=messages, **kwargs
+            )
+
+        with capture_logs() as logs:
+            list(answer(data.USER, stream=True, stream_options={"include_usage": True}))
+        response = logs[0].provider_response
+        assert response is not None
+        assert response["object"] == "chat.completion"
+        assert response["choices"][0]["message"]["content"] == "Paris."
+        assert response["usage"]["prompt_tokens"] == logs[0].prompt_tokens
+        assert "Accumulator" not in logs[0].model_dump_json()
 
     def test_items_are_exactly_the_sdk_items(
         self, answer: Any, openai_client: Any, api: Any, data: Any
@@ -198,6 +220,25 @@ class TestAnthropicStream:
         assert _comparable(streamed) == _comparable(plain)
         assert streamed.prompt_tokens == 1300
         assert streamed.output_tokens == 50
+
+    def test_provider_response_is_the_rebuilt_message(
+        self, anthropic_client: Any, api: Any, data: Any
+    ) -> None:
+        """With payload capture on, a streamed call records the Message its events make."""
+        api.sse(data.anthropic_events())
+
+        @promptrail.log_prompt(capture_provider_payloads=True)
+        def answer(**kwargs: Any) -> Any:
+            return anthropic_client.messages.create(**kwargs)
+
+        call = {"model": data.ANTHROPIC_MODEL, "messages": data.USER, "max_tokens": 100}
+        with capture_logs() as logs:
+            list(answer(**call, stream=True))
+        response = logs[0].provider_response
+        assert response is not None
+        assert response["type"] == "message"
+        assert response["content"]
+        assert logs[0].output in json.dumps(response)
 
     def test_message_stream_helper(self, anthropic_client: Any, api: Any, data: Any) -> None:
         """A returned ``MessageStreamManager`` works with ``with`` and ``text_stream``."""
