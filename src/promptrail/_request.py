@@ -109,6 +109,8 @@ def request_fields(
         items = inputs.get("input")
         if isinstance(items, list) and items and all(get(m, "role") for m in items):
             messages = items  # the Responses API's ``input=[{"role": ...}, ...]``
+        elif isinstance(items, str) and items and "model" in prompt:
+            messages = [{"role": "user", "content": items}]  # ``input="..."``, a model named
     if messages is not None:
         system = inputs.get("system")
         if not _given(system):

@@ -230,6 +230,33 @@ class TestResponsesApi:
             "reasoning_effort": "low",
         }
 
+    def test_text_input_is_the_user_message(self, openai_client: Any, api: Any, data: Any) -> None:
+        """``input="..."`` (the common form) is logged as a user message after the instructions."""
+        api.json(data.RESPONSE)
+
+        @promptrail.log_prompt
+        def answer(**kwargs: Any) -> Any:
+            return openai_client.responses.create(**kwargs)
+
+        with capture_logs() as logs:
+            answer(model="o4-mini", input="Capital of France?", instructions="Be brief.")
+        assert logs[0].to_body()["messages"] == [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Capital of France?"},
+        ]
+
+    def test_text_input_without_a_model_is_only_an_input(self) -> None:
+        """A function that merely has an ``input`` text argument gets no invented messages."""
+
+        @promptrail.log_prompt
+        def classify(input: str) -> str:
+            return "positive"
+
+        with capture_logs() as logs:
+            classify("great product")
+        assert logs[0].messages is None
+        assert logs[0].inputs == {"input": "great product"}
+
     def test_incomplete_status_maps_to_length(self, data: Any) -> None:
         """``status="incomplete"`` for ``max_output_tokens`` is the finish reason ``length``."""
         data.RESPONSE["status"] = "incomplete"
