@@ -402,6 +402,23 @@ class TestCalls:
         with pytest.warns(UserWarning, match="bogus"):
             assert promptrail.update_current(bogus=1) is False
 
+    def test_update_current_says_whether_anything_was_set(self) -> None:
+        """Inside a log: True when a field was set, False when every field was unknown."""
+        answers: list[bool] = []
+
+        @log_prompt(path="updates")
+        def f() -> str:
+            with pytest.warns(UserWarning, match="model"):
+                answers.append(promptrail.update_current(model="gpt-4o-mini"))
+            with pytest.warns(UserWarning, match="bogus"):
+                answers.append(promptrail.update_current(bogus=1, user="ana"))
+            return "ok"
+
+        with capture_logs() as logs:
+            f()
+        assert answers == [False, True]
+        assert logs[0].user == "ana"
+
 
 class TestExceptions:
     """The user's exception propagates untouched and is recorded."""

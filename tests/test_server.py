@@ -318,7 +318,15 @@ class TestServeCommand:
         """Without PROMPTRAIL_SERVER_API_KEYS the command says so and exits 2."""
         monkeypatch.delenv("PROMPTRAIL_SERVER_API_KEYS", raising=False)
         assert main(["serve", "--port", "1"]) == 2
-        assert "PROMPTRAIL_SERVER_API_KEYS" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert "PROMPTRAIL_SERVER_API_KEYS" in err
+        assert "api_keys=" not in err  # a Python argument means nothing on the command line
+
+    def test_serve_help_names_the_key_variable(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """``promptrail serve --help`` says where the API keys come from."""
+        with pytest.raises(SystemExit):
+            main(["serve", "--help"])
+        assert "PROMPTRAIL_SERVER_API_KEYS" in capsys.readouterr().out
 
 
 class TestServerPackage:

@@ -300,6 +300,7 @@ class TestHttpExporterRetries:
         messages = [r.getMessage() for r in caplog.records if f"HTTP {status}" in r.getMessage()]
         assert len(messages) == 1
         assert "path: Field required" in messages[0]
+        assert ("include the API's version" in messages[0]) is (status == 404)
         assert exporter.stats() == {
             "delivered": 1,
             "rejected": 2,

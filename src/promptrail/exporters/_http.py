@@ -314,6 +314,8 @@ class HttpExporter:
         refused = status in (401, 403)
         what = "refused the API key" if refused else "rejected a log"
         after = "" if refused else " (not retried)"
+        if status in (404, 405):  # most often a base_url without its version prefix
+            message += f" (does base_url {self._shown_url!r} include the API's version, e.g. /v5?)"
         _errors.report(
             f"http:{status}",
             None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TextIO
 
@@ -31,6 +32,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not serve the trace viewer page at / (the API under /v5 only)",
     )
+    parser.epilog = KEYS_NEEDED
+
+
+KEYS_NEEDED = (
+    "API keys: set PROMPTRAIL_SERVER_API_KEYS to one or more keys, comma-separated (clients send "
+    "one in X-API-KEY). They are not taken on the command line, where ps would show them."
+)
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
@@ -48,6 +56,9 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             f"promptrail: serve needs the server extra ({exc.name} is missing): "
             "pip install 'promptrail[server]'\n"
         )
+        return 2
+    if not any(k.strip() for k in os.environ.get("PROMPTRAIL_SERVER_API_KEYS", "").split(",")):
+        sys.stderr.write(f"promptrail: serve needs at least one API key. {KEYS_NEEDED}\n")
         return 2
     db = args.db or default_db_path()
     try:
