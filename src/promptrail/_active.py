@@ -27,7 +27,7 @@ from promptrail._versions import version_id
 if TYPE_CHECKING:
     from promptrail._config import Settings
 
-__all__ = ["INVALID_KEY", "UPDATABLE_FIELDS", "ActiveLog", "CallSpec"]
+__all__ = ["INVALID_KEY", "RESPONSE_MODEL_KEY", "UPDATABLE_FIELDS", "ActiveLog", "CallSpec"]
 
 UPDATABLE_FIELDS = frozenset(
     {
@@ -451,6 +451,11 @@ class ActiveLog:
             )
 
         metadata = dict(extracted_metadata) if isinstance(extracted_metadata, Mapping) else {}
+        requested_model = requested.get("model") if requested else None
+        if type(response_model) is str and requested_model and response_model != requested_model:
+            # The model that answered (a dated snapshot, or the model behind a deployment name):
+            # the cost is computed for it, so the record says which it was.
+            metadata[RESPONSE_MODEL_KEY] = response_model
         if spec.metadata:
             metadata.update(spec.metadata)
         for key, value in fields.items():
@@ -508,6 +513,9 @@ def _whole(value: Any) -> Any:
     """Messages cut on the caller's thread are used as the list of the messages kept."""
     return value.head if type(value) is _serialize.Truncated else value
 
+
+RESPONSE_MODEL_KEY = "response_model"
+"""Metadata key: the model the response names, when it differs from the model requested."""
 
 INVALID_KEY = "promptrail.invalid_fields"
 """Metadata key holding fields whose values had the wrong type (e.g. ``prompt_tokens="many"``)."""

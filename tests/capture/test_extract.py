@@ -22,6 +22,27 @@ def _tool_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
 class TestChatCompletion:
     """OpenAI Chat Completions, through a real client."""
 
+    def test_the_model_that_answered_is_kept(self, data: Any) -> None:
+        """A deployment name called, a dated model answering: both logged, priced as the latter."""
+
+        @promptrail.log_prompt(path="qa/azure")
+        def answer(messages: list[dict[str, Any]], model: str = "my-deployment") -> Any:
+            return {**data.CHAT_COMPLETION, "model": "gpt-4o-mini-2024-07-18"}
+
+        @promptrail.log_prompt(path="qa/same")
+        def same(messages: list[dict[str, Any]], model: str = "gpt-4o-mini") -> Any:
+            return {**data.CHAT_COMPLETION, "model": "gpt-4o-mini"}
+
+        with capture_logs() as logs:
+            answer(data.USER)
+            same(data.USER)
+        azure, plain = logs
+        assert azure.prompt is not None
+        assert azure.prompt.model == "my-deployment"
+        assert azure.metadata["response_model"] == "gpt-4o-mini-2024-07-18"
+        assert azure.prompt_cost is not None  # priced as gpt-4o-mini, not the deployment name
+        assert "response_model" not in plain.metadata  # the same model: nothing to add
+
     def test_answer_usage_and_cost_are_logged(
         self, openai_client: Any, api: Any, data: Any
     ) -> None:
@@ -45,7 +66,11 @@ class TestChatCompletion:
             300,
             100,
         )
-        assert body["metadata"] == {"cached_prompt_tokens": 1000}
+        # the snapshot that answered, which the cost is computed for
+        assert body["metadata"] == {
+            "cached_prompt_tokens": 1000,
+            "response_model": "gpt-4o-2024-08-06",
+        }
         assert body["prompt"] == {"model": "gpt-4o", "endpoint": "chat", "provider": "openai"}
         # gpt-4o: $2.50 in, $1.25 cached in, $10 out per million tokens
         assert body["prompt_cost"] == pytest.approx((200 * 2.50 + 1000 * 1.25) / 1e6)
