@@ -195,6 +195,19 @@ class TestCalls:
         assert items == ["a0 ", "a1 "]
         assert [(r.path, r.output) for r in logs] == [("qa/agen", "a0 a1 ")]
 
+    async def test_generators_record_the_time_to_their_first_item(self) -> None:
+        """Sync and async generators get metadata.time_to_first_token, like returned streams."""
+        with capture_logs() as logs:
+            list(answer_gen(3))
+            [item async for item in answer_agen(2)]
+            list(answer_gen(0))  # nothing yielded: no first item
+        sync, agen, empty = logs
+        for record in (sync, agen):
+            first = record.metadata["time_to_first_token"]
+            assert record.provider_latency is not None
+            assert 0 < first < record.provider_latency
+        assert "time_to_first_token" not in empty.metadata
+
     def test_generator_return_value_and_send(self) -> None:
         """send() and the generator's return value pass through unchanged."""
 

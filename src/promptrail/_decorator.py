@@ -34,7 +34,7 @@ from promptrail._counting import AtomicCounter
 from promptrail._ids import next_seq
 from promptrail._records import LogKind
 from promptrail._serialize import _ATOMIC, ARGUMENT_DEPTH, dict_copy, snapshot
-from promptrail._streams import STREAM_KINDS, UNSEEN, wrapper_for
+from promptrail._streams import STREAM_KINDS, TTFT_KEY, UNSEEN, wrapper_for
 from promptrail._tool_schema import tool_schema
 
 __all__ = ["end_log", "log_flow", "log_prompt", "log_tool", "start_log"]
@@ -415,6 +415,12 @@ def _generator_wrapper(spec: CallSpec) -> _Wrapper:
     return wrapper
 
 
+def _first_item(st: _State, log: ActiveLog) -> None:
+    """Record ``metadata.time_to_first_token`` when a decorated generator yields its first item."""
+    clock = st.perf_ns
+    log.update({"metadata": {TTFT_KEY: (clock() - log.perf_start) / 1e9}})
+
+
 def _traced_generator(
     st: _State, log: ActiveLog, gen: Generator[Any, Any, Any], guard: _EndIfAbandoned
 ) -> Generator[Any, Any, Any]:
@@ -435,6 +441,8 @@ def _traced_generator(
             if attached is not None:
                 detach(attached, log)
             CURRENT.reset(token)
+        if log.items is None:
+            _first_item(st, log)
         log.add_item(item)
         pending = None
         try:
@@ -493,6 +501,8 @@ async def _traced_async_generator(
             if attached is not None:
                 detach(attached, log)
             CURRENT.reset(token)
+        if log.items is None:
+            _first_item(st, log)
         log.add_item(item)
         pending = None
         try:
