@@ -6,10 +6,11 @@ python examples/async_bot.py
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
 import promptrail
 from promptrail import log_prompt, trace
-from promptrail._cli import main as promptrail_cli
 from promptrail.exporters import SqliteExporter
 
 
@@ -39,7 +40,14 @@ async def main() -> None:
         flow.output = " | ".join(results)
         print("".join([w async for w in stream_words("streamed words arrive one by one")]))
     promptrail.flush(timeout=10)
-    promptrail_cli(["show", "--db", "async-example.db", "--last", "1"])
+    show("async-example.db", 1)
+
+
+def show(db: str, last: int) -> None:
+    """Print the newest traces with the ``promptrail show`` command."""
+    sys.stdout.flush()
+    command = [sys.executable, "-m", "promptrail", "show", "--db", db, "--last", str(last)]
+    subprocess.run(command, check=True)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,11 @@ python examples/nested_tools.py
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import promptrail
 from promptrail import log_flow, log_prompt, log_tool
-from promptrail._cli import main as promptrail_cli
 from promptrail.exporters import SqliteExporter
 
 
@@ -50,8 +52,15 @@ def run_agent(goal: str) -> str:
     return "; ".join(results)
 
 
+def show(db: str, last: int) -> None:
+    """Print the newest traces with the ``promptrail show`` command."""
+    sys.stdout.flush()
+    command = [sys.executable, "-m", "promptrail", "show", "--db", db, "--last", str(last)]
+    subprocess.run(command, check=True)
+
+
 if __name__ == "__main__":
     promptrail.configure(exporters=[SqliteExporter("agent-example.db")])
     print(run_agent("plan a trip"))
     promptrail.flush(timeout=10)
-    promptrail_cli(["show", "--db", "agent-example.db", "--last", "1"])
+    show("agent-example.db", 1)

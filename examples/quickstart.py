@@ -12,12 +12,13 @@ the same trees again.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from typing import Any
 
 import promptrail
 from promptrail import log_prompt, log_tool, trace
-from promptrail._cli import main as promptrail_cli
 
 KNOWLEDGE = {
     "refund": "Refunds are issued within 5 business days to the original payment method.",
@@ -103,7 +104,14 @@ def main() -> None:
     promptrail.flush(timeout=10)
     db = os.environ.get("PROMPTRAIL_DB", "promptrail.db")
     print(f"Traces stored in {os.path.abspath(db)}:\n")
-    promptrail_cli(["show", "--db", db, "--last", "2"])
+    show(db, 2)
+
+
+def show(db: str, last: int) -> None:
+    """Print the newest traces with the ``promptrail show`` command."""
+    sys.stdout.flush()
+    command = [sys.executable, "-m", "promptrail", "show", "--db", db, "--last", str(last)]
+    subprocess.run(command, check=True)
 
 
 if __name__ == "__main__":

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 from typing import Any
 
 import httpx2
 
 import promptrail
-from promptrail._cli import render_tree
-from promptrail.exporters import SqliteExporter
-from promptrail.exporters._sqlite import SqliteStore
+from promptrail.exporters import SqliteExporter, SqliteStore
 
 try:
     import anthropic
@@ -190,8 +190,7 @@ def main() -> None:
     store = SqliteStore(db, create=False)
     records = store.trace(t.trace_id or "")
     print()
-    for line in render_tree(records):
-        print(line)
+    show(db, 1)
     print()
     for record in records:
         if record.kind != "prompt":
@@ -205,6 +204,13 @@ def main() -> None:
             + (f"ttft={ttft * 1000:.1f}ms" if ttft is not None else "(not streamed)")
         )
     promptrail.shutdown()
+
+
+def show(db: str, last: int) -> None:
+    """Print the newest traces with the ``promptrail show`` command."""
+    sys.stdout.flush()
+    command = [sys.executable, "-m", "promptrail", "show", "--db", db, "--last", str(last)]
+    subprocess.run(command, check=True)
 
 
 if __name__ == "__main__":
