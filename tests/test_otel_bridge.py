@@ -116,6 +116,27 @@ def parent_id(span: ReadableSpan) -> int | None:
 class TestSpanShape:
     """Names, kinds, attributes and times of the bridge's spans."""
 
+    def test_the_model_that_answered_is_the_response_model(
+        self, spans: Spans, bridge: OtelBridge, records: InMemoryExporter
+    ) -> None:
+        """A deployment name called, a dated model answering: gen_ai.response.model says which."""
+
+        @promptrail.log_prompt(path="support/deployed", provider="openai")
+        def deployed(model: str) -> dict[str, Any]:
+            return {
+                "object": "chat.completion",
+                "model": "gpt-4o-mini-2024-07-18",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}}],
+            }
+
+        deployed(model="my-deployment")
+        (span,) = spans.finished()
+        attrs = span.attributes or {}
+        assert attrs["gen_ai.request.model"] == "my-deployment"
+        assert attrs["gen_ai.response.model"] == "gpt-4o-mini-2024-07-18"
+        (record,) = records.records
+        assert record.metadata["response_model"] == "gpt-4o-mini-2024-07-18"
+
     def test_prompt_call_is_a_client_chat_span(
         self, spans: Spans, bridge: OtelBridge, records: InMemoryExporter, clock: FixedClock
     ) -> None:

@@ -154,6 +154,7 @@ class TestConversion:
         assert record.metadata["otel.trace_id"] == trace.format_trace_id(ctx.trace_id)
         assert record.metadata["otel.span_id"] == trace.format_span_id(ctx.span_id)
         assert record.metadata["gen_ai.response.model"] == "gpt-4o-2024-08-06"
+        assert record.metadata["response_model"] == "gpt-4o-2024-08-06"  # it differs from gpt-4o
         assert record.metadata["otel.scope"] == "opentelemetry.instrumentation.openai_v2"
 
     def test_structured_message_attributes(self, setup: Setup) -> None:

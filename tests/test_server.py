@@ -177,19 +177,22 @@ class TestReceiverWrites:
         )
         assert response.status_code == 422
 
-    def test_busy_store_is_503_with_retry_after(self, db: Path) -> None:
+    @pytest.mark.parametrize("method", ["write", "get"])  # get: a child's trace is looked up
+    def test_busy_store_is_503_with_retry_after(self, db: Path, method: str) -> None:
         """A store locked past its busy timeout answers 503 and Retry-After: the client retries."""
         app = create_app(db_path=db, api_keys=[KEY])
 
-        def locked(records: Any) -> None:
+        def locked(*args: Any) -> None:
             raise sqlite3.OperationalError("database is locked")
 
-        app.state.store.write = locked
+        setattr(app.state.store, method, locked)
         with (
             ServerThread(app) as server,
             httpx2.Client(base_url=server.url + "/v5/", headers={"X-API-KEY": KEY}) as client,
         ):
-            response = client.post("prompts/log", json=body("busy"))
+            child = {**body("busy"), "trace_parent_id": "parent"}
+            del child["trace_id"]
+            response = client.post("prompts/log", json=child)
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "1"
 
@@ -198,18 +201,21 @@ class TestReceiverWrites:
     ) -> None:
         """Bodies are parsed, validated and stored in a worker thread, never on the loop."""
         threads: list[str] = []
-        loads = json.loads
 
-        def recording(raw: Any, *args: Any, **kwargs: Any) -> Any:
-            threads.append(threading.current_thread().name)
-            return loads(raw, *args, **kwargs)
+        class RecordingJson:
+            """The json module as the receiver sees it, noting the thread of each loads()."""
+
+            @staticmethod
+            def loads(raw: Any) -> Any:
+                threads.append(threading.current_thread().name)
+                return json.loads(raw)
 
         app = create_app(db_path=db, api_keys=[KEY])
         with (
             ServerThread(app) as server,
             httpx2.Client(base_url=server.url + "/v5/", headers={"X-API-KEY": KEY}) as client,
         ):
-            monkeypatch.setattr(app_module.json, "loads", recording)
+            monkeypatch.setattr(app_module, "json", RecordingJson)
             assert client.post("prompts/log", json=body("off-loop")).status_code == 200
         assert threads
         assert "promptrail-server" not in threads  # the event loop's thread (ServerThread)

@@ -367,6 +367,7 @@ class ActiveLog:
         memo = _memo(limits, redactor)
         inputs_on = spec.inputs_on(settings)
         inputs, messages = self._inputs() if inputs_on else ({}, None)
+        sent = messages  # as the call passed them (request_fields may add a system message)
         if spec.tool is not None:
             body["tool"] = spec.tool
         remembered = (
@@ -394,7 +395,7 @@ class ActiveLog:
             body["inputs"] = clean(inputs) if cleaned_inputs is None else cleaned_inputs
         if spec.kind == "prompt" and inputs_on and spec.payloads_on(settings):
             # The request as the call made it: its arguments (secrets redacted like the rest).
-            request = dict(inputs) if messages is None else {**inputs, "messages": messages}
+            request = dict(inputs) if sent is None else {**inputs, "messages": sent}
             body["provider_request"] = clean(request)
         if "messages" in fields:
             messages = fields["messages"]
@@ -452,7 +453,12 @@ class ActiveLog:
 
         metadata = dict(extracted_metadata) if isinstance(extracted_metadata, Mapping) else {}
         requested_model = requested.get("model") if requested else None
-        if type(response_model) is str and requested_model and response_model != requested_model:
+        if (
+            type(response_model) is str
+            and response_model
+            and requested_model
+            and response_model != requested_model
+        ):
             # The model that answered (a dated snapshot, or the model behind a deployment name):
             # the cost is computed for it, so the record says which it was.
             metadata[RESPONSE_MODEL_KEY] = response_model

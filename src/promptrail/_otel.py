@@ -49,7 +49,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, StatusCode, TracerProvider
 
 from promptrail import _errors, _extract, _request
-from promptrail._active import ActiveLog
+from promptrail._active import RESPONSE_MODEL_KEY, ActiveLog
 from promptrail._config import STATE
 from promptrail._decorator import INCOMPLETE_KEY
 from promptrail._otel_context import suppress_instrumentation
@@ -344,6 +344,9 @@ def raw_attributes(log: ActiveLog) -> dict[str, _AttrValue]:
         inputs, messages = log._inputs() if spec.inputs_on(STATE.settings) else ({}, None)
         requested, _messages, _choice = _request.request_fields(spec.prompt, inputs, messages)
         prompt.update({k: v for k, v in requested.items() if v is not None})
+        answered = extracted.get("model") if isinstance(extracted, Mapping) else None
+        if requested.get("model") and answered != requested.get("model"):
+            values["response_model"] = answered  # as the record's metadata.response_model
     metadata = values.get("metadata")
     incomplete = metadata.get(INCOMPLETE_KEY) if isinstance(metadata, Mapping) else None
     return _attributes(spec.kind, prompt, values, incomplete)
@@ -359,6 +362,7 @@ def result_attributes(record: LogRecord) -> dict[str, _AttrValue]:
         "finish_reason": record.finish_reason,
         "version_id": record.version_id,
         "provider_response": record.provider_response,
+        "response_model": record.metadata.get(RESPONSE_MODEL_KEY),
     }
     incomplete = record.metadata.get(INCOMPLETE_KEY)
     return _attributes(record.kind, prompt, values, incomplete)
@@ -397,6 +401,9 @@ def _attributes(
         for field, key in (("id", "gen_ai.response.id"), ("model", "gen_ai.response.model")):
             if isinstance(response.get(field), str):
                 attrs[key] = response[field]
+    answered = values.get("response_model")
+    if "gen_ai.response.model" not in attrs and isinstance(answered, str) and answered:
+        attrs["gen_ai.response.model"] = answered  # the model that answered, when it differs
     if isinstance(incomplete, str):
         attrs["promptrail.incomplete"] = incomplete
     return attrs

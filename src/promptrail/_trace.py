@@ -146,8 +146,8 @@ def update_current(**fields: Any) -> bool:
     nothing.
 
     Returns:
-        True if a log in progress was updated; False outside any log, and when every field
-        given was unknown (nothing was set).
+        True if a log in progress was updated; False outside any log, and when no known field
+        was given (nothing was set).
 
     .. versionadded:: 0.1.0
     """
@@ -158,8 +158,8 @@ def update_current(**fields: Any) -> bool:
             stacklevel=2,
         )
         fields = {k: v for k, v in fields.items() if k in UPDATABLE_FIELDS}
-        if not fields:
-            return False
+    if not fields:
+        return False
     log = CURRENT.get()
     if log is None or log.ended:
         return False

@@ -270,6 +270,31 @@ class TestResponsesApi:
             {"role": "user", "content": "Capital of France?"},
         ]
 
+    def test_provider_request_holds_what_the_call_passed(self) -> None:
+        """The messages promptrail derives (system, text input) are not put into the request."""
+
+        @promptrail.log_prompt(capture_provider_payloads=True)
+        def answer(**kwargs: Any) -> Any:
+            return "ok"
+
+        with capture_logs() as logs:
+            answer(model="o4-mini", input="Capital of France?", instructions="Be brief.")
+            answer(
+                model="claude-haiku-4-5",
+                system="Be brief.",
+                messages=[{"role": "user", "content": "Hi"}],
+            )
+        text, anthropic = logs
+        assert text.provider_request == {
+            "model": "o4-mini",
+            "input": "Capital of France?",
+            "instructions": "Be brief.",
+        }
+        assert anthropic.provider_request is not None
+        assert anthropic.provider_request["messages"] == [{"role": "user", "content": "Hi"}]
+        assert anthropic.messages is not None
+        assert [m.role for m in anthropic.messages] == ["system", "user"]
+
     def test_text_input_without_a_model_is_only_an_input(self) -> None:
         """A function that merely has an ``input`` text argument gets no invented messages."""
 

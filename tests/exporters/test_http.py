@@ -300,7 +300,7 @@ class TestHttpExporterRetries:
         messages = [r.getMessage() for r in caplog.records if f"HTTP {status}" in r.getMessage()]
         assert len(messages) == 1
         assert "path: Field required" in messages[0]
-        assert ("include the API's version" in messages[0]) is (status == 404)
+        assert "include the API's version" not in messages[0]  # base_url has its /v5
         assert exporter.stats() == {
             "delivered": 1,
             "rejected": 2,
@@ -309,6 +309,19 @@ class TestHttpExporterRetries:
             "spool_dropped": 0,
             "pending": 0,
         }
+
+    @pytest.mark.parametrize("status", [404, 405])
+    def test_404_without_a_version_prefix_says_so(
+        self,
+        make: Callable[..., HttpExporter],
+        status: int,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """A 404/405 from a base_url with no /vN part asks whether the prefix is missing."""
+        exporter = make(Recorder(status), base_url="http://test")
+        with caplog.at_level(logging.WARNING, logger="promptrail"):
+            exporter.export([record("a")])
+        assert "include the API's version, e.g. /v5?" in caplog.text
 
     def test_401_stops_the_batch_and_is_not_retried(
         self, make: Callable[..., HttpExporter], caplog: pytest.LogCaptureFixture

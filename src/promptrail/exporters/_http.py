@@ -36,6 +36,7 @@ import email.utils
 import enum
 import os
 import random
+import re
 import threading
 import time
 import urllib.parse
@@ -64,6 +65,8 @@ _MAX_RETRY_AFTER = 300.0
 # rewrite: a crash then re-sends little, and a 100 MiB spool is not rewritten every few records.
 _REMOVE_EVERY = 100
 _REMOVE_INTERVAL = 5.0
+
+_VERSIONED = re.compile(r"/v\d+(/|$)")
 
 DEFAULT_SPOOL_MAX_BYTES = 100 * 2**20
 """The default size limit of a spool file: 100 MiB."""
@@ -314,7 +317,8 @@ class HttpExporter:
         refused = status in (401, 403)
         what = "refused the API key" if refused else "rejected a log"
         after = "" if refused else " (not retried)"
-        if status in (404, 405):  # most often a base_url without its version prefix
+        unversioned = not _VERSIONED.search(urllib.parse.urlsplit(self._base_url).path)
+        if status in (404, 405) and unversioned:  # most often a base_url without its prefix
             message += f" (does base_url {self._shown_url!r} include the API's version, e.g. /v5?)"
         _errors.report(
             f"http:{status}",

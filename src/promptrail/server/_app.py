@@ -190,10 +190,10 @@ def create_app(
         if not isinstance(data, dict):
             return _error(422, [{"loc": ["body"], "msg": "expected a JSON object", "type": "type"}])
         try:
-            record = LogRecord.model_validate(_complete(store, data, kind, query))
-        except ValidationError as exc:
-            return _error(422, _validation_errors(exc))
-        try:
+            try:
+                record = LogRecord.model_validate(_complete(store, data, kind, query))
+            except ValidationError as exc:
+                return _error(422, _validation_errors(exc))
             store.write([record])
         except sqlite3.OperationalError:  # locked past the busy timeout: let the client retry
             return _error(503, "the store is busy", {"Retry-After": "1"})

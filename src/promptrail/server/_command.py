@@ -37,7 +37,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 KEYS_NEEDED = (
     "API keys: set PROMPTRAIL_SERVER_API_KEYS to one or more keys, comma-separated (clients send "
-    "one in X-API-KEY). They are not taken on the command line, where ps would show them."
+    "one in X-API-KEY, or as Authorization: Bearer). They are not taken on the command line, "
+    "where ps would show them."
 )
 
 
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         )
         return 2
     if not any(k.strip() for k in os.environ.get("PROMPTRAIL_SERVER_API_KEYS", "").split(",")):
-        sys.stderr.write(f"promptrail: serve needs at least one API key. {KEYS_NEEDED}\n")
+        sys.stderr.write(f"promptrail: serve needs at least one API key.\n{KEYS_NEEDED}\n")
         return 2
     db = args.db or default_db_path()
     try:
