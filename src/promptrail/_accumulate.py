@@ -87,6 +87,7 @@ class StreamAccumulator:
         "family",
         "final",
         "final_usage",
+        "id",
         "model",
         "provider",
         "stop_reason",
@@ -101,6 +102,7 @@ class StreamAccumulator:
         self.unknown = False
         self.texts: list[str] = []
         self.model: str | None = None
+        self.id: str | None = None  # the response's id (chunk or message_start)
         self.usage: Any = None
         self.choices: dict[int, _Choice] = {}
         self.blocks: dict[int, _Block] = {}
@@ -147,6 +149,8 @@ class StreamAccumulator:
         model = get(chunk, "model")
         if model:
             self.model = model
+        if self.id is None and isinstance(get(chunk, "id"), str):
+            self.id = get(chunk, "id")
         usage = get(chunk, "usage")
         if usage is not None:
             self.usage = usage
@@ -203,6 +207,8 @@ class StreamAccumulator:
         if kind == "message_start":
             message = get(event, "message")
             self.model = get(message, "model") or self.model
+            if isinstance(get(message, "id"), str):
+                self.id = get(message, "id")
             self.usage = _merge_usage(self.usage, get(message, "usage"))
         elif kind == "content_block_start":
             self.blocks[get(event, "index", len(self.blocks))] = _Block(get(event, "content_block"))
@@ -285,6 +291,7 @@ class StreamAccumulator:
                 {"index": index, "message": message, "finish_reason": choice.finish_reason}
             )
         return {
+            **({"id": self.id} if self.id is not None else {}),
             "object": "chat.completion",
             "model": self.model,
             "choices": choices,
@@ -305,6 +312,7 @@ class StreamAccumulator:
                     {"type": block.type, "id": block.id, "name": block.name, "input": arguments}
                 )
         return {
+            **({"id": self.id} if self.id is not None else {}),
             "type": "message",
             "role": "assistant",
             "model": self.model,

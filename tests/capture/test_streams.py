@@ -70,6 +70,7 @@ class TestOpenAIStream:
         response = logs[0].provider_response
         assert response is not None
         assert response["object"] == "chat.completion"
+        assert response["id"] == data.chat_chunks()[0]["id"]
         assert response["choices"][0]["message"]["content"] == "Paris."
         assert response["usage"]["prompt_tokens"] == logs[0].prompt_tokens
         assert "Accumulator" not in logs[0].model_dump_json()
@@ -237,6 +238,7 @@ class TestAnthropicStream:
         response = logs[0].provider_response
         assert response is not None
         assert response["type"] == "message"
+        assert response["id"] == data.ANTHROPIC_MESSAGE["id"]
         assert response["content"]
         assert logs[0].output in json.dumps(response)
 
