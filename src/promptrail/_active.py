@@ -27,7 +27,14 @@ from promptrail._versions import version_id
 if TYPE_CHECKING:
     from promptrail._config import Settings
 
-__all__ = ["INVALID_KEY", "RESPONSE_MODEL_KEY", "UPDATABLE_FIELDS", "ActiveLog", "CallSpec"]
+__all__ = [
+    "INVALID_KEY",
+    "RESPONSE_MODEL_KEY",
+    "UPDATABLE_FIELDS",
+    "ActiveLog",
+    "CallSpec",
+    "answered_model",
+]
 
 UPDATABLE_FIELDS = frozenset(
     {
@@ -452,16 +459,9 @@ class ActiveLog:
             )
 
         metadata = dict(extracted_metadata) if isinstance(extracted_metadata, Mapping) else {}
-        requested_model = requested.get("model") if requested else None
-        if (
-            type(response_model) is str
-            and response_model
-            and requested_model
-            and response_model != requested_model
-        ):
-            # The model that answered (a dated snapshot, or the model behind a deployment name):
-            # the cost is computed for it, so the record says which it was.
-            metadata[RESPONSE_MODEL_KEY] = response_model
+        answered = answered_model(requested.get("model"), response_model)
+        if answered is not None:  # the cost is computed for it: the record says which it was
+            metadata[RESPONSE_MODEL_KEY] = answered
         if spec.metadata:
             metadata.update(spec.metadata)
         for key, value in fields.items():
@@ -522,6 +522,20 @@ def _whole(value: Any) -> Any:
 
 RESPONSE_MODEL_KEY = "response_model"
 """Metadata key: the model the response names, when it differs from the model requested."""
+
+
+def answered_model(requested: Any, answered: Any) -> str | None:
+    """The model to record under :data:`RESPONSE_MODEL_KEY`, or ``None``.
+
+    The model a response names (a dated snapshot, or the model behind a deployment name) is
+    recorded when the call named a model and the response names another one. One rule for
+    promptrail's records, the spans its OpenTelemetry bridge sends and the records ingested
+    from spans.
+    """
+    if type(answered) is str and answered and requested and answered != requested:
+        return answered
+    return None
+
 
 INVALID_KEY = "promptrail.invalid_fields"
 """Metadata key holding fields whose values had the wrong type (e.g. ``prompt_tokens="many"``)."""

@@ -49,7 +49,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, StatusCode, TracerProvider
 
 from promptrail import _errors, _extract, _request
-from promptrail._active import RESPONSE_MODEL_KEY, ActiveLog
+from promptrail._active import RESPONSE_MODEL_KEY, ActiveLog, answered_model
 from promptrail._config import STATE
 from promptrail._decorator import INCOMPLETE_KEY
 from promptrail._otel_context import suppress_instrumentation
@@ -345,8 +345,7 @@ def raw_attributes(log: ActiveLog) -> dict[str, _AttrValue]:
         requested, _messages, _choice = _request.request_fields(spec.prompt, inputs, messages)
         prompt.update({k: v for k, v in requested.items() if v is not None})
         answered = extracted.get("model") if isinstance(extracted, Mapping) else None
-        if requested.get("model") and answered != requested.get("model"):
-            values["response_model"] = answered  # as the record's metadata.response_model
+        values["response_model"] = answered_model(requested.get("model"), answered)
     metadata = values.get("metadata")
     incomplete = metadata.get(INCOMPLETE_KEY) if isinstance(metadata, Mapping) else None
     return _attributes(spec.kind, prompt, values, incomplete)

@@ -37,7 +37,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode, format_span_id, format_trace_id
 
 from promptrail import _serialize
-from promptrail._active import RESPONSE_MODEL_KEY
+from promptrail._active import RESPONSE_MODEL_KEY, answered_model
 from promptrail._config import Settings
 from promptrail._emit import ExternalLog, emit
 from promptrail._otel import _REQUEST_PARAMS, OTEL_SPAN_ID, OTEL_TRACE_ID, SCOPE_NAME
@@ -628,9 +628,10 @@ def _record(
         value = attrs.get(key)
         if isinstance(value, str):
             metadata[key] = value
-    answered = attrs.get("gen_ai.response.model")
-    requested = prompt.get("model") if prompt is not None else None
-    if isinstance(answered, str) and answered and requested and answered != requested:
-        metadata[RESPONSE_MODEL_KEY] = answered  # as promptrail's own records say it
+    answered = answered_model(
+        None if prompt is None else prompt.get("model"), attrs.get("gen_ai.response.model")
+    )
+    if answered is not None:  # as promptrail's own records say it
+        metadata[RESPONSE_MODEL_KEY] = answered
     body["metadata"] = clean(metadata)
     return LogRecord.model_validate(body)

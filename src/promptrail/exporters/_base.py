@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from promptrail._records import LogRecord
 
-__all__ = ["ExportResult", "Exporter"]
+__all__ = ["ExportResult", "Exporter", "write_all"]
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd`` (``os.write`` may write less than it is given)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 class ExportResult(enum.Enum):

@@ -207,6 +207,7 @@ class HttpExporter:
         parts = urllib.parse.urlsplit(self._base_url)
         # For log lines and repr: without any user:password@ part.
         self._shown_url = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+        self._unversioned = not _VERSIONED.search(parts.path)  # no /vN: a 404 says so
         self._api_key = _Secret(key)
         self._timeout = timeout
         self._max_retries = max_retries
@@ -317,8 +318,7 @@ class HttpExporter:
         refused = status in (401, 403)
         what = "refused the API key" if refused else "rejected a log"
         after = "" if refused else " (not retried)"
-        unversioned = not _VERSIONED.search(urllib.parse.urlsplit(self._base_url).path)
-        if status in (404, 405) and unversioned:  # most often a base_url without its prefix
+        if status in (404, 405) and self._unversioned:  # most often a base_url missing its /v5
             message += f" (does base_url {self._shown_url!r} include the API's version, e.g. /v5?)"
         _errors.report(
             f"http:{status}",

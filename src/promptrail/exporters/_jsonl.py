@@ -10,7 +10,7 @@ from pathlib import Path
 from promptrail._fastrecord import dump_json
 from promptrail._fork import path_lock
 from promptrail._records import LogRecord
-from promptrail.exporters._base import ExportResult
+from promptrail.exporters._base import ExportResult, write_all
 
 __all__ = ["JsonlExporter"]
 
@@ -53,10 +53,7 @@ class JsonlExporter:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
-                view = memoryview(data)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
+                write_all(fd, data)
             finally:
                 os.close(fd)
         return ExportResult.SUCCESS

@@ -30,6 +30,7 @@ from promptrail import _errors
 from promptrail._fastrecord import dump_json
 from promptrail._fork import path_lock
 from promptrail._records import LogRecord
+from promptrail.exporters._base import write_all
 
 try:  # POSIX; elsewhere only the in-process lock protects the file.
     import fcntl
@@ -78,13 +79,14 @@ def _sync_directory(path: Path) -> None:
         os.close(fd)
 
 
-def whole(line: bytes) -> bool:
-    """Whether ``line`` can be a complete record: an id, and a JSON object's closing brace.
+def whole(line: bytes) -> str | None:
+    """The ``log_id`` of ``line`` if it can be a whole record; ``None`` if it cannot.
 
-    A line torn by a crash mid-append is cut short: it almost never ends with ``}``. The few that
-    do are caught when the record is parsed (see :meth:`Spool.entries`).
+    A whole record has an id and ends with a JSON object's closing brace. A line torn by a
+    crash mid-append is cut short: it almost never ends with ``}``. The few that do are caught
+    when the record is parsed (see :meth:`Spool.entries`).
     """
-    return line.endswith(b"}") and line_id(line) is not None
+    return line_id(line) if line.endswith(b"}") else None
 
 
 def default_spool_path(base_url: str) -> Path:
@@ -174,9 +176,7 @@ class Spool:
                     # A torn line from a crash: end it, or our first record would be glued to it.
                     data = b"\n" + data
                 if max_bytes is None or size + len(data) <= max_bytes:
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(fd, view) :]
+                    write_all(fd, data)
                     os.fsync(fd)
                     return 0
             finally:
@@ -249,7 +249,7 @@ class Spool:
             keep = [
                 line + b"\n"
                 for line in self._lines_unlocked()
-                if whole(line) and line not in junk and line_id(line) not in ids
+                if (found := whole(line)) is not None and found not in ids and line not in junk
             ]
             self._replace_with(keep)
 
