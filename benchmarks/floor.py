@@ -45,7 +45,6 @@ import gc
 import itertools
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -61,6 +60,7 @@ import pydantic_core
 import promptrail
 from promptrail import BatchProcessor
 from promptrail._config import STATE
+from promptrail._ids import DEFAULT_IDS
 from promptrail._records import ChatMessage, LogRecord, PromptKernel
 from promptrail.exporters import JsonlExporter
 from promptrail.testing import reset
@@ -119,8 +119,7 @@ def floor_decorate_llm(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 # -- the worker floor -----------------------------------------------------------------------
 
-_MASK_62 = (1 << 62) - 1
-_BASE = 0x2F3A_0B1C_9D8E_7F60
+_format_id = DEFAULT_IDS.format_id
 _UTC = datetime.timezone.utc
 _fromtimestamp = datetime.datetime.fromtimestamp
 _new = object.__new__
@@ -148,15 +147,7 @@ _KERNEL_DEFAULTS = dict.fromkeys(PromptKernel.model_fields)
 def floor_record(item: tuple[Any, ...]) -> LogRecord:
     """The record of one queued LLM-shaped call, built without validation."""
     _fn, seq, _parent, start, t0, t1, _args, kwargs, result = item
-    ms, sub_ns = divmod(start, 1_000_000)
-    low = (_BASE + seq) & _MASK_62
-    log_id = "%08x-%04x-%04x-%04x-%012x" % (  # noqa: UP031
-        (ms >> 16) & 0xFFFFFFFF,
-        ms & 0xFFFF,
-        0x7000 | (sub_ns * 4096) // 1_000_000,
-        0x8000 | low >> 48,
-        low & 0xFFFFFFFFFFFF,
-    )
+    log_id = _format_id(start, seq)  # promptrail's own UUIDv7 text (one %-format)
     latency = (t1 - t0) / 1e9
     start_time = _fromtimestamp(start / 1e9, _UTC)
     end_time = _fromtimestamp(start / 1e9 + latency, _UTC)
@@ -246,8 +237,7 @@ def floor_worker(items: Sequence[tuple[Any, ...]], fd: int) -> dict[str, int]:
 # -- measuring ------------------------------------------------------------------------------
 
 
-def _median(values: Sequence[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+_median = overhead.summary  # median, min, max (and n) of the repeats
 
 
 def _fmt(s: dict[str, float]) -> str:
