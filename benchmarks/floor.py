@@ -59,9 +59,9 @@ import pydantic_core
 
 import promptrail
 from promptrail import BatchProcessor
-from promptrail._config import STATE
-from promptrail._ids import DEFAULT_IDS
-from promptrail._records import ChatMessage, LogRecord, PromptKernel
+from promptrail._record.models import ChatMessage, LogRecord, PromptKernel
+from promptrail._runtime.ids import DEFAULT_IDS
+from promptrail._runtime.state import STATE
 from promptrail.exporters import JsonlExporter
 from promptrail.testing import reset
 

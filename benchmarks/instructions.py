@@ -47,7 +47,7 @@ COMPLETION = {
 
 def driver(n: int, case: str) -> None:
     import promptrail
-    from promptrail._config import STATE
+    from promptrail._runtime.state import STATE
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from overhead import _openai_dict_fields  # cheap: the module imports lazily enough
@@ -94,12 +94,13 @@ def build_steps(n: int, rounds: int = 1) -> tuple[list[tuple[str, Any]], Any]:
     import wrapt
 
     import promptrail
-    from promptrail import _extract, _serialize
-    from promptrail._active import ActiveLog, _prompt_fields
-    from promptrail._config import STATE
-    from promptrail._context import CURRENT
-    from promptrail._records import LogRecord
+    from promptrail._record import serialize as _serialize
+    from promptrail._record.models import LogRecord
+    from promptrail._runtime.state import STATE
+    from promptrail._tracing.active import ActiveLog, _prompt_fields
+    from promptrail._tracing.context import CURRENT
     from promptrail.exporters import JsonlExporter, SqliteExporter
+    from promptrail.providers import _registry as _extract
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from overhead import _openai_dict_fields

@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import SpanKind
 
 import promptrail
-from promptrail._otel import OtelBridge
+from promptrail.otel._bridge import OtelBridge
 
 MESSAGES = [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Hi there"}]
 N = 5_000

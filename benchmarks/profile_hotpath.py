@@ -26,11 +26,11 @@ import overhead
 import wrapt
 
 import promptrail
-from promptrail._active import ActiveLog
-from promptrail._config import STATE
-from promptrail._context import CURRENT
-from promptrail._ids import next_seq
-from promptrail._serialize import snapshot
+from promptrail._record.serialize import snapshot
+from promptrail._runtime.ids import next_seq
+from promptrail._runtime.state import STATE
+from promptrail._tracing.active import ActiveLog
+from promptrail._tracing.context import CURRENT
 from promptrail.exporters import JsonlExporter, SqliteExporter
 
 

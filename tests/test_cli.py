@@ -11,7 +11,7 @@ from pathlib import Path
 
 import promptrail
 from promptrail import log_prompt, log_tool, trace
-from promptrail._cli import main
+from promptrail.cli._main import main
 from promptrail.exporters import SqliteExporter
 
 

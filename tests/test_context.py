@@ -11,8 +11,8 @@ import pytest
 
 import promptrail
 from promptrail import log_prompt, log_tool, trace
-from promptrail._context import CURRENT
-from promptrail._records import LogRecord
+from promptrail._record.models import LogRecord
+from promptrail._tracing.context import CURRENT
 from promptrail.testing import capture_logs
 
 

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 
 import promptrail
-from promptrail import _active, _fastrecord
-from promptrail._active import ActiveLog
-from promptrail._config import STATE
-from promptrail._records import ChatMessage, LogRecord, PromptKernel, ToolCall
-from promptrail._serialize import REDACTED, Limits, Redactor
+from promptrail._record import encode as _fastrecord
+from promptrail._record.models import ChatMessage, LogRecord, PromptKernel, ToolCall
+from promptrail._record.serialize import REDACTED, Limits, Redactor
+from promptrail._runtime.state import STATE
+from promptrail._tracing import active as _active
+from promptrail._tracing.active import ActiveLog
 
 API_KEY = "sk-proj-" + "Zq8" * 16  # masked wherever it appears in a string
 

@@ -10,9 +10,9 @@ import pytest
 
 import promptrail
 from promptrail import BaseProcessor, log_flow, log_prompt
-from promptrail._active import ActiveLog
-from promptrail._config import STATE
-from promptrail._decorator import start_log
+from promptrail._runtime.state import STATE
+from promptrail._tracing.active import ActiveLog
+from promptrail._tracing.decorators import start_log
 from promptrail.exporters import InMemoryExporter
 
 SLOTS = [name for name in ActiveLog.__slots__ if name != "__dict__"]
@@ -93,7 +93,7 @@ class TestInlineConstruction:
 
     def test_start_log_and_init_agree(self, kept: Keep) -> None:
         """start_log (the general path) and ActiveLog.__init__ set the same slots."""
-        from promptrail._config import STATE
+        from promptrail._runtime.state import STATE
 
         @log_prompt(path="hot/spec")
         def spec_owner() -> None:
@@ -122,9 +122,9 @@ class TestArgumentSnapshot:
     )
     def test_inline_copy_equals_snapshot(self, value: list[Any]) -> None:
         """Same values, same Truncated cuts, same sharing below the copied levels."""
-        from promptrail._config import STATE
-        from promptrail._decorator import snapshot_kwargs
-        from promptrail._serialize import ARGUMENT_DEPTH, Limits, Truncated, snapshot
+        from promptrail._record.serialize import ARGUMENT_DEPTH, Limits, Truncated, snapshot
+        from promptrail._runtime.state import STATE
+        from promptrail._tracing.decorators import snapshot_kwargs
 
         promptrail.configure(processors=[], limits=Limits(max_items=20))
         inline = snapshot_kwargs(STATE, {"v": value})["v"]
@@ -152,7 +152,7 @@ class TestSharedMessageCopies:
 
     def test_unchanged_dict_shares_its_copy(self) -> None:
         """The same dict of strings, unchanged, gives the same copy (never the original)."""
-        from promptrail._serialize import dict_copy
+        from promptrail._record.serialize import dict_copy
 
         message = {"role": "system", "content": "be brief"}
         first = dict_copy(message)
@@ -162,7 +162,7 @@ class TestSharedMessageCopies:
 
     def test_changed_dict_gets_a_new_copy(self) -> None:
         """After a change the copy is new, and the earlier copy keeps the earlier value."""
-        from promptrail._serialize import dict_copy
+        from promptrail._record.serialize import dict_copy
 
         message = {"role": "user", "content": "one"}
         first = dict_copy(message)
@@ -174,7 +174,7 @@ class TestSharedMessageCopies:
 
     def test_dicts_with_other_values_are_always_copied(self) -> None:
         """Only dicts of strings are remembered: 1 == 1.0 == True must not share a copy."""
-        from promptrail._serialize import dict_copy
+        from promptrail._record.serialize import dict_copy
 
         value: dict[str, Any] = {"n": 1}
         first = dict_copy(value)
@@ -185,7 +185,7 @@ class TestSharedMessageCopies:
 
     def test_a_raising_eq_never_reaches_the_caller(self) -> None:
         """A value whose __eq__ raises only means "copy again"."""
-        from promptrail._serialize import dict_copy
+        from promptrail._record.serialize import dict_copy
 
         class Angry:
             def __eq__(self, other: object) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 
-from promptrail._ids import UuidV7Ids
+from promptrail._runtime.ids import UuidV7Ids
 
 
 def reference_id(base: int, start_ns: int, seq: int) -> str:

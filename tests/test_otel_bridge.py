@@ -30,13 +30,13 @@ from opentelemetry.sdk.trace.sampling import (
 from opentelemetry.trace import SpanKind, StatusCode
 
 import promptrail
-from promptrail import _otel
-from promptrail._active import ActiveLog
-from promptrail._config import STATE
-from promptrail._otel import OtelBridge
-from promptrail._otel_context import suppress_instrumentation
+from promptrail._runtime.state import STATE
+from promptrail._runtime.suppression import suppress_instrumentation
+from promptrail._tracing.active import ActiveLog
 from promptrail.exceptions import ConfigurationError
 from promptrail.exporters import InMemoryExporter
+from promptrail.otel import _bridge as _otel
+from promptrail.otel._bridge import OtelBridge
 from promptrail.testing import FixedClock
 
 
@@ -604,7 +604,7 @@ class TestContent:
         self, spans: Spans, records: InMemoryExporter
     ) -> None:
         """Anthropic's ``system=`` goes to system instructions only, and reads back once."""
-        from promptrail._otel_ingest import records_from_spans
+        from promptrail.otel._ingest import records_from_spans
 
         install(records, OtelBridge(tracer_provider=spans.provider, capture_content=True))
 
@@ -797,7 +797,7 @@ class TestCheapPaths:
             sys.meta_path.insert(0, Block())
             import promptrail
             from promptrail import *
-            from promptrail._otel_context import suppress_instrumentation
+            from promptrail._runtime.suppression import suppress_instrumentation
             promptrail.configure(exporters=[])
 
             @promptrail.log_tool

@@ -19,16 +19,16 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 import promptrail
-from promptrail._emit import emit_records
-from promptrail._otel import OtelBridge
-from promptrail._otel_ingest import (
+from promptrail._record.models import LogRecord
+from promptrail.exporters import InMemoryExporter
+from promptrail.otel._bridge import OtelBridge
+from promptrail.otel._ingest import (
     GenAiSpanProcessor,
     genai_kind,
     records_from_spans,
     span_log_id,
 )
-from promptrail._records import LogRecord
-from promptrail.exporters import InMemoryExporter
+from promptrail.pipeline._emit import emit_records
 
 
 class Setup:
@@ -356,7 +356,7 @@ class TestTree:
 
     def test_live_spans_are_bounded(self, setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
         """Spans that never end are forgotten oldest first beyond the bound."""
-        monkeypatch.setattr("promptrail._otel_ingest._MAX_LIVE", 2)
+        monkeypatch.setattr("promptrail.otel._ingest._MAX_LIVE", 2)
         spans = [setup.tracer.start_span(f"s{i}") for i in range(3)]
         assert len(setup.processor._live) == 2
         assert spans[0].get_span_context().span_id not in setup.processor._live
@@ -484,9 +484,9 @@ class TestMessageMapping:
 
     def test_round_trip(self) -> None:
         """Text, multi-part, reasoning, tool calls and tool results survive both conversions."""
-        from promptrail._otel import input_messages
-        from promptrail._otel_ingest import _message_from_parts
-        from promptrail._records import ChatMessage
+        from promptrail._record.models import ChatMessage
+        from promptrail.otel._bridge import input_messages
+        from promptrail.otel._ingest import _message_from_parts
 
         messages = [
             ChatMessage(role="user", name="ann", content="hi"),
@@ -523,7 +523,7 @@ class TestMessageMapping:
 
     def test_tool_response_objects_become_json_text(self) -> None:
         """A structured tool response is kept as JSON text; unknown roles become user."""
-        from promptrail._otel_ingest import _message_from_parts
+        from promptrail.otel._ingest import _message_from_parts
 
         body = _message_from_parts(
             {"role": "tool", "parts": [{"type": "tool_call_response", "response": {"t": 14}}]}
@@ -553,7 +553,7 @@ class TestEmit:
 
     def test_external_log_ids(self) -> None:
         """An external log answers ids and parents like a decorated call's log."""
-        from promptrail._emit import ExternalLog
+        from promptrail.pipeline._emit import ExternalLog
 
         log = ExternalLog(
             path="p",

@@ -40,10 +40,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 import promptrail
-from promptrail import _otel_ingest
-from promptrail._otel import OtelBridge
-from promptrail._records import LogRecord
+from promptrail._record.models import LogRecord
 from promptrail.exporters import InMemoryExporter, SqliteStore
+from promptrail.otel import _ingest as _otel_ingest
+from promptrail.otel._bridge import OtelBridge
 from promptrail.server import ServerThread, create_app
 
 KEY = "otlp-key-0123456789"

@@ -18,7 +18,7 @@ import pytest
 
 import promptrail
 from promptrail import BatchProcessor, LogRecord, SimpleProcessor, log_prompt
-from promptrail._config import STATE
+from promptrail._runtime.state import STATE
 from promptrail.exporters import ExportResult, InMemoryExporter, JsonlExporter, SqliteStore
 
 

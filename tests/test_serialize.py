@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 import promptrail
 from promptrail import BatchProcessor, Limits, Redactor, log_prompt
-from promptrail._serialize import REDACTED, TRUNCATED_MARK, snapshot, to_jsonable
+from promptrail._record.serialize import REDACTED, TRUNCATED_MARK, snapshot, to_jsonable
 from promptrail.exporters import InMemoryExporter
 from promptrail.testing import capture_logs
 
@@ -212,7 +212,7 @@ class TestSnapshot:
 
     def test_long_containers_keep_only_their_head(self) -> None:
         """A 100k-element argument is cut on the caller's thread; the record says how much."""
-        from promptrail._serialize import Truncated
+        from promptrail._record.serialize import Truncated
 
         big = list(range(100_000))
         cut = snapshot(big, max_items=10)
@@ -254,7 +254,7 @@ class TestSnapshot:
 
     def test_nested_containers_are_cut_to_the_same_limit(self) -> None:
         """The size limit applies inside nested containers too, not only at the top."""
-        from promptrail._serialize import Truncated
+        from promptrail._record.serialize import Truncated
 
         value = {"outer": {"inner": list(range(50))}}
         kept = snapshot(value, max_items=5)

@@ -18,9 +18,9 @@ import httpx2
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
-from promptrail._cli import main
-from promptrail._records import PromptKernel
-from promptrail._versions import version_id
+from promptrail._record.models import PromptKernel
+from promptrail._record.versions import version_id
+from promptrail.cli._main import main
 from promptrail.exceptions import ConfigurationError
 from promptrail.exporters import SqliteStore
 from promptrail.server import ServerThread, create_app

@@ -86,7 +86,7 @@ class TestCaptureLogs:
         with capture_logs() as logs:
             answer("sampled?")
         assert len(logs) == 1
-        from promptrail._config import STATE
+        from promptrail._runtime.state import STATE
 
         assert STATE.sample_rate == 0.0
 
@@ -109,7 +109,7 @@ class TestCaptureRestores:
 
     def test_settings_changed_inside_are_undone(self) -> None:
         """keep_errors, sample_rate and the pipeline come back after the block."""
-        from promptrail._config import STATE
+        from promptrail._runtime.state import STATE
 
         promptrail.configure(processors=[], keep_errors=True, sample_rate=0.5)
         before = (STATE.processors, STATE.keep_errors, STATE.sample_rate, STATE.settings)

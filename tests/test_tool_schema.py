@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from promptrail import log_tool
-from promptrail._tool_schema import tool_schema
+from promptrail.providers._tool_schema import tool_schema
 from promptrail.testing import capture_logs
 
 

@@ -15,29 +15,29 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from promptrail._active import ActiveLog
-from promptrail._batch import BatchProcessor
-from promptrail._context import (
+from promptrail._record.models import ChatMessage, FunctionCall, LogRecord, PromptKernel, ToolCall
+from promptrail._record.serialize import Limits, Redactor
+from promptrail._tracing.active import ActiveLog
+from promptrail._tracing.context import (
     ContextThreadPoolExecutor,
     Scope,
     bind_context,
     get_current_log_id,
     get_current_trace_id,
 )
-from promptrail._cost import register_price
-from promptrail._decorator import log_flow, log_prompt, log_tool
-from promptrail._extract import Extractor, register_extractor, unregister_extractor
-from promptrail._pipeline import Stats, configure, flush, shutdown, stats
-from promptrail._processors import BaseProcessor, Processor, SimpleProcessor
-from promptrail._records import ChatMessage, FunctionCall, LogRecord, PromptKernel, ToolCall
-from promptrail._serialize import Limits, Redactor
-from promptrail._trace import Trace, trace, update_current
+from promptrail._tracing.decorators import log_flow, log_prompt, log_tool
+from promptrail._tracing.trace import Trace, trace, update_current
 from promptrail._version import __version__
 from promptrail.exceptions import ConfigurationError, PromptrailError
+from promptrail.pipeline._batch import BatchProcessor
+from promptrail.pipeline._configure import Stats, configure, flush, shutdown, stats
+from promptrail.pipeline._processors import BaseProcessor, Processor, SimpleProcessor
+from promptrail.providers._prices import register_price
+from promptrail.providers._registry import Extractor, register_extractor, unregister_extractor
 
 if TYPE_CHECKING:
-    from promptrail._otel import OtelBridge as OtelBridge
-    from promptrail._otel_ingest import GenAiSpanProcessor as GenAiSpanProcessor
+    from promptrail.otel._bridge import OtelBridge as OtelBridge
+    from promptrail.otel._ingest import GenAiSpanProcessor as GenAiSpanProcessor
 
 __all__ = [
     "ActiveLog",
@@ -80,8 +80,8 @@ __all__ = [
 # Imported on first use so that ``import promptrail`` never imports opentelemetry (an optional
 # extra). They are left out of ``__all__`` so that ``from promptrail import *`` works without it.
 _LAZY = {
-    "GenAiSpanProcessor": "promptrail._otel_ingest",  # needs opentelemetry-sdk
-    "OtelBridge": "promptrail._otel",  # needs opentelemetry-api (promptrail[otel])
+    "GenAiSpanProcessor": "promptrail.otel._ingest",  # needs opentelemetry-sdk
+    "OtelBridge": "promptrail.otel._bridge",  # needs opentelemetry-api (promptrail[otel])
 }
 
 

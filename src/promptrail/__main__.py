@@ -2,6 +2,6 @@
 
 import sys
 
-from promptrail._cli import main
+from promptrail.cli._main import main
 
 sys.exit(main())

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from promptrail._records import LogRecord
+from promptrail._record.models import LogRecord
 from promptrail.testing import capture_logs as _capture_logs
 
 __all__ = ["capture_logs"]

@@ -22,13 +22,13 @@ import datetime
 import threading
 from collections.abc import Iterator, Sequence
 
-from promptrail._config import STATE, Settings, _State
-from promptrail._ids import DEFAULT_IDS, IdGenerator, SequentialIds
-from promptrail._pipeline import _install, reset_counts
-from promptrail._processors import SimpleProcessor
-from promptrail._records import LogRecord
+from promptrail._record.models import LogRecord
+from promptrail._runtime.ids import DEFAULT_IDS, IdGenerator, SequentialIds
+from promptrail._runtime.state import STATE, Settings, _State
 from promptrail.exporters._base import ExportResult
 from promptrail.exporters._memory import InMemoryExporter
+from promptrail.pipeline._configure import _install, reset_counts
+from promptrail.pipeline._processors import SimpleProcessor
 
 __all__ = ["FixedClock", "SequentialIds", "capture_logs", "reset"]
 
@@ -126,7 +126,7 @@ def reset() -> None:
 
     .. versionadded:: 0.1.0
     """
-    from promptrail._pipeline import shutdown
+    from promptrail.pipeline._configure import shutdown
 
     shutdown(timeout=5.0)
     fresh = _State()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from promptrail._accumulate import StreamAccumulator
-from promptrail._extract import extract
+from promptrail.providers._accumulate import StreamAccumulator
+from promptrail.providers._registry import extract
 
 
 def _chunk(choices: list[dict[str, Any]]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 import promptrail
-from promptrail import _cost
+from promptrail.providers import _prices as _cost
 from promptrail.testing import capture_logs
 
 

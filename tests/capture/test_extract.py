@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 import promptrail
-from promptrail import _extract
-from promptrail._responses import get
+from promptrail.providers import _registry as _extract
+from promptrail.providers._responses import get
 from promptrail.testing import capture_logs
 
 
@@ -408,7 +408,7 @@ class TestRegistry:
     def test_sdks_are_not_imported_by_promptrail(self) -> None:
         """Extracting a dict-shaped response imports neither openai nor anthropic."""
         code = (
-            "import sys, promptrail._extract as e\n"
+            "import sys, promptrail.providers._registry as e\n"
             "e.extract({'object': 'chat.completion', 'choices': []})\n"
             "e.extract({'type': 'message', 'role': 'assistant', 'content': []})\n"
             "print(sorted(m for m in ('openai', 'anthropic') if m in sys.modules))\n"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 import promptrail
-from promptrail._request import normalize_tool_choice, normalize_tools, request_fields
+from promptrail.providers._request import normalize_tool_choice, normalize_tools, request_fields
 from promptrail.testing import capture_logs
 
 USER = [{"role": "user", "content": "hi"}]

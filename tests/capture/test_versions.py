@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 import promptrail
-from promptrail._records import PromptKernel
-from promptrail._versions import version_id
+from promptrail._record.models import PromptKernel
+from promptrail._record.versions import version_id
 from promptrail.testing import capture_logs
 
 KERNEL = {"model": "gpt-4o", "temperature": 0.2, "tools": [{"name": "f", "parameters": {}}]}
@@ -48,8 +48,8 @@ class TestVersionId:
     def test_id_is_the_same_in_another_process(self) -> None:
         """The id does not depend on the process (no salted ``hash()``)."""
         code = (
-            "from promptrail._records import PromptKernel\n"
-            "from promptrail._versions import version_id\n"
+            "from promptrail._record.models import PromptKernel\n"
+            "from promptrail._record.versions import version_id\n"
             f"print(version_id(PromptKernel.model_validate({KERNEL!r})))\n"
         )
         out = subprocess.run(

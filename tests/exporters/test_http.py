@@ -20,7 +20,7 @@ import pytest
 
 import promptrail
 from promptrail import LogRecord
-from promptrail._fastrecord import dump_json
+from promptrail._record.encode import dump_json
 from promptrail.exceptions import ConfigurationError
 from promptrail.exporters import ExportResult, HttpExporter
 from promptrail.exporters import _http as http_module
@@ -97,7 +97,7 @@ class TestHttpExporterConfig:
     def test_importing_promptrail_does_not_import_httpx2(self) -> None:
         """httpx2 is imported only when HttpExporter is first used."""
         code = (
-            "import sys, promptrail, promptrail.exporters, promptrail._cli;"
+            "import sys, promptrail, promptrail.exporters, promptrail.cli._main;"
             "assert 'httpx2' not in sys.modules;"
             "assert 'fastapi' not in sys.modules;"
             "promptrail.exporters.HttpExporter;"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from promptrail import LogRecord
-from promptrail._fastrecord import dump_json
+from promptrail._record.encode import dump_json
 from promptrail.exporters import _spool
 from promptrail.exporters._spool import Spool, default_spool_path, line_id, whole
 

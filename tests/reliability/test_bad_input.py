@@ -1,6 +1,6 @@
 """Bad input: each gets its documented result, never an exception, in bounded memory.
 
-The documented results are in the docstring of ``promptrail._serialize``.
+The documented results are in the docstring of ``promptrail._record.serialize``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 
 import promptrail
 from promptrail import ActiveLog, BaseProcessor, Limits, log_prompt, log_tool, trace
-from promptrail._serialize import TRUNCATED_MARK
+from promptrail._record.serialize import TRUNCATED_MARK
 from promptrail.exporters import InMemoryExporter, JsonlExporter, SqliteExporter
 
 MAX_STRING = Limits().max_string

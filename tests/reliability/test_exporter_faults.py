@@ -10,7 +10,8 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 import promptrail
-from promptrail import ActiveLog, BaseProcessor, BatchProcessor, LogRecord, SimpleProcessor, _errors
+from promptrail import ActiveLog, BaseProcessor, BatchProcessor, LogRecord, SimpleProcessor
+from promptrail._runtime import errors as _errors
 from promptrail.exporters import ExportResult, InMemoryExporter
 
 

@@ -22,7 +22,7 @@ pytest.importorskip("uvicorn")
 
 import httpx2
 
-from promptrail._cli import COMMANDS
+from promptrail.cli._main import COMMANDS
 from promptrail.exporters import SqliteStore
 from promptrail.server import ServerThread, create_app
 from promptrail.server._web import create_web_app

@@ -14,7 +14,7 @@ import pytest
 
 import promptrail
 from promptrail import LogRecord, Redactor, SimpleProcessor, log_flow, log_prompt, trace
-from promptrail._serialize import REDACTED, to_jsonable
+from promptrail._record.serialize import REDACTED, to_jsonable
 from promptrail.exceptions import ConfigurationError
 from promptrail.exporters import ExportResult, InMemoryExporter, JsonlExporter, SqliteExporter
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from promptrail import LogRecord
-from promptrail._cli import main
+from promptrail.cli._main import main
 from promptrail.exporters import SqliteExporter, SqliteStore
 
 Factory = Callable[..., list[LogRecord]]
@@ -359,7 +359,7 @@ class TestTail:
         """SIGINT ends tail with status 0 and no traceback."""
         code = (
             "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler);"
-            "from promptrail._cli import main;"
+            "from promptrail.cli._main import main;"
             f"sys.exit(main(['tail', '--db', {str(db_path)!r}, '--last', '1',"
             " '--interval', '0.05']))"
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from promptrail import LogRecord
-from promptrail._follow import Follower
+from promptrail.cli._follow import Follower
 from promptrail.exporters import SqliteStore
 
 Factory = Callable[..., list[LogRecord]]
@@ -112,7 +112,7 @@ class TestFollower:
         self, tmp_path: Path, support_trace: Factory, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """Only the most recent shown traces are remembered; older late logs start afresh."""
-        monkeypatch.setattr("promptrail._follow._REMEMBER", 2)
+        monkeypatch.setattr("promptrail.cli._follow._REMEMBER", 2)
         store = SqliteStore(tmp_path / "f.db")
         follower = Follower(store)
         for name in ("a", "b", "c"):

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from promptrail import LogRecord
-from promptrail._viewer import (
+from promptrail.cli._viewer import (
     Palette,
     format_cost,
     format_duration,

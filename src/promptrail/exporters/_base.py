@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from promptrail._records import LogRecord
+from promptrail._record.models import LogRecord
 
 __all__ = ["ExportResult", "Exporter", "write_all"]
 

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Sequence
 from typing import TextIO
 
-from promptrail._records import LogRecord
+from promptrail._record.models import LogRecord
 from promptrail.exporters._base import ExportResult
 
 __all__ = ["ConsoleExporter", "format_line"]

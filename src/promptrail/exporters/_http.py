@@ -47,10 +47,10 @@ from typing import Any
 
 import httpx2
 
-from promptrail import _errors
-from promptrail._fork import call_after_fork
-from promptrail._otel_context import suppress_instrumentation
-from promptrail._records import LogRecord
+from promptrail._record.models import LogRecord
+from promptrail._runtime import errors as _errors
+from promptrail._runtime.fork import call_after_fork
+from promptrail._runtime.suppression import suppress_instrumentation
 from promptrail.exceptions import ConfigurationError
 from promptrail.exporters._base import ExportResult
 from promptrail.exporters._spool import Spool, default_spool_path

@@ -6,7 +6,7 @@ import collections
 import threading
 from collections.abc import Sequence
 
-from promptrail._records import LogRecord
+from promptrail._record.models import LogRecord
 from promptrail.exporters._base import ExportResult
 
 __all__ = ["InMemoryExporter"]

@@ -26,10 +26,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from promptrail import _errors
-from promptrail._fastrecord import dump_json
-from promptrail._fork import path_lock
-from promptrail._records import LogRecord
+from promptrail._record.encode import dump_json
+from promptrail._record.models import LogRecord
+from promptrail._runtime import errors as _errors
+from promptrail._runtime.fork import path_lock
 from promptrail.exporters._base import write_all
 
 try:  # POSIX; elsewhere only the in-process lock protects the file.

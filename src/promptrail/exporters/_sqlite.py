@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from promptrail._fastrecord import dump_json
-from promptrail._fork import relock_after_fork
-from promptrail._records import LogRecord
+from promptrail._record.encode import dump_json
+from promptrail._record.models import LogRecord
+from promptrail._runtime.fork import relock_after_fork
 from promptrail.exceptions import PromptrailError
 from promptrail.exporters._base import ExportResult
 

@@ -33,9 +33,9 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute
 
-from promptrail._ids import DEFAULT_IDS, next_seq
-from promptrail._records import LogKind, LogRecord
-from promptrail._versions import version_id
+from promptrail._record.models import LogKind, LogRecord
+from promptrail._record.versions import version_id
+from promptrail._runtime.ids import DEFAULT_IDS, next_seq
 from promptrail.exceptions import ConfigurationError
 from promptrail.exporters._sqlite import SqliteStore, default_db_path
 from promptrail.server._otlp import add_otlp_routes

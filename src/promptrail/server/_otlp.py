@@ -5,7 +5,7 @@
 binary protobuf (``Content-Type: application/x-protobuf``) or the OTLP JSON mapping
 (``application/json``: lowerCamelCase field names, trace and span ids in hex). A gzip
 ``Content-Encoding`` is accepted. GenAI spans become promptrail records through
-:func:`~promptrail._otel_ingest.records_from_spans` (the conversion the live
+:func:`~promptrail.otel._ingest.records_from_spans` (the conversion the live
 :class:`~promptrail.GenAiSpanProcessor` uses), including the spans of promptrail's own
 :class:`~promptrail.OtelBridge` from another process; other spans are ignored. Records go into
 the receiver's store.
@@ -34,8 +34,8 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from promptrail import _errors
-from promptrail._records import LogRecord
+from promptrail._record.models import LogRecord
+from promptrail._runtime import errors as _errors
 from promptrail.exporters._sqlite import SqliteStore
 
 if TYPE_CHECKING:
@@ -270,7 +270,7 @@ def spans_from_request(request: ExportTraceServiceRequest) -> list[ReadableSpan]
 
 def _convert(body: bytes, as_json: bool) -> tuple[list[LogRecord], int, str]:
     """Decode a body into records; also how many GenAI spans failed, and the first error."""
-    from promptrail._otel_ingest import records_from_spans
+    from promptrail.otel._ingest import records_from_spans
 
     message = decode_request(body, as_json=as_json)
     failures: list[str] = []

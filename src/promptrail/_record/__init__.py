@@ -1,0 +1,1 @@
+"""The log record: its models, value conversion and encoding, version ids."""

@@ -1,0 +1,1 @@
+"""The log in progress: decorators, ``trace()``, the current log, stream proxies, sampling."""

@@ -1,0 +1,167 @@
+"""``trace()``: a parent log with no LLM call of its own, and ``update_current()``.
+
+``with trace(path="support/flow", inputs={...}) as t:`` (or ``async with``) makes a ``flow`` log
+that parents every log started inside the block. ``t.output`` and ``t.metadata`` may be set inside;
+an exception ends the log with ``error`` set and propagates unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import warnings
+from types import TracebackType
+from typing import Any
+
+from promptrail._record.models import LogKind
+from promptrail._runtime.state import STATE
+from promptrail._tracing.active import UPDATABLE_FIELDS, ActiveLog, CallSpec
+from promptrail._tracing.context import CURRENT, Scope, attach, detach
+from promptrail._tracing.decorators import end_log, start_log
+from promptrail.exceptions import ConfigurationError
+
+__all__ = ["Trace", "trace", "update_current"]
+
+
+class Trace:
+    """A ``flow`` log open for the duration of a ``with`` block; made by :func:`trace`.
+
+    Attributes:
+        output: Set it to record the flow's output (text, or any value, logged as JSON).
+        metadata: A dict; add keys to record them.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("_attached", "_inputs", "_log", "_spec", "_token", "metadata", "output")
+
+    def __init__(
+        self, spec: CallSpec, inputs: dict[str, Any] | None, metadata: dict[str, Any] | None
+    ) -> None:
+        self._spec = spec
+        self._inputs = dict(inputs) if inputs else None
+        self.metadata: dict[str, Any] = dict(metadata) if metadata else {}
+        self.output: Any = None
+        self._log: ActiveLog | None = None
+        self._token: contextvars.Token[ActiveLog | None] | None = None
+        self._attached: list[tuple[Scope, object]] | None = None
+
+    @property
+    def log_id(self) -> str | None:
+        """The id of this flow's log (``None`` before the block starts or when disabled)."""
+        return None if self._log is None else self._log.log_id
+
+    @property
+    def trace_id(self) -> str | None:
+        """The id of the trace this flow belongs to (its own id when it is the root)."""
+        return None if self._log is None else self._log.trace_id
+
+    def __enter__(self) -> Trace:
+        st = STATE
+        if not st.enabled:
+            return self
+        log = start_log(st, self._spec, None, (), None)
+        if self._inputs is not None:
+            log.update({"inputs": self._inputs})
+        self._log = log
+        self._token = CURRENT.set(log)
+        self._attached = attach(st.scopes, log) if st.scopes else None
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        log, token = self._log, self._token
+        if log is None or token is None:
+            return
+        self._token = None
+        if self._attached is not None:
+            detach(self._attached, log)
+            self._attached = None
+        # Exited in another context (a misuse): keep the log anyway.
+        with contextlib.suppress(ValueError):
+            CURRENT.reset(token)
+        fields: dict[str, Any] = {}
+        if self.metadata:
+            fields["metadata"] = self.metadata
+        if self.output is not None:
+            fields["output"] = self.output
+        if fields:
+            log.update(fields)
+        end_log(STATE, log, exc)
+
+    async def __aenter__(self) -> Trace:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
+def trace(
+    *,
+    path: str,
+    inputs: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    kind: LogKind = "flow",
+) -> Trace:
+    """Open a parent log (a ``flow``) around a block of code.
+
+    Works with ``with`` and ``async with``. Every decorated call inside the block nests under it;
+    the block's exception (if any) is recorded and propagates unchanged.
+
+    Args:
+        path: Where the log is filed, ``folder/name``.
+        inputs: The flow's inputs.
+        metadata: Initial metadata (``t.metadata`` can add more inside the block).
+        kind: The log kind, ``"flow"`` by default.
+
+    Raises:
+        ConfigurationError: If ``path`` is empty.
+
+    .. versionadded:: 0.1.0
+    """
+    if not path or not isinstance(path, str):
+        msg = f"trace() needs a non-empty path, not {path!r}"
+        raise ConfigurationError(msg)
+    spec = CallSpec(path=path, kind=kind, signature=None)
+    return Trace(spec, inputs, metadata)
+
+
+def update_current(**fields: Any) -> bool:
+    """Set fields on the log in progress (the innermost decorated call or ``trace()`` block).
+
+    ``metadata`` and ``inputs`` merge key by key; other fields (``output``, ``prompt_tokens``,
+    ``output_tokens``, ``reasoning_tokens``, ``prompt_cost``, ``output_cost``, ``finish_reason``,
+    ``user``, ...) replace what promptrail captured. Unknown field names are ignored with a
+    warning; a value of the wrong type (``prompt_tokens="many"``) is kept under
+    ``metadata["promptrail.invalid_fields"]`` instead of its field. Outside any log it does
+    nothing.
+
+    Returns:
+        True if a log in progress was updated; False outside any log, and when no known field
+        was given (nothing was set).
+
+    .. versionadded:: 0.1.0
+    """
+    unknown = sorted(set(fields) - UPDATABLE_FIELDS)
+    if unknown:
+        warnings.warn(
+            f"promptrail.update_current() ignores unknown fields: {', '.join(unknown)}",
+            stacklevel=2,
+        )
+        fields = {k: v for k, v in fields.items() if k in UPDATABLE_FIELDS}
+    if not fields:
+        return False
+    log = CURRENT.get()
+    if log is None or log.ended:
+        return False
+    log.update(fields)
+    return True

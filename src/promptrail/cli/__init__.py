@@ -1,0 +1,1 @@
+"""The ``promptrail`` command line: show, tail, stats, serve."""

@@ -1,0 +1,522 @@
+"""The OpenTelemetry bridge: every promptrail log is also a live GenAI span.
+
+:class:`OtelBridge` is a processor (and a :class:`Scope`). Installed with
+``promptrail.configure(processors=[OtelBridge()])``, it opens an API span when a log starts, makes
+it the current OTel span whenever the log's code runs (the call, each generator step, a
+``trace()`` block), and ends it when the log ends. So httpx, openai or database
+auto-instrumentation nests under promptrail's span, and promptrail's spans join the app's trace.
+
+Attributes follow the latest OpenTelemetry GenAI semantic conventions (all "Development"):
+
+* a ``prompt`` log is a ``chat {model}`` span (``text_completion`` for ``endpoint="complete"``),
+  kind CLIENT; a ``tool`` log is ``execute_tool {name}``, a ``flow`` log
+  ``invoke_workflow {path}`` (or ``invoke_agent``), both INTERNAL;
+* the sampling-relevant attributes (``gen_ai.operation.name``, ``gen_ai.provider.name``,
+  ``gen_ai.request.model``, ``gen_ai.prompt.name`` = path, tool/workflow names) are given at span
+  creation, from what is known then (decorator options, a ``model=`` argument);
+* the rest (``gen_ai.request.*``, ``gen_ai.response.*``, ``gen_ai.usage.*``,
+  ``gen_ai.prompt.version``) is set at the end, **only when the span is recording** (sampled, with
+  an SDK installed), from the log's raw fields: what ``update_current()`` set, what the extractors
+  read from the return value, decorator options and the call's keyword arguments
+  (:func:`raw_attributes`, the same precedence as the record). No record is built for it;
+  unsampled calls and API-only installs pay nothing but a no-op span;
+* message content (``gen_ai.input.messages``, ``gen_ai.output.messages``,
+  ``gen_ai.system_instructions``, ``gen_ai.tool.definitions``, tool call arguments and result) must
+  be redacted and bounded exactly like the record, so when it is switched on the bridge builds the
+  record with ``log.to_record()`` on the caller's thread (again only for recording spans; about
+  0.1 ms per call, the pipeline builds its own copy in the worker) and writes compact JSON strings.
+  Off by default: ``OtelBridge(capture_content=True)`` or
+  ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` (``true``/``SPAN_ONLY``/
+  ``SPAN_AND_EVENT``).
+
+Each record's metadata gets ``otel.trace_id`` and ``otel.span_id`` (hex) so both systems can be
+correlated. A recording span carries ``promptrail.log_id``, ``promptrail.trace_id``,
+``promptrail.path`` and ``promptrail.parent_id``, so a receiver (``promptrail serve``'s OTLP
+endpoint) can rebuild the log from the span alone, whatever batch its parent was exported in.
+Requires ``opentelemetry-api`` (the ``promptrail[otel]`` extra); without an SDK the spans are
+no-ops. promptrail never sets the global tracer provider.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, StatusCode, TracerProvider
+
+from promptrail._record.models import ChatMessage, LogRecord
+from promptrail._runtime import errors as _errors
+from promptrail._runtime.state import STATE
+from promptrail._runtime.suppression import suppress_instrumentation
+from promptrail._tracing.active import RESPONSE_MODEL_KEY, ActiveLog, answered_model
+from promptrail._tracing.decorators import INCOMPLETE_KEY
+from promptrail._version import __version__
+from promptrail.providers import _registry as _extract
+from promptrail.providers import _request as _request
+from promptrail.providers._responses import json_or_text
+
+__all__ = [
+    "CAPTURE_CONTENT_ENV",
+    "SCOPE_NAME",
+    "OtelBridge",
+    "content_attributes",
+    "input_messages",
+    "output_messages",
+    "raw_attributes",
+    "result_attributes",
+    "suppress_instrumentation",
+    "tool_definitions",
+]
+
+SCOPE_NAME = "promptrail"
+"""The instrumentation scope (tracer name) of the bridge's spans."""
+
+CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+"""The environment variable OpenTelemetry's GenAI instrumentations read for content capture."""
+
+_CONTENT_ON = frozenset({"1", "true", "yes", "on", "span_only", "span_and_event"})
+
+OTEL_TRACE_ID = "otel.trace_id"
+OTEL_SPAN_ID = "otel.span_id"
+
+_OPERATION = "gen_ai.operation.name"
+_PROVIDER = "gen_ai.provider.name"
+_REQUEST_MODEL = "gen_ai.request.model"
+
+_REQUEST_PARAMS = (
+    ("max_tokens", "gen_ai.request.max_tokens", int),
+    ("temperature", "gen_ai.request.temperature", float),
+    ("top_p", "gen_ai.request.top_p", float),
+    ("presence_penalty", "gen_ai.request.presence_penalty", float),
+    ("frequency_penalty", "gen_ai.request.frequency_penalty", float),
+    ("seed", "gen_ai.request.seed", int),
+)
+
+_USAGE = (
+    ("prompt_tokens", "gen_ai.usage.input_tokens"),
+    ("output_tokens", "gen_ai.usage.output_tokens"),
+    ("reasoning_tokens", "gen_ai.usage.reasoning.output_tokens"),
+)
+
+_AttrValue = str | bool | int | float | Sequence[str]
+FlowOperation = Literal["invoke_workflow", "invoke_agent"]
+
+
+def _env_capture() -> bool:
+    value = os.environ.get(CAPTURE_CONTENT_ENV, "")
+    return value.strip().lower() in _CONTENT_ON
+
+
+class OtelBridge:
+    """Mirror every promptrail log as a live OpenTelemetry span with GenAI attributes.
+
+    ::
+
+        promptrail.configure(exporters=[...], processors=[promptrail.OtelBridge()])
+
+    The span of a log is the child of the span of the log's promptrail parent, or of the OTel span
+    current when the log starts (the app's own tracing), so promptrail's spans join the app's
+    trace. While the log's code runs its span is current: spans started inside (httpx, openai,
+    DB) nest under it. Needs ``opentelemetry-api``; an SDK (and a provider) decides what is
+    recorded and exported.
+
+    Args:
+        tracer_provider: Where spans go; default: the global provider at each span (promptrail
+            never sets it). Pass an SDK ``TracerProvider`` to keep promptrail's spans apart.
+        capture_content: Record message content (``gen_ai.input.messages`` and friends) as JSON
+            strings. ``None`` (default) reads ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``
+            once, here; off unless it says ``true``, ``SPAN_ONLY`` or ``SPAN_AND_EVENT``.
+        flow_operation: The operation of ``flow`` logs: ``"invoke_workflow"`` (default) or
+            ``"invoke_agent"``.
+        exception_events: Add an ``exception`` span event (type and message) to failed calls,
+            besides the ERROR status and ``error.type``.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        *,
+        tracer_provider: TracerProvider | None = None,
+        capture_content: bool | None = None,
+        flow_operation: FlowOperation = "invoke_workflow",
+        exception_events: bool = True,
+    ) -> None:
+        if flow_operation not in ("invoke_workflow", "invoke_agent"):
+            from promptrail.exceptions import ConfigurationError
+
+            msg = f"flow_operation must be invoke_workflow or invoke_agent, not {flow_operation!r}"
+            raise ConfigurationError(msg)
+        self._tracer = trace.get_tracer(SCOPE_NAME, __version__, tracer_provider=tracer_provider)
+        self._capture_content = _env_capture() if capture_content is None else capture_content
+        self._flow_operation: FlowOperation = flow_operation
+        self._exception_events = exception_events
+        # The open span of each log in progress. Keyed by the log itself (identity hash); entries
+        # are removed at on_end, so the dict holds only logs still running.
+        self._spans: dict[ActiveLog, Span] = {}
+
+    @property
+    def capture_content(self) -> bool:
+        """Whether message content is recorded on spans."""
+        return self._capture_content
+
+    # -- processor: start and end -----------------------------------------------------------
+
+    def on_start(self, log: ActiveLog) -> None:
+        """Open the log's span (start time = the log's) and store its ids in the metadata."""
+        name, kind, attributes = self._creation(log)
+        parent_ctx, parent_span = self._parent(log)
+        span = self._tracer.start_span(
+            name, context=parent_ctx, kind=kind, attributes=attributes, start_time=log.start_ns
+        )
+        sc = span.get_span_context()
+        if not sc.is_valid:
+            return  # API only and no trace around: nothing to end, make current or correlate
+        self._spans[log] = span
+        ids = {OTEL_TRACE_ID: trace.format_trace_id(sc.trace_id)}
+        if parent_span is None:
+            parent_span = trace.get_current_span(parent_ctx)
+        if parent_span.get_span_context().span_id != sc.span_id:  # a span of our own (SDK)
+            ids[OTEL_SPAN_ID] = trace.format_span_id(sc.span_id)
+        # Plain strings: merge into the log's metadata directly (what log.update would do).
+        fields = log.fields
+        if fields is None:
+            log.fields = {"metadata": ids}
+        else:
+            fields["metadata"] = {**(fields.get("metadata") or {}), **ids}
+        if span.is_recording():
+            # What a receiver needs to rebuild the log from this span alone (OTLP ingest).
+            own: dict[str, _AttrValue] = {
+                "promptrail.log_id": log.log_id,
+                "promptrail.trace_id": log.trace_id,
+                "promptrail.path": log.spec.path,
+            }
+            parent_id = log.trace_parent_id
+            if parent_id is not None:
+                own["promptrail.parent_id"] = parent_id
+            span.set_attributes(own)
+
+    def on_end(self, log: ActiveLog) -> None:
+        """Set the result attributes (only if the span is recording) and end the span."""
+        span = self._spans.pop(log, None)
+        if span is None:
+            return  # started before this bridge was installed, or not a log of ours
+        end_ns = None
+        if log.perf_end is not None:
+            end_ns = log.start_ns + (log.perf_end - log.perf_start)
+        try:
+            if span.is_recording():
+                self._finish(span, log, end_ns)
+        finally:
+            span.end(end_time=end_ns)
+
+    def force_flush(self, timeout: float = 30.0) -> bool:
+        """Nothing is buffered here (the tracer provider's processors own export)."""
+        return True
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """End the spans of logs still running, marked ``promptrail.incomplete="shutdown"``.
+
+        Their logs' ends go to the processors installed then, not to this bridge: ending the
+        spans now keeps them (and the spans nested under them) in the app's traces.
+        """
+        spans, self._spans = self._spans, {}
+        for span in spans.values():
+            if span.is_recording():
+                span.set_attribute("promptrail.incomplete", "shutdown")
+            span.end()
+
+    # -- scope: make the span current while the log's code runs ------------------------------
+
+    def attach(self, log: ActiveLog) -> object:
+        """Make the log's span the current OTel span; return the context token."""
+        span = self._spans.get(log)
+        if span is None:
+            return None
+        return otel_context.attach(trace.set_span_in_context(span))
+
+    def detach(self, log: ActiveLog, token: object) -> None:
+        """Restore the OTel context that was current before :meth:`attach`."""
+        if token is not None:
+            otel_context.detach(token)  # type: ignore[arg-type]
+
+    # -- span shape ---------------------------------------------------------------------------
+
+    def _parent(self, log: ActiveLog) -> tuple[otel_context.Context | None, Span | None]:
+        """Return the parent context: the promptrail parent's span, or the current OTel span.
+
+        While a parent's code runs its span is current, or a span started inside it (an app span
+        between promptrail parent and child), which is the better parent. A current span of
+        another trace means the child runs outside its parent's execution (or the app started a
+        new trace on purpose inside it): the promptrail parent wins then.
+        """
+        parent = log.parent
+        if parent is None:
+            return None, None
+        parent_span = self._spans.get(parent)
+        if parent_span is None:
+            return None, None
+        current = trace.get_current_span()
+        if current is parent_span:
+            return None, parent_span
+        current_trace = current.get_span_context().trace_id
+        if current_trace == parent_span.get_span_context().trace_id:
+            return None, None
+        return trace.set_span_in_context(parent_span), parent_span
+
+    def _creation(self, log: ActiveLog) -> tuple[str, SpanKind, dict[str, _AttrValue]]:
+        """Span name, kind and the attributes known at start (the sampling-relevant ones)."""
+        spec = log.spec
+        if spec.kind == "prompt":
+            prompt = spec.prompt or {}
+            operation = "text_completion" if prompt.get("endpoint") == "complete" else "chat"
+            attrs: dict[str, _AttrValue] = {_OPERATION: operation, "gen_ai.prompt.name": spec.path}
+            provider = prompt.get("provider")
+            if isinstance(provider, str):
+                attrs[_PROVIDER] = provider
+            model = prompt.get("model")
+            if model is None and log.kwargs:
+                model = log.kwargs.get("model")
+            if isinstance(model, str):
+                attrs[_REQUEST_MODEL] = model
+                return f"{operation} {model}", SpanKind.CLIENT, attrs
+            return operation, SpanKind.CLIENT, attrs
+        if spec.kind == "tool":
+            tool = spec.path.rsplit("/", 1)[-1]
+            attrs = {_OPERATION: "execute_tool", "gen_ai.tool.name": tool}
+            attrs["gen_ai.tool.type"] = "function"
+            return f"execute_tool {tool}", SpanKind.INTERNAL, attrs
+        operation = self._flow_operation
+        key = "gen_ai.workflow.name" if operation == "invoke_workflow" else "gen_ai.agent.name"
+        attrs = {_OPERATION: operation, key: spec.path}
+        return f"{operation} {spec.path}", SpanKind.INTERNAL, attrs
+
+    def _finish(self, span: Span, log: ActiveLog, end_ns: int | None) -> None:
+        """Set what is known only at the end: request and response details, errors, content."""
+        if log.error is not None:
+            type_name, _, message = log.error.partition(": ")
+            # Masked like the record's error: an API key quoted by an exception stays out.
+            message = STATE.settings.redactor.mask(message)
+            span.set_status(StatusCode.ERROR, message or type_name)
+            span.set_attribute("error.type", type_name)
+            if self._exception_events:
+                event = {"exception.type": type_name, "exception.message": message}
+                span.add_event("exception", event, timestamp=end_ns)
+        if not self._capture_content:
+            span.set_attributes(raw_attributes(log))
+            return
+        try:
+            record = log.to_record(STATE.settings)
+        except Exception as exc:
+            _errors.report(
+                "otel:record", exc, "could not build the record for the span", internal=True
+            )
+            return
+        span.set_attributes(result_attributes(record))
+        span.set_attributes(content_attributes(record))
+
+
+# -- record → attributes ---------------------------------------------------------------------
+
+
+def raw_attributes(log: ActiveLog) -> dict[str, _AttrValue]:
+    """The result attributes of an ended log, read from its raw fields (no record is built).
+
+    The same values the record will hold: fields set with ``update_current()`` win over what the
+    extractors read from the return value; decorator options win over extracted prompt details;
+    request parameters not given there come from the call's keyword arguments.
+    """
+    spec = log.spec
+    values: dict[str, Any] = {}
+    if log.error is None and spec.output_on(STATE.settings):
+        result = log.result if log.items is None else log.items
+        values.update(_extract.extract(result, is_stream=log.items is not None))
+    values.update(log.fields or {})
+    prompt: dict[str, Any] = {}
+    if spec.kind == "prompt":
+        extracted = values.get("prompt")
+        if isinstance(extracted, Mapping):
+            prompt.update(extracted)
+        # The call's arguments, mapped exactly as the record maps them (aliases, positional
+        # arguments, decorator defaults); extracted details fill only what the call did not say.
+        inputs, messages = log._inputs() if spec.inputs_on(STATE.settings) else ({}, None)
+        requested, _messages, _choice = _request.request_fields(spec.prompt, inputs, messages)
+        prompt.update({k: v for k, v in requested.items() if v is not None})
+        answered = extracted.get("model") if isinstance(extracted, Mapping) else None
+        values["response_model"] = answered_model(requested.get("model"), answered)
+    metadata = values.get("metadata")
+    incomplete = metadata.get(INCOMPLETE_KEY) if isinstance(metadata, Mapping) else None
+    return _attributes(spec.kind, prompt, values, incomplete)
+
+
+def result_attributes(record: LogRecord) -> dict[str, _AttrValue]:
+    """The GenAI request/response/usage attributes of a finished record (no message content)."""
+    prompt = record.prompt.model_dump(exclude_none=True) if record.prompt is not None else {}
+    values = {
+        "prompt_tokens": record.prompt_tokens,
+        "output_tokens": record.output_tokens,
+        "reasoning_tokens": record.reasoning_tokens,
+        "finish_reason": record.finish_reason,
+        "version_id": record.version_id,
+        "provider_response": record.provider_response,
+        "response_model": record.metadata.get(RESPONSE_MODEL_KEY),
+    }
+    incomplete = record.metadata.get(INCOMPLETE_KEY)
+    return _attributes(record.kind, prompt, values, incomplete)
+
+
+def _attributes(
+    kind: str, prompt: Mapping[str, Any], values: Mapping[str, Any], incomplete: Any
+) -> dict[str, _AttrValue]:
+    attrs: dict[str, _AttrValue] = {}
+    if kind == "prompt":
+        for field, key in (("model", _REQUEST_MODEL), ("provider", _PROVIDER)):
+            text = prompt.get(field)
+            if isinstance(text, str) and text:
+                attrs[key] = text
+        for field, key, typ in _REQUEST_PARAMS:
+            value = prompt.get(field)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                attrs[key] = typ(value)
+        stop = prompt.get("stop")
+        if isinstance(stop, str):
+            attrs["gen_ai.request.stop_sequences"] = [stop]
+        elif isinstance(stop, (list, tuple)) and stop:
+            attrs["gen_ai.request.stop_sequences"] = [str(s) for s in stop]
+    for field, key in _USAGE:
+        count = values.get(field)
+        if isinstance(count, int) and not isinstance(count, bool):
+            attrs[key] = count
+    version = values.get("version_id")
+    if isinstance(version, str) and version:
+        attrs["gen_ai.prompt.version"] = version
+    finish = values.get("finish_reason")
+    if isinstance(finish, str) and finish:
+        attrs["gen_ai.response.finish_reasons"] = [finish]
+    response = values.get("provider_response")
+    if isinstance(response, Mapping):
+        for field, key in (("id", "gen_ai.response.id"), ("model", "gen_ai.response.model")):
+            if isinstance(response.get(field), str):
+                attrs[key] = response[field]
+    answered = values.get("response_model")
+    if "gen_ai.response.model" not in attrs and isinstance(answered, str) and answered:
+        attrs["gen_ai.response.model"] = answered  # the model that answered, when it differs
+    if isinstance(incomplete, str):
+        attrs["promptrail.incomplete"] = incomplete
+    return attrs
+
+
+def content_attributes(record: LogRecord) -> dict[str, _AttrValue]:
+    """The opt-in content attributes of a record, as compact JSON strings."""
+    attrs: dict[str, _AttrValue] = {}
+    if record.kind == "tool":
+        attrs["gen_ai.tool.call.arguments"] = _dumps(record.inputs or {})
+        if record.output is not None:
+            attrs["gen_ai.tool.call.result"] = record.output
+        return attrs
+    messages = record.messages or []
+    inputs = record.inputs or {}
+    system = inputs.get("system") or inputs.get("instructions")  # passed apart from the chat
+    if (
+        isinstance(system, str)
+        and system
+        and messages
+        and messages[0].role == "system"
+        and messages[0].content == system
+    ):
+        # The log's messages start with it (see _request.request_fields); the span carries it
+        # once, as system instructions, as the semantic conventions ask.
+        attrs["gen_ai.system_instructions"] = _dumps([{"type": "text", "content": system}])
+        messages = messages[1:]
+    if messages:
+        attrs["gen_ai.input.messages"] = _dumps(input_messages(messages))
+    elif record.kind == "flow" and record.inputs:
+        text = _dumps(record.inputs)
+        attrs["gen_ai.input.messages"] = _dumps([_text_message("user", text)])
+    outputs = output_messages(record)
+    if outputs:
+        attrs["gen_ai.output.messages"] = _dumps(outputs)
+    if record.prompt is not None and record.prompt.tools:
+        attrs["gen_ai.tool.definitions"] = _dumps(tool_definitions(record.prompt.tools))
+    return attrs
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _text_message(role: str, text: str) -> dict[str, Any]:
+    return {"role": role, "parts": [{"type": "text", "content": text}]}
+
+
+def _part(part: Mapping[str, Any]) -> dict[str, Any]:
+    """One OpenAI-style content part as a GenAI part."""
+    kind = part.get("type")
+    if kind == "text":
+        return {"type": "text", "content": part.get("text", "")}
+    if kind == "image_url":
+        image = part.get("image_url")
+        url = image.get("url") if isinstance(image, Mapping) else image
+        return {"type": "uri", "modality": "image", "uri": url}
+    return dict(part)
+
+
+def _message(message: ChatMessage) -> dict[str, Any]:
+    """One promptrail chat message as a GenAI ``ChatMessage`` (``role`` + ``parts``)."""
+    parts: list[dict[str, Any]] = []
+    if message.thinking:
+        parts.append({"type": "reasoning", "content": message.thinking})
+    content = message.content
+    if message.role == "tool":
+        parts.append(
+            {"type": "tool_call_response", "id": message.tool_call_id, "response": content}
+        )
+    elif isinstance(content, str):
+        parts.append({"type": "text", "content": content})
+    elif content:
+        parts.extend(_part(p) for p in content)
+    for call in message.tool_calls or ():
+        parts.append(
+            {
+                "type": "tool_call",
+                "id": call.id,
+                "name": call.function.name,
+                "arguments": None
+                if call.function.arguments is None
+                else json_or_text(call.function.arguments),
+            }
+        )
+    out: dict[str, Any] = {"role": message.role, "parts": parts}
+    if message.name:
+        out["name"] = message.name
+    return out
+
+
+def input_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+    """Return promptrail chat messages as the ``gen_ai.input.messages`` structure."""
+    return [_message(m) for m in messages]
+
+
+def output_messages(record: LogRecord) -> list[dict[str, Any]]:
+    """The record's output as the ``gen_ai.output.messages`` structure (one message)."""
+    if record.output_message is not None:
+        message = _message(record.output_message)
+    elif record.output is not None:
+        message = _text_message("assistant", record.output)
+    else:
+        return []
+    if record.kind == "prompt":
+        message["finish_reason"] = record.finish_reason or ("error" if record.error else "stop")
+    return [message]
+
+
+def tool_definitions(tools: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Tool definitions (any provider's shape) as the ``gen_ai.tool.definitions`` structure."""
+    return [
+        {"type": "function", **tool} if isinstance(tool, Mapping) else tool
+        for tool in _request.normalize_tools(tools)
+    ]

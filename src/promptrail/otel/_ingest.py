@@ -1,0 +1,637 @@
+"""OpenTelemetry → promptrail: GenAI spans from any instrumentation become promptrail logs.
+
+:class:`GenAiSpanProcessor` is an OpenTelemetry **SDK** span processor (it needs
+``opentelemetry-sdk``)::
+
+    provider.add_span_processor(promptrail.GenAiSpanProcessor())
+
+Each finished span that carries GenAI attributes (``gen_ai.operation.name``,
+``gen_ai.provider.name``/``gen_ai.system``, ``gen_ai.request.model``, OpenLLMetry's
+``llm.request.type``/``traceloop.span.kind``) becomes a log: ``prompt`` for model calls,
+``tool`` for ``execute_tool``, ``flow`` for agents and workflows. Other spans are ignored, and so
+are the spans of promptrail's own :class:`OtelBridge` (they already are logs).
+
+Parents come from the span tree: a log's ``trace_parent_id`` is the log of its nearest ancestor
+span that is a GenAI span (or a promptrail bridge span, whose log id it carries), skipping app
+spans in between; ``trace_id`` is the log id of the topmost such ancestor. A span's log id is a
+UUIDv7 made from its start time and a hash of its OTel trace and span ids, so the same span always
+gets the same id and a child can name its parent before the parent ends.
+
+On the app's thread the processor only records span starts (span id → parent) and, for GenAI
+spans, works out the parent links; converting the span into a record happens in promptrail's
+export worker. Records go to promptrail's configured processors, so they land in the same stores.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import StatusCode, format_span_id, format_trace_id
+
+from promptrail._record import serialize as _serialize
+from promptrail._record.models import ChatMessage, LogKind, LogRecord, PromptKernel
+from promptrail._runtime.state import Settings
+from promptrail._tracing.active import RESPONSE_MODEL_KEY, answered_model
+from promptrail.otel._bridge import _REQUEST_PARAMS, OTEL_SPAN_ID, OTEL_TRACE_ID, SCOPE_NAME
+from promptrail.pipeline._emit import ExternalLog, emit
+from promptrail.providers._responses import _int
+
+__all__ = ["GenAiSpanProcessor", "genai_kind", "records_from_spans", "span_log_id"]
+
+_PROMPT_OPS = frozenset({"chat", "text_completion", "generate_content", "embeddings"})
+_TOOL_OPS = frozenset({"execute_tool", "retrieval"})
+_FLOW_OPS = frozenset({"invoke_agent", "invoke_workflow", "create_agent", "plan"})
+_TRACELOOP_KINDS: dict[str, LogKind] = {
+    "workflow": "flow",
+    "agent": "flow",
+    "task": "flow",
+    "tool": "tool",
+    "llm": "prompt",
+}
+_MASK_62 = (1 << 62) - 1
+_MAX_LIVE = 100_000  # spans started and not ended (an app leaking spans must not leak memory)
+_ROLES = frozenset({"system", "user", "assistant", "tool", "developer"})
+
+_Attrs = Mapping[str, Any]
+
+
+def genai_kind(attrs: _Attrs) -> LogKind | None:
+    """The log kind of a span with these attributes, or ``None`` when it is not a GenAI span."""
+    operation = attrs.get("gen_ai.operation.name")
+    if isinstance(operation, str):
+        if operation in _PROMPT_OPS:
+            return "prompt"
+        if operation in _TOOL_OPS:
+            return "tool"
+        if operation in _FLOW_OPS:
+            return "flow"
+        return "prompt" if "gen_ai.request.model" in attrs else "flow"
+    traceloop = attrs.get("traceloop.span.kind")
+    if isinstance(traceloop, str) and traceloop in _TRACELOOP_KINDS:
+        return _TRACELOOP_KINDS[traceloop]
+    for key in (
+        "llm.request.type",
+        "gen_ai.provider.name",
+        "gen_ai.system",
+        "gen_ai.request.model",
+    ):
+        if key in attrs:
+            return "prompt"
+    return None
+
+
+def span_log_id(trace_id: int, span_id: int, start_ns: int) -> str:
+    """The promptrail log id of an OTel span: a UUIDv7 of its start time and ids (deterministic)."""
+    digest = hashlib.blake2b(f"{trace_id:032x}{span_id:016x}".encode(), digest_size=8).digest()
+    low = int.from_bytes(digest, "big") & _MASK_62
+    ms, sub_ns = divmod(start_ns, 1_000_000)
+    sub = (sub_ns * 4096) // 1_000_000
+    value = (ms & 0xFFFFFFFFFFFF) << 80 | 0x7 << 76 | sub << 64 | 0b10 << 62 | low
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+class _Node:
+    """What the processor remembers of one span: its parent and, if it is a log, its ids."""
+
+    __slots__ = ("log_id", "parent", "span", "trace_id")
+
+    def __init__(self, parent: int | None, span: Span | None) -> None:
+        self.parent = parent
+        self.span = span  # the live span while it runs (its attributes may still grow)
+        self.log_id: str | None = None
+        self.trace_id: str | None = None  # known for bridge spans: promptrail's own trace id
+
+
+class GenAiSpanProcessor(SpanProcessor):
+    """Turn finished GenAI spans (from any instrumentation) into promptrail logs.
+
+    Add it to an SDK ``TracerProvider``; the logs go to promptrail's pipeline (what
+    ``promptrail.configure()`` set up, else the default SQLite store)::
+
+        from opentelemetry.sdk.trace import TracerProvider
+
+        provider = TracerProvider()
+        provider.add_span_processor(promptrail.GenAiSpanProcessor())
+
+    Needs ``opentelemetry-sdk``. Spans of promptrail's own :class:`OtelBridge` are never turned
+    into logs (no loop), but they still parent the GenAI spans started inside them.
+
+    Args:
+        max_ended: How many ended GenAI spans to remember for children that end after their
+            parent (fire-and-forget tasks).
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, *, max_ended: int = 4096) -> None:
+        self._lock = threading.Lock()
+        self._live: dict[int, _Node] = {}
+        self._ended: collections.OrderedDict[int, _Node] = collections.OrderedDict()
+        self._max_ended = max_ended
+
+    def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
+        """Remember the span's parent (every span: an app span may sit between two logs)."""
+        parent = span.parent
+        node = _Node(parent.span_id if parent is not None else None, span)
+        with self._lock:
+            live = self._live
+            live[span.context.span_id] = node
+            if len(live) > _MAX_LIVE:
+                del live[next(iter(live))]
+
+    def on_end(self, span: ReadableSpan) -> None:
+        """Emit a log if ``span`` is a GenAI span (and not one of promptrail's)."""
+        ctx = span.context
+        with self._lock:
+            node = self._live.pop(ctx.span_id, None)
+        if node is None:  # started before this processor was added
+            parent = span.parent
+            node = _Node(parent.span_id if parent is not None else None, None)
+        node.span = None
+        node.log_id, node.trace_id = _ended_ids(span)
+        if node.log_id is None:
+            return  # not a log: an app span, or a bridge span that is not recording
+        self._remember(ctx.span_id, node)
+        attrs = span.attributes or {}
+        kind = genai_kind(attrs)
+        if kind is None or _is_bridge(span):
+            return  # promptrail's own span: already a log (no loop)
+        log_id = node.log_id
+        start_ns = span.start_time or 0
+        with self._lock:
+            parent_id, trace_id = _walk(self._resolve, node.parent)
+        error = _error(span)
+        log = ExternalLog(
+            path=_path(kind, attrs, span.name),
+            kind=kind,
+            log_id=log_id,
+            trace_id=trace_id or log_id,
+            trace_parent_id=parent_id,
+            start_ns=start_ns,
+            build=lambda settings: _record(
+                span, kind, log_id, trace_id or log_id, parent_id, error, settings
+            ),
+            error=error,
+        )
+        emit((log,))
+
+    def shutdown(self) -> None:
+        """Forget every span."""
+        with self._lock:
+            self._live.clear()
+            self._ended.clear()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Flush promptrail's pipeline (where this processor's logs went)."""
+        from promptrail.pipeline._configure import flush
+
+        return flush(timeout_millis / 1000)
+
+    # -- the span tree ------------------------------------------------------------------------
+
+    def _remember(self, span_id: int, node: _Node) -> None:
+        with self._lock:
+            self._ended[span_id] = node
+            if len(self._ended) > self._max_ended:
+                self._ended.popitem(last=False)
+
+    def _resolve(self, span_id: int) -> _Node | None:
+        """The node of a span, its ids read now if it still runs (attributes may have grown)."""
+        node = self._live.get(span_id)
+        if node is None:
+            return self._ended.get(span_id)
+        if node.span is not None:
+            node.log_id, node.trace_id = _ended_ids(node.span)
+        return node
+
+
+def records_from_spans(
+    spans: Iterable[ReadableSpan],
+    settings: Settings | None = None,
+    *,
+    include_bridge: bool = False,
+    on_error: Callable[[ReadableSpan, Exception], None] | None = None,
+) -> list[LogRecord]:
+    """Convert a batch of finished spans (e.g. one OTLP request) into promptrail records.
+
+    Parent links are resolved within the batch, like :class:`GenAiSpanProcessor` does live:
+    ``trace_parent_id`` is the log of the nearest GenAI (or promptrail bridge) ancestor,
+    ``trace_id`` that of the topmost one. An ancestor that is not in the batch ends the walk, so
+    a child exported in an earlier batch than its parent becomes a root. Non-GenAI spans make no
+    record.
+
+    Args:
+        spans: Finished SDK ``ReadableSpan`` objects, in any order.
+        settings: Environment, limits and redaction; default: promptrail's current settings.
+        include_bridge: Also turn the spans of promptrail's own :class:`OtelBridge` into records
+            (a receiver in another process: there they are not logs yet). Their log id, trace
+            id, parent and path come from their ``promptrail.*`` attributes, so they need no
+            batch context. Off by default, as in the live processor (no loop).
+        on_error: Called with a span whose record cannot be built (say, an attribute of the
+            wrong shape), which is then skipped; without it the error is raised.
+
+    .. versionadded:: 0.1.0
+    """
+    if settings is None:
+        from promptrail._runtime.state import STATE
+
+        settings = STATE.settings
+    batch = list(spans)
+    nodes: dict[int, _Node] = {}
+    for span in batch:
+        parent = span.parent
+        node = _Node(parent.span_id if parent is not None else None, None)
+        node.log_id, node.trace_id = _ended_ids(span)
+        nodes[span.context.span_id] = node
+    records: list[LogRecord] = []
+    for span in batch:
+        attrs = span.attributes or {}
+        kind = genai_kind(attrs)
+        if kind is None:
+            continue
+        node = nodes[span.context.span_id]
+        log_id = node.log_id or ""
+        parent_id, trace_id = _walk(nodes.get, node.parent)
+        if _is_bridge(span):
+            if not include_bridge or node.log_id is None:
+                continue
+            own_parent = attrs.get("promptrail.parent_id")
+            parent_id = own_parent if isinstance(own_parent, str) else parent_id
+            trace_id = node.trace_id or trace_id
+        try:
+            record = _record(
+                span, kind, log_id, trace_id or log_id, parent_id, _error(span), settings
+            )
+        except Exception as exc:
+            if on_error is None:
+                raise
+            on_error(span, exc)
+            continue
+        records.append(record)
+    return records
+
+
+def _is_bridge(span: ReadableSpan) -> bool:
+    scope = span.instrumentation_scope
+    return scope is not None and scope.name == SCOPE_NAME
+
+
+def _ended_ids(span: ReadableSpan) -> tuple[str | None, str | None]:
+    """The log id of a finished span (and promptrail's trace id, for bridge spans)."""
+    attrs = span.attributes or {}
+    if _is_bridge(span):
+        log_id, trace_id = attrs.get("promptrail.log_id"), attrs.get("promptrail.trace_id")
+        return (
+            log_id if isinstance(log_id, str) else None,
+            trace_id if isinstance(trace_id, str) else None,
+        )
+    if genai_kind(attrs) is None:
+        return None, None
+    ctx = span.context
+    return span_log_id(ctx.trace_id, ctx.span_id, span.start_time or 0), None
+
+
+def _walk(
+    lookup: Callable[[int], _Node | None], parent: int | None
+) -> tuple[str | None, str | None]:
+    """Walk up from ``parent``: the nearest log id, and the trace id (topmost log's id)."""
+    nearest: str | None = None
+    top: str | None = None
+    for _ in range(1000):
+        if parent is None:
+            break
+        node = lookup(parent)
+        if node is None:
+            break
+        if node.log_id is not None:
+            if nearest is None:
+                nearest = node.log_id
+            if node.trace_id is not None:  # a bridge span knows its trace
+                return nearest, node.trace_id
+            top = node.log_id
+        parent = node.parent
+    return nearest, top
+
+
+# -- span → record (in the worker) --------------------------------------------------------------
+
+
+def _error(span: ReadableSpan) -> str | None:
+    if span.status.status_code is not StatusCode.ERROR:
+        return None
+    attrs = span.attributes or {}
+    type_name: Any = attrs.get("error.type")
+    message: Any = span.status.description
+    for event in span.events:
+        if event.name == "exception":
+            event_attrs = event.attributes or {}
+            type_name = type_name or event_attrs.get("exception.type")
+            message = message or event_attrs.get("exception.message")
+            break
+    type_text = str(type_name) if type_name else "Error"
+    if not message:
+        return type_text
+    text = str(message)
+    if text.startswith(f"{type_text}: "):  # the SDK's own description already says it
+        return text
+    return f"{type_text}: {text}"
+
+
+def _path(kind: LogKind, attrs: _Attrs, span_name: str) -> str:
+    for key in ("promptrail.path", "gen_ai.prompt.name", "traceloop.entity.path"):
+        value = attrs.get(key)
+        if isinstance(value, str) and value:
+            return value
+    if kind == "tool":
+        keys: tuple[str, ...] = ("gen_ai.tool.name", "traceloop.entity.name")
+    elif kind == "flow":
+        keys = (
+            "gen_ai.workflow.name",
+            "gen_ai.agent.name",
+            "traceloop.workflow.name",
+            "traceloop.entity.name",
+        )
+    else:
+        provider = _provider(attrs) or "genai"
+        model = attrs.get("gen_ai.request.model")
+        return (
+            f"{provider}/{model}" if isinstance(model, str) and model else f"{provider}/{span_name}"
+        )
+    for key in keys:
+        value = attrs.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return span_name
+
+
+def _provider(attrs: _Attrs) -> str | None:
+    value = attrs.get("gen_ai.provider.name", attrs.get("gen_ai.system"))
+    return value.lower() if isinstance(value, str) else None
+
+
+def _json(value: Any) -> Any:
+    """An attribute that holds JSON: a JSON string (any API) or a structured value (API 1.45)."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    if isinstance(value, tuple):
+        return [_json(v) if isinstance(v, (tuple, Mapping)) else v for v in value]
+    if isinstance(value, Mapping):
+        return {k: _json(v) if isinstance(v, (tuple, Mapping)) else v for k, v in value.items()}
+    return value
+
+
+def _float(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _message_from_parts(message: Mapping[str, Any]) -> dict[str, Any]:
+    """A GenAI ``ChatMessage`` (role + parts) as a promptrail chat message body."""
+    role = message.get("role")
+    body: dict[str, Any] = {"role": role if role in _ROLES else "user"}
+    texts: list[str] = []
+    others: list[dict[str, Any]] = []
+    tool_calls: list[dict[str, Any]] = []
+    for part in message.get("parts") or ():
+        if not isinstance(part, Mapping):
+            continue
+        kind = part.get("type")
+        if kind == "text":
+            texts.append(str(part.get("content", "")))
+        elif kind == "reasoning":
+            body["thinking"] = str(part.get("content", ""))
+        elif kind == "tool_call":
+            arguments = part.get("arguments")
+            if not isinstance(arguments, str):
+                arguments = json.dumps(arguments, ensure_ascii=False)
+            function = {"name": str(part.get("name", "")), "arguments": arguments}
+            tool_calls.append(
+                {"id": str(part.get("id") or ""), "type": "function", "function": function}
+            )
+        elif kind == "tool_call_response":
+            body["role"] = "tool"
+            if part.get("id"):
+                body["tool_call_id"] = str(part["id"])
+            response = part.get("response", part.get("result"))
+            texts.append(
+                response if isinstance(response, str) else json.dumps(response, ensure_ascii=False)
+            )
+        elif kind == "uri" and part.get("modality") == "image":
+            others.append({"type": "image_url", "image_url": {"url": part.get("uri")}})
+        else:
+            others.append(dict(part))
+    if others:
+        body["content"] = [{"type": "text", "text": t} for t in texts] + others
+    elif texts:
+        body["content"] = "".join(texts)
+    if tool_calls:
+        body["tool_calls"] = tool_calls
+    if isinstance(message.get("name"), str):
+        body["name"] = message["name"]
+    return body
+
+
+def _indexed(attrs: _Attrs, prefix: str) -> list[dict[str, Any]]:
+    """OpenLLMetry's flattened ``gen_ai.prompt.0.role``-style messages as message bodies."""
+    out: list[dict[str, Any]] = []
+    index = 0
+    while f"{prefix}.{index}.role" in attrs or f"{prefix}.{index}.content" in attrs:
+        role = attrs.get(f"{prefix}.{index}.role")
+        body: dict[str, Any] = {"role": role if role in _ROLES else "user"}
+        content = attrs.get(f"{prefix}.{index}.content")
+        if content is not None:
+            body["content"] = content if isinstance(content, str) else json.dumps(content)
+        out.append(body)
+        index += 1
+    return out
+
+
+def _messages(attrs: _Attrs) -> tuple[list[dict[str, Any]] | None, dict[str, Any] | None]:
+    """Input messages and the (first) output message, from whichever convention is present."""
+    inputs: list[dict[str, Any]] | None = None
+    output: dict[str, Any] | None = None
+    system = _json(attrs.get("gen_ai.system_instructions"))
+    raw = _json(attrs.get("gen_ai.input.messages"))
+    if isinstance(raw, list):
+        inputs = [_message_from_parts(m) for m in raw if isinstance(m, Mapping)]
+    if isinstance(system, list):
+        text = "".join(str(p.get("content", "")) for p in system if isinstance(p, Mapping))
+        inputs = [{"role": "system", "content": text}, *(inputs or [])]
+    raw_out = _json(attrs.get("gen_ai.output.messages"))
+    if isinstance(raw_out, list) and raw_out and isinstance(raw_out[0], Mapping):
+        output = _message_from_parts(raw_out[0])
+    if inputs is None:
+        inputs = _indexed(attrs, "gen_ai.prompt") or None
+    if output is None:
+        completions = _indexed(attrs, "gen_ai.completion")
+        output = completions[0] if completions else None
+    return inputs, output
+
+
+def _bridge_flow_inputs(messages: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """A bridge flow span's inputs: its only input message is a user message of their JSON."""
+    if messages is None or len(messages) != 1 or messages[0].get("role") != "user":
+        return None
+    content = messages[0].get("content")
+    if not isinstance(content, str):
+        return None
+    try:
+        value = json.loads(content)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _finish_reason(attrs: _Attrs) -> str | None:
+    reasons = attrs.get("gen_ai.response.finish_reasons")
+    if isinstance(reasons, (tuple, list)) and reasons:
+        return str(reasons[0])
+    legacy = attrs.get("gen_ai.completion.0.finish_reason")
+    return legacy if isinstance(legacy, str) else None
+
+
+def _kernel(kind: LogKind, attrs: _Attrs) -> dict[str, Any] | None:
+    if kind != "prompt":
+        return None
+    operation = attrs.get("gen_ai.operation.name", attrs.get("llm.request.type"))
+    prompt: dict[str, Any] = {
+        "model": attrs.get("gen_ai.request.model"),
+        "provider": _provider(attrs),
+        "endpoint": {"chat": "chat", "text_completion": "complete", "completion": "complete"}.get(
+            str(operation)
+        ),
+    }
+    for name, attribute, number in _REQUEST_PARAMS:  # the bridge's table, read backwards
+        prompt[name] = (_int if number is int else _float)(attrs.get(attribute))
+    stop = attrs.get("gen_ai.request.stop_sequences")
+    if isinstance(stop, (tuple, list)):
+        prompt["stop"] = [str(s) for s in stop]
+    tools = _json(attrs.get("gen_ai.tool.definitions"))
+    if isinstance(tools, list):
+        prompt["tools"] = [_openai_tool(t) for t in tools if isinstance(t, Mapping)]
+    prompt = {k: v for k, v in prompt.items() if v is not None}
+    return prompt or None
+
+
+def _openai_tool(tool: Mapping[str, Any]) -> dict[str, Any]:
+    function = {k: tool[k] for k in ("name", "description", "parameters") if k in tool}
+    return {"type": tool.get("type", "function"), "function": function}
+
+
+def _record(
+    span: ReadableSpan,
+    kind: LogKind,
+    log_id: str,
+    trace_id: str,
+    parent_id: str | None,
+    error: str | None,
+    settings: Settings,
+) -> LogRecord:
+    """Build the record of a finished GenAI span (runs in promptrail's export worker)."""
+    limits, redactor = settings.limits, settings.redactor
+
+    def clean(value: Any) -> Any:
+        return _serialize.to_jsonable(value, limits=limits, redactor=redactor)
+
+    attrs = span.attributes or {}
+    ctx = span.context
+    start_ns = span.start_time or 0
+    start = datetime.fromtimestamp(start_ns / 1e9, timezone.utc)
+    body: dict[str, Any] = {
+        "log_id": log_id,
+        "path": _path(kind, attrs, span.name),
+        "kind": kind,
+        "trace_id": trace_id,
+        "trace_parent_id": parent_id,
+        "environment": settings.environment,
+        "start_time": start,
+        "created_at": start,
+        "error": clean(error) if error is not None else None,
+    }
+    if span.end_time is not None:
+        # The same arithmetic as a decorated call's record: a bridge span's log comes back equal.
+        latency = (span.end_time - start_ns) / 1e9
+        body["end_time"] = datetime.fromtimestamp(start_ns / 1e9 + latency, timezone.utc)
+        body["provider_latency"] = latency
+        body["created_at"] = body["end_time"]
+    inputs: dict[str, Any] = {}
+    output: Any = None
+    if kind == "tool":
+        arguments = _json(attrs.get("gen_ai.tool.call.arguments"))
+        if isinstance(arguments, Mapping):
+            inputs = dict(arguments)
+        elif arguments is not None:
+            inputs = {"arguments": arguments}
+        output = _json(attrs.get("gen_ai.tool.call.result"))
+    for key, value in attrs.items():
+        if key.startswith("gen_ai.prompt.variable."):
+            inputs[key.removeprefix("gen_ai.prompt.variable.")] = value
+    entity_input = attrs.get("traceloop.entity.input")
+    if entity_input is not None and not inputs:
+        inputs = {"input": _json(entity_input)}
+    messages, output_message = _messages(attrs)
+    if kind == "flow" and not inputs and _is_bridge(span):
+        # The bridge sends a flow's inputs as one user message holding their JSON: undo it.
+        flow_inputs = _bridge_flow_inputs(messages)
+        if flow_inputs is not None:
+            inputs, messages = flow_inputs, None
+    if messages is not None:
+        body["messages"] = [ChatMessage.model_validate(m) for m in clean(messages)]
+    if output_message is not None:
+        message = ChatMessage.model_validate(clean(output_message))
+        body["output_message"] = message
+        if isinstance(message.content, str):
+            output = message.content
+    if output is None and "traceloop.entity.output" in attrs:
+        output = _json(attrs["traceloop.entity.output"])
+    if output is not None:
+        output = clean(output)
+        body["output"] = (
+            output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
+        )
+    body["inputs"] = clean(inputs)
+    prompt = _kernel(kind, attrs)
+    if prompt is not None:
+        # Typed parameters stay as they are (key-based redaction would hide ``max_tokens``).
+        if "tools" in prompt:
+            prompt["tools"] = clean(prompt["tools"])
+        body["prompt"] = PromptKernel.model_validate(prompt)
+    body["prompt_tokens"] = _int(
+        attrs.get("gen_ai.usage.input_tokens", attrs.get("gen_ai.usage.prompt_tokens"))
+    )
+    body["output_tokens"] = _int(
+        attrs.get("gen_ai.usage.output_tokens", attrs.get("gen_ai.usage.completion_tokens"))
+    )
+    body["reasoning_tokens"] = _int(attrs.get("gen_ai.usage.reasoning.output_tokens"))
+    body["finish_reason"] = _finish_reason(attrs)
+    metadata: dict[str, Any] = {
+        OTEL_TRACE_ID: format_trace_id(ctx.trace_id),
+        OTEL_SPAN_ID: format_span_id(ctx.span_id),
+        "otel.span_name": span.name,
+    }
+    if span.instrumentation_scope is not None:
+        metadata["otel.scope"] = span.instrumentation_scope.name
+    for key in ("gen_ai.response.id", "gen_ai.response.model", "gen_ai.conversation.id"):
+        value = attrs.get(key)
+        if isinstance(value, str):
+            metadata[key] = value
+    answered = answered_model(
+        None if prompt is None else prompt.get("model"), attrs.get("gen_ai.response.model")
+    )
+    if answered is not None:  # as promptrail's own records say it
+        metadata[RESPONSE_MODEL_KEY] = answered
+    body["metadata"] = clean(metadata)
+    return LogRecord.model_validate(body)

@@ -1,0 +1,1 @@
+"""Processors and the global pipeline: ``configure``, ``flush``, ``shutdown``, ``stats``."""

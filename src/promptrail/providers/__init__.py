@@ -1,0 +1,1 @@
+"""What LLM SDKs send and return: requests, responses, stream accumulation, prices."""

@@ -1,0 +1,1 @@
+"""Stores that the receiver, the web page and the CLI read and write through."""
