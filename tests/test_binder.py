@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from promptrail._tracing.active import ActiveLog, CallSpec, _Binder
+from promptrail._tracing.active import ActiveLog
+from promptrail._tracing.spec import CallSpec, _Binder
 
 
 def _ordinary(a: Any, b: Any = 2, *, c: Any = 3, d: Any) -> None:

@@ -6,8 +6,8 @@ import datetime
 
 import pytest
 
-from promptrail.exporters._sqlite import LogSummary
 from promptrail.stores._query import parse_since, path_stats, percentile
+from promptrail.stores._sqlite import LogSummary
 
 NOW = datetime.datetime(2026, 11, 24, 12, 0, tzinfo=datetime.timezone.utc)
 

@@ -33,8 +33,9 @@ from promptrail._runtime.counters import AtomicCounter
 from promptrail._runtime.ids import next_seq
 from promptrail._runtime.state import STATE, _State
 from promptrail._tracing import sampling as _sampling
-from promptrail._tracing.active import ActiveLog, CallSpec
+from promptrail._tracing.active import ActiveLog
 from promptrail._tracing.context import CURRENT, attach, detach
+from promptrail._tracing.spec import CallSpec
 from promptrail._tracing.streams import STREAM_KINDS, TTFT_KEY, UNSEEN, wrapper_for
 from promptrail.providers._tool_schema import tool_schema
 

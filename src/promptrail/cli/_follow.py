@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from promptrail._record.models import LogRecord
-from promptrail.exporters._sqlite import SqliteStore
+from promptrail.stores._sqlite import SqliteStore
 
 __all__ = ["Follower", "NewTrace"]
 

@@ -26,8 +26,8 @@ from promptrail.cli._viewer import (
     render_tree,
     sanitize,
 )
-from promptrail.exporters._sqlite import NotAStoreError, SqliteStore, default_db_path
 from promptrail.stores._query import PathStats, parse_since, path_stats
+from promptrail.stores._sqlite import NotAStoreError, SqliteStore, default_db_path
 
 __all__ = ["COMMANDS", "main", "render_tree"]
 

@@ -8,7 +8,7 @@ import sys
 from typing import TextIO
 
 from promptrail.exceptions import ConfigurationError
-from promptrail.exporters._sqlite import default_db_path
+from promptrail.stores._sqlite import default_db_path
 
 __all__ = ["configure_parser", "run"]
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from promptrail._record.models import ChatMessage, LogRecord
-from promptrail.exporters._sqlite import total_cost
+from promptrail.stores._sqlite import total_cost
 
 __all__ = [
     "Palette",

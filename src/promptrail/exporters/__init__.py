@@ -14,7 +14,8 @@ from promptrail.exporters._base import Exporter, ExportResult
 from promptrail.exporters._console import ConsoleExporter
 from promptrail.exporters._jsonl import JsonlExporter
 from promptrail.exporters._memory import InMemoryExporter
-from promptrail.exporters._sqlite import NotAStoreError, SqliteExporter, SqliteStore
+from promptrail.exporters._sqlite import SqliteExporter
+from promptrail.stores._sqlite import NotAStoreError, SqliteStore
 
 if TYPE_CHECKING:
     from promptrail.exporters._http import HttpExporter

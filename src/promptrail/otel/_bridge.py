@@ -52,7 +52,8 @@ from promptrail._record.models import ChatMessage, LogRecord
 from promptrail._runtime import errors as _errors
 from promptrail._runtime.state import STATE
 from promptrail._runtime.suppression import suppress_instrumentation
-from promptrail._tracing.active import RESPONSE_MODEL_KEY, ActiveLog, answered_model
+from promptrail._tracing.active import ActiveLog
+from promptrail._tracing.build import RESPONSE_MODEL_KEY, answered_model
 from promptrail._tracing.decorators import INCOMPLETE_KEY
 from promptrail._version import __version__
 from promptrail.providers import _registry as _extract

@@ -39,7 +39,7 @@ from opentelemetry.trace import StatusCode, format_span_id, format_trace_id
 from promptrail._record import serialize as _serialize
 from promptrail._record.models import ChatMessage, LogKind, LogRecord, PromptKernel
 from promptrail._runtime.state import Settings
-from promptrail._tracing.active import RESPONSE_MODEL_KEY, answered_model
+from promptrail._tracing.build import RESPONSE_MODEL_KEY, answered_model
 from promptrail.otel._bridge import _REQUEST_PARAMS, OTEL_SPAN_ID, OTEL_TRACE_ID, SCOPE_NAME
 from promptrail.pipeline._emit import ExternalLog, emit
 from promptrail.providers._responses import _int

@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterable
 from promptrail._record.models import LogKind, LogRecord
 from promptrail._runtime.ids import next_seq
 from promptrail._runtime.state import STATE, Settings
-from promptrail._tracing.active import ActiveLog, CallSpec
+from promptrail._tracing.active import ActiveLog
 from promptrail._tracing.decorators import dispatch
+from promptrail._tracing.spec import CallSpec
 
 __all__ = ["ExternalLog", "emit", "emit_records"]
 

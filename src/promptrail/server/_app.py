@@ -37,8 +37,8 @@ from promptrail._record.models import LogKind, LogRecord
 from promptrail._record.versions import version_id
 from promptrail._runtime.ids import DEFAULT_IDS, next_seq
 from promptrail.exceptions import ConfigurationError
-from promptrail.exporters._sqlite import SqliteStore, default_db_path
 from promptrail.server._otlp import add_otlp_routes
+from promptrail.stores._sqlite import SqliteStore, default_db_path
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "create_app"]
 

@@ -36,7 +36,7 @@ from starlette.concurrency import run_in_threadpool
 
 from promptrail._record.models import LogRecord
 from promptrail._runtime import errors as _errors
-from promptrail.exporters._sqlite import SqliteStore
+from promptrail.stores._sqlite import SqliteStore
 
 if TYPE_CHECKING:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (

@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from promptrail.exporters._sqlite import SqliteStore, TraceSummary
 from promptrail.stores._query import parse_since
+from promptrail.stores._sqlite import SqliteStore, TraceSummary
 
 __all__ = ["create_web_app", "web_routes"]
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from promptrail.exporters._sqlite import LogSummary
+from promptrail.stores._sqlite import LogSummary
 
 __all__ = ["PathStats", "parse_since", "path_stats", "percentile"]
 

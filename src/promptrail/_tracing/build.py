@@ -1,0 +1,513 @@
+"""Building the record: an ended :class:`ActiveLog` becomes a validated :class:`LogRecord`.
+
+Runs in the export worker, never on the caller's thread. The request comes from the call's
+arguments (``providers._request``), the response from its result (the extractor registry), the
+prices and version id from both. Sub-models seen before (a system message, a prompt kernel) are
+reused from a memo instead of validated again (``_record.encode``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, cast
+
+from pydantic import ValidationError
+
+from promptrail._record import encode as _fastrecord
+from promptrail._record import serialize as _serialize
+from promptrail._record.models import ChatMessage, LogRecord, PromptKernel
+from promptrail._record.versions import version_id
+from promptrail._runtime import errors as _errors
+from promptrail.providers import _registry as _extract
+from promptrail.providers import _request as _request
+from promptrail.providers._accumulate import StreamAccumulator
+from promptrail.providers._prices import costs
+from promptrail.providers._responses import CACHE_CREATION_KEY, CACHED_KEY
+
+if TYPE_CHECKING:
+    from promptrail._runtime.state import Settings
+    from promptrail._tracing.active import ActiveLog
+    from promptrail._tracing.spec import CallSpec
+
+__all__ = ["INVALID_KEY", "RESPONSE_MODEL_KEY", "answered_model", "build_record"]
+
+
+def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
+    """Build the validated, redacted, JSON-safe record of the ended ``log``."""
+    spec = log.spec
+    limits, redactor = settings.limits, settings.redactor
+
+    # One converter for the whole record (its cycle set is empty between calls).
+    converter = _serialize._Converter(limits, redactor)
+    convert = converter.convert
+    max_depth = limits.max_depth
+
+    def clean(value: Any) -> Any:
+        t = type(value)
+        if t is int or t is bool or value is None:
+            return value
+        return convert(value, max_depth)
+
+    body: dict[str, Any] = {
+        "log_id": log.log_id,
+        "path": spec.path,
+        "kind": spec.kind,
+        "trace_id": log.trace_id,
+        "trace_parent_id": log.trace_parent_id,
+        "environment": settings.environment,
+    }
+    start = log.start_ns / 1e9
+    body["start_time"] = datetime.fromtimestamp(start, timezone.utc)
+    if log.perf_end is not None:
+        latency = (log.perf_end - log.perf_start) / 1e9
+        body["provider_latency"] = latency
+        body["end_time"] = datetime.fromtimestamp(start + latency, timezone.utc)
+    body["created_at"] = body.get("end_time", body["start_time"])
+    if log.error is not None:
+        body["error"] = _serialize.to_jsonable(log.error, limits=limits, redactor=redactor)
+
+    # Remembered sub-models and request details (see _fastrecord): None when every value
+    # must take the general path.
+    memo = _memo(limits, redactor)
+    inputs_on = spec.inputs_on(settings)
+    inputs, messages = log._inputs() if inputs_on else ({}, None)
+    sent = messages  # as the call passed them (request_fields may add a system message)
+    if spec.tool is not None:
+        body["tool"] = spec.tool
+    remembered = None if memo is None else _remembered_request(spec, inputs, messages, memo, clean)
+    cleaned_inputs: dict[str, Any] | None
+    if remembered is not None:  # the same details from the same atomic arguments
+        prompt, tool_choice, cleaned_inputs, requested_key = remembered
+        if tool_choice is not None:
+            body["tool_choice"] = clean(tool_choice)
+    else:
+        cleaned_inputs = requested_key = None
+        prompt = dict(spec.prompt) if spec.prompt else {}
+        if spec.kind == "prompt":  # model, parameters, tools, system message from the call
+            prompt, messages, tool_choice = _request.request_fields(spec.prompt, inputs, messages)
+            if tool_choice is not None:
+                body["tool_choice"] = clean(tool_choice)
+    fields = log.fields or {}
+    if "inputs" in fields:
+        inputs = {**inputs, **fields["inputs"]}
+        cleaned_inputs = None
+    if inputs_on or "inputs" in fields:  # off means absent, not empty
+        body["inputs"] = clean(inputs) if cleaned_inputs is None else cleaned_inputs
+    if spec.kind == "prompt" and inputs_on and spec.payloads_on(settings):
+        # The request as the call made it: its arguments (secrets redacted like the rest).
+        request = dict(inputs) if sent is None else {**inputs, "messages": sent}
+        body["provider_request"] = clean(request)
+    if "messages" in fields:
+        messages = fields["messages"]
+    if messages is not None:
+        body["messages"] = (
+            clean(messages) if memo is None else _clean_messages(messages, memo, converter)
+        )
+
+    extracted_metadata: Any = None
+    response_model: Any = None
+    # The key of the prompt kernel: the requested details' and the response's.
+    kernel_key: Any = None if requested_key is None else (requested_key, ())
+    # What the call asked for (the version is computed from it); raw until cleaned.
+    requested = prompt
+    if spec.output_on(settings) and log.error is None:
+        result = log.result if log.items is None else log.items
+        if spec.payloads_on(settings) and result is not None and not isinstance(result, str):
+            # A returned stream leaves its accumulator: record the response it rebuilt.
+            response = clean(result.response() if type(result) is StreamAccumulator else result)
+            body["provider_response"] = (
+                response if isinstance(response, dict) else {"items": response}
+            )
+        extracted = _extract.extract(result, is_stream=log.items is not None)
+        prompt_from_result = extracted.pop("prompt", None)
+        extracted_metadata = extracted.pop("metadata", None)
+        if isinstance(prompt_from_result, Mapping):
+            response_model = prompt_from_result.get("model")
+            prompt = {**prompt_from_result, **requested}
+            if requested_key is not None:
+                result_key = (
+                    _fastrecord.atomic_key(prompt_from_result)
+                    if type(prompt_from_result) is dict
+                    else None
+                )
+                kernel_key = None if result_key is None else (requested_key, result_key)
+        output_message = None
+        if memo is not None and "output_message" in extracted and memo.worth(spec):
+            output_message = _remembered_message(extracted["output_message"], memo, converter, spec)
+            if output_message is not None:
+                del extracted["output_message"]
+        # Clean each value, not the dict: field names such as "output_tokens" are not secrets.
+        for key, value in extracted.items():
+            body[key] = clean(value)
+        if output_message is not None:
+            body["output_message"] = output_message
+    if prompt:
+        kernel = None if memo is None else _kernel(prompt, memo, clean, kernel_key, spec)
+        body["prompt"] = (
+            _prompt_fields({key: clean(value) for key, value in prompt.items()})
+            if kernel is None
+            else kernel
+        )
+
+    metadata = dict(extracted_metadata) if isinstance(extracted_metadata, Mapping) else {}
+    answered = answered_model(requested.get("model"), response_model)
+    if answered is not None:  # the cost is computed for it: the record says which it was
+        metadata[RESPONSE_MODEL_KEY] = answered
+    if spec.metadata:
+        metadata.update(spec.metadata)
+    for key, value in fields.items():
+        if key == "metadata":
+            metadata.update(value)
+        elif key not in ("inputs", "messages"):
+            body[key] = clean(value)
+    body["metadata"] = clean(metadata) if metadata else {}
+    if body.get("output") is not None and not isinstance(body["output"], str):
+        body["output"] = _to_json(body["output"])
+    _derive(body, requested, response_model, clean, memo, requested_key, spec)
+    # One validation of the whole body (nested messages included) is the common case; only
+    # a body that fails it takes the lenient path: messages one by one, then wrong-typed
+    # fields moved to metadata.
+    try:
+        # model_validate() without its Python-level wrapper (same call, same result).
+        return cast("LogRecord", _validate_record(body))
+    except ValidationError:
+        pass
+    if "messages" in body:
+        body["messages"] = _messages(body["messages"])
+    if "output_message" in body:
+        body["output_message"] = _message(body["output_message"])
+    return _validate(body)
+
+
+RESPONSE_MODEL_KEY = "response_model"
+"""Metadata key: the model the response names, when it differs from the model requested."""
+
+
+def answered_model(requested: Any, answered: Any) -> str | None:
+    """The model to record under :data:`RESPONSE_MODEL_KEY`, or ``None``.
+
+    The model a response names (a dated snapshot, or the model behind a deployment name) is
+    recorded when the call named a model and the response names another one. One rule for
+    promptrail's records, the spans its OpenTelemetry bridge sends and the records ingested
+    from spans.
+    """
+    if type(answered) is str and answered and requested and answered != requested:
+        return answered
+    return None
+
+
+INVALID_KEY = "promptrail.invalid_fields"
+"""Metadata key holding fields whose values had the wrong type (e.g. ``prompt_tokens="many"``)."""
+
+# Fields promptrail sets itself; any other field comes from user code, extractors or results.
+_OWN_FIELDS = frozenset(
+    {"log_id", "path", "kind", "trace_id", "trace_parent_id", "start_time", "end_time"}
+    | {"created_at", "provider_latency", "environment", "metadata"}
+)
+
+
+def _validate(body: dict[str, Any]) -> LogRecord:
+    """Validate ``body``; a field given a value of the wrong type moves to metadata.
+
+    ``update_current(prompt_tokens="many")`` or an extractor returning a list as
+    ``finish_reason`` must not lose the whole log: the record is kept without those fields, and
+    their (converted, redacted) values are kept under ``metadata["promptrail.invalid_fields"]``.
+    """
+    try:
+        return LogRecord.model_validate(body)
+    except ValidationError as exc:
+        names = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+        if not names or names & _OWN_FIELDS:
+            raise  # promptrail's own fields: a bug, reported as such
+        invalid = {name: body.pop(name) for name in sorted(names) if name in body}
+        body["metadata"] = {**body.get("metadata", {}), INVALID_KEY: invalid}
+        _errors.report(
+            "invalid_field",
+            None,
+            f"fields of {body.get('path')} had the wrong type ({', '.join(invalid)}); "
+            f"kept in metadata[{INVALID_KEY!r}]",
+            internal=False,
+        )
+        return LogRecord.model_validate(body)
+
+
+_validate_record = LogRecord.__pydantic_validator__.validate_python
+
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
+"""``json.dumps(value, ensure_ascii=False)`` without building an encoder per call."""
+
+_PROMPT_FIELDS = frozenset(PromptKernel.model_fields) - {"other"}
+
+
+_memos: list[_fastrecord.Memo] = []
+
+
+def _memo(limits: _serialize.Limits, redactor: _serialize.Redactor) -> _fastrecord.Memo | None:
+    """The memo of sub-models for these settings (a new one when the settings change).
+
+    ``None`` when records must take the general path: a redaction callback must be asked about
+    every entry, and limits this tight turn messages into text.
+    """
+    if redactor.has_callback or limits.max_depth < 2:
+        return None
+    if _memos:
+        memo = _memos[-1]
+        if memo.limits is limits and memo.redactor is redactor:
+            return memo
+        memo.clear()
+        if memo.requests is not None:
+            memo.requests.clear()
+    memo = _fastrecord.Memo(limits, redactor)
+    memo.requests = _fastrecord.Memo(limits, redactor)
+    _memos[:] = [memo]
+    return memo
+
+
+def _remembered_message(
+    raw: Any, memo: _fastrecord.Memo, converter: _serialize._Converter, tag: Any = None
+) -> ChatMessage | None:
+    """The validated message a record takes for ``raw``, if ``raw`` is a dict of strings.
+
+    ``None`` for anything else, for a message seen for the first time (see
+    :meth:`_fastrecord.Memo.first_sight`) and for a message that does not validate: the caller
+    then takes the general path (which is also how the remembered message was built: cleaned
+    one level below the messages list, then validated). Only dicts of exact strings are ever
+    remembered, so a lookup can only find a message equal to ``raw`` by ``str`` equality (a
+    ``str`` subclass converts to that same text).
+    """
+    if type(raw) is not dict:
+        return None
+    try:
+        key = tuple(raw.items())
+        found = memo.get(key)
+    except Exception:  # an unhashable value (content parts, tool calls): the general path
+        return None
+    if tag is not None:  # counted: a call site whose outputs never repeat gives up
+        memo.note(tag, found is not None)
+    if found is None:
+        if _fastrecord.message_key(raw) is None or memo.first_sight(key):
+            return None  # the general path; remembered if it comes back
+        cleaned = converter.convert(raw, converter.limits.max_depth - 1)
+        try:
+            found = _validate_message(cleaned)
+        except ValidationError:
+            found = _fastrecord.INVALID
+        memo.put(key, found, _fastrecord.key_chars(raw))
+    return None if found is _fastrecord.INVALID else cast("ChatMessage", found)
+
+
+def _clean_messages(messages: Any, memo: _fastrecord.Memo, converter: _serialize._Converter) -> Any:
+    """``clean(messages)`` with remembered messages in place of their cleaned dicts."""
+    limits = converter.limits
+    depth = limits.max_depth
+    if type(messages) is not list or len(messages) > limits.max_items:
+        return converter.convert(messages, depth)
+    # As _Converter.plain_list converts it: the list is "being converted" (cycles) meanwhile.
+    ident = id(messages)
+    seen = converter.seen
+    seen.add(ident)
+    try:
+        out: list[Any] = []
+        for raw in messages:
+            found = _remembered_message(raw, memo, converter)
+            out.append(converter.convert(raw, depth - 1) if found is None else found)
+    finally:
+        seen.discard(ident)
+    return out
+
+
+def _kernel(
+    prompt: dict[str, Any],
+    memo: _fastrecord.Memo,
+    clean: Any,
+    key: Any = None,
+    spec: CallSpec | None = None,
+) -> PromptKernel | None:
+    """The remembered prompt kernel of raw prompt details made of known atomic fields.
+
+    ``key`` identifies ``prompt`` (the keys of the dicts it was merged from), if known. A call
+    site whose prompt details keep changing (a varying temperature) gives up remembering them,
+    version ids included.
+    """
+    tag = (spec, "prompt")
+    if not memo.worth(tag):
+        return None
+    if key is None:
+        key = _fastrecord.atomic_key(prompt)
+        if key is None:
+            return None
+    key = ("kernel", key)
+    found = memo.get(key)
+    memo.note(tag, found is not None)
+    if found is None:
+        if not _PROMPT_FIELDS.issuperset(prompt):
+            found = _fastrecord.INVALID  # "other" would be a dict, shared between records
+        else:
+            details = _prompt_fields({k: clean(v) for k, v in prompt.items()})
+            try:
+                found = _validate_kernel(details)
+            except ValidationError:
+                found = _fastrecord.INVALID
+        memo.put(key, found, _fastrecord.key_chars(prompt))
+    return None if found is _fastrecord.INVALID else cast("PromptKernel", found)
+
+
+def _remembered_request(
+    spec: CallSpec, inputs: dict[str, Any], messages: Any, memo: _fastrecord.Memo, clean: Any
+) -> tuple[dict[str, Any], Any, dict[str, Any], Any] | None:
+    """``(prompt, tool_choice, cleaned inputs, key of prompt)`` for atomic arguments.
+
+    What ``request_fields`` and ``clean(inputs)`` give depends only on the decorator's details
+    and the arguments (messages aside, unless a system message is added: not remembered); the
+    values are shared between records and never changed.
+    """
+    requests = memo.requests
+    if requests is None or not requests.worth(spec):
+        return None
+    inputs_key = _fastrecord.atomic_key(inputs)
+    if inputs_key is None:
+        return None
+    # Whether messages were given decides whether a system message is added to them.
+    key = (spec, inputs_key, messages is None)
+    defaults = spec.prompt
+    found = requests.get(key)
+    if found is not None and found[0] is defaults:
+        requests.note(spec, True)
+        return cast("tuple[dict[str, Any], Any, dict[str, Any], Any]", found[1])
+    requests.note(spec, False)
+    tool_choice = None
+    if spec.kind == "prompt":
+        prompt, out, tool_choice = _request.request_fields(defaults, inputs, messages)
+        if out is not messages:
+            return None
+    else:
+        prompt = dict(defaults) if defaults else {}
+    value = (prompt, tool_choice, clean(inputs), _fastrecord.atomic_key(prompt))
+    requests.put(key, (defaults, value), _fastrecord.key_chars(inputs))
+    return value
+
+
+_validate_message = ChatMessage.__pydantic_validator__.validate_python
+_validate_kernel = PromptKernel.__pydantic_validator__.validate_python
+
+
+def _derive(
+    body: dict[str, Any],
+    requested: dict[str, Any],
+    response_model: Any,
+    clean: Any,
+    memo: _fastrecord.Memo | None,
+    requested_key: Any = None,
+    spec: CallSpec | None = None,
+) -> None:
+    """Fill ``version_id`` and the costs, unless the user set them.
+
+    The version is the hash of what the call asked for (decorator and call arguments, raw in
+    ``requested``), plus the model that answered when the call did not name one: details read
+    from the response (provider, endpoint) do not change it, so a failed call has the same
+    version as a good one.
+    """
+    prompt = body.get("prompt")
+    kernel = type(prompt) is PromptKernel
+    if kernel or isinstance(prompt, Mapping):  # the prompt kernel's fields
+        if body.get("version_id") is None:
+            body["version_id"] = _requested_version(
+                requested, response_model, clean, memo, requested_key, spec
+            )
+        if body.get("prompt_cost") is None and body.get("output_cost") is None:
+            metadata = body.get("metadata") or {}
+            model = prompt.model if kernel else prompt.get("model")  # type: ignore[union-attr]
+            body["prompt_cost"], body["output_cost"] = costs(
+                response_model or model,
+                body.get("prompt_tokens"),
+                body.get("output_tokens"),
+                metadata.get(CACHED_KEY),
+                metadata.get(CACHE_CREATION_KEY),
+            )
+
+
+def _requested_version(
+    requested: dict[str, Any],
+    response_model: Any,
+    clean: Any,
+    memo: _fastrecord.Memo | None,
+    requested_key: Any = None,
+    spec: CallSpec | None = None,
+) -> str:
+    """The version id of the requested prompt details (raw), remembered per raw details.
+
+    Not remembered for a call site whose prompt details keep changing (see :func:`_kernel`).
+    """
+    key: Any = None
+    atomic_model = type(response_model) in _fastrecord._ATOMIC
+    if memo is not None and atomic_model and memo.worth((spec, "prompt")):
+        key = _fastrecord.atomic_key(requested) if requested_key is None else requested_key
+        if key is not None:
+            key = ("version", key, response_model, type(response_model))
+            found = memo.get(key)
+            if found is not None:
+                return cast("str", found)
+    details = {k: clean(v) for k, v in requested.items()}
+    if response_model and "model" not in details:
+        details = {**details, "model": response_model}
+    found = _version_of(_prompt_fields(details))
+    if key is not None:
+        memo.put(key, found, _fastrecord.key_chars(requested))  # type: ignore[union-attr]
+    return found
+
+
+_versions_seen: dict[str, str] = {}
+
+
+def _version_of(details: dict[str, Any]) -> str:
+    """Return the version id of these prompt details, remembering the last few thousand.
+
+    The id hashes the *validated* kernel (``1`` and ``1.0`` are the same temperature); the cache
+    key is the raw details' canonical JSON, which skips that validation for repeated prompts.
+    """
+    try:
+        key = json.dumps(details, sort_keys=True, separators=(",", ":"), default=repr)
+    except (TypeError, ValueError):  # pragma: no cover - cleaned values are JSON-safe
+        return version_id(PromptKernel.model_validate(details))
+    found = _versions_seen.get(key)
+    if found is None:
+        found = version_id(PromptKernel.model_validate(details))
+        if len(_versions_seen) >= 4096:
+            _versions_seen.clear()
+        _versions_seen[key] = found
+    return found
+
+
+def _prompt_fields(prompt: dict[str, Any]) -> dict[str, Any]:
+    known = {k: v for k, v in prompt.items() if k in _PROMPT_FIELDS}
+    other = {k: v for k, v in prompt.items() if k not in _PROMPT_FIELDS and k != "other"}
+    if isinstance(prompt.get("other"), dict):
+        other = {**prompt["other"], **other}
+    if other:
+        known["other"] = other
+    return known
+
+
+def _message(value: Any) -> ChatMessage | None:
+    if value is None or isinstance(value, ChatMessage):
+        return value
+    try:
+        return ChatMessage.model_validate(value)
+    except Exception:
+        return ChatMessage(role="assistant", content=json.dumps(value, ensure_ascii=False))
+
+
+def _messages(value: Any) -> list[ChatMessage] | None:
+    """Validate chat messages leniently: a message that is not one is kept as its JSON text."""
+    if not isinstance(value, list):
+        return [ChatMessage(role="user", content=json.dumps(value, ensure_ascii=False))]
+    out: list[ChatMessage] = []
+    for item in value:
+        try:
+            out.append(ChatMessage.model_validate(item))
+        except Exception:
+            text = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
+            out.append(ChatMessage(role="user", content=text))
+    return out

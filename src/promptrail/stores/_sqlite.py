@@ -1,0 +1,401 @@
+"""The embedded store: ``SqliteStore`` (schema, writes, reads).
+
+One table, ``logs``: the record's JSON body plus indexed columns (``trace_id``,
+``trace_parent_id``, ``path``, ``start_time``) for the queries the CLI and the receiver make.
+WAL mode and a busy timeout let several processes write one file; inserts are idempotent on
+``log_id`` (a retried batch does not duplicate); each batch is one transaction, so a crash mid-batch
+leaves none of it half-written. A child may be stored before its parent.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from promptrail._record.encode import dump_json
+from promptrail._record.models import LogRecord
+from promptrail._runtime.fork import relock_after_fork
+from promptrail.exceptions import PromptrailError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "LogSummary",
+    "NotAStoreError",
+    "SqliteStore",
+    "TraceSummary",
+    "default_db_path",
+    "total_cost",
+]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS promptrail_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS logs (
+    log_id TEXT PRIMARY KEY,
+    trace_id TEXT NOT NULL,
+    trace_parent_id TEXT,
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    start_time TEXT NOT NULL,
+    end_time TEXT,
+    latency REAL,
+    error TEXT,
+    prompt_tokens INTEGER,
+    output_tokens INTEGER,
+    cost REAL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS logs_trace_id ON logs (trace_id);
+CREATE INDEX IF NOT EXISTS logs_trace_parent_id ON logs (trace_parent_id);
+CREATE INDEX IF NOT EXISTS logs_path ON logs (path);
+CREATE INDEX IF NOT EXISTS logs_start_time ON logs (start_time);
+"""
+
+_INSERT = """
+INSERT OR IGNORE INTO logs (
+    log_id, trace_id, trace_parent_id, path, kind, start_time, end_time, latency, error,
+    prompt_tokens, output_tokens, cost, body
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+
+def default_db_path() -> str:
+    """Return the embedded store's file: ``$PROMPTRAIL_DB``, else ``./promptrail.db``."""
+    return os.environ.get("PROMPTRAIL_DB") or "promptrail.db"
+
+
+class NotAStoreError(PromptrailError):
+    """The file is missing or is not a promptrail SQLite store.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class TraceSummary(NamedTuple):
+    """One trace in a list: its root (or earliest log when the root is not stored yet) and totals.
+
+    .. versionadded:: 0.1.0
+    """
+
+    trace_id: str
+    path: str
+    kind: str
+    start_time: str
+    end_time: str | None
+    latency: float | None
+    error: str | None
+    logs: int
+    errors: int
+    prompt_tokens: int | None
+    output_tokens: int | None
+    cost: float | None
+    complete: bool
+
+
+class LogSummary(NamedTuple):
+    """The indexed columns of one log, enough for statistics without parsing bodies.
+
+    .. versionadded:: 0.1.0
+    """
+
+    path: str
+    kind: str
+    latency: float | None
+    error: str | None
+    prompt_tokens: int | None
+    output_tokens: int | None
+    cost: float | None
+
+
+def total_cost(record: LogRecord) -> float | None:
+    """``prompt_cost + output_cost``; ``None`` when neither is known."""
+    if record.prompt_cost is None and record.output_cost is None:
+        return None
+    return (record.prompt_cost or 0.0) + (record.output_cost or 0.0)
+
+
+def _row(record: LogRecord) -> tuple[Any, ...]:
+    return (
+        record.log_id,
+        record.trace_id,
+        record.trace_parent_id,
+        record.path,
+        record.kind,
+        record.start_time.isoformat(),
+        None if record.end_time is None else record.end_time.isoformat(),
+        record.provider_latency,
+        record.error,
+        record.prompt_tokens,
+        record.output_tokens,
+        total_cost(record),
+        dump_json(record).decode(),
+    )
+
+
+class SqliteStore:
+    """A promptrail log store in one SQLite file: write records, query logs and trees.
+
+    Thread-safe (one connection, a lock) and fork-safe (a forked child opens its own
+    connection). Used by :class:`SqliteExporter`, the CLI and the receiver.
+
+    Args:
+        path: The database file.
+        create: Create the file and schema if missing; when False, a missing file or one without
+            promptrail's schema raises :class:`NotAStoreError` (readers use this).
+        busy_timeout: Seconds to wait for another writer's lock.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, create: bool = True, busy_timeout: float = 10.0
+    ) -> None:
+        self._path = Path(path)
+        self._create = create
+        self._busy_timeout = busy_timeout
+        self._lock = threading.Lock()
+        relock_after_fork(self, "_lock")
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+        if not create:
+            self._connect()
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._path
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = self._conn
+        if conn is not None and self._pid == os.getpid():
+            return conn
+        if not self._create and not self._path.is_file():
+            msg = f"{self._path}: no such promptrail database"
+            raise NotAStoreError(msg)
+        if self._create:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self._path, timeout=self._busy_timeout, check_same_thread=False, isolation_level=None
+        )
+        try:
+            if self._create:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.executescript(_SCHEMA)
+                conn.execute(
+                    "INSERT OR IGNORE INTO promptrail_meta (key, value) VALUES ('schema', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+            else:
+                row = conn.execute(
+                    "SELECT value FROM promptrail_meta WHERE key = 'schema'"
+                ).fetchone()
+                if row is None:  # pragma: no cover - a table without the row
+                    problem = "no schema row"
+                    raise sqlite3.DatabaseError(problem)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            msg = f"{self._path}: not a promptrail database ({exc})"
+            raise NotAStoreError(msg) from exc
+        self._conn = conn
+        self._pid = os.getpid()
+        return conn
+
+    def write(self, records: Sequence[LogRecord]) -> int:
+        """Store ``records`` in one transaction; return how many were new."""
+        rows = [_row(r) for r in records]
+        with self._lock:
+            conn = self._connect()
+            before = conn.total_changes
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(_INSERT, rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                # Never leave a transaction open (a failed COMMIT included): later writes would
+                # all fail. The batch is all-or-nothing either way.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return conn.total_changes - before
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            return self._connect().execute(sql, params).fetchall()
+
+    def logs(
+        self,
+        *,
+        path: str | None = None,
+        trace_id: str | None = None,
+        errors_only: bool = False,
+        since: str | None = None,
+        limit: int | None = 100,
+    ) -> list[LogRecord]:
+        """Return logs, newest first, filtered by path (prefix ``folder/``), trace or errors."""
+        where, params = _filters(path=path, trace_id=trace_id, errors_only=errors_only, since=since)
+        sql = f"SELECT body FROM logs{where} ORDER BY start_time DESC, log_id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [LogRecord.model_validate_json(row[0]) for row in self._query(sql, params)]
+
+    def trace(self, trace_id: str) -> list[LogRecord]:
+        """Return every log of one trace, in start order."""
+        rows = self._query(
+            "SELECT body FROM logs WHERE trace_id = ? ORDER BY start_time, log_id", (trace_id,)
+        )
+        return [LogRecord.model_validate_json(row[0]) for row in rows]
+
+    def get(self, log_id: str) -> LogRecord | None:
+        """Return the log with this id, or None."""
+        rows = self._query("SELECT body FROM logs WHERE log_id = ?", (log_id,))
+        return LogRecord.model_validate_json(rows[0][0]) if rows else None
+
+    def recent_trace_ids(
+        self,
+        last: int = 10,
+        *,
+        path: str | None = None,
+        errors_only: bool = False,
+        since: str | None = None,
+    ) -> list[str]:
+        """Return the ids of the ``last`` most recently started traces, newest first.
+
+        With filters, a trace is listed when one of its logs matches (``path``, ``errors_only``,
+        started at or after ``since``, an ISO time).
+        """
+        where, params = _filters(path=path, errors_only=errors_only, since=since)
+        sql = (
+            f"SELECT trace_id, MIN(start_time) AS started FROM logs{where} "
+            "GROUP BY trace_id ORDER BY started DESC LIMIT ?"
+        )
+        params.append(last)
+        return [row[0] for row in self._query(sql, params)]
+
+    def trace_summaries(self, trace_ids: Sequence[str]) -> list[TraceSummary]:
+        """Return one :class:`TraceSummary` per stored trace of ``trace_ids``, in that order."""
+        if not trace_ids:
+            return []
+        marks = ",".join("?" * len(trace_ids))
+        totals = {
+            row[0]: row[1:]
+            for row in self._query(
+                "SELECT trace_id, MIN(start_time), MAX(end_time), COUNT(*), COUNT(error), "
+                "SUM(prompt_tokens), SUM(output_tokens), SUM(cost) "
+                f"FROM logs WHERE trace_id IN ({marks}) GROUP BY trace_id",
+                trace_ids,
+            )
+        }
+        # The root's log_id is the trace_id; until it is stored, the earliest log stands in.
+        heads: dict[str, tuple[Any, ...]] = {}
+        for row in self._query(
+            "SELECT trace_id, log_id, path, kind, start_time, end_time, latency, error "
+            f"FROM logs WHERE trace_id IN ({marks}) AND (log_id = trace_id OR start_time = "
+            "(SELECT MIN(start_time) FROM logs AS o WHERE o.trace_id = logs.trace_id))",
+            trace_ids,
+        ):
+            if row[0] not in heads or row[1] == row[0]:
+                heads[row[0]] = row
+        summaries = []
+        for trace_id in trace_ids:
+            if trace_id not in totals:
+                continue
+            start, end, logs, errors, prompt_tokens, output_tokens, cost = totals[trace_id]
+            _, log_id, path, kind, _, _, latency, error = heads[trace_id]
+            complete = log_id == trace_id
+            summaries.append(
+                TraceSummary(
+                    trace_id=trace_id,
+                    path=path,
+                    kind=kind,
+                    start_time=start,
+                    end_time=end,
+                    latency=latency if complete else None,
+                    error=error,
+                    logs=logs,
+                    errors=errors,
+                    prompt_tokens=prompt_tokens,
+                    output_tokens=output_tokens,
+                    cost=cost,
+                    complete=complete,
+                )
+            )
+        return summaries
+
+    def match_trace_ids(self, fragment: str, *, limit: int = 2) -> list[str]:
+        """Return up to ``limit`` trace ids that start or end with ``fragment`` (a shortened id)."""
+        escaped = fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._query(
+            "SELECT DISTINCT trace_id FROM logs WHERE trace_id LIKE ? ESCAPE '\\' "
+            "OR trace_id LIKE ? ESCAPE '\\' LIMIT ?",
+            (escaped + "%", "%" + escaped, limit),
+        )
+        return [row[0] for row in rows]
+
+    def log_summaries(
+        self, *, path: str | None = None, since: str | None = None
+    ) -> list[LogSummary]:
+        """Return the indexed columns of the logs matching ``path`` and ``since`` (for stats)."""
+        where, params = _filters(path=path, since=since)
+        sql = (
+            "SELECT path, kind, latency, error, prompt_tokens, output_tokens, cost "
+            f"FROM logs{where}"
+        )
+        return [LogSummary(*row) for row in self._query(sql, params)]
+
+    def cursor(self) -> int:
+        """Return a number that grows with every insert (the last rowid; 0 when empty)."""
+        return int(self._query("SELECT COALESCE(MAX(rowid), 0) FROM logs")[0][0])
+
+    def logs_after(self, cursor: int, *, limit: int = 1000) -> tuple[int, list[LogRecord]]:
+        """Return the logs inserted after ``cursor`` (in insert order) and the new cursor.
+
+        ``cursor`` comes from :meth:`cursor` or an earlier call; follow a store with it.
+        """
+        rows = self._query(
+            "SELECT rowid, body FROM logs WHERE rowid > ? ORDER BY rowid LIMIT ?", (cursor, limit)
+        )
+        if not rows:
+            return cursor, []
+        return int(rows[-1][0]), [LogRecord.model_validate_json(row[1]) for row in rows]
+
+    def count(self) -> int:
+        """Return the number of stored logs."""
+        return int(self._query("SELECT COUNT(*) FROM logs")[0][0])
+
+    def close(self) -> None:
+        """Close the connection (a later call reopens it)."""
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+
+def _filters(
+    *,
+    path: str | None = None,
+    trace_id: str | None = None,
+    errors_only: bool = False,
+    since: str | None = None,
+) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if path:
+        clauses.append("(path = ? OR path LIKE ? ESCAPE '\\')")
+        escaped = path.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params += [path, escaped + "/%"]
+    if trace_id:
+        clauses.append("trace_id = ?")
+        params.append(trace_id)
+    if errors_only:
+        clauses.append("error IS NOT NULL")
+    if since:
+        clauses.append("start_time >= ?")
+        params.append(since)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
