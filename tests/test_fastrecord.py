@@ -12,7 +12,9 @@ import pytest
 import promptrail
 from promptrail._record import encode as _fastrecord
 from promptrail._record.models import ChatMessage, LogRecord, PromptKernel, ToolCall
-from promptrail._record.serialize import REDACTED, Limits, Redactor
+from promptrail._runtime.limits import Limits
+from promptrail._runtime.redaction import Redactor
+from promptrail._runtime.secrets import REDACTED
 from promptrail._runtime.state import STATE
 from promptrail._tracing import build as _build
 from promptrail._tracing.active import ActiveLog

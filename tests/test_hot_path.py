@@ -12,7 +12,7 @@ import promptrail
 from promptrail import BaseProcessor, log_flow, log_prompt
 from promptrail._runtime.state import STATE
 from promptrail._tracing.active import ActiveLog
-from promptrail._tracing.decorators import start_log
+from promptrail._tracing.lifecycle import start_log
 from promptrail.exporters import InMemoryExporter
 
 SLOTS = [name for name in ActiveLog.__slots__ if name != "__dict__"]
@@ -122,9 +122,10 @@ class TestArgumentSnapshot:
     )
     def test_inline_copy_equals_snapshot(self, value: list[Any]) -> None:
         """Same values, same Truncated cuts, same sharing below the copied levels."""
-        from promptrail._record.serialize import ARGUMENT_DEPTH, Limits, Truncated, snapshot
+        from promptrail._record.serialize import ARGUMENT_DEPTH, Truncated, snapshot
+        from promptrail._runtime.limits import Limits
         from promptrail._runtime.state import STATE
-        from promptrail._tracing.decorators import snapshot_kwargs
+        from promptrail._tracing.lifecycle import snapshot_kwargs
 
         promptrail.configure(processors=[], limits=Limits(max_items=20))
         inline = snapshot_kwargs(STATE, {"v": value})["v"]

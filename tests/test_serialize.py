@@ -12,7 +12,9 @@ from pydantic import BaseModel
 
 import promptrail
 from promptrail import BatchProcessor, Limits, Redactor, log_prompt
-from promptrail._record.serialize import REDACTED, TRUNCATED_MARK, snapshot, to_jsonable
+from promptrail._record.serialize import snapshot, to_jsonable
+from promptrail._runtime.limits import TRUNCATED_MARK
+from promptrail._runtime.secrets import REDACTED
 from promptrail.exporters import InMemoryExporter
 from promptrail.testing import capture_logs
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from promptrail._record.models import ChatMessage, FunctionCall, LogRecord, PromptKernel, ToolCall
-from promptrail._record.serialize import Limits, Redactor
+from promptrail._runtime.limits import Limits
+from promptrail._runtime.redaction import Redactor
 from promptrail._tracing.active import ActiveLog
 from promptrail._tracing.context import (
     ContextThreadPoolExecutor,

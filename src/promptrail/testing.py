@@ -27,7 +27,7 @@ from promptrail._runtime.ids import DEFAULT_IDS, IdGenerator, SequentialIds
 from promptrail._runtime.state import STATE, Settings, _State
 from promptrail.exporters._base import ExportResult
 from promptrail.exporters._memory import InMemoryExporter
-from promptrail.pipeline._configure import _install, reset_counts
+from promptrail.pipeline._configure import _install, reset_counts, shutdown
 from promptrail.pipeline._processors import SimpleProcessor
 
 __all__ = ["FixedClock", "SequentialIds", "capture_logs", "reset"]
@@ -126,8 +126,6 @@ def reset() -> None:
 
     .. versionadded:: 0.1.0
     """
-    from promptrail.pipeline._configure import shutdown
-
     shutdown(timeout=5.0)
     fresh = _State()
     STATE.enabled = fresh.enabled

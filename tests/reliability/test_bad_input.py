@@ -19,7 +19,7 @@ import pytest
 
 import promptrail
 from promptrail import ActiveLog, BaseProcessor, Limits, log_prompt, log_tool, trace
-from promptrail._record.serialize import TRUNCATED_MARK
+from promptrail._runtime.limits import TRUNCATED_MARK
 from promptrail.exporters import InMemoryExporter, JsonlExporter, SqliteExporter
 
 MAX_STRING = Limits().max_string

@@ -14,7 +14,8 @@ import pytest
 
 import promptrail
 from promptrail import LogRecord, Redactor, SimpleProcessor, log_flow, log_prompt, trace
-from promptrail._record.serialize import REDACTED, to_jsonable
+from promptrail._record.serialize import to_jsonable
+from promptrail._runtime.secrets import REDACTED
 from promptrail.exceptions import ConfigurationError
 from promptrail.exporters import ExportResult, InMemoryExporter, JsonlExporter, SqliteExporter
 

@@ -18,11 +18,11 @@ import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
-from promptrail._record.serialize import DEFAULT_REDACTOR
-from promptrail._runtime.fork import relock_after_fork
-from promptrail._runtime.state import STATE
+from promptrail._runtime.locks import relock_after_fork
+from promptrail._runtime.secrets import mask_builtin
 
 __all__ = [
     "LOGGER",
@@ -32,6 +32,7 @@ __all__ = [
     "is_reraised",
     "report",
     "reset",
+    "set_masking",
 ]
 
 LOGGER = logging.getLogger("promptrail")
@@ -141,15 +142,33 @@ def _text(exc: BaseException) -> str:
         return "<unprintable>"
 
 
+_user_mask: Callable[[str], str] | None = None
+
+
+def set_masking(mask: Callable[[str], str] | None) -> None:
+    """Set the masking of the configured redactor (``_runtime.state`` installs it at import).
+
+    The reporter sits below the redactor (which reports a raising callback through it), so the
+    configured redactor's patterns reach it through this hook; the built-in formats are masked
+    without it.
+    """
+    global _user_mask
+    _user_mask = mask
+
+
 def _mask(line: str) -> str:
     """Mask secrets in a log line: exception messages often quote keys and auth headers.
 
     The built-in formats are always masked (even with ``redact=False``), then the user's.
     """
+    line = mask_builtin(line)
+    mask = _user_mask
+    if mask is None:
+        return line
     try:
-        return STATE.settings.redactor.mask(DEFAULT_REDACTOR.mask(line))
+        return mask(line)
     except Exception:  # pragma: no cover - a broken user pattern: keep the default masking
-        return DEFAULT_REDACTOR.mask(line)
+        return line
 
 
 def counts() -> dict[str, int]:

@@ -14,8 +14,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from promptrail._record.serialize import DEFAULT_LIMITS, DEFAULT_REDACTOR, Limits, Redactor
+from promptrail._runtime import errors as _errors
 from promptrail._runtime.ids import DEFAULT_IDS, IdGenerator
+from promptrail._runtime.limits import DEFAULT_LIMITS, Limits
+from promptrail._runtime.redaction import DEFAULT_REDACTOR, Redactor
 
 if TYPE_CHECKING:
     from promptrail._tracing.context import Scope
@@ -68,6 +70,7 @@ class _State:
         "enabled",
         "enders",
         "ids",
+        "install_default",
         "keep_errors",
         "perf_ns",
         "processors",
@@ -82,6 +85,9 @@ class _State:
     def __init__(self) -> None:
         self.enabled = not env_flag("PROMPTRAIL_DISABLED")
         self.processors: tuple[Processor, ...] | None = None
+        # Builds the default pipeline on the first decorated call when configure() never ran;
+        # set by the pipeline layer when it is imported (the tracing layer sits below it).
+        self.install_default: Callable[[], object] | None = None
         self.starters: tuple[Processor, ...] = ()
         self.enders: tuple[Processor, ...] = ()
         # The pipeline's only processor when it is exactly a BatchProcessor (the default): the
@@ -97,3 +103,11 @@ class _State:
 
 
 STATE = _State()
+
+
+def _mask_with_settings(line: str) -> str:
+    """Mask ``line`` with the configured redactor's patterns (for the error reporter)."""
+    return STATE.settings.redactor.mask(line)
+
+
+_errors.set_masking(_mask_with_settings)

@@ -27,6 +27,8 @@ from promptrail.providers._prices import costs
 from promptrail.providers._responses import CACHE_CREATION_KEY, CACHED_KEY
 
 if TYPE_CHECKING:
+    from promptrail._runtime.limits import Limits
+    from promptrail._runtime.redaction import Redactor
     from promptrail._runtime.state import Settings
     from promptrail._tracing.active import ActiveLog
     from promptrail._tracing.spec import CallSpec
@@ -244,7 +246,7 @@ _PROMPT_FIELDS = frozenset(PromptKernel.model_fields) - {"other"}
 _memos: list[_fastrecord.Memo] = []
 
 
-def _memo(limits: _serialize.Limits, redactor: _serialize.Redactor) -> _fastrecord.Memo | None:
+def _memo(limits: Limits, redactor: Redactor) -> _fastrecord.Memo | None:
     """The memo of sub-models for these settings (a new one when the settings change).
 
     ``None`` when records must take the general path: a redaction callback must be asked about

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from promptrail._runtime.counters import AtomicCounter
-from promptrail._runtime.fork import relock_after_fork
+from promptrail._runtime.locks import relock_after_fork
 
 if TYPE_CHECKING:
     from promptrail._runtime.state import _State

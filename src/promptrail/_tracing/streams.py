@@ -37,6 +37,7 @@ import wrapt
 
 from promptrail._runtime import errors as _errors
 from promptrail._runtime.state import STATE
+from promptrail._tracing.lifecycle import INCOMPLETE_KEY, defer, end_log
 from promptrail.providers._accumulate import StreamAccumulator
 from promptrail.providers._responses import _SDKS, get
 
@@ -88,8 +89,6 @@ class _Tap:
         if self.done:
             return
         self.done = True
-        from promptrail._tracing.decorators import INCOMPLETE_KEY, end_log
-
         log = self.log
         try:
             metadata: dict[str, Any] = {}
@@ -135,8 +134,6 @@ class _Tap:
 
     def collected(self) -> None:
         # Called by the garbage collector: queue the end, never run it inside the collector.
-        from promptrail._tracing.decorators import defer
-
         reason = "never_started" if self.first is None else "abandoned"
         defer(functools.partial(self.finish, incomplete=reason))
 
@@ -347,8 +344,6 @@ def _factory(proxy: type[_Proxy]) -> Wrap:
             snapshot = _snapshot_reader(result.__class__)
             return proxy(result, _Tap(st, log, result, snapshot))
         except Exception as exc:  # never break the call: end the log now, return the stream
-            from promptrail._tracing.decorators import end_log
-
             end_log(st, log)
             _errors.report("stream:wrap", exc, "could not wrap a returned stream", internal=True)
             return result

@@ -17,7 +17,7 @@ from promptrail._record.models import LogKind
 from promptrail._runtime.state import STATE
 from promptrail._tracing.active import UPDATABLE_FIELDS, ActiveLog
 from promptrail._tracing.context import CURRENT, Scope, attach, detach
-from promptrail._tracing.decorators import end_log, start_log
+from promptrail._tracing.lifecycle import end_log, start_log
 from promptrail._tracing.spec import CallSpec
 from promptrail.exceptions import ConfigurationError
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from promptrail._record.encode import dump_json
 from promptrail._record.models import LogRecord
-from promptrail._runtime.fork import path_lock
+from promptrail._runtime.locks import path_lock
 from promptrail.exporters._base import ExportResult, write_all
 
 __all__ = ["JsonlExporter"]

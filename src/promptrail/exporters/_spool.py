@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from promptrail._record.encode import dump_json
 from promptrail._record.models import LogRecord
 from promptrail._runtime import errors as _errors
-from promptrail._runtime.fork import path_lock
+from promptrail._runtime.locks import path_lock
 from promptrail.exporters._base import write_all
 
 try:  # POSIX; elsewhere only the in-process lock protects the file.

@@ -54,8 +54,9 @@ from promptrail._runtime.state import STATE
 from promptrail._runtime.suppression import suppress_instrumentation
 from promptrail._tracing.active import ActiveLog
 from promptrail._tracing.build import RESPONSE_MODEL_KEY, answered_model
-from promptrail._tracing.decorators import INCOMPLETE_KEY
+from promptrail._tracing.lifecycle import INCOMPLETE_KEY
 from promptrail._version import __version__
+from promptrail.exceptions import ConfigurationError
 from promptrail.providers import _registry as _extract
 from promptrail.providers import _request as _request
 from promptrail.providers._responses import json_or_text
@@ -148,8 +149,6 @@ class OtelBridge:
         exception_events: bool = True,
     ) -> None:
         if flow_operation not in ("invoke_workflow", "invoke_agent"):
-            from promptrail.exceptions import ConfigurationError
-
             msg = f"flow_operation must be invoke_workflow or invoke_agent, not {flow_operation!r}"
             raise ConfigurationError(msg)
         self._tracer = trace.get_tracer(SCOPE_NAME, __version__, tracer_provider=tracer_provider)

@@ -38,9 +38,10 @@ from opentelemetry.trace import StatusCode, format_span_id, format_trace_id
 
 from promptrail._record import serialize as _serialize
 from promptrail._record.models import ChatMessage, LogKind, LogRecord, PromptKernel
-from promptrail._runtime.state import Settings
+from promptrail._runtime.state import STATE, Settings
 from promptrail._tracing.build import RESPONSE_MODEL_KEY, answered_model
 from promptrail.otel._bridge import _REQUEST_PARAMS, OTEL_SPAN_ID, OTEL_TRACE_ID, SCOPE_NAME
+from promptrail.pipeline._configure import flush
 from promptrail.pipeline._emit import ExternalLog, emit
 from promptrail.providers._responses import _int
 
@@ -192,8 +193,6 @@ class GenAiSpanProcessor(SpanProcessor):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Flush promptrail's pipeline (where this processor's logs went)."""
-        from promptrail.pipeline._configure import flush
-
         return flush(timeout_millis / 1000)
 
     # -- the span tree ------------------------------------------------------------------------
@@ -242,8 +241,6 @@ def records_from_spans(
     .. versionadded:: 0.1.0
     """
     if settings is None:
-        from promptrail._runtime.state import STATE
-
         settings = STATE.settings
     batch = list(spans)
     nodes: dict[int, _Node] = {}

@@ -23,6 +23,7 @@ from promptrail._runtime import errors as _errors
 from promptrail._runtime.counters import AtomicCounter
 from promptrail._runtime.fork import call_after_fork
 from promptrail._tracing.active import ActiveLog
+from promptrail._tracing.lifecycle import run_deferred
 from promptrail.exceptions import ConfigurationError
 from promptrail.exporters._base import Exporter
 from promptrail.pipeline._processors import (
@@ -175,8 +176,6 @@ class BatchProcessor(BaseProcessor):
             self._running = True
 
     def _run(self) -> None:
-        from promptrail._tracing.decorators import run_deferred
-
         while True:
             self._wake.wait(self._schedule_delay)
             run_deferred()  # logs the garbage collector ended since: queued, never lost

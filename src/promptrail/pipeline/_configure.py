@@ -17,15 +17,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from promptrail._record.models import LogRecord
-from promptrail._record.serialize import Limits, Redactor
 from promptrail._runtime import errors as _errors
-from promptrail._runtime.fork import relock_after_fork
+from promptrail._runtime.limits import Limits
+from promptrail._runtime.locks import relock_after_fork
+from promptrail._runtime.redaction import Redactor
 from promptrail._runtime.state import STATE, env_flag
 from promptrail._tracing import sampling as _sampling
 from promptrail._tracing.context import Scope
-from promptrail._tracing.decorators import UNROUTED, run_deferred
+from promptrail._tracing.lifecycle import UNROUTED, run_deferred
 from promptrail.exceptions import ConfigurationError
 from promptrail.exporters._base import Exporter, ExportResult
+from promptrail.exporters._sqlite import SqliteExporter
 from promptrail.pipeline._batch import BatchProcessor
 from promptrail.pipeline._processors import (
     BaseProcessor,
@@ -234,8 +236,6 @@ def ensure_processors() -> tuple[Processor, ...]:
     """Return the pipeline, building the embedded default (SQLite) on first use."""
     with _lock:
         if STATE.processors is None:
-            from promptrail.exporters._sqlite import SqliteExporter
-
             _install((BatchProcessor(SqliteExporter()),))
         return STATE.processors or ()
 
@@ -354,5 +354,6 @@ def _at_exit() -> None:
 
 
 atexit.register(_at_exit)
+STATE.install_default = ensure_processors
 
 relock_after_fork(globals(), "_lock")

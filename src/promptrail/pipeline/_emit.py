@@ -16,8 +16,9 @@ from promptrail._record.models import LogKind, LogRecord
 from promptrail._runtime.ids import next_seq
 from promptrail._runtime.state import STATE, Settings
 from promptrail._tracing.active import ActiveLog
-from promptrail._tracing.decorators import dispatch
+from promptrail._tracing.lifecycle import dispatch
 from promptrail._tracing.spec import CallSpec
+from promptrail.pipeline._configure import ensure_processors
 
 __all__ = ["ExternalLog", "emit", "emit_records"]
 
@@ -84,8 +85,6 @@ def emit(logs: Iterable[ActiveLog]) -> None:
     if not st.enabled:
         return
     if st.processors is None:
-        from promptrail.pipeline._configure import ensure_processors
-
         ensure_processors()
     for log in logs:
         dispatch(st, log)

@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from promptrail._record.models import LogRecord
 from promptrail._runtime import errors as _errors
-from promptrail._runtime.fork import relock_after_fork
+from promptrail._runtime.locks import relock_after_fork
 from promptrail._runtime.state import STATE
 from promptrail._tracing.active import ActiveLog
 from promptrail.exporters._base import Exporter, ExportResult

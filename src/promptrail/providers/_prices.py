@@ -23,7 +23,7 @@ import re
 import threading
 from typing import Any
 
-from promptrail._runtime.fork import relock_after_fork
+from promptrail._runtime.locks import relock_after_fork
 
 __all__ = ["PRICES_AS_OF", "Price", "costs", "price_for", "register_price"]
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from promptrail._runtime import errors as _errors
-from promptrail._runtime.fork import relock_after_fork
+from promptrail._runtime.locks import relock_after_fork
 from promptrail.providers._accumulate import StreamAccumulator
 from promptrail.providers._responses import read_response
 

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from promptrail._record.encode import dump_json
 from promptrail._record.models import LogRecord
-from promptrail._runtime.fork import relock_after_fork
+from promptrail._runtime.locks import relock_after_fork
 from promptrail.exceptions import PromptrailError
 
 __all__ = [

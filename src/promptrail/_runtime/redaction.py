@@ -1,0 +1,117 @@
+"""Which captured values are secrets: :class:`Redactor` and the built-in secret formats."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from promptrail._runtime import errors as _errors
+from promptrail._runtime.secrets import (
+    DEFAULT_SECRET_KEYS,
+    NOT_SECRET_KEY_RE,
+    REDACTED,
+    SECRET_KEY_RE,
+    SECRET_VALUE_RE,
+)
+
+__all__ = ["DEFAULT_REDACTOR", "DEFAULT_SECRET_KEYS", "REDACTED", "Redactor"]
+
+
+class Redactor:
+    """Decides which keys and string values are secrets.
+
+    Args:
+        keys: Extra key names to redact (case-insensitive, exact match), on top of the defaults.
+        patterns: Extra regular expressions whose matches inside strings are masked.
+        callback: ``callback(key, value) -> bool``, asked about every entry of every mapping
+            being logged (at any depth) whose key is not already a secret; ``True`` replaces the
+            value with ``"[REDACTED]"``. ``value`` is the original object, before conversion.
+            If it raises, the value is hidden (fail closed) and the failure is reported once.
+        enabled: False turns redaction off entirely (the callback too).
+
+    Raises:
+        TypeError: If ``callback`` is not callable.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("_cache", "_callback", "_enabled", "_keys", "_min_length", "_value_re")
+
+    def __init__(
+        self,
+        *,
+        keys: Iterable[str] = (),
+        patterns: Iterable[str | re.Pattern[str]] = (),
+        callback: Callable[[str, Any], bool] | None = None,
+        enabled: bool = True,
+    ) -> None:
+        if callback is not None and not callable(callback):
+            msg = f"callback must be callable, not {type(callback).__name__}"
+            raise TypeError(msg)
+        self._callback = callback if enabled else None
+        self._enabled = enabled
+        self._keys = frozenset(k.lower() for k in (*DEFAULT_SECRET_KEYS, *keys))
+        extra = [p if isinstance(p, str) else p.pattern for p in patterns]
+        self._value_re = (
+            re.compile("|".join([SECRET_VALUE_RE.pattern, *extra])) if extra else SECRET_VALUE_RE
+        )
+        # The built-in formats are all at least 15 characters long; user patterns may be shorter.
+        self._min_length = 0 if extra else 15
+        # Keys repeat endlessly ("role", "content"): remember the verdicts (bounded).
+        self._cache: dict[str, bool] = {}
+
+    def is_secret_key(self, key: str) -> bool:
+        """Return whether a value stored under ``key`` must be hidden."""
+        verdict = self._cache.get(key)
+        if verdict is None:
+            low = key.lower()
+            verdict = self._enabled and (
+                low in self._keys
+                or (SECRET_KEY_RE.search(low) is not None and NOT_SECRET_KEY_RE.search(low) is None)
+            )
+            if len(self._cache) >= 4096:
+                self._cache.clear()
+            self._cache[key] = verdict
+        return verdict
+
+    @property
+    def has_callback(self) -> bool:
+        """Whether a user callback judges mapping entries (see :meth:`hides`)."""
+        return self._callback is not None
+
+    def hides(self, key: str, value: Any) -> bool:
+        """Return whether the user callback hides ``value`` stored under ``key``; never raises."""
+        callback = self._callback
+        if callback is None:
+            return False
+        try:
+            return bool(callback(key, value))
+        except Exception as exc:
+            _errors.report(
+                "redact:callback",
+                exc,
+                "the redaction callback raised; the value was hidden",
+                internal=False,
+            )
+            return True
+
+    def mask(self, text: str) -> str:
+        """Return ``text`` with well-known secret formats replaced by :data:`REDACTED`."""
+        if not self._enabled or len(text) < self._min_length:
+            return text
+        if self._min_length and not (
+            # Every built-in format contains one of these: skip the regex scan when none is
+            # there (substring tests run in C; the alternation scan is the slow part).
+            "sk-" in text
+            or "Bearer" in text
+            or "Basic" in text
+            or "AKIA" in text
+            or "gh" in text
+            or "xox" in text
+        ):
+            return text
+        return self._value_re.sub(REDACTED, text)
+
+
+DEFAULT_REDACTOR = Redactor()
