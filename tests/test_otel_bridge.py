@@ -604,7 +604,7 @@ class TestContent:
         self, spans: Spans, records: InMemoryExporter
     ) -> None:
         """Anthropic's ``system=`` goes to system instructions only, and reads back once."""
-        from promptrail.otel._ingest import records_from_spans
+        from promptrail.otel.ingest._processor import records_from_spans
 
         install(records, OtelBridge(tracer_provider=spans.provider, capture_content=True))
 

@@ -22,12 +22,8 @@ import promptrail
 from promptrail._record.models import LogRecord
 from promptrail.exporters import InMemoryExporter
 from promptrail.otel._bridge import OtelBridge
-from promptrail.otel._ingest import (
-    GenAiSpanProcessor,
-    genai_kind,
-    records_from_spans,
-    span_log_id,
-)
+from promptrail.otel.ingest._genai import genai_kind
+from promptrail.otel.ingest._processor import GenAiSpanProcessor, records_from_spans, span_log_id
 from promptrail.pipeline._emit import emit_records
 
 
@@ -356,7 +352,7 @@ class TestTree:
 
     def test_live_spans_are_bounded(self, setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
         """Spans that never end are forgotten oldest first beyond the bound."""
-        monkeypatch.setattr("promptrail.otel._ingest._MAX_LIVE", 2)
+        monkeypatch.setattr("promptrail.otel.ingest._processor._MAX_LIVE", 2)
         spans = [setup.tracer.start_span(f"s{i}") for i in range(3)]
         assert len(setup.processor._live) == 2
         assert spans[0].get_span_context().span_id not in setup.processor._live
@@ -486,7 +482,7 @@ class TestMessageMapping:
         """Text, multi-part, reasoning, tool calls and tool results survive both conversions."""
         from promptrail._record.models import ChatMessage
         from promptrail.otel._bridge import input_messages
-        from promptrail.otel._ingest import _message_from_parts
+        from promptrail.otel.ingest._genai import _message_from_parts
 
         messages = [
             ChatMessage(role="user", name="ann", content="hi"),
@@ -523,7 +519,7 @@ class TestMessageMapping:
 
     def test_tool_response_objects_become_json_text(self) -> None:
         """A structured tool response is kept as JSON text; unknown roles become user."""
-        from promptrail.otel._ingest import _message_from_parts
+        from promptrail.otel.ingest._genai import _message_from_parts
 
         body = _message_from_parts(
             {"role": "tool", "parts": [{"type": "tool_call_response", "response": {"t": 14}}]}

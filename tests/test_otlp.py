@@ -42,8 +42,8 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 import promptrail
 from promptrail._record.models import LogRecord
 from promptrail.exporters import InMemoryExporter, SqliteStore
-from promptrail.otel import _ingest as _otel_ingest
 from promptrail.otel._bridge import OtelBridge
+from promptrail.otel.ingest import _genai, _processor
 from promptrail.server import ServerThread, create_app
 
 KEY = "otlp-key-0123456789"
@@ -366,7 +366,7 @@ class TestOtlpJson:
         assert chat.path == "openai/gpt-4o-mini"
         assert chat.trace_parent_id == agent.log_id
         assert chat.trace_id == agent.log_id
-        assert chat.log_id == _otel_ingest.span_log_id(
+        assert chat.log_id == _processor.span_log_id(
             int(TRACE_HEX, 16), int(CHILD_HEX, 16), 1767225600000000000
         )
         assert (chat.prompt_tokens, chat.output_tokens) == (21, 4)
@@ -602,14 +602,14 @@ class TestLazyImport:
         self, server: ServerThread, store: SqliteStore, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """A span whose record cannot be built is skipped and counted; the others are stored."""
-        real = _otel_ingest._record
+        real = _genai.span_record
 
         def flaky(span: ReadableSpan, *args: Any) -> LogRecord:
             if span.name == "chat bad":
                 raise ValueError("bad span")
             return real(span, *args)
 
-        monkeypatch.setattr(_otel_ingest, "_record", flaky)
+        monkeypatch.setattr(_processor, "span_record", flaky)
         provider = TracerProvider()
         memory = InMemorySpanExporter()
         provider.add_span_processor(SimpleSpanProcessor(memory))

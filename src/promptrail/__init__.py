@@ -38,7 +38,7 @@ from promptrail.providers._registry import Extractor, register_extractor, unregi
 
 if TYPE_CHECKING:
     from promptrail.otel._bridge import OtelBridge as OtelBridge
-    from promptrail.otel._ingest import GenAiSpanProcessor as GenAiSpanProcessor
+    from promptrail.otel.ingest._processor import GenAiSpanProcessor as GenAiSpanProcessor
 
 __all__ = [
     "ActiveLog",
@@ -81,7 +81,7 @@ __all__ = [
 # Imported on first use so that ``import promptrail`` never imports opentelemetry (an optional
 # extra). They are left out of ``__all__`` so that ``from promptrail import *`` works without it.
 _LAZY = {
-    "GenAiSpanProcessor": "promptrail.otel._ingest",  # needs opentelemetry-sdk
+    "GenAiSpanProcessor": "promptrail.otel.ingest._processor",  # needs opentelemetry-sdk
     "OtelBridge": "promptrail.otel._bridge",  # needs opentelemetry-api (promptrail[otel])
 }
 

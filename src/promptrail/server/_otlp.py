@@ -5,7 +5,7 @@
 binary protobuf (``Content-Type: application/x-protobuf``) or the OTLP JSON mapping
 (``application/json``: lowerCamelCase field names, trace and span ids in hex). A gzip
 ``Content-Encoding`` is accepted. GenAI spans become promptrail records through
-:func:`~promptrail.otel._ingest.records_from_spans` (the conversion the live
+:func:`records_from_spans` (the conversion the live
 :class:`~promptrail.GenAiSpanProcessor` uses), including the spans of promptrail's own
 :class:`~promptrail.OtelBridge` from another process; other spans are ignored. Records go into
 the receiver's store.
@@ -270,7 +270,7 @@ def spans_from_request(request: ExportTraceServiceRequest) -> list[ReadableSpan]
 
 def _convert(body: bytes, as_json: bool) -> tuple[list[LogRecord], int, str]:
     """Decode a body into records; also how many GenAI spans failed, and the first error."""
-    from promptrail.otel._ingest import records_from_spans
+    from promptrail.otel.ingest._processor import records_from_spans
 
     message = decode_request(body, as_json=as_json)
     failures: list[str] = []

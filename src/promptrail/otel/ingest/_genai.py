@@ -1,51 +1,29 @@
-"""OpenTelemetry → promptrail: GenAI spans from any instrumentation become promptrail logs.
+"""The OpenTelemetry GenAI semantic conventions (and OpenLLMetry's attributes): span → record.
 
-:class:`GenAiSpanProcessor` is an OpenTelemetry **SDK** span processor (it needs
-``opentelemetry-sdk``)::
-
-    provider.add_span_processor(promptrail.GenAiSpanProcessor())
-
-Each finished span that carries GenAI attributes (``gen_ai.operation.name``,
-``gen_ai.provider.name``/``gen_ai.system``, ``gen_ai.request.model``, OpenLLMetry's
-``llm.request.type``/``traceloop.span.kind``) becomes a log: ``prompt`` for model calls,
-``tool`` for ``execute_tool``, ``flow`` for agents and workflows. Other spans are ignored, and so
-are the spans of promptrail's own :class:`OtelBridge` (they already are logs).
-
-Parents come from the span tree: a log's ``trace_parent_id`` is the log of its nearest ancestor
-span that is a GenAI span (or a promptrail bridge span, whose log id it carries), skipping app
-spans in between; ``trace_id`` is the log id of the topmost such ancestor. A span's log id is a
-UUIDv7 made from its start time and a hash of its OTel trace and span ids, so the same span always
-gets the same id and a child can name its parent before the parent ends.
-
-On the app's thread the processor only records span starts (span id → parent) and, for GenAI
-spans, works out the parent links; converting the span into a record happens in promptrail's
-export worker. Records go to promptrail's configured processors, so they land in the same stores.
+A span is a ``prompt`` log for model calls, ``tool`` for ``execute_tool``, ``flow`` for agents and
+workflows (:func:`genai_kind`). :func:`span_record` reads its messages (``gen_ai.input.messages``
+/ ``gen_ai.output.messages``, or OpenLLMetry's indexed ``gen_ai.prompt.N.*``), request
+parameters, tokens, finish reason and error into a record body. Runs in the export worker.
 """
 
 from __future__ import annotations
 
-import collections
-import hashlib
 import json
-import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from opentelemetry import context as otel_context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode, format_span_id, format_trace_id
 
 from promptrail._record import serialize as _serialize
 from promptrail._record.models import ChatMessage, LogKind, LogRecord, PromptKernel
-from promptrail._runtime.state import STATE, Settings
+from promptrail._runtime.state import Settings
 from promptrail._tracing.build import RESPONSE_MODEL_KEY, answered_model
 from promptrail.otel._bridge import _REQUEST_PARAMS, OTEL_SPAN_ID, OTEL_TRACE_ID, SCOPE_NAME
-from promptrail.pipeline._configure import flush
-from promptrail.pipeline._emit import ExternalLog, emit
 from promptrail.providers._responses import _int
 
-__all__ = ["GenAiSpanProcessor", "genai_kind", "records_from_spans", "span_log_id"]
+__all__ = ["genai_kind", "is_bridge", "span_error", "span_path", "span_record"]
 
 _PROMPT_OPS = frozenset({"chat", "text_completion", "generate_content", "embeddings"})
 _TOOL_OPS = frozenset({"execute_tool", "retrieval"})
@@ -57,8 +35,6 @@ _TRACELOOP_KINDS: dict[str, LogKind] = {
     "tool": "tool",
     "llm": "prompt",
 }
-_MASK_62 = (1 << 62) - 1
-_MAX_LIVE = 100_000  # spans started and not ended (an app leaking spans must not leak memory)
 _ROLES = frozenset({"system", "user", "assistant", "tool", "developer"})
 
 _Attrs = Mapping[str, Any]
@@ -89,240 +65,12 @@ def genai_kind(attrs: _Attrs) -> LogKind | None:
     return None
 
 
-def span_log_id(trace_id: int, span_id: int, start_ns: int) -> str:
-    """The promptrail log id of an OTel span: a UUIDv7 of its start time and ids (deterministic)."""
-    digest = hashlib.blake2b(f"{trace_id:032x}{span_id:016x}".encode(), digest_size=8).digest()
-    low = int.from_bytes(digest, "big") & _MASK_62
-    ms, sub_ns = divmod(start_ns, 1_000_000)
-    sub = (sub_ns * 4096) // 1_000_000
-    value = (ms & 0xFFFFFFFFFFFF) << 80 | 0x7 << 76 | sub << 64 | 0b10 << 62 | low
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-class _Node:
-    """What the processor remembers of one span: its parent and, if it is a log, its ids."""
-
-    __slots__ = ("log_id", "parent", "span", "trace_id")
-
-    def __init__(self, parent: int | None, span: Span | None) -> None:
-        self.parent = parent
-        self.span = span  # the live span while it runs (its attributes may still grow)
-        self.log_id: str | None = None
-        self.trace_id: str | None = None  # known for bridge spans: promptrail's own trace id
-
-
-class GenAiSpanProcessor(SpanProcessor):
-    """Turn finished GenAI spans (from any instrumentation) into promptrail logs.
-
-    Add it to an SDK ``TracerProvider``; the logs go to promptrail's pipeline (what
-    ``promptrail.configure()`` set up, else the default SQLite store)::
-
-        from opentelemetry.sdk.trace import TracerProvider
-
-        provider = TracerProvider()
-        provider.add_span_processor(promptrail.GenAiSpanProcessor())
-
-    Needs ``opentelemetry-sdk``. Spans of promptrail's own :class:`OtelBridge` are never turned
-    into logs (no loop), but they still parent the GenAI spans started inside them.
-
-    Args:
-        max_ended: How many ended GenAI spans to remember for children that end after their
-            parent (fire-and-forget tasks).
-
-    .. versionadded:: 0.1.0
-    """
-
-    def __init__(self, *, max_ended: int = 4096) -> None:
-        self._lock = threading.Lock()
-        self._live: dict[int, _Node] = {}
-        self._ended: collections.OrderedDict[int, _Node] = collections.OrderedDict()
-        self._max_ended = max_ended
-
-    def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
-        """Remember the span's parent (every span: an app span may sit between two logs)."""
-        parent = span.parent
-        node = _Node(parent.span_id if parent is not None else None, span)
-        with self._lock:
-            live = self._live
-            live[span.context.span_id] = node
-            if len(live) > _MAX_LIVE:
-                del live[next(iter(live))]
-
-    def on_end(self, span: ReadableSpan) -> None:
-        """Emit a log if ``span`` is a GenAI span (and not one of promptrail's)."""
-        ctx = span.context
-        with self._lock:
-            node = self._live.pop(ctx.span_id, None)
-        if node is None:  # started before this processor was added
-            parent = span.parent
-            node = _Node(parent.span_id if parent is not None else None, None)
-        node.span = None
-        node.log_id, node.trace_id = _ended_ids(span)
-        if node.log_id is None:
-            return  # not a log: an app span, or a bridge span that is not recording
-        self._remember(ctx.span_id, node)
-        attrs = span.attributes or {}
-        kind = genai_kind(attrs)
-        if kind is None or _is_bridge(span):
-            return  # promptrail's own span: already a log (no loop)
-        log_id = node.log_id
-        start_ns = span.start_time or 0
-        with self._lock:
-            parent_id, trace_id = _walk(self._resolve, node.parent)
-        error = _error(span)
-        log = ExternalLog(
-            path=_path(kind, attrs, span.name),
-            kind=kind,
-            log_id=log_id,
-            trace_id=trace_id or log_id,
-            trace_parent_id=parent_id,
-            start_ns=start_ns,
-            build=lambda settings: _record(
-                span, kind, log_id, trace_id or log_id, parent_id, error, settings
-            ),
-            error=error,
-        )
-        emit((log,))
-
-    def shutdown(self) -> None:
-        """Forget every span."""
-        with self._lock:
-            self._live.clear()
-            self._ended.clear()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Flush promptrail's pipeline (where this processor's logs went)."""
-        return flush(timeout_millis / 1000)
-
-    # -- the span tree ------------------------------------------------------------------------
-
-    def _remember(self, span_id: int, node: _Node) -> None:
-        with self._lock:
-            self._ended[span_id] = node
-            if len(self._ended) > self._max_ended:
-                self._ended.popitem(last=False)
-
-    def _resolve(self, span_id: int) -> _Node | None:
-        """The node of a span, its ids read now if it still runs (attributes may have grown)."""
-        node = self._live.get(span_id)
-        if node is None:
-            return self._ended.get(span_id)
-        if node.span is not None:
-            node.log_id, node.trace_id = _ended_ids(node.span)
-        return node
-
-
-def records_from_spans(
-    spans: Iterable[ReadableSpan],
-    settings: Settings | None = None,
-    *,
-    include_bridge: bool = False,
-    on_error: Callable[[ReadableSpan, Exception], None] | None = None,
-) -> list[LogRecord]:
-    """Convert a batch of finished spans (e.g. one OTLP request) into promptrail records.
-
-    Parent links are resolved within the batch, like :class:`GenAiSpanProcessor` does live:
-    ``trace_parent_id`` is the log of the nearest GenAI (or promptrail bridge) ancestor,
-    ``trace_id`` that of the topmost one. An ancestor that is not in the batch ends the walk, so
-    a child exported in an earlier batch than its parent becomes a root. Non-GenAI spans make no
-    record.
-
-    Args:
-        spans: Finished SDK ``ReadableSpan`` objects, in any order.
-        settings: Environment, limits and redaction; default: promptrail's current settings.
-        include_bridge: Also turn the spans of promptrail's own :class:`OtelBridge` into records
-            (a receiver in another process: there they are not logs yet). Their log id, trace
-            id, parent and path come from their ``promptrail.*`` attributes, so they need no
-            batch context. Off by default, as in the live processor (no loop).
-        on_error: Called with a span whose record cannot be built (say, an attribute of the
-            wrong shape), which is then skipped; without it the error is raised.
-
-    .. versionadded:: 0.1.0
-    """
-    if settings is None:
-        settings = STATE.settings
-    batch = list(spans)
-    nodes: dict[int, _Node] = {}
-    for span in batch:
-        parent = span.parent
-        node = _Node(parent.span_id if parent is not None else None, None)
-        node.log_id, node.trace_id = _ended_ids(span)
-        nodes[span.context.span_id] = node
-    records: list[LogRecord] = []
-    for span in batch:
-        attrs = span.attributes or {}
-        kind = genai_kind(attrs)
-        if kind is None:
-            continue
-        node = nodes[span.context.span_id]
-        log_id = node.log_id or ""
-        parent_id, trace_id = _walk(nodes.get, node.parent)
-        if _is_bridge(span):
-            if not include_bridge or node.log_id is None:
-                continue
-            own_parent = attrs.get("promptrail.parent_id")
-            parent_id = own_parent if isinstance(own_parent, str) else parent_id
-            trace_id = node.trace_id or trace_id
-        try:
-            record = _record(
-                span, kind, log_id, trace_id or log_id, parent_id, _error(span), settings
-            )
-        except Exception as exc:
-            if on_error is None:
-                raise
-            on_error(span, exc)
-            continue
-        records.append(record)
-    return records
-
-
-def _is_bridge(span: ReadableSpan) -> bool:
+def is_bridge(span: ReadableSpan) -> bool:
     scope = span.instrumentation_scope
     return scope is not None and scope.name == SCOPE_NAME
 
 
-def _ended_ids(span: ReadableSpan) -> tuple[str | None, str | None]:
-    """The log id of a finished span (and promptrail's trace id, for bridge spans)."""
-    attrs = span.attributes or {}
-    if _is_bridge(span):
-        log_id, trace_id = attrs.get("promptrail.log_id"), attrs.get("promptrail.trace_id")
-        return (
-            log_id if isinstance(log_id, str) else None,
-            trace_id if isinstance(trace_id, str) else None,
-        )
-    if genai_kind(attrs) is None:
-        return None, None
-    ctx = span.context
-    return span_log_id(ctx.trace_id, ctx.span_id, span.start_time or 0), None
-
-
-def _walk(
-    lookup: Callable[[int], _Node | None], parent: int | None
-) -> tuple[str | None, str | None]:
-    """Walk up from ``parent``: the nearest log id, and the trace id (topmost log's id)."""
-    nearest: str | None = None
-    top: str | None = None
-    for _ in range(1000):
-        if parent is None:
-            break
-        node = lookup(parent)
-        if node is None:
-            break
-        if node.log_id is not None:
-            if nearest is None:
-                nearest = node.log_id
-            if node.trace_id is not None:  # a bridge span knows its trace
-                return nearest, node.trace_id
-            top = node.log_id
-        parent = node.parent
-    return nearest, top
-
-
-# -- span → record (in the worker) --------------------------------------------------------------
-
-
-def _error(span: ReadableSpan) -> str | None:
+def span_error(span: ReadableSpan) -> str | None:
     if span.status.status_code is not StatusCode.ERROR:
         return None
     attrs = span.attributes or {}
@@ -343,7 +91,7 @@ def _error(span: ReadableSpan) -> str | None:
     return f"{type_text}: {text}"
 
 
-def _path(kind: LogKind, attrs: _Attrs, span_name: str) -> str:
+def span_path(kind: LogKind, attrs: _Attrs, span_name: str) -> str:
     for key in ("promptrail.path", "gen_ai.prompt.name", "traceloop.entity.path"):
         value = attrs.get(key)
         if isinstance(value, str) and value:
@@ -528,7 +276,7 @@ def _openai_tool(tool: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": tool.get("type", "function"), "function": function}
 
 
-def _record(
+def span_record(
     span: ReadableSpan,
     kind: LogKind,
     log_id: str,
@@ -549,7 +297,7 @@ def _record(
     start = datetime.fromtimestamp(start_ns / 1e9, timezone.utc)
     body: dict[str, Any] = {
         "log_id": log_id,
-        "path": _path(kind, attrs, span.name),
+        "path": span_path(kind, attrs, span.name),
         "kind": kind,
         "trace_id": trace_id,
         "trace_parent_id": parent_id,
@@ -580,7 +328,7 @@ def _record(
     if entity_input is not None and not inputs:
         inputs = {"input": _json(entity_input)}
     messages, output_message = _messages(attrs)
-    if kind == "flow" and not inputs and _is_bridge(span):
+    if kind == "flow" and not inputs and is_bridge(span):
         # The bridge sends a flow's inputs as one user message holding their JSON: undo it.
         flow_inputs = _bridge_flow_inputs(messages)
         if flow_inputs is not None:
