@@ -11,7 +11,7 @@ import pytest
 
 import promptrail
 from promptrail.providers import _registry as _extract
-from promptrail.providers._responses import get
+from promptrail.providers._common import get
 from promptrail.testing import capture_logs
 
 

@@ -23,8 +23,8 @@ from promptrail._runtime import errors as _errors
 from promptrail.providers import _registry as _extract
 from promptrail.providers import _request as _request
 from promptrail.providers._accumulate import StreamAccumulator
+from promptrail.providers._common import CACHE_CREATION_KEY, CACHED_KEY
 from promptrail.providers._prices import costs
-from promptrail.providers._responses import CACHE_CREATION_KEY, CACHED_KEY
 
 if TYPE_CHECKING:
     from promptrail._runtime.limits import Limits

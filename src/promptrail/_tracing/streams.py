@@ -39,7 +39,7 @@ from promptrail._runtime import errors as _errors
 from promptrail._runtime.state import STATE
 from promptrail._tracing.lifecycle import INCOMPLETE_KEY, defer, end_log
 from promptrail.providers._accumulate import StreamAccumulator
-from promptrail.providers._responses import _SDKS, get
+from promptrail.providers._common import SDKS, get
 
 if TYPE_CHECKING:
     from promptrail._runtime.state import _State
@@ -359,7 +359,7 @@ def _classify(cls: type) -> Wrap | None:
     if cls is types.AsyncGeneratorType:
         return _factory(_AsyncGeneratorProxy)
     for base in cls.__mro__:
-        if base.__module__.partition(".")[0] not in _SDKS:
+        if base.__module__.partition(".")[0] not in SDKS:
             continue
         name = base.__name__
         if name.endswith("StreamManager"):

@@ -59,7 +59,7 @@ from promptrail._version import __version__
 from promptrail.exceptions import ConfigurationError
 from promptrail.providers import _registry as _extract
 from promptrail.providers import _request as _request
-from promptrail.providers._responses import json_or_text
+from promptrail.providers._common import json_or_text
 
 __all__ = [
     "CAPTURE_CONTENT_ENV",

@@ -17,14 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from promptrail.providers._responses import (
-    get,
-    json_or_text,
-    provider_of,
-    read_anthropic_message,
-    read_chat_completion,
-    read_response_object,
-)
+from promptrail.providers._anthropic import read_anthropic_message
+from promptrail.providers._common import get, json_or_text, provider_of
+from promptrail.providers._openai import read_chat_completion, read_response_object
 
 __all__ = ["USAGE_UNKNOWN_KEY", "StreamAccumulator"]
 

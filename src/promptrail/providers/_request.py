@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptrail._record.serialize import Truncated
-from promptrail.providers._responses import get
+from promptrail.providers._common import get
 
 __all__ = ["normalize_tool_choice", "normalize_tools", "request_fields"]
 

@@ -21,7 +21,7 @@ from promptrail._record.models import ChatMessage, LogKind, LogRecord, PromptKer
 from promptrail._runtime.state import Settings
 from promptrail._tracing.build import RESPONSE_MODEL_KEY, answered_model
 from promptrail.otel._bridge import _REQUEST_PARAMS, OTEL_SPAN_ID, OTEL_TRACE_ID, SCOPE_NAME
-from promptrail.providers._responses import _int
+from promptrail.providers._common import int_or_none
 
 __all__ = ["genai_kind", "is_bridge", "span_error", "span_path", "span_record"]
 
@@ -260,7 +260,7 @@ def _kernel(kind: LogKind, attrs: _Attrs) -> dict[str, Any] | None:
         ),
     }
     for name, attribute, number in _REQUEST_PARAMS:  # the bridge's table, read backwards
-        prompt[name] = (_int if number is int else _float)(attrs.get(attribute))
+        prompt[name] = (int_or_none if number is int else _float)(attrs.get(attribute))
     stop = attrs.get("gen_ai.request.stop_sequences")
     if isinstance(stop, (tuple, list)):
         prompt["stop"] = [str(s) for s in stop]
@@ -354,13 +354,13 @@ def span_record(
         if "tools" in prompt:
             prompt["tools"] = clean(prompt["tools"])
         body["prompt"] = PromptKernel.model_validate(prompt)
-    body["prompt_tokens"] = _int(
+    body["prompt_tokens"] = int_or_none(
         attrs.get("gen_ai.usage.input_tokens", attrs.get("gen_ai.usage.prompt_tokens"))
     )
-    body["output_tokens"] = _int(
+    body["output_tokens"] = int_or_none(
         attrs.get("gen_ai.usage.output_tokens", attrs.get("gen_ai.usage.completion_tokens"))
     )
-    body["reasoning_tokens"] = _int(attrs.get("gen_ai.usage.reasoning.output_tokens"))
+    body["reasoning_tokens"] = int_or_none(attrs.get("gen_ai.usage.reasoning.output_tokens"))
     body["finish_reason"] = _finish_reason(attrs)
     metadata: dict[str, Any] = {
         OTEL_TRACE_ID: format_trace_id(ctx.trace_id),

@@ -1,0 +1,80 @@
+"""What every provider's reader uses: reading by key or attribute, the SDK's name, metadata keys."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "CACHED_KEY",
+    "CACHE_CREATION_KEY",
+    "SDKS",
+    "get",
+    "int_or_none",
+    "json_or_text",
+    "prompt_of",
+    "provider_of",
+]
+
+CACHED_KEY = "cached_prompt_tokens"
+"""Metadata key: prompt tokens read from the provider's prompt cache."""
+
+CACHE_CREATION_KEY = "cache_creation_prompt_tokens"
+"""Metadata key: prompt tokens written to the provider's prompt cache (Anthropic)."""
+
+SDKS = frozenset({"openai", "anthropic"})
+
+
+def get(obj: Any, key: str, default: Any = None) -> Any:
+    """Read ``key`` from a mapping or an attribute of an object; ``default`` when absent.
+
+    Fast on the objects streams are made of (this runs per chunk on the caller's thread): dicts
+    and the instance dict of objects first; a missing attribute of a pydantic model (the SDKs'
+    types) is answered from its extras, never by raising and catching an ``AttributeError``.
+    """
+    if type(obj) is dict:
+        value = obj.get(key)
+    elif obj is None and key[:2] != "__":  # None has no attribute but dunders
+        return default
+    else:
+        fields = getattr(obj, "__dict__", None)
+        if fields is not None and key in fields:
+            value = fields[key]
+        elif hasattr(type(obj), "__pydantic_fields__"):
+            extra = getattr(obj, "__pydantic_extra__", None)
+            value = extra.get(key) if extra else None
+        elif isinstance(obj, Mapping):
+            value = obj.get(key)
+        else:
+            value = getattr(obj, key, None)
+    return default if value is None else value
+
+
+def provider_of(value: Any) -> str | None:
+    """Return ``"openai"``/``"anthropic"`` when ``value``'s type comes from that SDK."""
+    root = type(value).__module__.partition(".")[0]
+    return root if root in SDKS else None
+
+
+def int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def json_or_text(text: str) -> Any:
+    """``text`` parsed as JSON (tool-call arguments), or ``text`` itself when it is not JSON."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def prompt_of(value: Any, model: Any) -> dict[str, Any]:
+    prompt: dict[str, Any] = {}
+    if isinstance(model, str) and model:
+        prompt["model"] = model
+    provider = provider_of(value)
+    if provider is not None:
+        prompt["provider"] = provider
+    prompt["endpoint"] = "chat"
+    return prompt
