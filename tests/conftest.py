@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 import promptrail
+
+pytest_plugins = ["tests.fixtures.sdk", "tests.fixtures.traces"]
 from promptrail.exporters import InMemoryExporter
 from promptrail.testing import reset
 
