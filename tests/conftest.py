@@ -14,9 +14,10 @@ import pytest
 
 import promptrail
 
-pytest_plugins = ["tests.fixtures.sdk", "tests.fixtures.traces"]
 from promptrail.exporters import InMemoryExporter
 from promptrail.testing import reset
+
+pytest_plugins = ["tests.fixtures.sdk", "tests.fixtures.traces"]
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
