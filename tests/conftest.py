@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 import promptrail
-
 from promptrail.exporters import InMemoryExporter
 from promptrail.testing import reset
 
