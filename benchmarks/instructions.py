@@ -98,8 +98,8 @@ def build_steps(n: int, rounds: int = 1) -> tuple[list[tuple[str, Any]], Any]:
     from promptrail._record.models import LogRecord
     from promptrail._runtime.state import STATE
     from promptrail._tracing.active import ActiveLog
-    from promptrail._tracing.build import _prompt_fields
     from promptrail._tracing.context import CURRENT
+    from promptrail._tracing.reuse import prompt_fields as _prompt_fields
     from promptrail.exporters import JsonlExporter, SqliteExporter
     from promptrail.providers import _registry as _extract
 

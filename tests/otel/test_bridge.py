@@ -35,7 +35,7 @@ from promptrail._runtime.suppression import suppress_instrumentation
 from promptrail._tracing.active import ActiveLog
 from promptrail.exceptions import ConfigurationError
 from promptrail.exporters import InMemoryExporter
-from promptrail.otel import _bridge as _otel
+from promptrail.otel import _attributes as _otel_attributes
 from promptrail.otel._bridge import OtelBridge
 from promptrail.testing import FixedClock
 
@@ -682,7 +682,7 @@ class TestCheapPaths:
     def spy(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         calls: list[str] = []
         original = ActiveLog.to_record
-        original_dumps = _otel._dumps
+        original_dumps = _otel_attributes._dumps
 
         def to_record(self: ActiveLog, settings: Any) -> Any:
             calls.append("to_record")
@@ -693,7 +693,7 @@ class TestCheapPaths:
             return original_dumps(value)
 
         monkeypatch.setattr(ActiveLog, "to_record", to_record)
-        monkeypatch.setattr(_otel, "_dumps", dumps)
+        monkeypatch.setattr(_otel_attributes, "_dumps", dumps)
         return calls
 
     def test_unsampled_spans_build_no_record(self, monkeypatch: pytest.MonkeyPatch) -> None:

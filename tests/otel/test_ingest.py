@@ -481,7 +481,7 @@ class TestMessageMapping:
     def test_round_trip(self) -> None:
         """Text, multi-part, reasoning, tool calls and tool results survive both conversions."""
         from promptrail._record.models import ChatMessage
-        from promptrail.otel._bridge import input_messages
+        from promptrail.otel._attributes import input_messages
         from promptrail.otel.ingest._genai import _message_from_parts
 
         messages = [

@@ -16,8 +16,9 @@ from promptrail._runtime.limits import Limits
 from promptrail._runtime.redaction import Redactor
 from promptrail._runtime.secrets import REDACTED
 from promptrail._runtime.state import STATE
-from promptrail._tracing import build as _build
+from promptrail._tracing import reuse as _reuse
 from promptrail._tracing.active import ActiveLog
+from promptrail._tracing.build import INVALID_KEY
 
 API_KEY = "sk-proj-" + "Zq8" * 16  # masked wherever it appears in a string
 
@@ -76,7 +77,7 @@ def both_ways(log: ActiveLog, monkeypatch: pytest.MonkeyPatch) -> tuple[LogRecor
 def general_path(log: ActiveLog, monkeypatch: pytest.MonkeyPatch) -> LogRecord:
     """The record of ``log`` built without the memo."""
     with monkeypatch.context() as patch:
-        patch.setattr(_build, "_memo", lambda limits, redactor: None)
+        patch.setattr(_reuse, "memo_for", lambda limits, redactor: None)
         return log.to_record(STATE.settings)
 
 
@@ -121,7 +122,7 @@ class TestRememberedRecords:
 
     def test_models_are_shared_between_records(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """A message seen again and a repeated prompt are one immutable model per record."""
-        monkeypatch.setattr(_build, "_memos", [])  # a fresh memo: nothing seen yet
+        monkeypatch.setattr(_reuse, "MEMOS", [])  # a fresh memo: nothing seen yet
         collect = Collect()
         chat = calls(collect, provider="openai")
         for _ in range(3):
@@ -138,14 +139,14 @@ class TestRememberedRecords:
 
     def test_messages_seen_once_are_not_remembered(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Each call's new question is validated with its record, never kept in the memo."""
-        monkeypatch.setattr(_build, "_memos", [])
+        monkeypatch.setattr(_reuse, "MEMOS", [])
         collect = Collect()
         chat = calls(collect, provider="openai")
         for i in range(50):
             question = {"role": "user", "content": f"question {i}"}
             chat(model="gpt-4o-mini", messages=[MESSAGES[0], question], temperature=0.2)
         records = [log.to_record(STATE.settings) for log in collect.logs]
-        memo = _build._memos[-1]
+        memo = _reuse.MEMOS[-1]
         remembered = [key for key in memo._entries if key and key[0] == ("role", "user")]
         assert remembered == []
         assert records[-1].messages is not None
@@ -294,7 +295,7 @@ class TestRememberedRecords:
         assert fast.version_id == "v1"
         assert fast.output_message is not None
         assert fast.output_message.content == "mine"
-        assert fast.metadata[_build.INVALID_KEY] == {"prompt_tokens": "many"}
+        assert fast.metadata[INVALID_KEY] == {"prompt_tokens": "many"}
 
     def test_request_details(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """System messages, tool choice and merged inputs come out as the general path's."""
@@ -387,7 +388,7 @@ class TestMemo:
                 result={**COMPLETION, "choices": [{"message": message}]},
             )
         records = [log.to_record(STATE.settings) for log in collect.logs]
-        memo = _build._memos[-1]
+        memo = _reuse.MEMOS[-1]
         spec = collect.logs[0].spec
         assert not memo.worth(spec)
         assert memo.requests is not None
@@ -419,10 +420,10 @@ class TestMemo:
 
     def test_new_settings_new_memo(self) -> None:
         """configure() with other limits or redactor starts a new memo."""
-        first = _build._memo(Limits(), Redactor())
+        first = _reuse.memo_for(Limits(), Redactor())
         assert first is not None
-        assert _build._memo(first.limits, first.redactor) is first  # type: ignore[arg-type]
-        assert _build._memo(Limits(), Redactor()) is not first
+        assert _reuse.memo_for(first.limits, first.redactor) is first  # type: ignore[arg-type]
+        assert _reuse.memo_for(Limits(), Redactor()) is not first
 
     def test_keys(self) -> None:
         """Only dicts of strings (messages) and of atomic values (kernels) have keys."""

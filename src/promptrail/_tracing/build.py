@@ -20,6 +20,7 @@ from promptrail._record import serialize as _serialize
 from promptrail._record.models import ChatMessage, LogRecord, PromptKernel
 from promptrail._record.versions import version_id
 from promptrail._runtime import errors as _errors
+from promptrail._tracing import reuse as _reuse
 from promptrail.providers import _registry as _extract
 from promptrail.providers import _request as _request
 from promptrail.providers._accumulate import StreamAccumulator
@@ -27,8 +28,6 @@ from promptrail.providers._common import CACHE_CREATION_KEY, CACHED_KEY
 from promptrail.providers._prices import costs
 
 if TYPE_CHECKING:
-    from promptrail._runtime.limits import Limits
-    from promptrail._runtime.redaction import Redactor
     from promptrail._runtime.state import Settings
     from promptrail._tracing.active import ActiveLog
     from promptrail._tracing.spec import CallSpec
@@ -72,13 +71,15 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
 
     # Remembered sub-models and request details (see _fastrecord): None when every value
     # must take the general path.
-    memo = _memo(limits, redactor)
+    memo = _reuse.memo_for(limits, redactor)
     inputs_on = spec.inputs_on(settings)
     inputs, messages = log._inputs() if inputs_on else ({}, None)
     sent = messages  # as the call passed them (request_fields may add a system message)
     if spec.tool is not None:
         body["tool"] = spec.tool
-    remembered = None if memo is None else _remembered_request(spec, inputs, messages, memo, clean)
+    remembered = (
+        None if memo is None else _reuse.remembered_request(spec, inputs, messages, memo, clean)
+    )
     cleaned_inputs: dict[str, Any] | None
     if remembered is not None:  # the same details from the same atomic arguments
         prompt, tool_choice, cleaned_inputs, requested_key = remembered
@@ -105,7 +106,7 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
         messages = fields["messages"]
     if messages is not None:
         body["messages"] = (
-            clean(messages) if memo is None else _clean_messages(messages, memo, converter)
+            clean(messages) if memo is None else _reuse.clean_messages(messages, memo, converter)
         )
 
     extracted_metadata: Any = None
@@ -137,7 +138,9 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
                 kernel_key = None if result_key is None else (requested_key, result_key)
         output_message = None
         if memo is not None and "output_message" in extracted and memo.worth(spec):
-            output_message = _remembered_message(extracted["output_message"], memo, converter, spec)
+            output_message = _reuse.remembered_message(
+                extracted["output_message"], memo, converter, spec
+            )
             if output_message is not None:
                 del extracted["output_message"]
         # Clean each value, not the dict: field names such as "output_tokens" are not secrets.
@@ -146,9 +149,9 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
         if output_message is not None:
             body["output_message"] = output_message
     if prompt:
-        kernel = None if memo is None else _kernel(prompt, memo, clean, kernel_key, spec)
+        kernel = None if memo is None else _reuse.kernel(prompt, memo, clean, kernel_key, spec)
         body["prompt"] = (
-            _prompt_fields({key: clean(value) for key, value in prompt.items()})
+            _reuse.prompt_fields({key: clean(value) for key, value in prompt.items()})
             if kernel is None
             else kernel
         )
@@ -240,160 +243,6 @@ _validate_record = LogRecord.__pydantic_validator__.validate_python
 _to_json = json.JSONEncoder(ensure_ascii=False).encode
 """``json.dumps(value, ensure_ascii=False)`` without building an encoder per call."""
 
-_PROMPT_FIELDS = frozenset(PromptKernel.model_fields) - {"other"}
-
-
-_memos: list[_fastrecord.Memo] = []
-
-
-def _memo(limits: Limits, redactor: Redactor) -> _fastrecord.Memo | None:
-    """The memo of sub-models for these settings (a new one when the settings change).
-
-    ``None`` when records must take the general path: a redaction callback must be asked about
-    every entry, and limits this tight turn messages into text.
-    """
-    if redactor.has_callback or limits.max_depth < 2:
-        return None
-    if _memos:
-        memo = _memos[-1]
-        if memo.limits is limits and memo.redactor is redactor:
-            return memo
-        memo.clear()
-        if memo.requests is not None:
-            memo.requests.clear()
-    memo = _fastrecord.Memo(limits, redactor)
-    memo.requests = _fastrecord.Memo(limits, redactor)
-    _memos[:] = [memo]
-    return memo
-
-
-def _remembered_message(
-    raw: Any, memo: _fastrecord.Memo, converter: _serialize._Converter, tag: Any = None
-) -> ChatMessage | None:
-    """The validated message a record takes for ``raw``, if ``raw`` is a dict of strings.
-
-    ``None`` for anything else, for a message seen for the first time (see
-    :meth:`_fastrecord.Memo.first_sight`) and for a message that does not validate: the caller
-    then takes the general path (which is also how the remembered message was built: cleaned
-    one level below the messages list, then validated). Only dicts of exact strings are ever
-    remembered, so a lookup can only find a message equal to ``raw`` by ``str`` equality (a
-    ``str`` subclass converts to that same text).
-    """
-    if type(raw) is not dict:
-        return None
-    try:
-        key = tuple(raw.items())
-        found = memo.get(key)
-    except Exception:  # an unhashable value (content parts, tool calls): the general path
-        return None
-    if tag is not None:  # counted: a call site whose outputs never repeat gives up
-        memo.note(tag, found is not None)
-    if found is None:
-        if _fastrecord.message_key(raw) is None or memo.first_sight(key):
-            return None  # the general path; remembered if it comes back
-        cleaned = converter.convert(raw, converter.limits.max_depth - 1)
-        try:
-            found = _validate_message(cleaned)
-        except ValidationError:
-            found = _fastrecord.INVALID
-        memo.put(key, found, _fastrecord.key_chars(raw))
-    return None if found is _fastrecord.INVALID else cast("ChatMessage", found)
-
-
-def _clean_messages(messages: Any, memo: _fastrecord.Memo, converter: _serialize._Converter) -> Any:
-    """``clean(messages)`` with remembered messages in place of their cleaned dicts."""
-    limits = converter.limits
-    depth = limits.max_depth
-    if type(messages) is not list or len(messages) > limits.max_items:
-        return converter.convert(messages, depth)
-    # As _Converter.plain_list converts it: the list is "being converted" (cycles) meanwhile.
-    ident = id(messages)
-    seen = converter.seen
-    seen.add(ident)
-    try:
-        out: list[Any] = []
-        for raw in messages:
-            found = _remembered_message(raw, memo, converter)
-            out.append(converter.convert(raw, depth - 1) if found is None else found)
-    finally:
-        seen.discard(ident)
-    return out
-
-
-def _kernel(
-    prompt: dict[str, Any],
-    memo: _fastrecord.Memo,
-    clean: Any,
-    key: Any = None,
-    spec: CallSpec | None = None,
-) -> PromptKernel | None:
-    """The remembered prompt kernel of raw prompt details made of known atomic fields.
-
-    ``key`` identifies ``prompt`` (the keys of the dicts it was merged from), if known. A call
-    site whose prompt details keep changing (a varying temperature) gives up remembering them,
-    version ids included.
-    """
-    tag = (spec, "prompt")
-    if not memo.worth(tag):
-        return None
-    if key is None:
-        key = _fastrecord.atomic_key(prompt)
-        if key is None:
-            return None
-    key = ("kernel", key)
-    found = memo.get(key)
-    memo.note(tag, found is not None)
-    if found is None:
-        if not _PROMPT_FIELDS.issuperset(prompt):
-            found = _fastrecord.INVALID  # "other" would be a dict, shared between records
-        else:
-            details = _prompt_fields({k: clean(v) for k, v in prompt.items()})
-            try:
-                found = _validate_kernel(details)
-            except ValidationError:
-                found = _fastrecord.INVALID
-        memo.put(key, found, _fastrecord.key_chars(prompt))
-    return None if found is _fastrecord.INVALID else cast("PromptKernel", found)
-
-
-def _remembered_request(
-    spec: CallSpec, inputs: dict[str, Any], messages: Any, memo: _fastrecord.Memo, clean: Any
-) -> tuple[dict[str, Any], Any, dict[str, Any], Any] | None:
-    """``(prompt, tool_choice, cleaned inputs, key of prompt)`` for atomic arguments.
-
-    What ``request_fields`` and ``clean(inputs)`` give depends only on the decorator's details
-    and the arguments (messages aside, unless a system message is added: not remembered); the
-    values are shared between records and never changed.
-    """
-    requests = memo.requests
-    if requests is None or not requests.worth(spec):
-        return None
-    inputs_key = _fastrecord.atomic_key(inputs)
-    if inputs_key is None:
-        return None
-    # Whether messages were given decides whether a system message is added to them.
-    key = (spec, inputs_key, messages is None)
-    defaults = spec.prompt
-    found = requests.get(key)
-    if found is not None and found[0] is defaults:
-        requests.note(spec, True)
-        return cast("tuple[dict[str, Any], Any, dict[str, Any], Any]", found[1])
-    requests.note(spec, False)
-    tool_choice = None
-    if spec.kind == "prompt":
-        prompt, out, tool_choice = _request.request_fields(defaults, inputs, messages)
-        if out is not messages:
-            return None
-    else:
-        prompt = dict(defaults) if defaults else {}
-    value = (prompt, tool_choice, clean(inputs), _fastrecord.atomic_key(prompt))
-    requests.put(key, (defaults, value), _fastrecord.key_chars(inputs))
-    return value
-
-
-_validate_message = ChatMessage.__pydantic_validator__.validate_python
-_validate_kernel = PromptKernel.__pydantic_validator__.validate_python
-
 
 def _derive(
     body: dict[str, Any],
@@ -440,7 +289,7 @@ def _requested_version(
 ) -> str:
     """The version id of the requested prompt details (raw), remembered per raw details.
 
-    Not remembered for a call site whose prompt details keep changing (see :func:`_kernel`).
+    Not remembered for a call site whose prompt details keep changing (see :func:`_reuse.kernel`).
     """
     key: Any = None
     atomic_model = type(response_model) in _fastrecord._ATOMIC
@@ -454,7 +303,7 @@ def _requested_version(
     details = {k: clean(v) for k, v in requested.items()}
     if response_model and "model" not in details:
         details = {**details, "model": response_model}
-    found = _version_of(_prompt_fields(details))
+    found = _version_of(_reuse.prompt_fields(details))
     if key is not None:
         memo.put(key, found, _fastrecord.key_chars(requested))  # type: ignore[union-attr]
     return found
@@ -480,16 +329,6 @@ def _version_of(details: dict[str, Any]) -> str:
             _versions_seen.clear()
         _versions_seen[key] = found
     return found
-
-
-def _prompt_fields(prompt: dict[str, Any]) -> dict[str, Any]:
-    known = {k: v for k, v in prompt.items() if k in _PROMPT_FIELDS}
-    other = {k: v for k, v in prompt.items() if k not in _PROMPT_FIELDS and k != "other"}
-    if isinstance(prompt.get("other"), dict):
-        other = {**prompt["other"], **other}
-    if other:
-        known["other"] = other
-    return known
 
 
 def _message(value: Any) -> ChatMessage | None:

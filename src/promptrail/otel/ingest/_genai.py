@@ -20,7 +20,8 @@ from promptrail._record import serialize as _serialize
 from promptrail._record.models import ChatMessage, LogKind, LogRecord, PromptKernel
 from promptrail._runtime.state import Settings
 from promptrail._tracing.build import RESPONSE_MODEL_KEY, answered_model
-from promptrail.otel._bridge import _REQUEST_PARAMS, OTEL_SPAN_ID, OTEL_TRACE_ID, SCOPE_NAME
+from promptrail.otel._attributes import REQUEST_PARAMS
+from promptrail.otel._bridge import OTEL_SPAN_ID, OTEL_TRACE_ID, SCOPE_NAME
 from promptrail.providers._common import int_or_none
 
 __all__ = ["genai_kind", "is_bridge", "span_error", "span_path", "span_record"]
@@ -259,7 +260,7 @@ def _kernel(kind: LogKind, attrs: _Attrs) -> dict[str, Any] | None:
             str(operation)
         ),
     }
-    for name, attribute, number in _REQUEST_PARAMS:  # the bridge's table, read backwards
+    for name, attribute, number in REQUEST_PARAMS:  # the bridge's table, read backwards
         prompt[name] = (int_or_none if number is int else _float)(attrs.get(attribute))
     stop = attrs.get("gen_ai.request.stop_sequences")
     if isinstance(stop, (tuple, list)):

@@ -1,0 +1,255 @@
+"""The bridge's span attributes: a log's request, response and content in the GenAI conventions.
+
+:func:`raw_attributes` reads a log's fields without building its record (the cheap path, when
+content capture is off); :func:`result_attributes` and :func:`content_attributes` read a built
+record. The message shapes are the conventions' ``role`` + ``parts``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from promptrail._record.models import ChatMessage, LogRecord
+from promptrail._runtime.state import STATE
+from promptrail._tracing.active import ActiveLog
+from promptrail._tracing.build import RESPONSE_MODEL_KEY, answered_model
+from promptrail._tracing.lifecycle import INCOMPLETE_KEY
+from promptrail.providers import _registry as _extract
+from promptrail.providers import _request as _request
+from promptrail.providers._common import json_or_text
+
+__all__ = [
+    "OPERATION",
+    "PROVIDER",
+    "REQUEST_MODEL",
+    "REQUEST_PARAMS",
+    "AttrValue",
+    "content_attributes",
+    "input_messages",
+    "output_messages",
+    "raw_attributes",
+    "result_attributes",
+    "tool_definitions",
+]
+
+OPERATION = "gen_ai.operation.name"
+PROVIDER = "gen_ai.provider.name"
+REQUEST_MODEL = "gen_ai.request.model"
+
+REQUEST_PARAMS = (
+    ("max_tokens", "gen_ai.request.max_tokens", int),
+    ("temperature", "gen_ai.request.temperature", float),
+    ("top_p", "gen_ai.request.top_p", float),
+    ("presence_penalty", "gen_ai.request.presence_penalty", float),
+    ("frequency_penalty", "gen_ai.request.frequency_penalty", float),
+    ("seed", "gen_ai.request.seed", int),
+)
+
+_USAGE = (
+    ("prompt_tokens", "gen_ai.usage.input_tokens"),
+    ("output_tokens", "gen_ai.usage.output_tokens"),
+    ("reasoning_tokens", "gen_ai.usage.reasoning.output_tokens"),
+)
+
+AttrValue = str | bool | int | float | Sequence[str]
+
+
+def raw_attributes(log: ActiveLog) -> dict[str, AttrValue]:
+    """The result attributes of an ended log, read from its raw fields (no record is built).
+
+    The same values the record will hold: fields set with ``update_current()`` win over what the
+    extractors read from the return value; decorator options win over extracted prompt details;
+    request parameters not given there come from the call's keyword arguments.
+    """
+    spec = log.spec
+    values: dict[str, Any] = {}
+    if log.error is None and spec.output_on(STATE.settings):
+        result = log.result if log.items is None else log.items
+        values.update(_extract.extract(result, is_stream=log.items is not None))
+    values.update(log.fields or {})
+    prompt: dict[str, Any] = {}
+    if spec.kind == "prompt":
+        extracted = values.get("prompt")
+        if isinstance(extracted, Mapping):
+            prompt.update(extracted)
+        # The call's arguments, mapped exactly as the record maps them (aliases, positional
+        # arguments, decorator defaults); extracted details fill only what the call did not say.
+        inputs, messages = log._inputs() if spec.inputs_on(STATE.settings) else ({}, None)
+        requested, _messages, _choice = _request.request_fields(spec.prompt, inputs, messages)
+        prompt.update({k: v for k, v in requested.items() if v is not None})
+        answered = extracted.get("model") if isinstance(extracted, Mapping) else None
+        values["response_model"] = answered_model(requested.get("model"), answered)
+    metadata = values.get("metadata")
+    incomplete = metadata.get(INCOMPLETE_KEY) if isinstance(metadata, Mapping) else None
+    return _attributes(spec.kind, prompt, values, incomplete)
+
+
+def result_attributes(record: LogRecord) -> dict[str, AttrValue]:
+    """The GenAI request/response/usage attributes of a finished record (no message content)."""
+    prompt = record.prompt.model_dump(exclude_none=True) if record.prompt is not None else {}
+    values = {
+        "prompt_tokens": record.prompt_tokens,
+        "output_tokens": record.output_tokens,
+        "reasoning_tokens": record.reasoning_tokens,
+        "finish_reason": record.finish_reason,
+        "version_id": record.version_id,
+        "provider_response": record.provider_response,
+        "response_model": record.metadata.get(RESPONSE_MODEL_KEY),
+    }
+    incomplete = record.metadata.get(INCOMPLETE_KEY)
+    return _attributes(record.kind, prompt, values, incomplete)
+
+
+def _attributes(
+    kind: str, prompt: Mapping[str, Any], values: Mapping[str, Any], incomplete: Any
+) -> dict[str, AttrValue]:
+    attrs: dict[str, AttrValue] = {}
+    if kind == "prompt":
+        for field, key in (("model", REQUEST_MODEL), ("provider", PROVIDER)):
+            text = prompt.get(field)
+            if isinstance(text, str) and text:
+                attrs[key] = text
+        for field, key, typ in REQUEST_PARAMS:
+            value = prompt.get(field)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                attrs[key] = typ(value)
+        stop = prompt.get("stop")
+        if isinstance(stop, str):
+            attrs["gen_ai.request.stop_sequences"] = [stop]
+        elif isinstance(stop, (list, tuple)) and stop:
+            attrs["gen_ai.request.stop_sequences"] = [str(s) for s in stop]
+    for field, key in _USAGE:
+        count = values.get(field)
+        if isinstance(count, int) and not isinstance(count, bool):
+            attrs[key] = count
+    version = values.get("version_id")
+    if isinstance(version, str) and version:
+        attrs["gen_ai.prompt.version"] = version
+    finish = values.get("finish_reason")
+    if isinstance(finish, str) and finish:
+        attrs["gen_ai.response.finish_reasons"] = [finish]
+    response = values.get("provider_response")
+    if isinstance(response, Mapping):
+        for field, key in (("id", "gen_ai.response.id"), ("model", "gen_ai.response.model")):
+            if isinstance(response.get(field), str):
+                attrs[key] = response[field]
+    answered = values.get("response_model")
+    if "gen_ai.response.model" not in attrs and isinstance(answered, str) and answered:
+        attrs["gen_ai.response.model"] = answered  # the model that answered, when it differs
+    if isinstance(incomplete, str):
+        attrs["promptrail.incomplete"] = incomplete
+    return attrs
+
+
+def content_attributes(record: LogRecord) -> dict[str, AttrValue]:
+    """The opt-in content attributes of a record, as compact JSON strings."""
+    attrs: dict[str, AttrValue] = {}
+    if record.kind == "tool":
+        attrs["gen_ai.tool.call.arguments"] = _dumps(record.inputs or {})
+        if record.output is not None:
+            attrs["gen_ai.tool.call.result"] = record.output
+        return attrs
+    messages = record.messages or []
+    inputs = record.inputs or {}
+    system = inputs.get("system") or inputs.get("instructions")  # passed apart from the chat
+    if (
+        isinstance(system, str)
+        and system
+        and messages
+        and messages[0].role == "system"
+        and messages[0].content == system
+    ):
+        # The log's messages start with it (see _request.request_fields); the span carries it
+        # once, as system instructions, as the semantic conventions ask.
+        attrs["gen_ai.system_instructions"] = _dumps([{"type": "text", "content": system}])
+        messages = messages[1:]
+    if messages:
+        attrs["gen_ai.input.messages"] = _dumps(input_messages(messages))
+    elif record.kind == "flow" and record.inputs:
+        text = _dumps(record.inputs)
+        attrs["gen_ai.input.messages"] = _dumps([_text_message("user", text)])
+    outputs = output_messages(record)
+    if outputs:
+        attrs["gen_ai.output.messages"] = _dumps(outputs)
+    if record.prompt is not None and record.prompt.tools:
+        attrs["gen_ai.tool.definitions"] = _dumps(tool_definitions(record.prompt.tools))
+    return attrs
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _text_message(role: str, text: str) -> dict[str, Any]:
+    return {"role": role, "parts": [{"type": "text", "content": text}]}
+
+
+def _part(part: Mapping[str, Any]) -> dict[str, Any]:
+    """One OpenAI-style content part as a GenAI part."""
+    kind = part.get("type")
+    if kind == "text":
+        return {"type": "text", "content": part.get("text", "")}
+    if kind == "image_url":
+        image = part.get("image_url")
+        url = image.get("url") if isinstance(image, Mapping) else image
+        return {"type": "uri", "modality": "image", "uri": url}
+    return dict(part)
+
+
+def _message(message: ChatMessage) -> dict[str, Any]:
+    """One promptrail chat message as a GenAI ``ChatMessage`` (``role`` + ``parts``)."""
+    parts: list[dict[str, Any]] = []
+    if message.thinking:
+        parts.append({"type": "reasoning", "content": message.thinking})
+    content = message.content
+    if message.role == "tool":
+        parts.append(
+            {"type": "tool_call_response", "id": message.tool_call_id, "response": content}
+        )
+    elif isinstance(content, str):
+        parts.append({"type": "text", "content": content})
+    elif content:
+        parts.extend(_part(p) for p in content)
+    for call in message.tool_calls or ():
+        parts.append(
+            {
+                "type": "tool_call",
+                "id": call.id,
+                "name": call.function.name,
+                "arguments": None
+                if call.function.arguments is None
+                else json_or_text(call.function.arguments),
+            }
+        )
+    out: dict[str, Any] = {"role": message.role, "parts": parts}
+    if message.name:
+        out["name"] = message.name
+    return out
+
+
+def input_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+    """Return promptrail chat messages as the ``gen_ai.input.messages`` structure."""
+    return [_message(m) for m in messages]
+
+
+def output_messages(record: LogRecord) -> list[dict[str, Any]]:
+    """The record's output as the ``gen_ai.output.messages`` structure (one message)."""
+    if record.output_message is not None:
+        message = _message(record.output_message)
+    elif record.output is not None:
+        message = _text_message("assistant", record.output)
+    else:
+        return []
+    if record.kind == "prompt":
+        message["finish_reason"] = record.finish_reason or ("error" if record.error else "stop")
+    return [message]
+
+
+def tool_definitions(tools: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Tool definitions (any provider's shape) as the ``gen_ai.tool.definitions`` structure."""
+    return [
+        {"type": "function", **tool} if isinstance(tool, Mapping) else tool
+        for tool in _request.normalize_tools(tools)
+    ]
