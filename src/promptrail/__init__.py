@@ -30,6 +30,8 @@ from promptrail._tracing.decorators import log_flow, log_prompt, log_tool
 from promptrail._tracing.trace import Trace, trace, update_current
 from promptrail._version import __version__
 from promptrail.exceptions import ConfigurationError, PromptrailError
+from promptrail.integrations._anthropic import instrument_anthropic, uninstrument_anthropic
+from promptrail.integrations._openai import instrument_openai, uninstrument_openai
 from promptrail.pipeline._batch import BatchProcessor
 from promptrail.pipeline._configure import Stats, configure, flush, shutdown, stats
 from promptrail.pipeline._processors import BaseProcessor, Processor, SimpleProcessor
@@ -66,6 +68,8 @@ __all__ = [
     "flush",
     "get_current_log_id",
     "get_current_trace_id",
+    "instrument_anthropic",
+    "instrument_openai",
     "log_flow",
     "log_prompt",
     "log_tool",
@@ -74,6 +78,8 @@ __all__ = [
     "shutdown",
     "stats",
     "trace",
+    "uninstrument_anthropic",
+    "uninstrument_openai",
     "unregister_extractor",
     "update_current",
 ]

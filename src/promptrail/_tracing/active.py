@@ -87,6 +87,10 @@ class ActiveLog:
     items: list[Any] | None = None
     held: Any = None
     """An unsampled root's held logs and decision (see ``_sampling``)."""
+    sdk: ActiveLog | None = None
+    """The instrumented SDK call that completes this prompt log (see ``sdk_calls.py``)."""
+    merge_into: ActiveLog | None = None
+    """For an instrumented SDK call completing an enclosing log: that log."""
 
     def __init__(
         self,

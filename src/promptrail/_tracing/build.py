@@ -77,8 +77,12 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
     sent = messages  # as the call passed them (request_fields may add a system message)
     if spec.tool is not None:
         body["tool"] = spec.tool
+    sdk = log.sdk  # an instrumented SDK call that completed this log, if any
+    instrumented = spec.instrumented or sdk is not None
     remembered = (
-        None if memo is None else _reuse.remembered_request(spec, inputs, messages, memo, clean)
+        None
+        if memo is None or instrumented
+        else _reuse.remembered_request(spec, inputs, messages, memo, clean)
     )
     cleaned_inputs: dict[str, Any] | None
     if remembered is not None:  # the same details from the same atomic arguments
@@ -92,6 +96,16 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
             prompt, messages, tool_choice = _request.request_fields(spec.prompt, inputs, messages)
             if tool_choice is not None:
                 body["tool_choice"] = clean(tool_choice)
+    sdk_request: dict[str, Any] | None = None
+    if sdk is not None:  # the request as sent fills what the decorator did not set
+        sdk_prompt, sdk_messages, sdk_choice, sdk_request = _sent(sdk)
+        prompt = {**prompt, **sdk_prompt, **(spec.prompt or {})}
+        if sdk_messages is not None:
+            messages = sdk_messages
+        if sdk_choice is not None and "tool_choice" not in body:
+            body["tool_choice"] = clean(sdk_choice)
+    if instrumented:
+        prompt = _with_template(prompt, messages)
     fields = log.fields or {}
     if "inputs" in fields:
         inputs = {**inputs, **fields["inputs"]}
@@ -101,7 +115,7 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
     if spec.kind == "prompt" and inputs_on and spec.payloads_on(settings):
         # The request as the call made it: its arguments (secrets redacted like the rest).
         request = dict(inputs) if sent is None else {**inputs, "messages": sent}
-        body["provider_request"] = clean(request)
+        body["provider_request"] = clean(request if sdk_request is None else sdk_request)
     if "messages" in fields:
         messages = fields["messages"]
     if messages is not None:
@@ -148,6 +162,14 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
             body[key] = clean(value)
         if output_message is not None:
             body["output_message"] = output_message
+    if sdk is not None:
+        sdk_metadata, sdk_model = _sdk_response(
+            sdk, body, clean, settings, spec.output_on(settings)
+        )
+        extracted_metadata = {**sdk_metadata, **(extracted_metadata or {})}
+        if response_model is None and sdk_model is not None:
+            response_model = sdk_model
+            prompt = {**prompt, "model": prompt.get("model") or sdk_model}
     if prompt:
         kernel = None if memo is None else _reuse.kernel(prompt, memo, clean, kernel_key, spec)
         body["prompt"] = (
@@ -184,6 +206,55 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
     if "output_message" in body:
         body["output_message"] = _message(body["output_message"])
     return _validate(body)
+
+
+def _sent(sdk: ActiveLog) -> tuple[dict[str, Any], Any, Any, dict[str, Any]]:
+    """``(prompt, messages, tool_choice, request)`` of an instrumented SDK call, as sent."""
+    inputs, messages = sdk._inputs()
+    request = dict(inputs) if messages is None else {**inputs, "messages": messages}
+    prompt, messages, tool_choice = _request.request_fields(None, inputs, messages)
+    return prompt, messages, tool_choice, request
+
+
+def _with_template(prompt: dict[str, Any], messages: Any) -> dict[str, Any]:
+    """``prompt`` with the system message sent as its ``template`` (when it has none).
+
+    The version id hashes the prompt details, so a changed system prompt is a new version.
+    """
+    if prompt.get("template") is not None or not isinstance(messages, list) or not messages:
+        return prompt
+    first = messages[0]
+    if isinstance(first, Mapping) and first.get("role") in ("system", "developer"):
+        content = first.get("content")
+        if isinstance(content, (str, list)) and content:
+            return {**prompt, "template": content}
+    return prompt
+
+
+def _sdk_response(
+    sdk: ActiveLog, body: dict[str, Any], clean: Any, settings: Settings, output_on: bool
+) -> tuple[dict[str, Any], Any]:
+    """Fill ``body``'s unset response fields from an instrumented SDK call's response.
+
+    Returns the call's metadata (tokens read from the cache, its error's status and type) and
+    the model its response names.
+    """
+    metadata: dict[str, Any] = dict((sdk.fields or {}).get("metadata") or {})
+    if sdk.error is not None:
+        metadata["provider_error"] = sdk.error
+    if not output_on or sdk.error is not None or not sdk.ended:
+        return metadata, None
+    result = sdk.result if sdk.items is None else sdk.items
+    extracted = _extract.extract(result, is_stream=sdk.items is not None)
+    answered = extracted.pop("prompt", None)
+    metadata.update(extracted.pop("metadata", None) or {})
+    for key, value in extracted.items():
+        if body.get(key) is None:
+            body[key] = clean(value)
+    if sdk.spec.payloads_on(settings) and "provider_response" not in body and result is not None:
+        response = clean(result.response() if type(result) is StreamAccumulator else result)
+        body["provider_response"] = response if isinstance(response, dict) else {"items": response}
+    return metadata, answered.get("model") if isinstance(answered, Mapping) else None
 
 
 RESPONSE_MODEL_KEY = "response_model"

@@ -176,6 +176,13 @@ def end_log(st: _State, log: ActiveLog, exc: BaseException | None = None) -> Non
     log.perf_end = st.perf_ns()
     if exc is not None:
         log.error = describe(exc)
+    target = log.merge_into
+    if target is not None:
+        if not target.ended:
+            return  # an SDK call completing ``target``: read when ``target`` is built
+        # ``target`` ended first (it returned the stream unread): this call is a log of its own.
+        log.merge_into = None
+        target.sdk = None
     route(st, log)
 
 

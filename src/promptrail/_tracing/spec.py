@@ -30,6 +30,7 @@ class CallSpec:
         "capture_inputs",
         "capture_output",
         "capture_provider_payloads",
+        "instrumented",
         "kind",
         "metadata",
         "method_binder",
@@ -52,6 +53,7 @@ class CallSpec:
         capture_output: bool | None = None,
         capture_provider_payloads: bool | None = None,
         tool: Mapping[str, Any] | None = None,
+        instrumented: bool = False,
     ) -> None:
         self.path = path
         self.kind: LogKind = kind
@@ -66,6 +68,8 @@ class CallSpec:
         self.capture_output = capture_output
         self.capture_provider_payloads = capture_provider_payloads
         self.tool = dict(tool) if tool else None
+        # An instrumented SDK call: its arguments are the request as sent.
+        self.instrumented = instrumented
 
     def inputs_on(self, settings: Settings) -> bool:
         """Whether this function's arguments are captured."""

@@ -14,7 +14,13 @@ from promptrail.providers._common import (
     prompt_of,
 )
 
-__all__ = ["chat_usage", "read_chat_completion", "read_response_object", "response_usage"]
+__all__ = [
+    "chat_usage",
+    "read_chat_completion",
+    "read_embeddings",
+    "read_response_object",
+    "response_usage",
+]
 
 
 def _tool_calls(raw: Any) -> list[dict[str, Any]] | None:
@@ -188,4 +194,21 @@ def read_response_object(value: Any) -> dict[str, Any]:
     response_usage(get(value, "usage"), fields, metadata)
     if metadata:
         fields["metadata"] = metadata
+    return fields
+
+
+def read_embeddings(value: Any) -> dict[str, Any]:
+    """Return the log fields of an embeddings response: model, tokens, a summary, no vectors."""
+    data = get(value, "data", ())
+    first = get(data[0], "embedding") if data else None
+    size = len(first) if isinstance(first, (list, tuple)) else None
+    prompt = prompt_of(value, get(value, "model"))
+    prompt.pop("endpoint", None)  # not a chat or completion call
+    fields: dict[str, Any] = {
+        "prompt": prompt,
+        "output": f"{len(data)} embeddings" + (f" of {size} dimensions" if size else ""),
+    }
+    tokens = int_or_none(get(get(value, "usage"), "prompt_tokens"))
+    if tokens is not None:
+        fields["prompt_tokens"] = tokens
     return fields

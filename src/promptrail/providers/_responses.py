@@ -18,7 +18,11 @@ from typing import Any
 
 from promptrail.providers._anthropic import read_anthropic_message
 from promptrail.providers._common import get
-from promptrail.providers._openai import read_chat_completion, read_response_object
+from promptrail.providers._openai import (
+    read_chat_completion,
+    read_embeddings,
+    read_response_object,
+)
 
 __all__ = ["read_response"]
 
@@ -30,6 +34,11 @@ def read_response(value: Any) -> dict[str, Any] | None:
         return read_chat_completion(value)
     if kind == "response":
         return read_response_object(value)
+    if kind == "list":
+        data = get(value, "data")
+        if isinstance(data, (list, tuple)) and data and get(data[0], "object") == "embedding":
+            return read_embeddings(value)
+        return None
     if get(value, "type") == "message" and get(value, "role") == "assistant":
         return read_anthropic_message(value)
     return None

@@ -1,0 +1,1 @@
+"""Instrumentation of LLM SDK clients: ``instrument_openai()``, ``instrument_anthropic()``."""

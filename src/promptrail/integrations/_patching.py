@@ -1,0 +1,159 @@
+"""Patching an SDK's resource methods with wrapt, for every client or for one.
+
+An :class:`Instrumentor` knows one SDK's methods (:class:`Target`). ``instrument()`` without a
+client replaces each method on its class with a ``wrapt.FunctionWrapper`` (every client, sync and
+async, made before or after, is traced); with a client, it sets the wrapper on that client's
+resource objects only (``client.chat.completions``), around the class's original function, so a
+client is never traced twice. Both are idempotent and undone by ``uninstrument()``. The SDK is
+imported only here, when instrumenting: importing promptrail never imports it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import threading
+import weakref
+from typing import Any
+
+import wrapt
+
+from promptrail._tracing.sdk_calls import call_async, call_sync, sdk_spec
+from promptrail._tracing.spec import CallSpec
+from promptrail.exceptions import ConfigurationError
+
+__all__ = ["Instrumentor", "Target"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """One SDK method to trace.
+
+    Attributes:
+        module: The module defining the resource class.
+        cls: The resource class's name (``Completions``, ``AsyncMessages``).
+        method: The method (``create``, ``parse``, ``stream``).
+        operation: The operation in the default path (``chat.completions.create``).
+        resource: Attribute names from a client to its resource object (``("chat",
+            "completions")``).
+        is_async: Whether the method returns an awaitable (the async clients' ``create``).
+    """
+
+    module: str
+    cls: str
+    method: str
+    operation: str
+    resource: tuple[str, ...]
+    is_async: bool
+
+
+class _Patch:
+    """The wrapper of one target; its spec (and so its path) can change on re-instrumenting."""
+
+    def __init__(self, target: Target, spec: CallSpec) -> None:
+        self.target = target
+        self.spec = spec
+
+    def __call__(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if self.target.is_async:
+            return call_async(self.spec, wrapped, args, kwargs)
+        return call_sync(self.spec, wrapped, args, kwargs)
+
+
+class Instrumentor:
+    """Instruments one SDK's :class:`Target` methods.
+
+    Args:
+        provider: The provider's name, the first segment of the default paths (``openai``).
+        package: The package to import (``openai``), named in the error when it is missing.
+        targets: The methods to trace.
+    """
+
+    def __init__(self, provider: str, package: str, targets: tuple[Target, ...]) -> None:
+        self._provider = provider
+        self._package = package
+        self._targets = targets
+        self._lock = threading.Lock()
+        # (class, method) -> (the class's own function, our patch)
+        self._classes: dict[tuple[type, str], tuple[Any, _Patch]] = {}
+        # resource objects of instrumented clients -> {method: patch}
+        self._clients: weakref.WeakKeyDictionary[Any, dict[str, _Patch]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _spec(self, target: Target, path: str | None) -> CallSpec:
+        return sdk_spec(path or f"{self._provider}/{target.operation}")
+
+    def _classes_of(self) -> list[tuple[Target, type]]:
+        found: list[tuple[Target, type]] = []
+        for target in self._targets:
+            try:
+                module = importlib.import_module(target.module)
+            except ImportError as exc:
+                msg = (
+                    f"instrument_{self._provider}() needs the {self._package!r} package "
+                    f"(pip install {self._package})"
+                )
+                raise ConfigurationError(msg) from exc
+            cls = getattr(module, target.cls, None)
+            if isinstance(cls, type) and target.method in vars(cls):
+                found.append((target, cls))
+        return found
+
+    def instrument(self, client: Any = None, *, path: str | None = None) -> None:
+        """Trace the targets' calls: of every client (``client=None``) or of ``client`` only."""
+        if path is not None and (not isinstance(path, str) or not path):
+            msg = f"path must be a non-empty string, not {path!r}"
+            raise ConfigurationError(msg)
+        classes = self._classes_of()
+        with self._lock:
+            if client is None:
+                for target, cls in classes:
+                    key = (cls, target.method)
+                    if key in self._classes:  # idempotent; a new path applies from now on
+                        self._classes[key][1].spec = self._spec(target, path)
+                        continue
+                    original = vars(cls)[target.method]
+                    patch = _Patch(target, self._spec(target, path))
+                    setattr(cls, target.method, wrapt.FunctionWrapper(original, patch))
+                    self._classes[key] = (original, patch)
+                return
+            self._instrument_client(client, classes, path)
+
+    def _instrument_client(
+        self, client: Any, classes: list[tuple[Target, type]], path: str | None
+    ) -> None:
+        matched = False
+        for target, cls in classes:
+            resource: Any = client
+            for name in target.resource:
+                resource = getattr(resource, name, None)
+            if not isinstance(resource, cls):
+                continue
+            matched = True
+            patches = self._clients.setdefault(resource, {})
+            if target.method in patches:
+                patches[target.method].spec = self._spec(target, path)
+                continue
+            saved = self._classes.get((cls, target.method))
+            function = saved[0] if saved is not None else vars(cls)[target.method]
+            patch = _Patch(target, self._spec(target, path))
+            bound = function.__get__(resource, cls)
+            resource.__dict__[target.method] = wrapt.FunctionWrapper(bound, patch)
+            patches[target.method] = patch
+        if not matched:
+            msg = f"{type(client).__name__} is not a {self._package} client"
+            raise ConfigurationError(msg)
+
+    def uninstrument(self) -> None:
+        """Restore every patched method, on the classes and on instrumented clients."""
+        with self._lock:
+            for (cls, method), (original, _) in self._classes.items():
+                setattr(cls, method, original)
+            self._classes.clear()
+            for resource, patches in list(self._clients.items()):
+                for method in patches:
+                    resource.__dict__.pop(method, None)
+            self._clients.clear()
