@@ -18,7 +18,8 @@ from promptrail._tracing.build import RESPONSE_MODEL_KEY, answered_model
 from promptrail._tracing.lifecycle import INCOMPLETE_KEY
 from promptrail.providers import _registry as _extract
 from promptrail.providers import _request as _request
-from promptrail.providers._common import json_or_text
+from promptrail.providers._accumulate import StreamAccumulator
+from promptrail.providers._common import get, json_or_text
 
 __all__ = [
     "OPERATION",
@@ -30,6 +31,7 @@ __all__ = [
     "input_messages",
     "output_messages",
     "raw_attributes",
+    "response_id_of",
     "result_attributes",
     "tool_definitions",
 ]
@@ -78,12 +80,43 @@ def raw_attributes(log: ActiveLog) -> dict[str, AttrValue]:
         # arguments, decorator defaults); extracted details fill only what the call did not say.
         inputs, messages = log._inputs() if spec.inputs_on(STATE.settings) else ({}, None)
         requested, _messages, _choice = _request.request_fields(spec.prompt, inputs, messages)
-        prompt.update({k: v for k, v in requested.items() if v is not None})
         answered = extracted.get("model") if isinstance(extracted, Mapping) else None
+        sdk = log.sdk
+        if sdk is not None:  # an instrumented SDK call completed this log: what it sent
+            sent_inputs, sent_messages = sdk._inputs()
+            sent, _messages, _choice = _request.request_fields(None, sent_inputs, sent_messages)
+            requested = {**requested, **sent, **(spec.prompt or {})}
+            if sdk.ended and sdk.error is None and spec.output_on(STATE.settings):
+                result = sdk.result if sdk.items is None else sdk.items
+                from_sdk = _extract.extract(result, is_stream=sdk.items is not None)
+                for key, value in from_sdk.items():
+                    if values.get(key) is None:
+                        values[key] = value
+                sdk_prompt = from_sdk.get("prompt")
+                if answered is None and isinstance(sdk_prompt, Mapping):
+                    answered = sdk_prompt.get("model")
+        prompt.update({k: v for k, v in requested.items() if v is not None})
         values["response_model"] = answered_model(requested.get("model"), answered)
+        response_id = response_id_of(log)
+        if response_id is not None:
+            values["response_id"] = response_id
     metadata = values.get("metadata")
     incomplete = metadata.get(INCOMPLETE_KEY) if isinstance(metadata, Mapping) else None
     return _attributes(spec.kind, prompt, values, incomplete)
+
+
+def response_id_of(log: ActiveLog) -> str | None:
+    """The id of the response a prompt log's call (or its instrumented SDK call) returned."""
+    for source in (log, log.sdk):
+        if source is None or source.error is not None:
+            continue
+        result = source.result
+        if type(result) is StreamAccumulator:
+            result = result.response() if source.ended else None
+        found = get(result, "id") if result is not None and not isinstance(result, str) else None
+        if isinstance(found, str) and found:
+            return found
+    return None
 
 
 def result_attributes(record: LogRecord) -> dict[str, AttrValue]:
@@ -130,6 +163,9 @@ def _attributes(
     finish = values.get("finish_reason")
     if isinstance(finish, str) and finish:
         attrs["gen_ai.response.finish_reasons"] = [finish]
+    response_id = values.get("response_id")
+    if isinstance(response_id, str) and response_id:
+        attrs["gen_ai.response.id"] = response_id
     response = values.get("provider_response")
     if isinstance(response, Mapping):
         for field, key in (("id", "gen_ai.response.id"), ("model", "gen_ai.response.model")):

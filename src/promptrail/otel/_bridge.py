@@ -58,6 +58,7 @@ from promptrail.otel._attributes import (
     AttrValue,
     content_attributes,
     raw_attributes,
+    response_id_of,
     result_attributes,
 )
 from promptrail.providers import _request as _request
@@ -251,6 +252,10 @@ class OtelBridge:
             model = prompt.get("model")
             if model is None and log.kwargs:
                 model = log.kwargs.get("model")
+            if model is None and spec.signature is not None:  # a parameter's default
+                parameter = spec.signature.parameters.get("model")
+                if parameter is not None and not log.args:
+                    model = parameter.default
             if isinstance(model, str):
                 attrs[REQUEST_MODEL] = model
                 return f"{operation} {model}", SpanKind.CLIENT, attrs
@@ -277,17 +282,27 @@ class OtelBridge:
                 event = {"exception.type": type_name, "exception.message": message}
                 span.add_event("exception", event, timestamp=end_ns)
         if not self._capture_content:
-            span.set_attributes(raw_attributes(log))
-            return
-        try:
-            record = log.to_record(STATE.settings)
-        except Exception as exc:
-            _errors.report(
-                "otel:record", exc, "could not build the record for the span", internal=True
-            )
-            return
-        span.set_attributes(result_attributes(record))
-        span.set_attributes(content_attributes(record))
+            attrs = raw_attributes(log)
+        else:
+            try:
+                record = log.to_record(STATE.settings)
+            except Exception as exc:
+                _errors.report(
+                    "otel:record", exc, "could not build the record for the span", internal=True
+                )
+                return
+            attrs = {**result_attributes(record), **content_attributes(record)}
+            if "gen_ai.response.id" not in attrs and log.spec.kind == "prompt":
+                response_id = response_id_of(log)
+                if response_id is not None:
+                    attrs["gen_ai.response.id"] = response_id
+        span.set_attributes(attrs)
+        model = attrs.get(REQUEST_MODEL)
+        name = getattr(span, "name", None)
+        if isinstance(model, str) and isinstance(name, str) and " " not in name:
+            # The model was not known at the start (a parameter default, or chosen in the
+            # function's body and sent by an instrumented SDK call): name the span after it.
+            span.update_name(f"{name} {model}")
 
 
 # -- record → attributes ---------------------------------------------------------------------
