@@ -205,6 +205,11 @@ def otel_decorate(fn: Any) -> Any:
     return traced
 
 
+def _get(value: Any, key: str) -> Any:
+    """A dict's item or an SDK object's attribute."""
+    return value[key] if type(value) is dict else getattr(value, key)
+
+
 def otel_decorate_llm(fn: Any) -> Any:
     """What an instrumentation records for a chat call: request, messages, response, usage."""
 
@@ -217,16 +222,17 @@ def otel_decorate_llm(fn: Any) -> Any:
                 span.set_attribute(f"gen_ai.prompt.{i}.role", message["role"])
                 span.set_attribute(f"gen_ai.prompt.{i}.content", message["content"])
             result = fn(**kwargs)
-            choice = result["choices"][0]
-            usage = result["usage"]
+            choice = _get(result, "choices")[0]
+            usage = _get(result, "usage")
+            message = _get(choice, "message")
             span.set_attributes(
                 {
-                    "gen_ai.response.model": result["model"],
-                    "gen_ai.response.finish_reasons": (choice["finish_reason"],),
-                    "gen_ai.completion.0.role": choice["message"]["role"],
-                    "gen_ai.completion.0.content": choice["message"]["content"],
-                    "gen_ai.usage.input_tokens": usage["prompt_tokens"],
-                    "gen_ai.usage.output_tokens": usage["completion_tokens"],
+                    "gen_ai.response.model": _get(result, "model"),
+                    "gen_ai.response.finish_reasons": (_get(choice, "finish_reason"),),
+                    "gen_ai.completion.0.role": _get(message, "role"),
+                    "gen_ai.completion.0.content": _get(message, "content"),
+                    "gen_ai.usage.input_tokens": _get(usage, "prompt_tokens"),
+                    "gen_ai.usage.output_tokens": _get(usage, "completion_tokens"),
                 }
             )
             return result
@@ -285,6 +291,46 @@ def build_scenarios() -> list[Scenario]:
             },
         ),
     ]
+
+
+def sdk_scenario() -> Scenario | None:
+    """A real OpenAI client on a mock transport; promptrail's variant is an instrumented client.
+
+    What ``instrument_openai()`` adds to an SDK call, against the same call uninstrumented. Not in
+    the default set (``--scenarios sdk``): it needs ``openai``.
+    """
+    try:
+        import httpx2
+        import openai
+    except ImportError:
+        return None
+    body = json.dumps({**COMPLETION, "created": 0}).encode()
+    headers = {"content-type": "application/json"}
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, content=body, headers=headers)
+
+    def client() -> Any:
+        return openai.OpenAI(
+            api_key="sk-bench",
+            base_url="http://127.0.0.1/v1",
+            http_client=httpx2.Client(transport=httpx2.MockTransport(handler)),
+            max_retries=0,
+        )
+
+    traced = client()
+    promptrail.instrument_openai(traced, path="bench/sdk")
+    return Scenario(
+        "sdk",
+        1,
+        loop_llm,
+        {
+            "undecorated": client().chat.completions.create,
+            "wrapt": wrapt_decorate(client().chat.completions.create),
+            "otel": otel_decorate_llm(client().chat.completions.create),
+            "promptrail": traced.chat.completions.create,
+        },
+    )
 
 
 def check_llm_record() -> str:
@@ -989,6 +1035,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     with quiet_promptrail_logger(), tempfile.TemporaryDirectory() as tmpdir:
         extraction = check_llm_record()
         scenarios = [s for s in build_scenarios() if s.name in wanted]
+        if "sdk" in wanted:
+            sdk = sdk_scenario()
+            if sdk is not None:
+                scenarios.append(sdk)
         configs: list[dict[str, Any]] = []
         counts: list[dict[str, Any]] = []
         for scenario in scenarios:

@@ -26,6 +26,8 @@ from promptrail._tracing.spec import CallSpec
 
 __all__ = [
     "DEFERRED",
+    "ERROR_STATUS_KEY",
+    "ERROR_TYPE_KEY",
     "INCOMPLETE_KEY",
     "UNROUTED",
     "defer",
@@ -52,6 +54,13 @@ INCOMPLETE_KEY = "promptrail.incomplete"
 # The synchronous wrapper (the common case) spells out ``start_log`` and ``end_log`` inline: each
 # Python call saved is ~5 % of a decorated call. The rare branches (first use, sampling, on_start
 # hooks, scopes, streams, no pipeline) stay in functions. Keep the two in step.
+
+
+ERROR_STATUS_KEY = "error_status"
+"""Metadata key: the HTTP status of the error a call raised (an SDK's ``APIStatusError``)."""
+
+ERROR_TYPE_KEY = "error_type"
+"""Metadata key: the type of that error (``RateLimitError``, ...), next to its status."""
 
 
 def start_log(
@@ -176,6 +185,7 @@ def end_log(st: _State, log: ActiveLog, exc: BaseException | None = None) -> Non
     log.perf_end = st.perf_ns()
     if exc is not None:
         log.error = describe(exc)
+        _http_status(log, exc)
     target = log.merge_into
     if target is not None:
         if not target.ended:
@@ -184,6 +194,16 @@ def end_log(st: _State, log: ActiveLog, exc: BaseException | None = None) -> Non
         log.merge_into = None
         target.sdk = None
     route(st, log)
+
+
+def _http_status(log: ActiveLog, exc: BaseException) -> None:
+    """Keep the HTTP status and type of an SDK's error (``APIStatusError.status_code``)."""
+    try:
+        status = getattr(exc, "status_code", None)
+    except Exception:  # a user's exception whose attribute lookup raises: no status
+        return
+    if type(status) is int:
+        log.update({"metadata": {ERROR_STATUS_KEY: status, ERROR_TYPE_KEY: type(exc).__name__}})
 
 
 def route(st: _State, log: ActiveLog) -> None:

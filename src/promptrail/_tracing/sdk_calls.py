@@ -1,14 +1,14 @@
-"""An instrumented SDK call: a log of its own, or the completion of the enclosing prompt log.
+"""An instrumented SDK call that completes the enclosing prompt log.
 
-``integrations/`` patches the SDKs' methods; each patched call comes here. Inside a
-``@log_prompt`` log that has not yet recorded an LLM call, the SDK call *completes* that log: it
-gets a log object that is never handed to the processors (``merge_into``), and the enclosing
-log's record reads the request as sent and the response from it (``build.py``). Anywhere else
-(inside a flow or tool log, a second SDK call in the same prompt log, or outside any log) the SDK
-call is a ``prompt`` log of its own, a child of the current log.
+``integrations/`` patches the SDKs' methods. Inside a ``@log_prompt`` log that has not yet recorded
+an LLM call, the SDK call *completes* that log: it gets a log object that is never handed to the
+processors (``merge_into``), and the enclosing log's record reads the request as sent and the
+response from it (``build.py``). Anywhere else (inside a flow or tool log, a second SDK call in
+the same prompt log, or outside any log) the SDK call is a ``prompt`` log of its own, traced by
+the same wrappers as a decorated function (``wrappers.py``), with an instrumented spec.
 
 Streams come back wrapped by the same proxies as a decorated function's returned stream
-(``streams.py``): the log ends, or the enclosing log is completed, when the stream does.
+(``streams.py``): the enclosing log is completed when the stream ends.
 """
 
 from __future__ import annotations
@@ -17,20 +17,13 @@ from collections.abc import Callable
 from typing import Any
 
 from promptrail._runtime.ids import next_seq
-from promptrail._runtime.state import STATE, _State
+from promptrail._runtime.state import _State
 from promptrail._tracing.active import ActiveLog
-from promptrail._tracing.context import CURRENT, attach, detach
-from promptrail._tracing.lifecycle import end_log, snapshot_kwargs, start_log
+from promptrail._tracing.lifecycle import end_log, snapshot_kwargs
 from promptrail._tracing.spec import CallSpec
 from promptrail._tracing.streams import wrapper_for
 
-__all__ = ["ERROR_STATUS_KEY", "ERROR_TYPE_KEY", "call_async", "call_sync", "sdk_spec"]
-
-ERROR_STATUS_KEY = "error_status"
-"""Metadata key: the HTTP status of an error an SDK raised (``APIStatusError.status_code``)."""
-
-ERROR_TYPE_KEY = "error_type"
-"""Metadata key: the type of the error an SDK raised (``RateLimitError``, ...)."""
+__all__ = ["complete_async", "complete_sync", "completes", "sdk_spec"]
 
 
 def sdk_spec(path: str) -> CallSpec:
@@ -38,7 +31,7 @@ def sdk_spec(path: str) -> CallSpec:
     return CallSpec(path=path, kind="prompt", signature=None, instrumented=True)
 
 
-def _completes(current: ActiveLog | None) -> bool:
+def completes(current: ActiveLog | None) -> bool:
     """Whether an SDK call made now completes ``current`` rather than starting a child log."""
     return (
         current is not None
@@ -59,16 +52,6 @@ def _merged_log(st: _State, spec: CallSpec, target: ActiveLog, kwargs: Any) -> A
     return log
 
 
-def _failed(st: _State, log: ActiveLog, exc: BaseException) -> None:
-    """End ``log`` with the SDK's error; its HTTP status and type go to metadata."""
-    metadata: dict[str, Any] = {ERROR_TYPE_KEY: type(exc).__name__}
-    status = getattr(exc, "status_code", None)
-    if isinstance(status, int):
-        metadata[ERROR_STATUS_KEY] = status
-    log.update({"metadata": metadata})
-    end_log(st, log, exc)
-
-
 def _finished(st: _State, log: ActiveLog, result: Any) -> Any:
     """End ``log`` with ``result``, or hand back a proxy that ends it with the stream."""
     log.result = result
@@ -79,69 +62,37 @@ def _finished(st: _State, log: ActiveLog, result: Any) -> Any:
     return wrap(st, log, result)
 
 
-def call_sync(
-    spec: CallSpec, wrapped: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+def complete_sync(
+    st: _State,
+    spec: CallSpec,
+    target: ActiveLog,
+    wrapped: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
 ) -> Any:
-    """Call the SDK method ``wrapped`` and log it; the SDK's result and errors are untouched."""
-    st = STATE
-    if not st.enabled:
-        return wrapped(*args, **kwargs)
-    current = CURRENT.get()
-    if _completes(current):
-        assert current is not None  # for the type checker: _completes checked it
-        log = _merged_log(st, spec, current, kwargs)
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            _failed(st, log, exc)
-            raise
-        return _finished(st, log, result)
-    log = start_log(st, spec, None, (), kwargs)
-    token = CURRENT.set(log)
-    attached = attach(st.scopes, log) if st.scopes else None
+    """Call the SDK method ``wrapped``; its request and response complete ``target``."""
+    log = _merged_log(st, spec, target, kwargs)
     try:
         result = wrapped(*args, **kwargs)
     except BaseException as exc:
-        if attached is not None:
-            detach(attached, log)
-        CURRENT.reset(token)
-        _failed(st, log, exc)
+        end_log(st, log, exc)
         raise
-    if attached is not None:
-        detach(attached, log)
-    CURRENT.reset(token)
     return _finished(st, log, result)
 
 
-async def call_async(
-    spec: CallSpec, wrapped: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+async def complete_async(
+    st: _State,
+    spec: CallSpec,
+    target: ActiveLog,
+    wrapped: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
 ) -> Any:
-    """The coroutine form of :func:`call_sync`, for the SDKs' async clients."""
-    st = STATE
-    if not st.enabled:
-        return await wrapped(*args, **kwargs)
-    current = CURRENT.get()
-    if _completes(current):
-        assert current is not None
-        log = _merged_log(st, spec, current, kwargs)
-        try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            _failed(st, log, exc)
-            raise
-        return _finished(st, log, result)
-    log = start_log(st, spec, None, (), kwargs)
-    token = CURRENT.set(log)
-    attached = attach(st.scopes, log) if st.scopes else None
+    """The coroutine form of :func:`complete_sync`, for the SDKs' async clients."""
+    log = _merged_log(st, spec, target, kwargs)
     try:
         result = await wrapped(*args, **kwargs)
     except BaseException as exc:
-        if attached is not None:
-            detach(attached, log)
-        CURRENT.reset(token)
-        _failed(st, log, exc)
+        end_log(st, log, exc)
         raise
-    if attached is not None:
-        detach(attached, log)
-    CURRENT.reset(token)
     return _finished(st, log, result)

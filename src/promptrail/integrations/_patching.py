@@ -18,8 +18,11 @@ from typing import Any
 
 import wrapt
 
-from promptrail._tracing.sdk_calls import call_async, call_sync, sdk_spec
+from promptrail._runtime.state import STATE
+from promptrail._tracing.context import CURRENT
+from promptrail._tracing.sdk_calls import complete_async, complete_sync, completes, sdk_spec
 from promptrail._tracing.spec import CallSpec
+from promptrail._tracing.wrappers import async_wrapper, sync_wrapper
 from promptrail.exceptions import ConfigurationError
 
 __all__ = ["Instrumentor", "Target"]
@@ -48,18 +51,34 @@ class Target:
 
 
 class _Patch:
-    """The wrapper of one target; its spec (and so its path) can change on re-instrumenting."""
+    """The wrapper of one target; its spec (and so its path) can change on re-instrumenting.
+
+    Outside a prompt log it waits to complete, the call is traced by the decorators' own
+    wrappers (the fast path); inside one, :func:`complete_sync`/:func:`complete_async`.
+    """
 
     def __init__(self, target: Target, spec: CallSpec) -> None:
-        self.target = target
+        self._is_async = target.is_async
         self.spec = spec
+
+    @property
+    def spec(self) -> CallSpec:
+        """The spec of this method's logs."""
+        return self._spec
+
+    @spec.setter
+    def spec(self, spec: CallSpec) -> None:
+        self._spec = spec
+        self._own = async_wrapper(spec) if self._is_async else sync_wrapper(spec)
 
     def __call__(
         self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        if self.target.is_async:
-            return call_async(self.spec, wrapped, args, kwargs)
-        return call_sync(self.spec, wrapped, args, kwargs)
+        current = CURRENT.get()
+        if current is not None and STATE.enabled and completes(current):
+            complete = complete_async if self._is_async else complete_sync
+            return complete(STATE, self._spec, current, wrapped, args, kwargs)
+        return self._own(wrapped, None, args, kwargs)
 
 
 class Instrumentor:

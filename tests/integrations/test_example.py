@@ -1,0 +1,31 @@
+"""examples/instrumented.py runs offline and logs the prompt built in the function's body."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("openai")
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "instrumented.py"
+
+
+def test_example_records_the_prompt_built_in_the_body(tmp_path: Path) -> None:
+    """The decorated function's log has the model, both messages and the tokens it sent."""
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        check=True,
+    ).stdout
+    lines = [line.strip() for line in out.splitlines()]
+    answer = lines.index("prompt support/answer")
+    assert lines[answer + 1] == "model=gpt-4o temperature=0.7"
+    assert lines[answer + 2] == "messages=['system', 'user']"
+    assert lines[answer + 3].startswith("tokens=21+7 cost=")
+    assert "prompt openai/chat.completions.create" in lines
