@@ -464,3 +464,156 @@ class TestPatching:
             [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
         )
         assert out.stdout.strip() == "False False"
+
+
+class TestMoreCalls:
+    """parse, the chat stream helper, Responses streaming and tool calls."""
+
+    def test_chat_parse_completes_the_decorated_log(
+        self, api: FakeAPI, data: SimpleNamespace
+    ) -> None:
+        """chat.completions.parse is covered like create."""
+        api.json(data.CHAT_COMPLETION)
+        client = sdk_client(api, "openai", "OpenAI")
+        promptrail.instrument_openai()
+
+        @log_prompt(path="p")
+        def answer() -> str:
+            parsed = client.chat.completions.parse(model="gpt-4o", messages=PIRATE)
+            return str(parsed.choices[0].message.content)
+
+        with capture_logs() as logs:
+            answer()
+        record = only(logs)
+        assert record.prompt_tokens == data.CHAT_COMPLETION["usage"]["prompt_tokens"]
+        assert record.prompt is not None
+        assert record.prompt.model == "gpt-4o"
+
+    def test_chat_stream_helper_in_a_decorated_function(
+        self, api: FakeAPI, data: SimpleNamespace
+    ) -> None:
+        """chat.completions.stream(...) used inside the function completes its log at the end."""
+        api.sse(data.chat_chunks(), done=True)
+        client = sdk_client(api, "openai", "OpenAI")
+        promptrail.instrument_openai()
+
+        @log_prompt(path="p")
+        def answer() -> str:
+            with client.chat.completions.stream(model="gpt-4o", messages=PIRATE) as stream:
+                for _ in stream:
+                    pass
+                final = stream.get_final_completion()
+            return str(final.choices[0].message.content)
+
+        with capture_logs() as logs:
+            text = answer()
+        record = only(logs)
+        assert record.output == text
+        assert record.output_tokens is not None
+        assert record.finish_reason == "stop"
+
+    def test_chat_stream_helper_outside_any_log_is_one_log(
+        self, api: FakeAPI, data: SimpleNamespace
+    ) -> None:
+        """The helper's own create(stream=True) inside is not logged a second time."""
+        api.sse(data.chat_chunks(), done=True)
+        client = sdk_client(api, "openai", "OpenAI")
+        promptrail.instrument_openai()
+        with capture_logs() as logs:
+            with client.chat.completions.stream(model="gpt-4o", messages=PIRATE) as stream:
+                text = "".join(event.delta for event in stream if event.type == "content.delta")
+        record = only(logs)
+        assert record.path == "openai/chat.completions.stream"
+        assert record.output == text
+
+    def test_responses_stream_is_one_log_with_usage(
+        self, api: FakeAPI, data: SimpleNamespace
+    ) -> None:
+        """responses.create(stream=True) outside any log: one log with the final usage."""
+        done = data.RESPONSE
+        api.sse(
+            [
+                (
+                    "response.created",
+                    {
+                        "type": "response.created",
+                        "sequence_number": 0,
+                        "response": {**done, "status": "in_progress", "output": [], "usage": None},
+                    },
+                ),
+                (
+                    "response.output_text.delta",
+                    {
+                        "type": "response.output_text.delta",
+                        "sequence_number": 1,
+                        "item_id": "msg_1",
+                        "output_index": 1,
+                        "content_index": 0,
+                        "delta": "Paris.",
+                        "logprobs": [],
+                    },
+                ),
+                (
+                    "response.completed",
+                    {"type": "response.completed", "sequence_number": 2, "response": done},
+                ),
+            ]
+        )
+        client = sdk_client(api, "openai", "OpenAI")
+        promptrail.instrument_openai()
+        with capture_logs() as logs:
+            stream = client.responses.create(model="o4-mini", input="Capital?", stream=True)
+            events = [event.type for event in stream]
+        record = only(logs)
+        assert events[-1] == "response.completed"
+        assert record.path == "openai/responses.create"
+        assert record.output_tokens == done["usage"]["output_tokens"]
+        assert record.prompt is not None
+        assert record.prompt.model == "o4-mini"
+
+    def test_tool_definitions_and_calls_are_recorded(
+        self, api: FakeAPI, data: SimpleNamespace
+    ) -> None:
+        """The tools sent and the tool call answered are on the log."""
+        reply = data.CHAT_COMPLETION
+        reply["choices"][0]["message"] = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "lookup", "arguments": '{"city": "Paris"}'},
+                }
+            ],
+        }
+        reply["choices"][0]["finish_reason"] = "tool_calls"
+        api.json(reply)
+        client = sdk_client(api, "openai", "OpenAI")
+        promptrail.instrument_openai()
+        tool = {
+            "type": "function",
+            "function": {
+                "name": "lookup",
+                "description": "Look a city up.",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+
+        @log_prompt(path="p")
+        def plan() -> None:
+            client.chat.completions.create(
+                model="gpt-4o", messages=PIRATE, tools=[tool], tool_choice="auto"
+            )
+
+        with capture_logs() as logs:
+            plan()
+        record = only(logs)
+        assert record.prompt is not None
+        assert record.prompt.tools is not None
+        assert record.prompt.tools[0]["name"] == "lookup"
+        assert record.tool_choice == "auto"
+        assert record.finish_reason == "tool_calls"
+        assert record.output_message is not None
+        assert record.output_message.tool_calls is not None
+        assert record.output_message.tool_calls[0].function.name == "lookup"

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CURRENT",
+    "IN_SDK_REQUEST",
     "ContextThreadPoolExecutor",
     "Scope",
     "attach",
@@ -38,6 +39,13 @@ CURRENT: contextvars.ContextVar[ActiveLog | None] = contextvars.ContextVar(
     "promptrail_current_log", default=None
 )
 """The log in progress in this context (the parent of any log started now)."""
+
+
+IN_SDK_REQUEST: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "promptrail_in_sdk_request", default=False
+)
+"""True while a stream manager promptrail already logs starts its request: the SDK methods it
+calls inside (``stream()`` helpers call ``create(stream=True)``) are not logged a second time."""
 
 
 def get_current_log_id() -> str | None:

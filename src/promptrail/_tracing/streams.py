@@ -37,6 +37,7 @@ import wrapt
 
 from promptrail._runtime import errors as _errors
 from promptrail._runtime.state import STATE
+from promptrail._tracing.context import IN_SDK_REQUEST
 from promptrail._tracing.lifecycle import INCOMPLETE_KEY, defer, end_log
 from promptrail.providers._accumulate import StreamAccumulator
 from promptrail.providers._common import SDKS, get
@@ -298,7 +299,11 @@ class _ManagerProxy(_Proxy):
     """An SDK ``*StreamManager``: the request starts on ``with``; the stream it gives is proxied."""
 
     def __enter__(self) -> Any:
-        stream = self.__wrapped__.__enter__()
+        token = IN_SDK_REQUEST.set(True)
+        try:
+            stream = self.__wrapped__.__enter__()
+        finally:
+            IN_SDK_REQUEST.reset(token)
         tap = self._self_tap
         tap.source, tap.snapshot = stream, _snapshot_reader(stream.__class__)
         return _SyncStreamProxy(stream, tap)
@@ -310,7 +315,11 @@ class _ManagerProxy(_Proxy):
             self._self_tap.finish(incomplete="closed")
 
     async def __aenter__(self) -> Any:
-        stream = await self.__wrapped__.__aenter__()
+        token = IN_SDK_REQUEST.set(True)
+        try:
+            stream = await self.__wrapped__.__aenter__()
+        finally:
+            IN_SDK_REQUEST.reset(token)
         tap = self._self_tap
         tap.source, tap.snapshot = stream, _snapshot_reader(stream.__class__)
         return _AsyncStreamProxy(stream, tap)

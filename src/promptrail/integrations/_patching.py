@@ -19,7 +19,7 @@ from typing import Any
 import wrapt
 
 from promptrail._runtime.state import STATE
-from promptrail._tracing.context import CURRENT
+from promptrail._tracing.context import CURRENT, IN_SDK_REQUEST
 from promptrail._tracing.sdk_calls import complete_async, complete_sync, completes, sdk_spec
 from promptrail._tracing.spec import CallSpec
 from promptrail._tracing.wrappers import async_wrapper, sync_wrapper
@@ -74,6 +74,8 @@ class _Patch:
     def __call__(
         self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
+        if IN_SDK_REQUEST.get():  # a logged stream helper's own request: logged once, there
+            return wrapped(*args, **kwargs)
         current = CURRENT.get()
         if current is not None and STATE.enabled and completes(current):
             complete = complete_async if self._is_async else complete_sync
