@@ -120,7 +120,7 @@ def floor_decorate_llm(fn: Callable[..., Any]) -> Callable[..., Any]:
 # -- the worker floor -----------------------------------------------------------------------
 
 _format_id = DEFAULT_IDS.format_id
-_UTC = datetime.timezone.utc
+_UTC = datetime.UTC
 _fromtimestamp = datetime.datetime.fromtimestamp
 _new = object.__new__
 _setattr = object.__setattr__
@@ -494,7 +494,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = measure(
             max(100, args.calls), max(1, args.bursts), max(3, args.repeats), Path(tmpdir)
         )
-    report["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    report["date"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     report["machine"] = overhead.machine()
     print(markdown(report))
     if args.json:

@@ -19,6 +19,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,7 @@ def driver(n: int, case: str) -> None:
 
 def build_steps(n: int, rounds: int = 1) -> tuple[list[tuple[str, Any]], Any]:
     """The steps, each doing its work ``n`` times; material for ``rounds`` runs of each."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     import wrapt
 
@@ -192,8 +193,8 @@ def build_steps(n: int, rounds: int = 1) -> tuple[list[tuple[str, Any]], Any]:
             "  2 x datetime.fromtimestamp",
             lambda: [
                 (
-                    datetime.fromtimestamp(1.5, timezone.utc),
-                    datetime.fromtimestamp(2.5, timezone.utc),
+                    datetime.fromtimestamp(1.5, UTC),
+                    datetime.fromtimestamp(2.5, UTC),
                 )
                 for _ in range(n)
             ],

@@ -1047,7 +1047,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 configs.append(run_config(scenario, exporter_name, sizes, Path(tmpdir), counts))
         memory = None if args.no_memory else measure_memory(sizes)
     report: dict[str, Any] = {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "mode": "quick" if args.quick else "full",
         "machine": machine(),
         "extraction": extraction,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import promptrail
 from promptrail import LogRecord, log_prompt, trace
@@ -78,7 +78,7 @@ class TestCaptureLogs:
         assert len(first.log_id) == 36
         assert first.log_id[14] == "7"
         assert first.log_id < second.log_id  # time-sortable
-        assert abs((first.start_time - datetime.now(timezone.utc)).total_seconds()) < 60
+        assert abs((first.start_time - datetime.now(UTC)).total_seconds()) < 60
 
     def test_captures_everything_whatever_the_sample_rate(self) -> None:
         """capture_logs() collects every log even with sample_rate=0, and restores the rate."""
@@ -92,7 +92,7 @@ class TestCaptureLogs:
 
     def test_fixed_clock(self) -> None:
         """FixedClock advances by its step on every reading."""
-        clock = FixedClock(start=datetime(2030, 1, 1, tzinfo=timezone.utc), step=0.5)
+        clock = FixedClock(start=datetime(2030, 1, 1, tzinfo=UTC), step=0.5)
         first = clock.wall_ns()
         assert clock.wall_ns() - first == 500_000_000
         assert clock.perf_ns() == 1_000_000_000

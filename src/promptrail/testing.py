@@ -32,7 +32,7 @@ from promptrail.pipeline._processors import SimpleProcessor
 
 __all__ = ["FixedClock", "SequentialIds", "capture_logs", "reset"]
 
-_EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+_EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 
 
 class FixedClock:

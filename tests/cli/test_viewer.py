@@ -20,7 +20,7 @@ from promptrail.cli._viewer import (
 )
 
 Factory = Callable[..., list[LogRecord]]
-BASE = datetime.datetime(2026, 11, 24, 10, 0, tzinfo=datetime.timezone.utc)
+BASE = datetime.datetime(2026, 11, 24, 10, 0, tzinfo=datetime.UTC)
 
 
 class _Tty(io.StringIO):

@@ -90,7 +90,7 @@ class TestShow:
 
     def test_since_accepts_an_iso_date(self, db_path: Path) -> None:
         """An ISO time works as ``--since``."""
-        since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+        since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)
         _, text = run("show", "--db", str(db_path), "--since", since.strftime("%Y-%m-%dT%H:%M"))
         assert "trace-old" not in text
         assert "trace-new" in text
@@ -218,7 +218,7 @@ class TestShow:
         self, tmp_path: Path, showcase_trace: Factory, failing_trace: Factory
     ) -> None:
         """The README's terminal example is this command's output (docs/cli-tree.txt)."""
-        base = datetime.datetime(2026, 11, 24, 10, 0, tzinfo=datetime.timezone.utc)
+        base = datetime.datetime(2026, 11, 24, 10, 0, tzinfo=datetime.UTC)
         db = tmp_path / "promptrail.db"
         exporter = SqliteExporter(db)
         exporter.export(showcase_trace("0193a8c2-5e10-7d2a-9f3b-1c2d3e4f0000", base=base))

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from promptrail.exporters import _http as http_module
 from promptrail.exporters._spool import Spool
 
 KEY = "sk-live-SECRETSECRET-123"
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 Handler = Callable[[httpx2.Request], httpx2.Response]
 
@@ -262,7 +262,7 @@ class TestHttpExporterRetries:
         self, make: Callable[..., HttpExporter], sleeps: list[float]
     ) -> None:
         """Retry-After may be an HTTP date; the wait is the time until then."""
-        when = email.utils.format_datetime(datetime.now(timezone.utc) + timedelta(seconds=4), True)
+        when = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=4), True)
         handler = Recorder(httpx2.Response(503, headers={"Retry-After": when}), 200)
         assert make(handler, backoff=0.1).export([record("a")]) is ExportResult.SUCCESS
         assert len(sleeps) == 1

@@ -6,7 +6,7 @@ import logging
 import subprocess
 import sys
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from promptrail._record.encode import dump_json
 from promptrail.exporters import _spool
 from promptrail.exporters._spool import Spool, default_spool_path, line_id, whole
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def record(log_id: str, **fields: Any) -> LogRecord:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -120,7 +120,7 @@ class TestConversion:
         assert record.log_id == span_log_id(ctx.trace_id, ctx.span_id, 1_767_225_600_000_000_000)
         assert record.trace_id == record.log_id
         assert record.trace_parent_id is None
-        assert record.start_time == datetime(2026, 1, 1, tzinfo=timezone.utc)
+        assert record.start_time == datetime(2026, 1, 1, tzinfo=UTC)
         assert record.provider_latency == 1.5
         assert record.prompt is not None
         assert (record.prompt.model, record.prompt.provider, record.prompt.endpoint) == (
@@ -451,8 +451,8 @@ class TestPipeline:
             log_id="x1",
             path="imported",
             trace_id="x1",
-            start_time=datetime(2026, 1, 1, tzinfo=timezone.utc),
-            created_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+            start_time=datetime(2026, 1, 1, tzinfo=UTC),
+            created_at=datetime(2026, 1, 1, tzinfo=UTC),
         )
         emit_records([record])
         assert setup.records.records == [record]

@@ -70,6 +70,7 @@ class TestChatCompletion:
         assert body["metadata"] == {
             "cached_prompt_tokens": 1000,
             "response_model": "gpt-4o-2024-08-06",
+            "price_source": "genai-prices 0.2.3: openai/gpt-4o",
         }
         assert body["prompt"] == {"model": "gpt-4o", "endpoint": "chat", "provider": "openai"}
         # gpt-4o: $2.50 in, $1.25 cached in, $10 out per million tokens
@@ -209,7 +210,10 @@ class TestChatCompletion:
             300,
             100,
         )
-        assert body["metadata"] == {"cached_prompt_tokens": 1000}
+        assert body["metadata"] == {
+            "cached_prompt_tokens": 1000,
+            "price_source": "genai-prices 0.2.3: openai/gpt-4o",
+        }
         assert body["prompt_cost"] is not None
 
 
@@ -358,6 +362,7 @@ class TestAnthropicMessage:
         assert body["metadata"] == {
             "cached_prompt_tokens": 1000,
             "cache_creation_prompt_tokens": 200,
+            "price_source": "genai-prices 0.2.3: anthropic/claude-sonnet-4-0",
         }
         assert body["prompt"]["tools"] == [
             {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -44,7 +44,7 @@ COMPLETION = {
 }
 
 
-class Role(str, enum.Enum):
+class Role(str, enum.Enum):  # noqa: UP042 - the str-mixin shape is what is tested
     """A str-mixin enum, as some code types message roles."""
 
     USER = "user"
@@ -447,7 +447,7 @@ class TestDumpJson:
             {},
             {"prompt_cost": float("nan"), "output_cost": math.inf, "provider_latency": 1e-7},
             {"metadata": {"a": None, "b": [None, {"c": None}], "é": "ü 日本 🎉", "n": math.nan}},
-            {"inputs": {"x": None, "when": datetime(2020, 1, 1, tzinfo=timezone.utc)}},
+            {"inputs": {"x": None, "when": datetime(2020, 1, 1, tzinfo=UTC)}},
             {"inputs": {"d": timedelta(seconds=90), "b": b"raw", "t": (1, 2), "s": {3}}},
             {"inputs": {"b": b"raw\xff"}},  # not UTF-8: an error either way
             {"metadata": {"o": object()}},  # not serialisable: an error either way
@@ -467,7 +467,7 @@ class TestDumpJson:
     )
     def test_equal_to_model_dump_json(self, extra: dict[str, Any]) -> None:
         """Floats, non-finite numbers, unicode, datetimes, nested models, None inside dicts."""
-        now = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc)
+        now = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
         record = LogRecord.model_validate(
             {"log_id": "l", "path": "p", "trace_id": "t", "start_time": now, "created_at": now}
             | {"messages": [{"role": "user", "content": "hi"}], "prompt_cost": 4.65e-6}
@@ -487,7 +487,7 @@ class TestDumpJson:
         class Extended(LogRecord):
             extra_field: str = "x"
 
-        now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        now = datetime(2026, 1, 1, tzinfo=UTC)
         record = Extended(log_id="l", path="p", trace_id="t", start_time=now, created_at=now)
         assert b'"extra_field":"x"' in _fastrecord.dump_json(record)
 
@@ -496,7 +496,7 @@ class TestDumpJson:
         memo = _fastrecord.Memo(None, None)
         message = ChatMessage(role="user", content="hi", name=None)
         memo.put("k", message, 2)
-        now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        now = datetime(2026, 1, 1, tzinfo=UTC)
         record = LogRecord(
             log_id="l",
             path="p",

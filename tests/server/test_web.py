@@ -147,7 +147,7 @@ def fixture_server(
     uvicorn = pytest.importorskip("uvicorn", reason="serving the page needs uvicorn")
 
     db = tmp_path_factory.mktemp("web") / "web.db"
-    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     exporter = SqliteExporter(db)
     exporter.export(support_trace("trace-old", base=now - datetime.timedelta(hours=3)))
     exporter.export(failing_trace("trace-err", base=now - datetime.timedelta(minutes=20)))
@@ -343,7 +343,7 @@ class TestWebPage:
         browser.execute_script("window.__sameDocument = true")
         # Started now: newer than every trace of the fixture (the conftest's NOW is import time,
         # which a long session leaves minutes behind).
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         SqliteStore(db).write(support_trace("trace-live", base=now))
         _wait(browser, lambda d: _rows(d)[:1] == ["trace-live"])
         classes = browser.execute_script(

@@ -9,7 +9,7 @@ import pytest
 from promptrail.stores._query import parse_since, path_stats, percentile
 from promptrail.stores._sqlite import LogSummary
 
-NOW = datetime.datetime(2026, 11, 24, 12, 0, tzinfo=datetime.timezone.utc)
+NOW = datetime.datetime(2026, 11, 24, 12, 0, tzinfo=datetime.UTC)
 
 
 class TestParseSince:
@@ -46,7 +46,7 @@ class TestParseSince:
 
     def test_defaults_to_the_current_time(self) -> None:
         """Without ``now``, a duration counts back from the real clock."""
-        before = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+        before = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)
         since = datetime.datetime.fromisoformat(parse_since("1h"))
         assert abs((since - before).total_seconds()) < 5
 

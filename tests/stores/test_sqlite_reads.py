@@ -12,7 +12,7 @@ from promptrail import LogRecord
 from promptrail.exporters import SqliteStore
 
 Factory = Callable[..., list[LogRecord]]
-NOW = datetime.datetime.now(datetime.timezone.utc)
+NOW = datetime.datetime.now(datetime.UTC)
 
 
 class TestSqliteStoreReads:

@@ -6,9 +6,7 @@ Each ``assert_type`` fails the type check if a decorator erased or changed a sig
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
-
-from typing_extensions import assert_type
+from typing import Any, assert_type
 
 import promptrail
 from promptrail import log_flow, log_prompt, log_tool, trace

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError
@@ -25,14 +25,20 @@ from promptrail.providers import _registry as _extract
 from promptrail.providers import _request as _request
 from promptrail.providers._accumulate import StreamAccumulator
 from promptrail.providers._common import CACHE_CREATION_KEY, CACHED_KEY
-from promptrail.providers._prices import costs
+from promptrail.providers._prices import priced
 
 if TYPE_CHECKING:
     from promptrail._runtime.state import Settings
     from promptrail._tracing.active import ActiveLog
     from promptrail._tracing.spec import CallSpec
 
-__all__ = ["INVALID_KEY", "RESPONSE_MODEL_KEY", "answered_model", "build_record"]
+__all__ = [
+    "INVALID_KEY",
+    "PRICE_SOURCE_KEY",
+    "RESPONSE_MODEL_KEY",
+    "answered_model",
+    "build_record",
+]
 
 
 def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
@@ -60,11 +66,11 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
         "environment": settings.environment,
     }
     start = log.start_ns / 1e9
-    body["start_time"] = datetime.fromtimestamp(start, timezone.utc)
+    body["start_time"] = datetime.fromtimestamp(start, UTC)
     if log.perf_end is not None:
         latency = (log.perf_end - log.perf_start) / 1e9
         body["provider_latency"] = latency
-        body["end_time"] = datetime.fromtimestamp(start + latency, timezone.utc)
+        body["end_time"] = datetime.fromtimestamp(start + latency, UTC)
     body["created_at"] = body.get("end_time", body["start_time"])
     if log.error is not None:
         body["error"] = _serialize.to_jsonable(log.error, limits=limits, redactor=redactor)
@@ -257,6 +263,9 @@ def _sdk_response(
     return metadata, answered.get("model") if isinstance(answered, Mapping) else None
 
 
+PRICE_SOURCE_KEY = "price_source"
+"""Metadata key: where the costs' prices came from (``register_price``, or genai-prices)."""
+
 RESPONSE_MODEL_KEY = "response_model"
 """Metadata key: the model the response names, when it differs from the model requested."""
 
@@ -340,14 +349,24 @@ def _derive(
             )
         if body.get("prompt_cost") is None and body.get("output_cost") is None:
             metadata = body.get("metadata") or {}
-            model = prompt.model if kernel else prompt.get("model")  # type: ignore[union-attr]
-            body["prompt_cost"], body["output_cost"] = costs(
+            details: Any = prompt
+            if kernel:
+                model, provider, other = details.model, details.provider, details.other
+            else:
+                model, provider, other = (details.get(k) for k in ("model", "provider", "other"))
+            tier = other.get("service_tier") if isinstance(other, Mapping) else None
+            prompt_cost, output_cost, source = priced(
                 response_model or model,
                 body.get("prompt_tokens"),
                 body.get("output_tokens"),
                 metadata.get(CACHED_KEY),
                 metadata.get(CACHE_CREATION_KEY),
+                provider=provider,
+                service_tier=tier,
             )
+            body["prompt_cost"], body["output_cost"] = prompt_cost, output_cost
+            if source is not None:
+                body["metadata"] = {**metadata, PRICE_SOURCE_KEY: source}
 
 
 def _requested_version(

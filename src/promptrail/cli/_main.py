@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from promptrail._record.models import LogRecord
-from promptrail.cli import _serve
+from promptrail.cli import _prices, _serve
 from promptrail.cli._follow import Follower, NewTrace
 from promptrail.cli._viewer import (
     Palette,
@@ -296,6 +296,7 @@ COMMANDS["stats"] = (
     _stats_parser,
     _stats,
 )
+COMMANDS["prices"] = (_prices.HELP, _prices.configure_parser, _prices.run)
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:

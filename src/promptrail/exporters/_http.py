@@ -41,7 +41,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +107,7 @@ def _parse_retry_after(value: str | None, now: float) -> float | None:
         except (TypeError, ValueError, IndexError):
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
+            when = when.replace(tzinfo=UTC)
         seconds = when.timestamp() - now
     if seconds != seconds:  # NaN
         return None

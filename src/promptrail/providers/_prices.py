@@ -1,34 +1,47 @@
-"""Cost of a call in USD, from a per-million-token price table the user can extend.
+"""Cost of a call in USD: prices you register, else genai-prices' (kept up to date upstream).
 
-The built-in table holds list prices of common OpenAI and Anthropic models, as published on the
-providers' pricing pages on :data:`PRICES_AS_OF` (standard tier, no batch or regional discounts)
-and not re-checked since. Prices change and new models appear: register the ones you pay with
-:func:`register_price`, which also overrides built-in entries.
+Prices come from two places, in this order:
 
-A model name matches an entry when it is the entry's name, or that name followed by a snapshot
-suffix (a date such as ``-2024-08-06``/``-20250514``, ``-latest``, a ``-v2:0`` revision); a
-provider prefix (``openai/``, ``anthropic.``) is ignored. When several entries match, the longest
-wins. A model that matches no entry gets no cost at all: costs are never guessed from a similar
-name (``claude-opus-4`` does not price ``claude-opus-4-6``).
+1. :func:`register_price`: your deployments, fine-tunes and negotiated prices. A model name
+   matches an entry when it is the entry's name, or that name followed by a snapshot suffix (a
+   date such as ``-2024-08-06``/``-20250514``, ``-latest``, a ``-v2:0`` revision); a provider
+   prefix (``openai/``, ``anthropic.``) is ignored; the longest matching entry wins.
+2. genai-prices, the price data the pydantic team maintains for Logfire: providers' list prices
+   with cache reads and writes, long-context tiers, service tiers (``flex``, ``priority``) and
+   historic prices. It is imported on the first cost, in the export worker, never on the
+   caller's thread.
+
+A model neither knows gets no cost at all: costs are never guessed from a similar name.
 
 ``prompt_cost`` charges uncached prompt tokens at the input price, tokens read from the cache at
-the cached-input price, and tokens written to the cache (Anthropic) at the cache-write price;
-``output_cost`` charges output tokens (reasoning included) at the output price.
+the cache-read price and tokens written to the cache at the cache-write price; ``output_cost``
+charges output tokens (reasoning included) at the output price. :func:`priced` also says where the
+price came from (``metadata.price_source`` on the record).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
 import re
 import threading
+import warnings
 from typing import Any
 
 from promptrail._runtime.locks import relock_after_fork
 
-__all__ = ["PRICES_AS_OF", "Price", "costs", "price_for", "register_price"]
+__all__ = [
+    "REGISTERED",
+    "Price",
+    "costs",
+    "describe_price",
+    "price_for",
+    "priced",
+    "register_price",
+]
 
-PRICES_AS_OF = "2025-11-24"
-"""The date the built-in prices were taken from the providers' pricing pages."""
+REGISTERED = "register_price"
+"""The price source of a registered price."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,50 +54,15 @@ class Price:
     cache_write: float | None = None
 
 
-def _anthropic(input: float, output: float) -> Price:
-    # Anthropic bills cache reads at 0.1x and 5-minute cache writes at 1.25x the input price.
-    return Price(input, output, round(input * 0.1, 6), round(input * 1.25, 6))
-
-
-_BUILTIN: dict[str, Price] = {
-    # OpenAI
-    "gpt-5": Price(1.25, 10.00, 0.125),
-    "gpt-5-mini": Price(0.25, 2.00, 0.025),
-    "gpt-5-nano": Price(0.05, 0.40, 0.005),
-    "gpt-4.1": Price(2.00, 8.00, 0.50),
-    "gpt-4.1-mini": Price(0.40, 1.60, 0.10),
-    "gpt-4.1-nano": Price(0.10, 0.40, 0.025),
-    "gpt-4o": Price(2.50, 10.00, 1.25),
-    "gpt-4o-2024-05-13": Price(5.00, 15.00),
-    "gpt-4o-mini": Price(0.15, 0.60, 0.075),
-    "gpt-4-turbo": Price(10.00, 30.00),
-    "gpt-4": Price(30.00, 60.00),
-    "gpt-3.5-turbo": Price(0.50, 1.50),
-    "o1": Price(15.00, 60.00, 7.50),
-    "o1-mini": Price(1.10, 4.40, 0.55),
-    "o3": Price(2.00, 8.00, 0.50),
-    "o3-mini": Price(1.10, 4.40, 0.55),
-    "o4-mini": Price(1.10, 4.40, 0.275),
-    # Anthropic
-    "claude-opus-4-5": _anthropic(5.00, 25.00),
-    "claude-opus-4-1": _anthropic(15.00, 75.00),
-    "claude-opus-4": _anthropic(15.00, 75.00),
-    "claude-sonnet-4-5": _anthropic(3.00, 15.00),
-    "claude-sonnet-4": _anthropic(3.00, 15.00),
-    "claude-haiku-4-5": _anthropic(1.00, 5.00),
-    "claude-3-7-sonnet": _anthropic(3.00, 15.00),
-    "claude-3-5-sonnet": _anthropic(3.00, 15.00),
-    "claude-3-5-haiku": _anthropic(0.80, 4.00),
-    "claude-3-opus": _anthropic(15.00, 75.00),
-    "claude-3-haiku": _anthropic(0.25, 1.25),
-}
+_Priced = tuple["float | None", "float | None", "str | None"]
 
 _lock = threading.Lock()
-_prices: dict[str, Price] = dict(_BUILTIN)
+_prices: dict[str, Price] = {}
 _cache: dict[str, Price | None] = {}
-# costs() of exact ints for a model name: the same few arguments come back call after call.
-_costs: dict[tuple[str, int, int, int | None, int | None], tuple[float | None, float | None]] = {}
+# priced() of exact ints: the same few arguments come back call after call.
+_costs: dict[Any, _Priced] = {}
 _INT_OR_NONE = frozenset({int, type(None)})
+_STR_OR_NONE = frozenset({str, type(None)})
 _generation = [0]  # bumped when prices change: a cost computed before is not remembered
 
 _SUFFIX = re.compile(r"(?:\d{4}-?\d{2}-?\d{2}(?:-v\d+(?::\d+)?)?|latest|v\d+(?::\d+)?)")
@@ -99,7 +77,7 @@ def register_price(
     cached_input: float | None = None,
     cache_write: float | None = None,
 ) -> None:
-    """Set the price of ``model`` in USD per million tokens (overrides a built-in price).
+    """Set the price of ``model`` in USD per million tokens (it wins over genai-prices).
 
     Dated snapshots of ``model`` (``model-2025-01-31``, ``model-20250131``) use the same price
     unless they are registered themselves.
@@ -128,11 +106,9 @@ def register_price(
 
 
 def unregister_price(model: str) -> None:
-    """Forget a registered price (a built-in price comes back); for tests."""
+    """Forget a registered price (genai-prices' price, if any, applies again); for tests."""
     with _lock:
         _prices.pop(model.lower(), None)
-        if model.lower() in _BUILTIN:
-            _prices[model.lower()] = _BUILTIN[model.lower()]
         _prices_changed()
 
 
@@ -144,7 +120,7 @@ def _prices_changed() -> None:
 
 
 def price_for(model: str) -> Price | None:
-    """Return the price entry matching ``model``, or ``None`` when none matches."""
+    """Return the registered price matching ``model``, or ``None`` when none matches."""
     key = model.lower()
     try:
         return _cache[key]
@@ -171,53 +147,182 @@ def costs(
     output_tokens: Any,
     cached_tokens: Any = None,
     cache_creation_tokens: Any = None,
+    *,
+    provider: Any = None,
+    service_tier: Any = None,
 ) -> tuple[float | None, float | None]:
     """Return ``(prompt_cost, output_cost)`` in USD; ``None`` for what cannot be priced."""
-    if (
+    prompt_cost, output_cost, _ = priced(
+        model,
+        prompt_tokens,
+        output_tokens,
+        cached_tokens,
+        cache_creation_tokens,
+        provider=provider,
+        service_tier=service_tier,
+    )
+    return prompt_cost, output_cost
+
+
+def priced(
+    model: Any,
+    prompt_tokens: Any,
+    output_tokens: Any,
+    cached_tokens: Any = None,
+    cache_creation_tokens: Any = None,
+    *,
+    provider: Any = None,
+    service_tier: Any = None,
+) -> _Priced:
+    """Return ``(prompt_cost, output_cost, source)``: the costs and where the price came from.
+
+    ``provider`` (``openai``, ``google``, ``aws`` ...) and ``service_tier`` (``flex``,
+    ``priority``) pick among genai-prices' prices when given.
+    """
+    key = (
+        model,
+        prompt_tokens,
+        output_tokens,
+        cached_tokens,
+        cache_creation_tokens,
+        provider,
+        service_tier,
+    )
+    if not (
         type(model) is str
-        and type(prompt_tokens) is int
-        and type(output_tokens) is int
+        and type(prompt_tokens) in _INT_OR_NONE
+        and type(output_tokens) in _INT_OR_NONE
         and type(cached_tokens) in _INT_OR_NONE
         and type(cache_creation_tokens) in _INT_OR_NONE
+        and type(provider) in _STR_OR_NONE
+        and type(service_tier) in _STR_OR_NONE
     ):
-        key = (model, prompt_tokens, output_tokens, cached_tokens, cache_creation_tokens)
-        found = _costs.get(key)
-        if found is None:
-            generation = _generation[0]
-            found = _costs_of(*key)
-            with _lock:
-                if generation == _generation[0]:
-                    if len(_costs) >= 4096:
-                        _costs.clear()
-                    _costs[key] = found
-        return found
-    return _costs_of(model, prompt_tokens, output_tokens, cached_tokens, cache_creation_tokens)
+        return _priced(*key)
+    found = _costs.get(key)
+    if found is None:
+        generation = _generation[0]
+        found = _priced(*key)
+        with _lock:
+            if generation == _generation[0]:
+                if len(_costs) >= 4096:
+                    _costs.clear()
+                _costs[key] = found
+    return found
 
 
-def _costs_of(
+def _count(value: Any) -> int | None:
+    return value if type(value) is int and value >= 0 else None
+
+
+def _priced(
     model: Any,
     prompt_tokens: Any,
     output_tokens: Any,
     cached_tokens: Any,
     cache_creation_tokens: Any,
-) -> tuple[float | None, float | None]:
-    if not isinstance(model, str) or not model:
-        return None, None
+    provider: Any,
+    service_tier: Any,
+) -> _Priced:
+    prompt, output = _count(prompt_tokens), _count(output_tokens)
+    if not isinstance(model, str) or not model or (prompt is None and output is None):
+        return None, None, None
+    cached = _count(cached_tokens) or 0
+    written = _count(cache_creation_tokens) or 0
     price = price_for(model)
-    if price is None:
-        return None, None
-    prompt_cost = output_cost = None
-    if isinstance(prompt_tokens, int):
-        cached = cached_tokens if isinstance(cached_tokens, int) else 0
-        written = cache_creation_tokens if isinstance(cache_creation_tokens, int) else 0
-        uncached = max(prompt_tokens - cached - written, 0)
-        cached_price = price.input if price.cached_input is None else price.cached_input
-        write_price = price.input if price.cache_write is None else price.cache_write
-        total = uncached * price.input + cached * cached_price + written * write_price
-        prompt_cost = round(total / 1e6, 10)
-    if isinstance(output_tokens, int):
-        output_cost = round(output_tokens * price.output / 1e6, 10)
-    return prompt_cost, output_cost
+    if price is not None:
+        prompt_cost = output_cost = None
+        if prompt is not None:
+            uncached = max(prompt - cached - written, 0)
+            cached_price = price.input if price.cached_input is None else price.cached_input
+            write_price = price.input if price.cache_write is None else price.cache_write
+            total = uncached * price.input + cached * cached_price + written * write_price
+            prompt_cost = round(total / 1e6, 10)
+        if output is not None:
+            output_cost = round(output * price.output / 1e6, 10)
+        return prompt_cost, output_cost, REGISTERED
+    tier = service_tier if isinstance(service_tier, str) and service_tier else None
+    name = provider if isinstance(provider, str) and provider else None
+    return _genai_prices(model, prompt, output, cached, written, name, tier)
+
+
+_PROVIDERS = {"bedrock": "aws", "gemini": "google", "vertex_ai": "google"}
+"""promptrail's provider names that genai-prices spells differently."""
+
+
+def _genai_prices(
+    model: str,
+    prompt: int | None,
+    output: int | None,
+    cached: int,
+    written: int,
+    provider: str | None,
+    service_tier: str | None,
+) -> _Priced:
+    try:
+        import genai_prices
+    except ImportError:  # pragma: no cover - a dependency; absent only in a broken install
+        return None, None, None
+    usage = genai_prices.Usage(
+        input_tokens=prompt or 0,
+        output_tokens=output or 0,
+        cache_read_tokens=cached or None,
+        cache_write_tokens=written or None,
+    )
+    context = {"service_tier": service_tier} if service_tier else None
+    provider_id = None if provider is None else _PROVIDERS.get(provider, provider)
+    calc: Any = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its own notices (data updates) are not ours to show
+        for candidate in dict.fromkeys((provider_id, None)):  # the provider, then any
+            try:
+                calc = genai_prices.calc_price(
+                    usage, model, provider_id=candidate, price_context=context
+                )
+                break
+            except LookupError:
+                continue
+    if calc is None:
+        return None, None, None
+    prompt_cost = None if prompt is None else round(float(calc.input_price), 10)
+    output_cost = None if output is None else round(float(calc.output_price), 10)
+    return prompt_cost, output_cost, _source(calc)
+
+
+def _source(calc: Any) -> str:
+    try:
+        version = importlib.metadata.version("genai-prices")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - vendored copies
+        version = "?"
+    provider = getattr(getattr(calc, "provider", None), "id", None)
+    model = getattr(getattr(calc, "model", None), "id", None)
+    return f"genai-prices {version}: {provider}/{model}"
+
+
+def describe_price(model: str, provider: str | None = None) -> dict[str, Any] | None:
+    """What promptrail charges for ``model`` per million tokens, and where the price comes from.
+
+    The base prices: a long-context tier that starts past some prompt size is not shown.
+    Returns ``None`` when neither a registered price nor genai-prices knows the model.
+    """
+    # Priced on 1,000 tokens, scaled up: a million would reach long-context tiers.
+    unit, scale = 1000, 1000
+
+    def per_million(value: float | None) -> float | None:
+        return None if value is None else round(value * scale, 6)
+
+    prompt, output, source = priced(model, unit, unit, provider=provider)
+    if source is None:
+        return None
+    cache_read, _, _ = priced(model, unit, 0, unit, provider=provider)
+    cache_write, _, _ = priced(model, unit, 0, 0, unit, provider=provider)
+    return {
+        "model": model,
+        "input": per_million(prompt),
+        "output": per_million(output),
+        "cache_read": per_million(cache_read),
+        "cache_write": per_million(cache_write),
+        "source": source,
+    }
 
 
 relock_after_fork(globals(), "_lock")

@@ -24,7 +24,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
@@ -285,7 +285,7 @@ def _complete(
     for name in ("version_id", "environment"):
         if data.get(name) is None and query.get(name):
             data[name] = query.get(name)
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     data.setdefault("created_at", now)
     data.setdefault("start_time", data.get("created_at") or now)
     if data.get("log_id") is None:

@@ -36,7 +36,7 @@ def parse_since(text: str, *, now: datetime.datetime | None = None) -> str:
     """
     match = _RELATIVE.match(text)
     if match:
-        now = now or datetime.datetime.now(datetime.timezone.utc)
+        now = now or datetime.datetime.now(datetime.UTC)
         seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
         moment = now - datetime.timedelta(seconds=seconds)
     else:
@@ -46,8 +46,8 @@ def parse_since(text: str, *, now: datetime.datetime | None = None) -> str:
             msg = f"not a time or duration: {text!r} (try 30m, 1h, 2d or 2026-11-24T10:00)"
             raise ValueError(msg) from None
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.astimezone(datetime.timezone.utc).isoformat()
+            moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.astimezone(datetime.UTC).isoformat()
 
 
 def percentile(sorted_values: Sequence[float], pct: float) -> float | None:

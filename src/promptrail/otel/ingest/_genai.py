@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -295,7 +295,7 @@ def span_record(
     attrs = span.attributes or {}
     ctx = span.context
     start_ns = span.start_time or 0
-    start = datetime.fromtimestamp(start_ns / 1e9, timezone.utc)
+    start = datetime.fromtimestamp(start_ns / 1e9, UTC)
     body: dict[str, Any] = {
         "log_id": log_id,
         "path": span_path(kind, attrs, span.name),
@@ -310,7 +310,7 @@ def span_record(
     if span.end_time is not None:
         # The same arithmetic as a decorated call's record: a bridge span's log comes back equal.
         latency = (span.end_time - start_ns) / 1e9
-        body["end_time"] = datetime.fromtimestamp(start_ns / 1e9 + latency, timezone.utc)
+        body["end_time"] = datetime.fromtimestamp(start_ns / 1e9 + latency, UTC)
         body["provider_latency"] = latency
         body["created_at"] = body["end_time"]
     inputs: dict[str, Any] = {}
