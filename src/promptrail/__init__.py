@@ -32,6 +32,14 @@ from promptrail._version import __version__
 from promptrail.exceptions import ConfigurationError, PromptrailError
 from promptrail.integrations._anthropic import instrument_anthropic, uninstrument_anthropic
 from promptrail.integrations._openai import instrument_openai, uninstrument_openai
+from promptrail.integrations._others import (
+    instrument_litellm,
+    instrument_mistral,
+    instrument_ollama,
+    uninstrument_litellm,
+    uninstrument_mistral,
+    uninstrument_ollama,
+)
 from promptrail.pipeline._batch import BatchProcessor
 from promptrail.pipeline._configure import Stats, configure, flush, shutdown, stats
 from promptrail.pipeline._processors import BaseProcessor, Processor, SimpleProcessor
@@ -69,6 +77,9 @@ __all__ = [
     "get_current_log_id",
     "get_current_trace_id",
     "instrument_anthropic",
+    "instrument_litellm",
+    "instrument_mistral",
+    "instrument_ollama",
     "instrument_openai",
     "log_flow",
     "log_prompt",
@@ -79,6 +90,9 @@ __all__ = [
     "stats",
     "trace",
     "uninstrument_anthropic",
+    "uninstrument_litellm",
+    "uninstrument_mistral",
+    "uninstrument_ollama",
     "uninstrument_openai",
     "unregister_extractor",
     "update_current",

@@ -207,6 +207,29 @@ class _SyncStreamProxy(_SyncIterProxy):
         )
 
 
+class _DualStreamProxy(_SyncStreamProxy):
+    """A stream iterated with ``for`` or ``async for`` (LiteLLM's ``CustomStreamWrapper``)."""
+
+    def __aiter__(self) -> Any:
+        return self
+
+    async def __anext__(self) -> Any:
+        it = self._self_iter
+        if it is None:
+            it = self._self_iter = self.__wrapped__.__aiter__()
+        tap = self._self_tap
+        try:
+            item = await it.__anext__()
+        except StopAsyncIteration:
+            tap.finish()
+            raise
+        except BaseException as exc:
+            tap.finish(exc)
+            raise
+        tap.item(item)
+        return item
+
+
 class _GeneratorProxy(_SyncIterProxy):
     """A generator object returned by a plain function."""
 
@@ -371,6 +394,8 @@ def _classify(cls: type) -> Wrap | None:
         if base.__module__.partition(".")[0] not in SDKS:
             continue
         name = base.__name__
+        if name == "CustomStreamWrapper":  # LiteLLM's stream (sync and async in one class)
+            return _factory(_DualStreamProxy)
         if name.endswith("StreamManager"):
             return _factory(_ManagerProxy)
         if name.endswith("Stream"):

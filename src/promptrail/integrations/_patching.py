@@ -34,7 +34,8 @@ class Target:
 
     Attributes:
         module: The module defining the resource class.
-        cls: The resource class's name (``Completions``, ``AsyncMessages``).
+        cls: The resource class's name (``Completions``, ``AsyncMessages``); empty for a
+            module-level function (``litellm.completion``).
         method: The method (``create``, ``parse``, ``stream``).
         operation: The operation in the default path (``chat.completions.create``).
         resource: Attribute names from a client to its resource object (``("chat",
@@ -97,8 +98,8 @@ class Instrumentor:
         self._package = package
         self._targets = targets
         self._lock = threading.Lock()
-        # (class, method) -> (the class's own function, our patch)
-        self._classes: dict[tuple[type, str], tuple[Any, _Patch]] = {}
+        # (class or module, method) -> (its own function, our patch)
+        self._classes: dict[tuple[Any, str], tuple[Any, _Patch]] = {}
         # resource objects of instrumented clients -> {method: patch}
         self._clients: weakref.WeakKeyDictionary[Any, dict[str, _Patch]] = (
             weakref.WeakKeyDictionary()
@@ -107,8 +108,8 @@ class Instrumentor:
     def _spec(self, target: Target, path: str | None) -> CallSpec:
         return sdk_spec(path or f"{self._provider}/{target.operation}")
 
-    def _classes_of(self) -> list[tuple[Target, type]]:
-        found: list[tuple[Target, type]] = []
+    def _classes_of(self) -> list[tuple[Target, Any]]:
+        found: list[tuple[Target, Any]] = []
         for target in self._targets:
             try:
                 module = importlib.import_module(target.module)
@@ -118,9 +119,9 @@ class Instrumentor:
                     f"(pip install {self._package})"
                 )
                 raise ConfigurationError(msg) from exc
-            cls = getattr(module, target.cls, None)
-            if isinstance(cls, type) and target.method in vars(cls):
-                found.append((target, cls))
+            owner = getattr(module, target.cls, None) if target.cls else module
+            if owner is not None and target.method in vars(owner):
+                found.append((target, owner))
         return found
 
     def instrument(self, client: Any = None, *, path: str | None = None) -> None:
@@ -144,10 +145,12 @@ class Instrumentor:
             self._instrument_client(client, classes, path)
 
     def _instrument_client(
-        self, client: Any, classes: list[tuple[Target, type]], path: str | None
+        self, client: Any, classes: list[tuple[Target, Any]], path: str | None
     ) -> None:
         matched = False
         for target, cls in classes:
+            if not isinstance(cls, type):  # a module's function: there is no client
+                continue
             resource: Any = client
             for name in target.resource:
                 resource = getattr(resource, name, None)

@@ -19,6 +19,7 @@ from typing import Any
 
 from promptrail.providers._anthropic import read_anthropic_message
 from promptrail.providers._common import get, json_or_text, provider_of
+from promptrail.providers._ollama import as_chat_chunk, is_ollama
 from promptrail.providers._openai import read_chat_completion, read_response_object
 
 __all__ = ["USAGE_UNKNOWN_KEY", "StreamAccumulator"]
@@ -112,8 +113,15 @@ class StreamAccumulator:
         if type(item) is str:
             self.texts.append(item)
             return self._family("text", item)
-        if get(item, "object") == "chat.completion.chunk":
+        if get(item, "object") == "chat.completion.chunk":  # OpenAI, LiteLLM
             self._chat_chunk(item)
+            return self._family("openai", item)
+        data = get(item, "data")  # Mistral's CompletionEvent
+        if data is not None and get(data, "object") == "chat.completion.chunk":
+            self._chat_chunk(data)
+            return self._family("openai", item)
+        if is_ollama(item):
+            self._chat_chunk(as_chat_chunk(item))
             return self._family("openai", item)
         kind = get(item, "type")
         if isinstance(kind, str):

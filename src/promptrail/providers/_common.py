@@ -23,7 +23,14 @@ CACHED_KEY = "cached_prompt_tokens"
 CACHE_CREATION_KEY = "cache_creation_prompt_tokens"
 """Metadata key: prompt tokens written to the provider's prompt cache (Anthropic)."""
 
-SDKS = frozenset({"openai", "anthropic"})
+SDKS = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "ollama": "ollama",
+    "mistralai": "mistral",
+    "litellm": "litellm",
+}
+"""The SDKs whose types promptrail recognises: their top-level package → provider name."""
 
 
 def get(obj: Any, key: str, default: Any = None) -> Any:
@@ -52,9 +59,17 @@ def get(obj: Any, key: str, default: Any = None) -> Any:
 
 
 def provider_of(value: Any) -> str | None:
-    """Return ``"openai"``/``"anthropic"`` when ``value``'s type comes from that SDK."""
-    root = type(value).__module__.partition(".")[0]
-    return root if root in SDKS else None
+    """Return the provider (``"openai"``, ``"mistral"``, ...) when ``value``'s type is an SDK's.
+
+    A LiteLLM response names the provider LiteLLM routed the call to.
+    """
+    provider = SDKS.get(type(value).__module__.partition(".")[0])
+    if provider == "litellm":
+        hidden = getattr(value, "_hidden_params", None)
+        routed = hidden.get("custom_llm_provider") if isinstance(hidden, dict) else None
+        if isinstance(routed, str) and routed:
+            return routed
+    return provider
 
 
 def int_or_none(value: Any) -> int | None:

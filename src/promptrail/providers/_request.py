@@ -47,6 +47,9 @@ _ALIASES = {
     "max_tokens_to_sample": "max_tokens",
     "stop_sequences": "stop",
 }
+_OPTIONS = {"num_predict": "max_tokens"}
+"""Ollama's ``options`` names that promptrail spells differently."""
+
 _OTHER = frozenset(
     {
         "top_k",
@@ -101,6 +104,14 @@ def request_fields(
             prompt["reasoning_effort"] = get(value, "effort")
         elif key == "tools" and isinstance(value, (list, tuple)):
             prompt["tools"] = normalize_tools(value)
+        elif key == "options" and isinstance(value, Mapping):  # Ollama's sampling options
+            for option, setting in value.items():
+                field = _OPTIONS.get(option, option)
+                if field in _CHECKS and _given(setting) and _valid(field, setting):
+                    kept = list(setting) if isinstance(setting, tuple) else setting
+                    prompt.setdefault(field, kept)
+                elif _given(setting):
+                    other[option] = setting
         elif key in _OTHER:
             other[key] = value
     if other:

@@ -18,6 +18,7 @@ from typing import Any
 
 from promptrail.providers._anthropic import read_anthropic_message
 from promptrail.providers._common import get
+from promptrail.providers._ollama import is_ollama, read_ollama
 from promptrail.providers._openai import (
     read_chat_completion,
     read_embeddings,
@@ -41,4 +42,6 @@ def read_response(value: Any) -> dict[str, Any] | None:
         return None
     if get(value, "type") == "message" and get(value, "role") == "assistant":
         return read_anthropic_message(value)
+    if is_ollama(value):
+        return read_ollama(value)
     return None
