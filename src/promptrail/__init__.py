@@ -33,9 +33,11 @@ from promptrail.exceptions import ConfigurationError, PromptrailError
 from promptrail.integrations._anthropic import instrument_anthropic, uninstrument_anthropic
 from promptrail.integrations._openai import instrument_openai, uninstrument_openai
 from promptrail.integrations._others import (
+    instrument_gemini,
     instrument_litellm,
     instrument_mistral,
     instrument_ollama,
+    uninstrument_gemini,
     uninstrument_litellm,
     uninstrument_mistral,
     uninstrument_ollama,
@@ -77,6 +79,7 @@ __all__ = [
     "get_current_log_id",
     "get_current_trace_id",
     "instrument_anthropic",
+    "instrument_gemini",
     "instrument_litellm",
     "instrument_mistral",
     "instrument_ollama",
@@ -90,6 +93,7 @@ __all__ = [
     "stats",
     "trace",
     "uninstrument_anthropic",
+    "uninstrument_gemini",
     "uninstrument_litellm",
     "uninstrument_mistral",
     "uninstrument_ollama",

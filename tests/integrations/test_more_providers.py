@@ -254,3 +254,115 @@ def test_litellm_records_the_provider_it_routed_to(tmp_path: Any) -> None:
     assert first["tokens"][0] is not None
     assert first["cost"] is not None
     assert (streamed["output"], streamed["provider"]) == (text, "openai")
+
+
+GEMINI_REPLY = {
+    "candidates": [
+        {
+            "content": {
+                "role": "model",
+                "parts": [
+                    {"text": "Thinking about capitals.", "thought": True},
+                    {"text": "Paris."},
+                ],
+            },
+            "finishReason": "STOP",
+        }
+    ],
+    "usageMetadata": {
+        "promptTokenCount": 300000,
+        "candidatesTokenCount": 10,
+        "thoughtsTokenCount": 90,
+        "totalTokenCount": 300100,
+    },
+    "modelVersion": "gemini-2.5-pro",
+}
+
+
+def gemini_client(reply: Callable[[dict[str, Any]], httpx.Response], *, aio: bool = False) -> Any:
+    genai = pytest.importorskip("google.genai")
+    from google.genai import types
+
+    handler_transport = transport(reply)
+    options = types.HttpOptions(
+        base_url="http://127.0.0.1:1",
+        httpx_client=httpx.Client(transport=handler_transport),
+        httpx_async_client=httpx.AsyncClient(transport=handler_transport) if aio else None,
+    )
+    return genai.Client(api_key="test-key", http_options=options)
+
+
+class TestGemini:
+    """google-genai generate_content: the long-context invoice, thinking, system instruction."""
+
+    def test_generate_content_in_a_decorated_function(self) -> None:
+        """Contents and system instruction become messages; thinking is reasoning tokens."""
+        from google.genai import types
+
+        client = gemini_client(lambda _: httpx.Response(200, json=GEMINI_REPLY))
+        promptrail.instrument_gemini()
+
+        @log_prompt(path="p")
+        def answer() -> str:
+            reply = client.models.generate_content(
+                model="gemini-2.5-pro",
+                contents="Capital of France?",
+                config=types.GenerateContentConfig(
+                    system_instruction="Be brief.", temperature=0.2, max_output_tokens=200
+                ),
+            )
+            return str(reply.text)
+
+        try:
+            with capture_logs() as logs:
+                text = answer()
+        finally:
+            promptrail.uninstrument_gemini()
+        record = only(logs)
+        assert record.output == text == "Paris."
+        assert [(m.role, m.content) for m in record.messages or []] == [
+            ("system", "Be brief."),
+            ("user", "Capital of France?"),
+        ]
+        assert record.prompt is not None
+        assert (record.prompt.temperature, record.prompt.max_tokens) == (0.2, 200)
+        assert (record.prompt_tokens, record.output_tokens, record.reasoning_tokens) == (
+            300000,
+            100,
+            90,
+        )
+        assert record.finish_reason == "stop"
+        # gemini-2.5-pro above 200k prompt tokens: $2.50/M input, $15/M output
+        assert record.prompt_cost == pytest.approx(300000 * 2.50 / 1e6)
+        assert record.output_cost == pytest.approx(100 * 15.0 / 1e6)
+
+    def test_stream_outside_any_log(self) -> None:
+        """generate_content_stream: one log with the text of every chunk and the last usage."""
+        first = {
+            **GEMINI_REPLY,
+            "candidates": [{"content": {"role": "model", "parts": [{"text": "Par"}]}}],
+        }
+        last = {
+            **GEMINI_REPLY,
+            "candidates": [
+                {"content": {"role": "model", "parts": [{"text": "is."}]}, "finishReason": "STOP"}
+            ],
+        }
+        body = "".join(f"data: {json.dumps(c)}\n\n" for c in (first, last))
+        client = gemini_client(
+            lambda _: httpx.Response(200, text=body, headers={"content-type": "text/event-stream"})
+        )
+        promptrail.instrument_gemini()
+        try:
+            with capture_logs() as logs:
+                chunks = list(
+                    client.models.generate_content_stream(model="gemini-2.5-pro", contents="Hi")
+                )
+        finally:
+            promptrail.uninstrument_gemini()
+        record = only(logs)
+        assert len(chunks) == 2
+        assert record.path == "gemini/models.generate_content_stream"
+        assert record.output == "Paris."
+        assert record.finish_reason == "stop"
+        assert record.output_tokens == 100

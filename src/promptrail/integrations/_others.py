@@ -1,4 +1,4 @@
-"""``instrument_ollama()``, ``instrument_mistral()``, ``instrument_litellm()``.
+"""Instrumenting more SDKs: Gemini, Ollama, Mistral and LiteLLM.
 
 The same patching as :func:`promptrail.instrument_openai`, for more SDKs: each call completes the
 enclosing ``@log_prompt`` log that has made no LLM call, or is a ``prompt`` log of its own at
@@ -12,9 +12,11 @@ from typing import Any
 from promptrail.integrations._patching import Instrumentor, Target
 
 __all__ = [
+    "instrument_gemini",
     "instrument_litellm",
     "instrument_mistral",
     "instrument_ollama",
+    "uninstrument_gemini",
     "uninstrument_litellm",
     "uninstrument_mistral",
     "uninstrument_ollama",
@@ -41,6 +43,45 @@ _MISTRAL = Instrumentor(
             ("complete_async", True),
             ("stream_async", True),
         )
+    ),
+)
+
+_GEMINI = Instrumentor(
+    "gemini",
+    "google-genai",
+    (
+        Target(
+            "google.genai.models",
+            "Models",
+            "generate_content",
+            "models.generate_content",
+            ("models",),
+            False,
+        ),
+        Target(
+            "google.genai.models",
+            "Models",
+            "generate_content_stream",
+            "models.generate_content_stream",
+            ("models",),
+            False,
+        ),
+        Target(
+            "google.genai.models",
+            "AsyncModels",
+            "generate_content",
+            "models.generate_content",
+            ("aio", "models"),
+            True,
+        ),
+        Target(
+            "google.genai.models",
+            "AsyncModels",
+            "generate_content_stream",
+            "models.generate_content_stream",
+            ("aio", "models"),
+            True,
+        ),
     ),
 )
 
@@ -90,6 +131,27 @@ def uninstrument_mistral() -> None:
     .. versionadded:: 0.2.0
     """
     _MISTRAL.uninstrument()
+
+
+def instrument_gemini(client: Any = None, *, path: str | None = None) -> None:
+    """Log every Gemini ``models.generate_content``/``generate_content_stream`` call (google-genai).
+
+    Sync (``client.models``) and async (``client.aio.models``). ``contents`` are the messages,
+    ``config.system_instruction`` the system message, thinking is ``reasoning_tokens``, the
+    model is the response's ``model_version``. Otherwise as :func:`promptrail.instrument_openai`
+    (default path ``gemini/models.generate_content``).
+
+    .. versionadded:: 0.2.0
+    """
+    _GEMINI.instrument(client, path=path)
+
+
+def uninstrument_gemini() -> None:
+    """Undo :func:`instrument_gemini`.
+
+    .. versionadded:: 0.2.0
+    """
+    _GEMINI.uninstrument()
 
 
 def instrument_litellm(*, path: str | None = None) -> None:

@@ -19,6 +19,8 @@ from typing import Any
 
 from promptrail.providers._anthropic import read_anthropic_message
 from promptrail.providers._common import get, json_or_text, provider_of
+from promptrail.providers._gemini import as_chat_chunk as gemini_chunk
+from promptrail.providers._gemini import is_gemini
 from promptrail.providers._ollama import as_chat_chunk, is_ollama
 from promptrail.providers._openai import read_chat_completion, read_response_object
 
@@ -122,6 +124,9 @@ class StreamAccumulator:
             return self._family("openai", item)
         if is_ollama(item):
             self._chat_chunk(as_chat_chunk(item))
+            return self._family("openai", item)
+        if is_gemini(item):
+            self._chat_chunk(gemini_chunk(item))
             return self._family("openai", item)
         kind = get(item, "type")
         if isinstance(kind, str):

@@ -29,6 +29,7 @@ SDKS = {
     "ollama": "ollama",
     "mistralai": "mistral",
     "litellm": "litellm",
+    "google": "google",
 }
 """The SDKs whose types promptrail recognises: their top-level package → provider name."""
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from promptrail._record.serialize import Truncated
 from promptrail.providers._common import get
+from promptrail.providers._gemini import gemini_request
 
 __all__ = ["normalize_tool_choice", "normalize_tools", "request_fields"]
 
@@ -89,6 +90,11 @@ def request_fields(
     """
     prompt: dict[str, Any] = dict(defaults) if defaults else {}
     other: dict[str, Any] = {}
+    if messages is None and "contents" in inputs:  # Gemini: contents and a config object
+        inputs, messages = gemini_request(inputs)
+        tools = inputs.pop("_normalized_tools", None)
+        if tools:
+            prompt["tools"] = tools
     # Arguments longer than Limits.max_items were cut on the caller's thread: use what was kept.
     inputs = {k: v.head if type(v) is Truncated else v for k, v in inputs.items()}
     for name, value in inputs.items():

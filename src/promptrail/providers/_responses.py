@@ -18,6 +18,7 @@ from typing import Any
 
 from promptrail.providers._anthropic import read_anthropic_message
 from promptrail.providers._common import get
+from promptrail.providers._gemini import is_gemini, read_gemini
 from promptrail.providers._ollama import is_ollama, read_ollama
 from promptrail.providers._openai import (
     read_chat_completion,
@@ -44,4 +45,6 @@ def read_response(value: Any) -> dict[str, Any] | None:
         return read_anthropic_message(value)
     if is_ollama(value):
         return read_ollama(value)
+    if is_gemini(value):
+        return read_gemini(value)
     return None
