@@ -617,3 +617,36 @@ class TestMoreCalls:
         assert record.output_message is not None
         assert record.output_message.tool_calls is not None
         assert record.output_message.tool_calls[0].function.name == "lookup"
+
+
+class TestCompatibleServers:
+    """OpenAI-compatible servers through the OpenAI client: the provider from the base URL."""
+
+    @pytest.mark.parametrize(
+        ("base_url", "provider"),
+        [
+            ("https://api.groq.com/openai/v1", "groq"),
+            ("https://api.deepseek.com/v1", "deepseek"),
+            ("https://my-resource.openai.azure.com/openai", "azure"),
+            ("http://127.0.0.1:8000/v1", "openai"),  # a local vLLM cannot be told apart
+        ],
+    )
+    def test_provider_recorded_from_base_url(
+        self, api: FakeAPI, data: SimpleNamespace, base_url: str, provider: str
+    ) -> None:
+        """Each client's calls name the provider its base URL points at."""
+        import httpx2
+
+        api.json(data.CHAT_COMPLETION)
+        client = openai.OpenAI(
+            api_key="sk-test",
+            base_url=base_url,
+            http_client=httpx2.Client(transport=httpx2.MockTransport(api.handler)),
+            max_retries=0,
+        )
+        promptrail.instrument_openai(client)
+        with capture_logs() as logs:
+            client.chat.completions.create(model="llama-3.3-70b", messages=PIRATE)
+        record = only(logs)
+        assert record.prompt is not None
+        assert record.prompt.provider == provider

@@ -218,7 +218,7 @@ def _sent(sdk: ActiveLog) -> tuple[dict[str, Any], Any, Any, dict[str, Any]]:
     """``(prompt, messages, tool_choice, request)`` of an instrumented SDK call, as sent."""
     inputs, messages = sdk._inputs()
     request = dict(inputs) if messages is None else {**inputs, "messages": messages}
-    prompt, messages, tool_choice = _request.request_fields(None, inputs, messages)
+    prompt, messages, tool_choice = _request.request_fields(sdk.spec.prompt, inputs, messages)
     return prompt, messages, tool_choice, request
 
 

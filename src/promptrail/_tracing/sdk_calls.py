@@ -26,9 +26,13 @@ from promptrail._tracing.streams import wrapper_for
 __all__ = ["complete_async", "complete_sync", "completes", "sdk_spec"]
 
 
-def sdk_spec(path: str) -> CallSpec:
-    """The spec of an instrumented SDK method's logs (kind ``prompt``, default path ``path``)."""
-    return CallSpec(path=path, kind="prompt", signature=None, instrumented=True)
+def sdk_spec(path: str, *, provider: str | None = None) -> CallSpec:
+    """The spec of an instrumented SDK method's logs (kind ``prompt``, default path ``path``).
+
+    ``provider`` names the server an OpenAI-compatible client talks to (``groq``, ``azure``).
+    """
+    prompt = {"provider": provider} if provider else None
+    return CallSpec(path=path, kind="prompt", signature=None, prompt=prompt, instrumented=True)
 
 
 def completes(current: ActiveLog | None) -> bool:

@@ -51,11 +51,40 @@ class Target:
     is_async: bool
 
 
+_HOSTS = (
+    ("openai.azure.com", "azure"),
+    ("api.groq.com", "groq"),
+    ("api.deepseek.com", "deepseek"),
+    ("api.together.xyz", "together"),
+    ("api.fireworks.ai", "fireworks"),
+    ("openrouter.ai", "openrouter"),
+    ("api.mistral.ai", "mistral"),
+    ("generativelanguage.googleapis.com", "google"),
+    ("api.x.ai", "xai"),
+    ("api.cerebras.ai", "cerebras"),
+    ("api.perplexity.ai", "perplexity"),
+)
+"""OpenAI-compatible servers told apart by their host (anything else: the SDK's own name)."""
+
+
+def provider_of_client(resource: Any) -> str | None:
+    """The provider an OpenAI-style client talks to, from its base URL, when it can be told."""
+    client = getattr(resource, "_client", resource)
+    base_url = str(getattr(client, "base_url", "") or "")
+    host = base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
+    for suffix, provider in _HOSTS:
+        if host == suffix or host.endswith("." + suffix):
+            return provider
+    return None
+
+
 class _Patch:
     """The wrapper of one target; its spec (and so its path) can change on re-instrumenting.
 
     Outside a prompt log it waits to complete, the call is traced by the decorators' own
-    wrappers (the fast path); inside one, :func:`complete_sync`/:func:`complete_async`.
+    wrappers (the fast path); inside one, :func:`complete_sync`/:func:`complete_async`. A
+    client whose base URL names another provider (Azure, Groq, DeepSeek, ...) gets a spec that
+    records it.
     """
 
     def __init__(self, target: Target, spec: CallSpec) -> None:
@@ -70,18 +99,35 @@ class _Patch:
     @spec.setter
     def spec(self, spec: CallSpec) -> None:
         self._spec = spec
-        self._own = async_wrapper(spec) if self._is_async else sync_wrapper(spec)
+        self._own = self._wrapper(spec)
+        self._by_provider: dict[str, tuple[CallSpec, Any]] = {}
+
+    def _wrapper(self, spec: CallSpec) -> Any:
+        return async_wrapper(spec) if self._is_async else sync_wrapper(spec)
+
+    def _for(self, instance: Any) -> tuple[CallSpec, Any]:
+        provider = provider_of_client(instance) if instance is not None else None
+        if provider is None:
+            return self._spec, self._own
+        found = self._by_provider.get(provider)
+        if found is None:
+            spec = sdk_spec(self._spec.path, provider=provider)
+            found = self._by_provider[provider] = (spec, self._wrapper(spec))
+        return found
 
     def __call__(
         self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         if IN_SDK_REQUEST.get():  # a logged stream helper's own request: logged once, there
             return wrapped(*args, **kwargs)
+        if instance is None:  # a client instrumented alone: the bound method's owner
+            instance = getattr(wrapped, "__self__", None)
+        spec, own = self._for(instance)
         current = CURRENT.get()
         if current is not None and STATE.enabled and completes(current):
             complete = complete_async if self._is_async else complete_sync
-            return complete(STATE, self._spec, current, wrapped, args, kwargs)
-        return self._own(wrapped, None, args, kwargs)
+            return complete(STATE, spec, current, wrapped, args, kwargs)
+        return own(wrapped, None, args, kwargs)
 
 
 class Instrumentor:
