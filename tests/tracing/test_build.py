@@ -1,4 +1,4 @@
-"""The worker's records equal the records validating their bodies gives: types, field order, JSON."""
+"""The worker's records equal what validating their bodies gives: types, field order, JSON."""
 
 from __future__ import annotations
 

@@ -24,8 +24,9 @@ than its model serializer on the same data).
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pydantic_core
@@ -42,7 +43,15 @@ from pydantic_core import core_schema
 from promptrail._record.models import ChatMessage, LogRecord
 from promptrail._record.serialize import _STRINGS
 
-__all__ = ["INVALID", "Memo", "atomic_key", "dump_json", "key_chars", "message_key"]
+__all__ = [
+    "INVALID",
+    "Memo",
+    "atomic_key",
+    "dump_json",
+    "key_chars",
+    "message_key",
+    "written_once",
+]
 
 INVALID: Any = object()
 """Remembered for an input whose model does not validate (the general path handles it)."""
@@ -231,6 +240,18 @@ def dump_json(record: LogRecord) -> bytes:
     the same bytes, except that a float's exponent has no ``+`` (``1e16``). A record it cannot
     write (bytes, sets, durations, integers past 64 bits) takes pydantic's path.
     """
+    cache: dict[int, tuple[LogRecord, bytes]] | None = getattr(_once, "cache", None)
+    if cache is not None:
+        entry = cache.get(id(record))
+        if entry is not None and entry[0] is record:
+            return entry[1]
+    data = _dump_json(record)
+    if cache is not None:
+        cache[id(record)] = (record, data)
+    return data
+
+
+def _dump_json(record: LogRecord) -> bytes:
     if type(record) is not LogRecord:  # a subclass may have fields of its own
         return record.model_dump_json(exclude_none=True).encode()
     if _orjson_dumps is not None:
@@ -239,6 +260,27 @@ def dump_json(record: LogRecord) -> bytes:
         except Exception:  # the general path writes it, or raises its own error
             pass
     return _to_json(_fields(record), exclude_none=True)
+
+
+_once = threading.local()
+
+
+@contextlib.contextmanager
+def written_once() -> Iterator[None]:
+    """While inside, :func:`dump_json` serialises each record once on this thread.
+
+    Used around a batch handed to several exporters: each that writes JSON gets the same bytes.
+    The records (and their bytes) are held until the block ends, no longer.
+    """
+    outer = getattr(_once, "cache", None)
+    if outer is not None:  # nested: the outer block owns the cache
+        yield
+        return
+    _once.cache = {}
+    try:
+        yield
+    finally:
+        _once.cache = None
 
 
 def _model_dump(value: Any) -> Any:
