@@ -96,13 +96,16 @@ def build_steps(n: int, rounds: int = 1) -> tuple[list[tuple[str, Any]], Any]:
 
     import promptrail
     from promptrail._record import serialize as _serialize
-    from promptrail._record.models import LogRecord
+    from promptrail._record.encode import dump_json
+    from promptrail._record.models import LogRecord, PromptKernel
+    from promptrail._record.versions import version_id
     from promptrail._runtime.state import STATE
     from promptrail._tracing.active import ActiveLog
     from promptrail._tracing.context import CURRENT
     from promptrail._tracing.reuse import prompt_fields as _prompt_fields
     from promptrail.exporters import JsonlExporter, SqliteExporter
     from promptrail.providers import _registry as _extract
+    from promptrail.providers._prices import costs
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from overhead import _openai_dict_fields
@@ -159,6 +162,7 @@ def build_steps(n: int, rounds: int = 1) -> tuple[list[tuple[str, Any]], Any]:
         sqlite.export(fresh[k * n : (k + 1) * n])
 
     body = records[0].model_dump(exclude_none=True)
+    kernel = body["prompt"]
     tmp = tempfile.mkdtemp()
     jsonl = JsonlExporter(Path(tmp) / "x.jsonl")
     sqlite = SqliteExporter(Path(tmp) / "x.db")
@@ -217,9 +221,18 @@ def build_steps(n: int, rounds: int = 1) -> tuple[list[tuple[str, Any]], Any]:
             lambda: [LogRecord.model_validate(body) for _ in range(n)],
         ),
         (
+            "  costs(model, tokens)",
+            lambda: [costs("gpt-4o-mini-2024-07-18", 31, 7, None, None) for _ in range(n)],
+        ),
+        (
+            "  version_id(kernel), not remembered",
+            lambda: [version_id(PromptKernel.model_validate(kernel)) for _ in range(n)],
+        ),
+        (
             "worker: model_dump_json, LLM-shaped",
             lambda: [r.model_dump_json(exclude_none=True) for r in records[:n]],
         ),
+        ("worker: dump_json (what exporters write)", lambda: [dump_json(r) for r in records[:n]]),
         ("worker: JsonlExporter.export, LLM-shaped", lambda: jsonl.export(records[:n])),
         ("worker: SqliteExporter.export, LLM-shaped", sqlite_round),
     ]

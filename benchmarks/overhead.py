@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import contextvars
 import dataclasses
 import datetime
 import gc
@@ -37,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,13 +48,13 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 import promptrail
-from promptrail.exporters import InMemoryExporter, JsonlExporter, SqliteExporter
+from promptrail.exporters import ExportResult, InMemoryExporter, JsonlExporter, SqliteExporter
 from promptrail.testing import capture_logs, reset
 
 perf_ns = time.perf_counter_ns
 cpu_ns = time.thread_time_ns
 
-VARIANTS = ("undecorated", "wrapt", "otel", "promptrail")
+VARIANTS = ("undecorated", "wrapt", "otel", "reference", "promptrail")
 EXPORTERS = ("memory", "jsonl", "sqlite")
 
 TARGETS = {
@@ -62,6 +64,15 @@ TARGETS = {
     "paced_llm_jsonl": 15.0,
     "rss_mb_per_100k": 32.0,
 }
+
+REFERENCE_RATIOS = {
+    "paced_llm_jsonl": 1.2,  # promptrail caller + worker, JSONL, over the reference tracer's
+    "paced_llm_sqlite": 1.6,  # the same with SQLite
+    "nested_worker": 2.0,  # worker (flush) per outer call of the nested scenario, JSONL
+    "caller_under_otel": 6.0,  # OTel's caller CPU over promptrail's, at least, every scenario
+    "bridge": 1.2,  # OtelBridge's caller cost over a plain SDK span doing the same job, at most
+}
+"""Targets relative to baselines measured in the same run (see ``ReferenceTracer``)."""
 
 REFERENCE_OTEL_US = {"trivial": 17.0, "llm": 34.0, "nested": 110.0}
 """The issue's reference machine: µs an OpenTelemetry SDK span adds there, per scenario.
@@ -187,6 +198,61 @@ OTEL_PROVIDER.add_span_processor(BatchSpanProcessor(OTEL_EXPORTER))
 TRACER = OTEL_PROVIDER.get_tracer("promptrail-benchmark")
 
 
+class ReferenceTracer:
+    """The 40-line reference tracer: what a minimal hand-written tracer costs in total.
+
+    A ``ContextVar`` holds the parent; each call appends a dict (name, ids, arguments, output,
+    usage, timing, error) to a ``deque``; ``flush()`` serialises the batch with
+    ``json.dumps(batch, default=repr)`` and counts it. No validation, redaction, limits or costs.
+    """
+
+    def __init__(self) -> None:
+        self.parent: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+            "reference_parent", default=None
+        )
+        self.queue: deque[dict[str, Any]] = deque()
+        self.ids = itertools.count(1)
+        self.exported = 0
+        self.bytes = 0
+
+    def decorate(self, fn: Any) -> Any:
+        name, parent, queue, ids = fn.__name__, self.parent, self.queue, self.ids
+
+        def traced(*args: Any, **kwargs: Any) -> Any:
+            log_id = next(ids)
+            record: dict[str, Any] = {"id": log_id, "parent": parent.get(), "name": name}
+            record["args"], record["kwargs"] = args, kwargs
+            record["start"] = time.time()
+            token = parent.set(log_id)
+            t0 = time.perf_counter()
+            try:
+                out = fn(*args, **kwargs)
+            except BaseException as exc:
+                record["error"] = repr(exc)
+                raise
+            else:
+                record["output"] = out
+                if type(out) is dict and "usage" in out:
+                    record["usage"] = out["usage"]
+                return out
+            finally:
+                record["duration"] = time.perf_counter() - t0
+                parent.reset(token)
+                queue.append(record)
+
+        return traced
+
+    def flush(self) -> None:
+        queue = self.queue
+        batch = [queue.popleft() for _ in range(len(queue))]
+        if batch:
+            self.bytes += len(json.dumps(batch, default=repr))
+            self.exported += len(batch)
+
+
+REFERENCE = ReferenceTracer()
+
+
 def _passthrough(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     return wrapped(*args, **kwargs)
 
@@ -195,11 +261,11 @@ def wrapt_decorate(fn: Any) -> Any:
     return wrapt.FunctionWrapper(fn, _passthrough)
 
 
-def otel_decorate(fn: Any) -> Any:
+def otel_decorate(fn: Any, tracer: Any = TRACER) -> Any:
     name = fn.__name__
 
     def traced(*args: Any, **kwargs: Any) -> Any:
-        with TRACER.start_as_current_span(name):
+        with tracer.start_as_current_span(name):
             return fn(*args, **kwargs)
 
     return traced
@@ -210,11 +276,11 @@ def _get(value: Any, key: str) -> Any:
     return value[key] if type(value) is dict else getattr(value, key)
 
 
-def otel_decorate_llm(fn: Any) -> Any:
+def otel_decorate_llm(fn: Any, tracer: Any = TRACER) -> Any:
     """What an instrumentation records for a chat call: request, messages, response, usage."""
 
     def traced(**kwargs: Any) -> Any:
-        with TRACER.start_as_current_span("chat") as span:
+        with tracer.start_as_current_span("chat") as span:
             span.set_attribute("gen_ai.system", "openai")
             span.set_attribute("gen_ai.request.model", kwargs["model"])
             span.set_attribute("gen_ai.request.temperature", kwargs["temperature"])
@@ -261,6 +327,7 @@ def build_scenarios() -> list[Scenario]:
                 "undecorated": trivial,
                 "wrapt": wrapt_decorate(trivial),
                 "otel": otel_decorate(trivial),
+                "reference": REFERENCE.decorate(trivial),
                 "promptrail": promptrail.log_prompt(path="bench/trivial")(trivial),
             },
         ),
@@ -272,6 +339,7 @@ def build_scenarios() -> list[Scenario]:
                 "undecorated": chat,
                 "wrapt": wrapt_decorate(chat),
                 "otel": otel_decorate_llm(chat),
+                "reference": REFERENCE.decorate(chat),
                 "promptrail": promptrail.log_prompt(
                     path="bench/chat", provider="openai", endpoint="chat"
                 )(chat),
@@ -285,6 +353,7 @@ def build_scenarios() -> list[Scenario]:
                 "undecorated": make_nested(lambda f: f, lambda f: f),
                 "wrapt": make_nested(wrapt_decorate, wrapt_decorate),
                 "otel": make_nested(otel_decorate, otel_decorate),
+                "reference": make_nested(REFERENCE.decorate, REFERENCE.decorate),
                 "promptrail": make_nested(
                     promptrail.log_flow(path="bench/outer"), promptrail.log_tool(path="bench/inner")
                 ),
@@ -328,6 +397,7 @@ def sdk_scenario() -> Scenario | None:
             "undecorated": client().chat.completions.create,
             "wrapt": wrapt_decorate(client().chat.completions.create),
             "otel": otel_decorate_llm(client().chat.completions.create),
+            "reference": REFERENCE.decorate(client().chat.completions.create),
             "promptrail": traced.chat.completions.create,
         },
     )
@@ -407,6 +477,7 @@ def summary(values: Sequence[float]) -> dict[str, float]:
 def flush_all() -> None:
     promptrail.flush()
     OTEL_PROVIDER.force_flush()
+    REFERENCE.flush()
 
 
 def timed_loop(scenario: Scenario, fn: Callable[..., Any], calls: int) -> tuple[float, float]:
@@ -507,6 +578,8 @@ def run_config(
                     promptrail.flush()
                 elif variant == "otel":
                     OTEL_PROVIDER.force_flush()
+                elif variant == "reference":
+                    REFERENCE.flush()
                 t2 = perf_ns()
                 fg_total += t1 - t0
                 fl_total += t2 - t1
@@ -561,6 +634,87 @@ def run_config(
     }
     reset()
     return result
+
+
+# -- the OpenTelemetry bridge against plain SDK spans ------------------------------------------
+
+
+class NullExporter:
+    """A promptrail exporter that only counts (the bridge scenario measures the caller)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def export(self, records: Sequence[Any]) -> Any:
+        self.count += len(records)
+        return ExportResult.SUCCESS
+
+    def force_flush(self, timeout: float = 30.0) -> bool:
+        return True
+
+    def shutdown(self) -> None:
+        pass
+
+
+def measure_bridge(sizes: Sizes, scenarios: list[Scenario]) -> dict[str, Any]:
+    """Caller CPU of a decorated call with ``OtelBridge`` on vs plain SDK spans, same provider.
+
+    Both send their spans to one SDK ``TracerProvider`` with a ``BatchSpanProcessor`` and a
+    no-op span exporter; promptrail's own records go to a counting exporter. Figures are the
+    calling thread's CPU time added over the undecorated function, paired per repeat.
+    """
+    from promptrail.otel._bridge import OtelBridge
+
+    exporter = CountingSpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    tracer = provider.get_tracer("plain-sdk")
+    reset()
+    promptrail.configure(
+        exporters=[NullExporter()], processors=[OtelBridge(tracer_provider=provider)]
+    )
+    sdk = {
+        "trivial": otel_decorate(trivial, tracer),
+        "llm": otel_decorate_llm(chat, tracer),
+        "nested": make_nested(
+            lambda f: otel_decorate(f, tracer), lambda f: otel_decorate(f, tracer)
+        ),
+    }
+    rows = []
+    variants = ("undecorated", "sdk", "bridge")
+    for scenario in scenarios:
+        if scenario.name not in sdk:
+            continue
+        fns = {
+            "undecorated": scenario.functions["undecorated"],
+            "sdk": sdk[scenario.name],
+            "bridge": scenario.functions["promptrail"],
+        }
+        for fn in fns.values():
+            scenario.loop(fn, sizes.warmup)
+        calls = max(1, sizes.steady_logs // scenario.logs_per_call)
+        cpu: dict[str, list[float]] = {v: [] for v in variants}
+        for r in range(sizes.repeats):
+            for variant in rotated(variants, r):
+                promptrail.flush()
+                provider.force_flush()
+                gc.collect()
+                cpu[variant].append(timed_loop(scenario, fns[variant], calls)[1])
+        bridge, plain = added(cpu, "bridge"), added(cpu, "sdk")
+        rows.append(
+            {
+                "scenario": scenario.name,
+                "calls": calls,
+                "bridge_ns": summary(bridge),
+                "sdk_ns": summary(plain),
+                "ratio": statistics.median(ratios(bridge, plain) or [float("nan")]),
+            }
+        )
+    promptrail.flush()
+    spans = exporter.count
+    reset()
+    provider.shutdown()
+    return {"rows": rows, "spans": spans}
 
 
 # -- memory, in a fresh process per measurement -----------------------------------------------
@@ -694,6 +848,7 @@ def analyse(configs: list[dict[str, Any]]) -> dict[str, Any]:
                 "wrapt_added_ns": summary(wr_wall),
                 "otel_added_ns": summary(ot_wall),
                 "otel_added_cpu_ns": summary(ot_cpu),
+                "ref_added_cpu_ns": summary(added(s["cpu_ns"], "reference")),
                 "added_ns": summary(pr_wall),
                 "added_cpu_ns": summary(pr_cpu),
                 "ratio_otel": statistics.median(ratios(pr_wall, ot_wall) or [float("nan")]),
@@ -703,8 +858,10 @@ def analyse(configs: list[dict[str, Any]]) -> dict[str, Any]:
         p = c["paced"]
         pr_fg = added(p["fg_ns"], "promptrail")
         ot_fg = added(p["fg_ns"], "otel")
+        ref_fg = added(p["fg_ns"], "reference")
         pr_total = [a + f for a, f in zip(pr_fg, p["flush_ns"]["promptrail"], strict=True)]
         ot_total = [a + f for a, f in zip(ot_fg, p["flush_ns"]["otel"], strict=True)]
+        ref_total = [a + f for a, f in zip(ref_fg, p["flush_ns"]["reference"], strict=True)]
         paced.append(
             {
                 **key,
@@ -716,6 +873,14 @@ def analyse(configs: list[dict[str, Any]]) -> dict[str, Any]:
                 "otel_added_total_ns": summary(ot_total),
                 "wrapt_added_fg_ns": summary(added(p["fg_ns"], "wrapt")),
                 "ratio_otel": statistics.median(ratios(pr_total, ot_total) or [float("nan")]),
+                "ref_added_fg_ns": summary(ref_fg),
+                "ref_flush_ns_per_call": summary(p["flush_ns"]["reference"]),
+                "ref_added_total_ns": summary(ref_total),
+                "ratio_ref": statistics.median(ratios(pr_total, ref_total) or [float("nan")]),
+                "ratio_ref_flush": statistics.median(
+                    ratios(p["flush_ns"]["promptrail"], p["flush_ns"]["reference"])
+                    or [float("nan")]
+                ),
             }
         )
         d = c["drain"]
@@ -761,28 +926,34 @@ def markdown(report: dict[str, Any]) -> str:
     )
     out.append(
         "| scenario | exporter | calls | undecorated µs | wrapt added | OTel added "
-        "| promptrail added (wall) | promptrail added (caller CPU) | xOTel | xwrapt |"
+        "| reference added (caller CPU) | promptrail added (wall) | promptrail added (caller CPU) "
+        "| xOTel | xwrapt |"
     )
-    out.append("|---|---|---|---|---|---|---|---|---|---|")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in a["steady"]:
         out.append(
             f"| {r['scenario']} | {r['exporter']} | {r['calls']} | "
             f"{r['undecorated_ns']['median'] / 1000:.3f} | {fmt_us(r['wrapt_added_ns'])} | "
-            f"{fmt_us(r['otel_added_ns'])} | {fmt_us(r['added_ns'])} | "
+            f"{fmt_us(r['otel_added_ns'])} | {fmt_us(r['ref_added_cpu_ns'])} | "
+            f"{fmt_us(r['added_ns'])} | "
             f"{fmt_us(r['added_cpu_ns'])} | {r['ratio_otel']:.2f}x | {r['ratio_wrapt']:.1f}x |"
         )
     out.append("\n## Paced (bursts below a batch, `flush()` between)\n")
     out.append(
         "| scenario | exporter | burst | foreground added µs | flush µs/call "
-        "| promptrail fg+flush µs | OTel fg+flush µs | xOTel |"
+        "| promptrail fg+flush µs | reference fg / flush / total µs | OTel fg+flush µs "
+        "| xreference | xreference (flush) | xOTel |"
     )
-    out.append("|---|---|---|---|---|---|---|---|")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in a["paced"]:
         out.append(
             f"| {r['scenario']} | {r['exporter']} | {r['burst']}x{r['bursts']} | "
             f"{fmt_us(r['added_fg_ns'])} | {fmt_us(r['flush_ns_per_call'])} | "
-            f"{fmt_us(r['added_total_ns'])} | {fmt_us(r['otel_added_total_ns'])} | "
-            f"{r['ratio_otel']:.2f}x |"
+            f"{fmt_us(r['added_total_ns'])} | {r['ref_added_fg_ns']['median'] / 1000:.2f} / "
+            f"{r['ref_flush_ns_per_call']['median'] / 1000:.2f} / "
+            f"{r['ref_added_total_ns']['median'] / 1000:.2f} | "
+            f"{fmt_us(r['otel_added_total_ns'])} | {r['ratio_ref']:.2f}x | "
+            f"{r['ratio_ref_flush']:.2f}x | {r['ratio_otel']:.2f}x |"
         )
     out.append("\n## Drain (`flush()` after a tight loop)\n")
     out.append(
@@ -798,6 +969,20 @@ def markdown(report: dict[str, Any]) -> str:
             f"{r['flush_ms']['max']:.1f}] | {r['us_per_queued_log']:.1f} | "
             f"{r['otel_flush_ms']['median']:.2f} |"
         )
+    bridge = report.get("bridge")
+    if bridge:
+        out.append("\n## OpenTelemetry bridge (caller CPU added, µs per call)\n")
+        out.append(
+            "`OtelBridge` on (SDK `TracerProvider`, `BatchSpanProcessor`, no-op span exporter) "
+            "against plain SDK spans doing the same job on the same provider.\n"
+        )
+        out.append("| scenario | calls | plain SDK span | promptrail + OtelBridge | xSDK |")
+        out.append("|---|---|---|---|---|")
+        for r in bridge["rows"]:
+            out.append(
+                f"| {r['scenario']} | {r['calls']} | {fmt_us(r['sdk_ns'])} | "
+                f"{fmt_us(r['bridge_ns'])} | {r['ratio']:.2f}x |"
+            )
     mem = report.get("memory")
     if mem:
         out.append(
@@ -875,6 +1060,7 @@ def evaluate(report: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
                 "met": v <= limit,
             }
         )
+    targets += relative_targets(report)
     problems: list[str] = []
     lost = 0
     uncounted = 0
@@ -938,6 +1124,77 @@ def evaluate(report: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
         }
     )
     return targets, problems
+
+
+def relative_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The targets set against the reference tracer, the OTel SDK and plain SDK spans."""
+    a = report["analysis"]
+    out: list[dict[str, Any]] = []
+    paced = {(r["scenario"], r["exporter"]): r for r in a["paced"]}
+    for exporter, key in (("jsonl", "paced_llm_jsonl"), ("sqlite", "paced_llm_sqlite")):
+        r = paced.get(("llm", exporter))
+        if r is None:
+            continue
+        limit = REFERENCE_RATIOS[key]
+        out.append(
+            {
+                "target": f"paced LLM-shaped, caller + worker ({exporter}) <= {limit:g}x the "
+                "reference tracer",
+                "figure": f"{r['ratio_ref']:.2f}x ({r['added_total_ns']['median'] / 1000:.1f} µs "
+                f"vs {r['ref_added_total_ns']['median'] / 1000:.1f} µs)",
+                "value": r["ratio_ref"],
+                "met": r["ratio_ref"] <= limit,
+            }
+        )
+    r = paced.get(("nested", "jsonl"))
+    if r is not None:
+        limit = REFERENCE_RATIOS["nested_worker"]
+        out.append(
+            {
+                "target": f"nested, worker per outer call (JSONL) <= {limit:g}x the reference's",
+                "figure": f"{r['ratio_ref_flush']:.2f}x "
+                f"({r['flush_ns_per_call']['median'] / 1000:.1f} µs vs "
+                f"{r['ref_flush_ns_per_call']['median'] / 1000:.1f} µs)",
+                "value": r["ratio_ref_flush"],
+                "met": r["ratio_ref_flush"] <= limit,
+            }
+        )
+    limit = REFERENCE_RATIOS["caller_under_otel"]
+    parts, ok = [], True
+    for scenario in ("trivial", "llm", "nested"):
+        pr: list[float] = []
+        ot: list[float] = []
+        for c in report["configs"]:
+            if c["scenario"] == scenario:
+                pr += added(c["steady"]["cpu_ns"], "promptrail")
+                ot += added(c["steady"]["cpu_ns"], "otel")
+        if pr:
+            under = statistics.median(ratios(ot, pr) or [float("nan")])
+            parts.append(f"{scenario} {under:.1f}x")
+            ok = ok and under >= limit
+    if parts:
+        out.append(
+            {
+                "target": f"caller CPU (steady) >= {limit:g}x under the OTel SDK's",
+                "figure": ", ".join(parts),
+                "value": None,
+                "met": ok,
+            }
+        )
+    bridge = report.get("bridge")
+    if bridge:
+        limit = REFERENCE_RATIOS["bridge"]
+        for r in bridge["rows"]:
+            out.append(
+                {
+                    "target": f"OtelBridge, {r['scenario']}: caller <= {limit:g}x a plain SDK span",
+                    "figure": f"{r['ratio']:.2f}x ({r['bridge_ns']['median'] / 1000:.1f} µs vs "
+                    f"{r['sdk_ns']['median'] / 1000:.1f} µs)",
+                    "value": r["ratio"],
+                    "met": r["ratio"] <= limit,
+                }
+            )
+    return out
 
 
 def steady_target(
@@ -1021,6 +1278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--exporters", default=",".join(EXPORTERS), help="comma-separated subset to run"
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the RSS measurement")
+    parser.add_argument("--no-bridge", action="store_true", help="skip the OtelBridge scenario")
     parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_child:
@@ -1045,6 +1303,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for exporter_name in exporters:
                 print(f"  {scenario.name} / {exporter_name} ...", file=sys.stderr, flush=True)
                 configs.append(run_config(scenario, exporter_name, sizes, Path(tmpdir), counts))
+        if not args.no_bridge:
+            print("  bridge ...", file=sys.stderr, flush=True)
+        bridge = None if args.no_bridge else measure_bridge(sizes, scenarios)
         memory = None if args.no_memory else measure_memory(sizes)
     report: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -1055,6 +1316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "configs": configs,
         "counts": counts,
         "memory": memory,
+        "bridge": bridge,
     }
     report["analysis"] = analyse(configs)
     report["targets"], report["problems"] = evaluate(report)

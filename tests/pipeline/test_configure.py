@@ -18,8 +18,15 @@ import pytest
 
 import promptrail
 from promptrail import BatchProcessor, LogRecord, SimpleProcessor, log_prompt
+from promptrail._record import encode
 from promptrail._runtime.state import STATE
-from promptrail.exporters import ExportResult, InMemoryExporter, JsonlExporter, SqliteStore
+from promptrail.exporters import (
+    ExportResult,
+    InMemoryExporter,
+    JsonlExporter,
+    SqliteExporter,
+    SqliteStore,
+)
 
 
 @log_prompt(path="work")
@@ -217,6 +224,30 @@ class TestConfigure:
         promptrail.configure(processors=[SimpleProcessor(memory)])
         work(5)
         assert [r.path for r in memory.records] == ["work"]
+
+    def test_several_exporters_write_each_record_once(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A JSONL file and a SQLite store fed together get one serialisation per record."""
+        written: list[str] = []
+        dump = encode._dump_json
+
+        def counting(record: LogRecord) -> bytes:
+            written.append(record.log_id)
+            return dump(record)
+
+        monkeypatch.setattr(encode, "_dump_json", counting)
+        jsonl = JsonlExporter(tmp_path / "x.jsonl")
+        promptrail.configure(exporters=[jsonl, SqliteExporter(tmp_path / "x.db")])
+        work(1)
+        work(2)
+        assert promptrail.flush(timeout=10)
+        assert sorted(written) == sorted(set(written))
+        assert len(written) == 2
+        lines = jsonl.path.read_text().splitlines()
+        stored = SqliteStore(tmp_path / "x.db", create=False)
+        assert {json.loads(line)["log_id"] for line in lines} == set(written)
+        assert stored.get(written[0]) is not None
 
     def test_reconfigure_flushes_the_old_pipeline(self) -> None:
         """A second configure() delivers what the first pipeline still held."""

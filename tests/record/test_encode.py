@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 import math
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -465,8 +466,15 @@ class TestDumpJson:
             },
         ],
     )
-    def test_equal_to_model_dump_json(self, extra: dict[str, Any]) -> None:
+    @pytest.mark.parametrize("fast", [False, True], ids=["pydantic", "orjson"])
+    def test_equal_to_model_dump_json(
+        self, extra: dict[str, Any], fast: bool, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """Floats, non-finite numbers, unicode, datetimes, nested models, None inside dicts."""
+        if fast:
+            pytest.importorskip("orjson")
+        else:
+            monkeypatch.setattr(_fastrecord, "_orjson_dumps", None)
         now = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
         record = LogRecord.model_validate(
             {"log_id": "l", "path": "p", "trace_id": "t", "start_time": now, "created_at": now}
@@ -480,6 +488,21 @@ class TestDumpJson:
                 _fastrecord.dump_json(record)
             return
         assert _fastrecord.dump_json(record) == expected
+
+    def test_orjson_writes_the_same_json_value(self) -> None:
+        """With orjson, floats differ at most in their exponent's sign; the value is the same."""
+        pytest.importorskip("orjson")
+        now = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+        record = LogRecord(
+            log_id="l",
+            path="p",
+            trace_id="t",
+            start_time=now,
+            created_at=now,
+            metadata={"big": 1e300, "int": 2**70, "small": 4.65e-6},
+        )
+        expected = record.model_dump_json(exclude_none=True)
+        assert json.loads(_fastrecord.dump_json(record)) == json.loads(expected)
 
     def test_subclass_fields_are_written(self) -> None:
         """A LogRecord subclass is written by its own serializer, its own fields included."""

@@ -24,18 +24,34 @@ than its model serializer on the same data).
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pydantic_core
+
+try:
+    from orjson import OPT_UTC_Z as _ORJSON_OPTIONS
+    from orjson import dumps as _orjson_dumps
+except ImportError:  # pragma: no cover - the optional dependency (promptrail[fast])
+    _orjson_dumps = None  # type: ignore[assignment]
+    _ORJSON_OPTIONS = 0
 from pydantic import BaseModel
 from pydantic_core import core_schema
 
-from promptrail._record.models import LogRecord
+from promptrail._record.models import ChatMessage, LogRecord
 from promptrail._record.serialize import _STRINGS
 
-__all__ = ["INVALID", "Memo", "atomic_key", "dump_json", "key_chars", "message_key"]
+__all__ = [
+    "INVALID",
+    "Memo",
+    "atomic_key",
+    "dump_json",
+    "key_chars",
+    "message_key",
+    "written_once",
+]
 
 INVALID: Any = object()
 """Remembered for an input whose model does not validate (the general path handles it)."""
@@ -195,6 +211,10 @@ def _plain(model: BaseModel) -> Any:
         if dumped is None:  # the first record written with it: dump it for the next ones
             dumped = entry[1] = model.model_dump(exclude_none=True)
         return dumped
+    if type(model) is ChatMessage:
+        fields = model.__dict__
+        if fields["tool_calls"] is None:  # every field plain: its dump is its non-None fields
+            return {k: v for k, v in fields.items() if v is not None}
     return model  # serialised by its own serializer (exclude_none passed down)
 
 
@@ -214,10 +234,68 @@ _to_json = _FIELDS_SERIALIZER.to_json
 
 
 def dump_json(record: LogRecord) -> bytes:
-    """Return ``record.model_dump_json(exclude_none=True)`` encoded as UTF-8, more cheaply."""
+    """Return ``record.model_dump_json(exclude_none=True)`` encoded as UTF-8, more cheaply.
+
+    With ``orjson`` installed (``promptrail[fast]``) the same JSON value is written by it:
+    the same bytes, except that a float's exponent has no ``+`` (``1e16``). A record it cannot
+    write (bytes, sets, durations, integers past 64 bits) takes pydantic's path.
+    """
+    cache: dict[int, tuple[LogRecord, bytes]] | None = getattr(_once, "cache", None)
+    if cache is not None:
+        entry = cache.get(id(record))
+        if entry is not None and entry[0] is record:
+            return entry[1]
+    data = _dump_json(record)
+    if cache is not None:
+        cache[id(record)] = (record, data)
+    return data
+
+
+def _dump_json(record: LogRecord) -> bytes:
     if type(record) is not LogRecord:  # a subclass may have fields of its own
         return record.model_dump_json(exclude_none=True).encode()
-    fields = record.__dict__.copy()
+    if _orjson_dumps is not None:
+        try:
+            return _orjson_dumps(_fields(record, drop_none=True), _model_dump, _ORJSON_OPTIONS)
+        except Exception:  # the general path writes it, or raises its own error
+            pass
+    return _to_json(_fields(record), exclude_none=True)
+
+
+_once = threading.local()
+
+
+@contextlib.contextmanager
+def written_once() -> Iterator[None]:
+    """While inside, :func:`dump_json` serialises each record once on this thread.
+
+    Used around a batch handed to several exporters: each that writes JSON gets the same bytes.
+    The records (and their bytes) are held until the block ends, no longer.
+    """
+    outer = getattr(_once, "cache", None)
+    if outer is not None:  # nested: the outer block owns the cache
+        yield
+        return
+    _once.cache = {}
+    try:
+        yield
+    finally:
+        _once.cache = None
+
+
+def _model_dump(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_none=True)
+    raise TypeError  # orjson reports it; the general path decides
+
+
+def _fields(record: LogRecord, drop_none: bool = False) -> dict[str, Any]:
+    """The record's fields with plain dumps in place of its nested models where known."""
+    fields = (
+        {k: v for k, v in record.__dict__.items() if v is not None}
+        if drop_none
+        else record.__dict__.copy()
+    )
     messages = fields.get("messages")
     if messages:
         get = _dumps.get
@@ -233,4 +311,4 @@ def dump_json(record: LogRecord) -> bytes:
     prompt = fields.get("prompt")
     if prompt is not None:
         fields["prompt"] = _plain(prompt)
-    return _to_json(fields, exclude_none=True)
+    return fields

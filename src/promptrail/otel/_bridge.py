@@ -296,7 +296,8 @@ class OtelBridge:
                 response_id = response_id_of(log)
                 if response_id is not None:
                     attrs["gen_ai.response.id"] = response_id
-        span.set_attributes(attrs)
+        if attrs:  # the SDK's set_attributes takes its lock even for none
+            span.set_attributes(attrs)
         model = attrs.get(REQUEST_MODEL)
         name = getattr(span, "name", None)
         if isinstance(model, str) and isinstance(name, str) and " " not in name:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
+from promptrail._record.encode import written_once
 from promptrail._record.models import LogRecord
 from promptrail._runtime import errors as _errors
 from promptrail._runtime.limits import Limits
@@ -320,6 +321,10 @@ class _FanOut:
     reports_failures = True  # export_logs: each failure is reported here, under its own name
 
     def export(self, records: Sequence[LogRecord]) -> ExportResult:
+        with written_once():  # exporters that write JSON share each record's bytes
+            return self._export(records)
+
+    def _export(self, records: Sequence[LogRecord]) -> ExportResult:
         result = ExportResult.SUCCESS
         for exporter in self.exporters:
             name = type(exporter).__name__
