@@ -68,7 +68,7 @@ _MAX_RETRY_AFTER = 300.0
 _REMOVE_EVERY = 100
 _REMOVE_INTERVAL = 5.0
 
-_CHUNK = 1000  # most records per batch request
+_CHUNK = 500  # most records per batch request (well under the 1 MiB body limit)
 
 _VERSIONED = re.compile(r"/v\d+(/|$)")
 
