@@ -105,7 +105,9 @@ def run_app(url: str, spool: Path, n: int, batch: str, deadline: float = 5.0) ->
 def stored(db: Path) -> tuple[int, int]:
     """(rows, distinct log ids) in the store."""
     with contextlib.closing(sqlite3.connect(db)) as conn:
-        rows, distinct = conn.execute("SELECT count(*), count(DISTINCT log_id) FROM logs").fetchone()
+        rows, distinct = conn.execute(
+            "SELECT count(*), count(DISTINCT log_id) FROM logs"
+        ).fetchone()
         return int(rows), int(distinct)
 
 
@@ -119,7 +121,9 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=20_000, help="logs per scenario")
     n = parser.parse_args().n
     ok = True
-    print(f"# delivery to promptrail serve on loopback, {n} logs per scenario, {os.cpu_count()} CPUs\n")
+    print(
+        f"# delivery to promptrail serve on loopback, {n} logs per scenario, {os.cpu_count()} CPUs\n"
+    )
     print("| scenario | logs/s | stored | spooled at exit | next run: stored once | lost |")
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
@@ -143,7 +147,9 @@ def main() -> int:
                 rows, distinct = stored(db)
             lost = n - distinct - spooled(spool)
             ok = ok and at_exit == n and rows == distinct == n
-            print(f"| server {name} | - | 0 | {at_exit:,} | {distinct:,} ({rows:,} rows) | {lost} |")
+            print(
+                f"| server {name} | - | 0 | {at_exit:,} | {distinct:,} ({rows:,} rows) | {lost} |"
+            )
     return 0 if ok else 1
 
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -118,7 +122,7 @@ def test_poison_log_on_per_log_server_is_dead_lettered(tmp_path: Path) -> None:
 
 
 def test_hung_server_leaves_the_batch_in_the_spool(tmp_path: Path) -> None:
-    """Records being sent to a server that never answers are already in the spool."""
+    """Records sent to a server that never answers are kept in the spool: handed over, not failed."""
 
     def handler(request: httpx2.Request) -> httpx2.Response:
         raise httpx2.ReadTimeout("no answer", request=request)
@@ -128,10 +132,87 @@ def test_hung_server_leaves_the_batch_in_the_spool(tmp_path: Path) -> None:
         transport=httpx2.MockTransport(handler), sleep=lambda _: None,
     )  # fmt: skip
     try:
-        assert exporter.export([record(f"h{i}") for i in range(20)]) is ExportResult.FAILURE
+        assert exporter.export([record(f"h{i}") for i in range(20)]) is ExportResult.SUCCESS
+        assert not exporter.force_flush(1)
         counts = exporter.stats()
     finally:
         exporter.shutdown()
     assert counts["pending"] == 20
     assert counts["spooled"] == 20
     assert counts["dead_lettered"] == 0
+
+
+APP = r"""
+import sys, promptrail
+from promptrail.exporters import HttpExporter
+url, spool, n, flush = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+exporter = HttpExporter(base_url=url, api_key="k-0123456789", spool_path=spool)
+promptrail.configure(exporters=[exporter], exit_timeout=2)
+
+@promptrail.log_prompt(path="app/p")
+def call(i):
+    return str(i)
+
+for i in range(n):
+    call(i)
+if flush:
+    promptrail.flush(flush)
+"""
+
+
+def run_app(url: str, spool: Path, n: int, flush: float = 0.0) -> subprocess.CompletedProcess[str]:
+    """Run an app process that makes ``n`` logs and exits normally (bounded by a timeout)."""
+    args = [sys.executable, "-c", APP, url, str(spool), str(n), str(flush)]
+    return subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+
+
+def spool_ids(spool: Path) -> list[str]:
+    """The log ids waiting in a spool file."""
+    return [json.loads(line)["log_id"] for line in spool.read_bytes().splitlines() if line]
+
+
+@pytest.fixture(name="hung_url")
+def fixture_hung_url() -> Iterator[str]:
+    """A loopback socket that accepts connections and never answers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/v5"
+
+
+def test_hung_server_at_exit_spools_every_log(hung_url: str, tmp_path: Path) -> None:
+    """With a server that never answers, every log is in the spool at exit and the exit says so."""
+    spool = tmp_path / "spool.jsonl"
+    started = time.monotonic()
+    done = run_app(hung_url, spool, 500)
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 20
+    assert len(set(spool_ids(spool))) == 500
+    assert "500 logs spooled for the next run" in done.stderr
+    assert "dropped" not in done.stderr
+
+
+def test_short_flush_in_an_outage_then_exit_spools_every_log(tmp_path: Path) -> None:
+    """flush(0.5) while the server is down, then exit: every log is spooled, none dropped."""
+    with socket.socket() as sock:  # a free port with nothing listening: connection refused
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/v5"
+    spool = tmp_path / "spool.jsonl"
+    done = run_app(url, spool, 30, flush=0.5)
+    assert done.returncode == 0, done.stderr
+    assert len(set(spool_ids(spool))) == 30
+    assert "dropped" not in done.stderr
+
+
+def test_spooled_logs_are_delivered_once_by_the_next_run(hung_url: str, tmp_path: Path) -> None:
+    """Logs spooled during an outage are stored exactly once by the next run."""
+    spool = tmp_path / "spool.jsonl"
+    run_app(hung_url, spool, 200)
+    assert len(spool_ids(spool)) == 200
+    app = create_app(db_path=tmp_path / "r.db", api_keys=["k-0123456789"])
+    with ServerThread(app) as server:
+        done = run_app(server.url + "/v5", spool, 0, flush=10)
+        assert done.returncode == 0, done.stderr
+    assert not spool.exists() or not spool_ids(spool)
+    rows = SqliteStore(tmp_path / "r.db").logs(limit=10_000)
+    assert len(rows) == len({r.log_id for r in rows}) == 200

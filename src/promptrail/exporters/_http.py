@@ -235,6 +235,8 @@ class HttpExporter:
         self._strikes: dict[str, int] = {}  # failures of a record while others were delivered
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = 0
+        self._deadline: float | None = None  # of the flush or shutdown under way
+        self._deadline_window = 0.0
         self._client: httpx2.Client | None = None
         self._pid = 0
         self._init_locks()
@@ -252,6 +254,7 @@ class HttpExporter:
             "dead_lettered": 0,
         }
         self._waiting: set[str] = set()  # this run's records counted as spooled, not yet sent
+        self._lost: set[str] = set()  # rejected or dead-lettered during the current export
         self._last_problem = "no answer"
 
     def _init_locks(self) -> None:
@@ -476,6 +479,31 @@ class HttpExporter:
             return False
         return not (cooldown and now < self._probe_after)
 
+    @property
+    def writes_ahead(self) -> bool:
+        """True when every record is in the spool before its first request is sent."""
+        return self._fast
+
+    def set_deadline(self, deadline: float | None) -> None:
+        """Keep requests and retry waits within ``deadline`` (``time.monotonic()``), or not.
+
+        The processor calls it when a flush or shutdown starts. Near the deadline, records are
+        only written to the spool, so everything exported before it is kept.
+        """
+        self._deadline = deadline
+        self._deadline_window = 0.0 if deadline is None else deadline - time.monotonic()
+
+    def _time_left(self, deadline: float | None) -> float | None:
+        """Seconds a request may take now; ``None``: no limit but the request timeout."""
+        ends = [d for d in (deadline, self._deadline) if d is not None]
+        if not ends:
+            return None
+        left = min(ends) - time.monotonic()
+        if self._deadline is not None:
+            # Leave the last part of a flush/exit window to spool what is still queued.
+            left = min(left, self._deadline - time.monotonic() - self._deadline_window * 0.25)
+        return left
+
     # -- many records at once: write-ahead, one pass, retry what failed ----------------------
 
     def _export_fast(self, records: Sequence[LogRecord]) -> ExportResult:
@@ -484,14 +512,20 @@ class HttpExporter:
         Written ahead of the first request: a server that is down, hung or slow, and a process
         that exits or is killed meanwhile, leave them in the spool for the next run.
         """
-        self._append(records)
+        self._lost.clear()
+        kept = self._append(records)
         mine = frozenset(r.log_id for r in records)
-        delivered: set[str] = set()
         if self._may_send(cooldown=True):
-            delivered = self._resend_fast(None, mine)
-        return ExportResult.SUCCESS if mine <= delivered else ExportResult.FAILURE
+            self._resend_fast(None, mine)
+        else:
+            self._settle(set(), [], [], [], list(records), mine)
+        # Delivered or durably waiting in the spool: handed over. Rejected, dead-lettered or
+        # dropped for room: failed.
+        lost = mine & self._lost
+        return ExportResult.FAILURE if lost or not kept else ExportResult.SUCCESS
 
-    def _append(self, records: Sequence[LogRecord]) -> None:
+    def _append(self, records: Sequence[LogRecord]) -> bool:
+        """Write ``records`` to the spool; False if room had to be made (some may be gone)."""
         dropped = self._spool.append(records, self._spool_max_bytes)
         if dropped:
             self._stats["spool_dropped"] += dropped
@@ -503,6 +537,7 @@ class HttpExporter:
                 "oldest records",
                 internal=False,
             )
+        return not dropped
 
     def _get_pool(self) -> ThreadPoolExecutor | None:
         if self._concurrency < 2:
@@ -549,9 +584,10 @@ class HttpExporter:
         attempt = 0
         while pending and not self._stop.is_set():
             timeout = self._timeout
-            if deadline is not None:
-                timeout = min(timeout, deadline - time.monotonic())
-                if timeout <= 0:
+            left = self._time_left(deadline)
+            if left is not None:
+                timeout = min(timeout, left / 2 if self._deadline is not None else left)
+                if timeout <= 0.01:
                     break
             retry: list[LogRecord] = []
             retry_after: float | None = None
@@ -563,6 +599,7 @@ class HttpExporter:
                     done.append(record.log_id)
                 elif outcome is _Outcome.REJECTED:
                     done.append(record.log_id)
+                    self._lost.add(record.log_id)
                     self._stats["rejected"] += 1
                 else:
                     refused = refused or outcome is _Outcome.UNAUTHORIZED
@@ -585,7 +622,8 @@ class HttpExporter:
                 self._last_problem = self._last_problem or "no answer"
                 self._mark_down(refused=refused)
                 break
-            if deadline is not None and time.monotonic() + delay >= deadline:
+            left = self._time_left(deadline)
+            if left is not None and delay >= left:
                 break
             self._sleep(delay)
         self._settle(delivered, done, dead, junk, pending, mine)
@@ -616,6 +654,7 @@ class HttpExporter:
         """Remove what is finished from the spool and count what happened to each record."""
         if dead:
             self._dead_letter(dead)
+            self._lost.update(r.log_id for r in dead)
         self._spool.remove([*done, *(r.log_id for r in dead)], junk)
         for log_id in delivered:
             self._strikes.pop(log_id, None)
@@ -625,7 +664,7 @@ class HttpExporter:
             self._waiting.discard(log_id)
         if delivered:
             self._down = 0
-        left = [r.log_id for r in pending if r.log_id in mine]
+        left = [r.log_id for r in pending if r.log_id in mine and r.log_id not in self._waiting]
         self._stats["spooled"] += len(left)
         self._waiting.update(left)
 

@@ -185,6 +185,9 @@ class BatchProcessor(BaseProcessor):
                 requests, self._flush_requests = self._flush_requests, []
                 stopping = self._stopping
             deadline = min((r.deadline for r in requests), default=None)
+            set_deadline = getattr(self._exporter, "set_deadline", None)
+            if set_deadline is not None:  # a spooling exporter keeps its waits within it
+                _errors.call(self._exporter, "set_deadline", deadline)
             try:
                 drained = self._drain(deadline)
                 if requests:
@@ -270,8 +273,9 @@ class BatchProcessor(BaseProcessor):
             # No worker in this process (never started, or we are a forked child): drain here.
             self._drain(deadline)
         abandoned = worker is not None and not self._stopped.is_set()
-        if abandoned:
-            # The worker is stuck in an export past the deadline: that batch is given up.
+        if abandoned and not getattr(self._exporter, "writes_ahead", False):
+            # The worker is stuck in an export past the deadline: that batch is given up
+            # (unless the exporter wrote it to its spool before sending).
             self._given_up = self._in_flight
         # The report describes the deadline, before the exporter's shutdown can unstick anything.
         left = len(self._queue)

@@ -41,6 +41,8 @@ __all__ = ["Stats", "configure", "flush", "shutdown", "stats"]
 _lock = threading.RLock()
 _retired = {"exported": 0, "dropped": 0, "failed": 0}
 
+_retired_exporters: dict[str, dict[str, int]] = {}
+
 _unrouted_at_reset = [0]  # UNROUTED's value at the last reset_counts()
 
 
@@ -58,6 +60,11 @@ class Stats:
         queued: Logs waiting in a queue now.
         sampled_out: Logs of traces dropped by sampling (``configure(sample_rate=...)``).
         errors: Internal failures by kind (``export:JsonlExporter``, ``build``, ...).
+        spooled: Records waiting in an exporter's spool now (``HttpExporter``: written to disk,
+            re-sent when the server takes them, by this process or the next run). They count
+            as exported: handed over durably, not lost.
+        exporters: Each exporter's own counts by class name (``HttpExporter``: ``delivered``,
+            ``rejected``, ``spooled``, ``resent``, ``dead_lettered``, ``pending``...).
 
     .. versionadded:: 0.1.0
     """
@@ -68,6 +75,8 @@ class Stats:
     queued: int
     sampled_out: int
     errors: dict[str, int]
+    spooled: int = 0
+    exporters: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
 
 
 def _install(processors: tuple[Processor, ...]) -> tuple[Processor, ...]:
@@ -119,6 +128,29 @@ def _retire(
         counts = _processor_stats(processor)
         for key in _retired:
             _retired[key] += counts.get(key, 0)
+        for name, exporter_counts in _exporter_stats([processor]).items():
+            retired = _retired_exporters.setdefault(name, {})
+            for key, value in exporter_counts.items():
+                # "pending" is a state (the spool now), not a count: the latest value wins.
+                retired[key] = value if key == "pending" else retired.get(key, 0) + value
+
+
+def _exporter_stats(processors: Iterable[Processor]) -> dict[str, dict[str, int]]:
+    """The ``stats()`` of every exporter that has one, by class name."""
+    found: dict[str, dict[str, int]] = {}
+    for processor in processors:
+        for exporter in _exporters_of(processor):
+            if not callable(getattr(exporter, "stats", None)):
+                continue
+            counts = _errors.call(exporter, "stats", default={})
+            if not isinstance(counts, Mapping):
+                continue
+            name = type(exporter).__name__
+            mine = found.setdefault(name, {})
+            for key, value in counts.items():
+                if isinstance(value, int):
+                    mine[key] = mine.get(key, 0) + value
+    return found
 
 
 def _processor_stats(processor: Processor) -> dict[str, int]:
@@ -286,6 +318,11 @@ def stats() -> Stats:
         for key, value in _processor_stats(processor).items():
             if key in totals:
                 totals[key] += value
+    exporters = {name: dict(counts) for name, counts in _retired_exporters.items()}
+    for name, counts in _exporter_stats(STATE.processors or ()).items():
+        merged = exporters.setdefault(name, {})
+        for key, value in counts.items():
+            merged[key] = value if key == "pending" else merged.get(key, 0) + value
     return Stats(
         exported=totals["exported"],
         dropped=totals["dropped"],
@@ -293,6 +330,8 @@ def stats() -> Stats:
         queued=totals["queued"],
         sampled_out=_sampling.sampled_out_count(),
         errors=_errors.counts(),
+        spooled=sum(counts.get("pending", 0) for counts in exporters.values()),
+        exporters=exporters,
     )
 
 
@@ -300,6 +339,7 @@ def reset_counts() -> None:
     """Forget the counts of retired processors and internal errors (tests)."""
     for key in _retired:
         _retired[key] = 0
+    _retired_exporters.clear()
     _unrouted_at_reset[0] = UNROUTED.value
     _errors.reset()
     _sampling.reset()
@@ -316,6 +356,15 @@ class _FanOut:
         if len(exporters) == 1:
             return exporters[0]
         return _FanOut(exporters)
+
+    @property
+    def writes_ahead(self) -> bool:
+        return all(getattr(e, "writes_ahead", False) for e in self.exporters)
+
+    def set_deadline(self, deadline: float | None) -> None:
+        for exporter in self.exporters:
+            if callable(getattr(exporter, "set_deadline", None)):
+                _errors.call(exporter, "set_deadline", deadline)
 
     reports_failures = True  # export_logs: each failure is reported here, under its own name
 
@@ -351,6 +400,19 @@ def _at_exit() -> None:
         return
     if STATE.processors:
         shutdown(settings.exit_timeout)
+        _report_spooled()
+
+
+def _report_spooled() -> None:
+    """Say at exit how many logs wait in a spool: kept for the next run, not lost."""
+    for name, counts in _retired_exporters.items():
+        pending = counts.get("pending", 0)
+        if pending:
+            _errors.LOGGER.warning(
+                "promptrail: %d logs spooled for the next run (%s could not deliver them yet)",
+                pending,
+                name,
+            )
 
 
 atexit.register(_at_exit)
