@@ -41,7 +41,8 @@ import json, sys, time
 import promptrail
 from promptrail.exporters import HttpExporter
 
-url, spool, n, batch, deadline = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
+url, spool, n, batch, deadline = sys.argv[1:6]
+n, deadline = int(n), float(deadline)
 exporter = HttpExporter(base_url=url, api_key=KEY, spool_path=spool, timeout=deadline,
                         batch=None if batch == "auto" else batch == "1", concurrency=8)
 promptrail.configure(exporters=[exporter], exit_timeout=deadline)
@@ -122,7 +123,8 @@ def main() -> int:
     n = parser.parse_args().n
     ok = True
     print(
-        f"# delivery to promptrail serve on loopback, {n} logs per scenario, {os.cpu_count()} CPUs\n"
+        f"# delivery to promptrail serve on loopback, {n} logs per scenario, "
+        f"{os.cpu_count()} CPUs\n"
     )
     print("| scenario | logs/s | stored | spooled at exit | next run: stored once | lost |")
     print("|---|---|---|---|---|---|")

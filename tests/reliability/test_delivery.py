@@ -122,7 +122,7 @@ def test_poison_log_on_per_log_server_is_dead_lettered(tmp_path: Path) -> None:
 
 
 def test_hung_server_leaves_the_batch_in_the_spool(tmp_path: Path) -> None:
-    """Records sent to a server that never answers are kept in the spool: handed over, not failed."""
+    """Records sent to a server that never answers are kept in the spool, not failed."""
 
     def handler(request: httpx2.Request) -> httpx2.Response:
         raise httpx2.ReadTimeout("no answer", request=request)
