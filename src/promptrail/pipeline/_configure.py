@@ -10,6 +10,7 @@ so no log is lost in between. An ``atexit`` hook shuts the pipeline down within
 from __future__ import annotations
 
 import atexit
+import signal
 import dataclasses
 import threading
 import time
@@ -21,6 +22,7 @@ from promptrail._runtime import errors as _errors
 from promptrail._runtime.limits import Limits
 from promptrail._runtime.locks import relock_after_fork
 from promptrail._runtime.redaction import Redactor
+from promptrail._runtime.signals import on_signal
 from promptrail._runtime.state import STATE, env_flag
 from promptrail._tracing import sampling as _sampling
 from promptrail._tracing.context import Scope
@@ -175,6 +177,7 @@ def configure(
     capture_inputs: bool | None = None,
     capture_outputs: bool | None = None,
     capture_provider_payloads: bool | None = None,
+    handle_signals: bool | None = None,
 ) -> None:
     """Set where logs go and how they are captured. May be called before or after decorating.
 
@@ -205,6 +208,10 @@ def configure(
             response); default true. A decorator's ``capture_output=`` overrides it.
         capture_provider_payloads: Record the raw ``provider_request`` (the call's arguments)
             and ``provider_response`` (the returned object); default false.
+        handle_signals: On SIGTERM (and SIGINT when the app has no handler of its own), flush
+            within ``exit_timeout``, then hand the signal to the handler that was there before
+            (or its default action). Default true (or ``PROMPTRAIL_HANDLE_SIGNALS``); only
+            possible when ``configure()`` runs in the main thread.
 
     Raises:
         ConfigurationError: For an invalid option value.
@@ -254,6 +261,8 @@ def configure(
             STATE.sample_rate = sample_rate
         if keep_errors is not None:
             STATE.keep_errors = keep_errors
+        if handle_signals is not None:
+            _signals[0] = handle_signals
         if exporters is None and not processors:
             return
         new: list[Processor] = list(processors)
@@ -261,6 +270,7 @@ def configure(
             new.insert(0, BatchProcessor(_FanOut.of(exporters)))
         installed = tuple(new)
         old = _install(installed)
+        _watch_signals()
     _retire([p for p in old if p not in installed], STATE.settings.exit_timeout, keep=installed)
 
 
@@ -269,6 +279,7 @@ def ensure_processors() -> tuple[Processor, ...]:
     with _lock:
         if STATE.processors is None:
             _install((BatchProcessor(SqliteExporter()),))
+            _watch_signals()
         return STATE.processors or ()
 
 
@@ -401,6 +412,27 @@ def _at_exit() -> None:
     if STATE.processors:
         shutdown(settings.exit_timeout)
         _report_spooled()
+
+
+_signals = [True]  # configure(handle_signals=...)
+
+
+def _watch_signals() -> None:
+    """Flush on SIGTERM (and on SIGINT without an app handler), then chain (main thread only)."""
+    if not _signals[0] or not env_flag("PROMPTRAIL_HANDLE_SIGNALS", default=True):
+        return
+    on_signal(signal.SIGTERM, _flush_on_signal)
+    on_signal(signal.SIGINT, _flush_on_signal, only_if_default=True)
+
+
+def _flush_on_signal() -> None:
+    """Export what is queued within ``exit_timeout``: the process may be about to end."""
+    if not _signals[0] or not STATE.processors:
+        return
+    flush(STATE.settings.exit_timeout)
+    spooled = stats().spooled
+    if spooled:
+        _errors.LOGGER.warning("promptrail: %d logs spooled for the next run", spooled)
 
 
 def _report_spooled() -> None:
