@@ -10,8 +10,8 @@ so no log is lost in between. An ``atexit`` hook shuts the pipeline down within
 from __future__ import annotations
 
 import atexit
-import signal
 import dataclasses
+import signal
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
