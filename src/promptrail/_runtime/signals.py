@@ -23,12 +23,14 @@ __all__ = ["on_signal"]
 _installed: dict[int, Any] = {}  # signum -> our handler (to know whether it is still in place)
 
 
-def on_signal(signum: int, action: Callable[[], object], *, only_if_default: bool = False) -> bool:
+def on_signal(signum: int, action: Callable[[], bool], *, only_if_default: bool = False) -> bool:
     """Run ``action`` when ``signum`` arrives, then the previous handler (or default action).
 
     Args:
         signum: ``signal.SIGTERM``, ``signal.SIGINT``...
-        action: Runs in the main thread, inside the handler; exceptions are reported.
+        action: Runs in the main thread, inside the handler; exceptions are reported. It
+            returns False to keep the signal from the previous handler (the process is
+            ending already).
         only_if_default: Install only when the app has not set a handler of its own.
 
     Returns:
@@ -50,7 +52,8 @@ def on_signal(signum: int, action: Callable[[], object], *, only_if_default: boo
 
     def handler(received: int, frame: FrameType | None) -> None:
         try:
-            action()
+            if not action():
+                return
         except Exception as exc:
             _errors.report("signal", exc, f"draining on signal {received} failed", internal=False)
         if callable(previous):

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
+import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -410,29 +412,83 @@ def _at_exit() -> None:
     if not settings.flush_at_exit or not env_flag("PROMPTRAIL_FLUSH_AT_EXIT", default=True):
         return
     if STATE.processors:
-        shutdown(settings.exit_timeout)
+        _exiting[0] = True
+        try:
+            shutdown(settings.exit_timeout)
+        finally:
+            _exiting[0] = False
         _report_spooled()
 
 
 _signals = [True]  # configure(handle_signals=...)
+_exiting = [False]  # the exit drain is running
 
 
 def _watch_signals() -> None:
-    """Flush on SIGTERM (and on SIGINT without an app handler), then chain (main thread only)."""
+    """Flush on SIGTERM (and on SIGINT without an app handler), then chain (main thread only).
+
+    Also drains at the end of a ``multiprocessing`` child.
+    """
+    _exit_in_mp_child()
     if not _signals[0] or not env_flag("PROMPTRAIL_HANDLE_SIGNALS", default=True):
         return
     on_signal(signal.SIGTERM, _flush_on_signal)
     on_signal(signal.SIGINT, _flush_on_signal, only_if_default=True)
 
 
-def _flush_on_signal() -> None:
-    """Export what is queued within ``exit_timeout``: the process may be about to end."""
+def _flush_on_signal() -> bool:
+    """Export what is queued within ``exit_timeout``: the process may be about to end.
+
+    Returns False (do not pass the signal on) while the exit drain runs: the process is ending
+    already, and that drain, bounded by ``exit_timeout``, must finish.
+    """
+    if _exiting[0]:
+        return False
     if not _signals[0] or not STATE.processors:
-        return
+        return True
     flush(STATE.settings.exit_timeout)
     spooled = stats().spooled
     if spooled:
         _errors.LOGGER.warning("promptrail: %d logs spooled for the next run", spooled)
+    return True
+
+
+class _ForkToken:
+    """Keeps our ``multiprocessing`` after-fork callback registered (it is held weakly)."""
+
+
+_FORK_TOKEN = _ForkToken()
+
+
+def _exit_in_mp_child() -> None:
+    """Drain at the end of a ``multiprocessing`` child, which exits without running atexit.
+
+    A finalizer registered now may be cleared when the child starts its target; the after-fork
+    callback runs after that clearing, so it registers the finalizer again.
+    """
+    util = sys.modules.get("multiprocessing.util")
+    process = sys.modules.get("multiprocessing.process")
+    if util is None or process is None:
+        return
+    # While a spawn/forkserver child imports the main module, only _inheriting says so.
+    starting = getattr(process.current_process(), "_inheriting", False)
+    if not starting and process.parent_process() is None:
+        return
+    _finalize_at_child_exit(None)
+    util.register_after_fork(_FORK_TOKEN, _finalize_at_child_exit)
+
+
+def _finalize_at_child_exit(_: object) -> None:
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util.Finalize(None, _at_exit, exitpriority=10)
+
+
+def _after_fork_in_child() -> None:
+    # A multiprocessing child made by fork: its after-fork callbacks run after this.
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None and STATE.processors:
+        util.register_after_fork(_FORK_TOKEN, _finalize_at_child_exit)
 
 
 def _report_spooled() -> None:
@@ -448,6 +504,8 @@ def _report_spooled() -> None:
 
 
 atexit.register(_at_exit)
+if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 STATE.install_default = ensure_processors
 
 relock_after_fork(globals(), "_lock")
