@@ -9,6 +9,7 @@ weakly.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import weakref
@@ -76,10 +77,8 @@ def _hold_before_fork() -> None:
 def _release_after_fork_in_parent() -> None:
     while _acquired:
         lock = _acquired.pop()
-        try:
+        with contextlib.suppress(RuntimeError):  # released meanwhile
             lock.release()
-        except RuntimeError:  # pragma: no cover - released meanwhile
-            pass
 
 
 def path_lock(path: str | os.PathLike[str]) -> threading.Lock:
