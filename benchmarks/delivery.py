@@ -45,7 +45,10 @@ url, spool, n, batch, deadline = sys.argv[1:6]
 n, deadline = int(n), float(deadline)
 exporter = HttpExporter(base_url=url, api_key=KEY, spool_path=spool, timeout=deadline,
                         batch=None if batch == "auto" else batch == "1", concurrency=8)
-promptrail.configure(exporters=[exporter], exit_timeout=deadline)
+# The queue holds the whole burst: a loop makes logs faster than any server stores them, and
+# past max_queue_size (default 16,384) the oldest are dropped (counted).
+processor = promptrail.BatchProcessor(exporter, max_queue_size=65_536)
+promptrail.configure(processors=[processor], exit_timeout=deadline)
 
 @promptrail.log_prompt(path="bench/delivery")
 def call(i):

@@ -192,6 +192,16 @@ def test_hung_server_at_exit_spools_every_log(hung_url: str, tmp_path: Path) -> 
     assert "dropped" not in done.stderr
 
 
+def test_hung_server_with_a_full_queue_spools_every_log(hung_url: str, tmp_path: Path) -> None:
+    """5,000 logs queued behind a request that never ends are spooled by the exit drain."""
+    spool = tmp_path / "spool.jsonl"
+    done = run_app(hung_url, spool, 5000)
+    assert done.returncode == 0, done.stderr
+    assert len(set(spool_ids(spool))) == 5000
+    assert "5000 logs spooled for the next run" in done.stderr
+    assert "dropped" not in done.stderr
+
+
 def test_short_flush_in_an_outage_then_exit_spools_every_log(tmp_path: Path) -> None:
     """flush(0.5) while the server is down, then exit: every log is spooled, none dropped."""
     with socket.socket() as sock:  # a free port with nothing listening: connection refused

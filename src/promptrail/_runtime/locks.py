@@ -61,7 +61,7 @@ def hold_across_fork(owner: Any, name: str) -> None:
 
 def _hold_before_fork() -> None:
     with _guard:
-        locks = list(_path_locks.values())
+        locks: list[Any] = list(_path_locks.values())
         for ref, name in _held:
             owner = ref()
             if owner is not None:

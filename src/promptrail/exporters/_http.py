@@ -493,6 +493,19 @@ class HttpExporter:
         self._deadline = deadline
         self._deadline_window = 0.0 if deadline is None else deadline - time.monotonic()
 
+    def keep(self, records: Sequence[LogRecord]) -> ExportResult:
+        """Write ``records`` to the spool without sending (any thread; the exit path uses it).
+
+        Returns:
+            ``SUCCESS`` if all were written (none dropped to make room).
+        """
+        if not self._fast:
+            return ExportResult.FAILURE
+        kept = self._append(records)
+        self._stats["spooled"] += len(records)
+        self._waiting.update(r.log_id for r in records)
+        return ExportResult.SUCCESS if kept else ExportResult.FAILURE
+
     def _time_left(self, deadline: float | None) -> float | None:
         """Seconds a request may take now; ``None``: no limit but the request timeout."""
         ends = [d for d in (deadline, self._deadline) if d is not None]
@@ -513,10 +526,11 @@ class HttpExporter:
         that exits or is killed meanwhile, leave them in the spool for the next run.
         """
         self._lost.clear()
+        alone = not self._spool  # nothing waiting: no need to read back what we write
         kept = self._append(records)
         mine = frozenset(r.log_id for r in records)
         if self._may_send(cooldown=True):
-            self._resend_fast(None, mine)
+            self._resend_fast(None, mine, list(records) if alone and kept else None)
         else:
             self._settle(set(), [], [], [], list(records), mine)
         # Delivered or durably waiting in the spool: handed over. Rejected, dead-lettered or
@@ -568,11 +582,13 @@ class HttpExporter:
                 return results
         return post_each(self._attempt, records, timeout, self._get_pool())
 
-    def _resend_fast(self, deadline: float | None, mine: frozenset[str]) -> set[str]:
-        """Deliver the spool in passes, retrying what failed; return the ids delivered."""
-        pending: list[LogRecord] = []
+    def _resend_fast(
+        self, deadline: float | None, mine: frozenset[str], only: list[LogRecord] | None = None
+    ) -> set[str]:
+        """Deliver the spool (or ``only``, the spool's sole records) in passes; return ids sent."""
+        pending: list[LogRecord] = [] if only is None else only
         junk: list[bytes] = []
-        for line, record in self._spool.entries():
+        for line, record in self._spool.entries() if only is None else ():
             if record is None:
                 junk.append(line)
             else:
