@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from promptrail.exporters import ExportResult, HttpExporter, SqliteStore
 from promptrail.server import ServerThread, create_app
 
 KEY = "test-key-0123456789"
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def record(log_id: str, **fields: Any) -> LogRecord:
