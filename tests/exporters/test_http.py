@@ -84,6 +84,8 @@ def fixture_make(tmp_path: Path, sleeps: list[float]) -> Iterator[Callable[..., 
         options.setdefault("api_key", KEY)
         options.setdefault("spool_path", tmp_path / "spool.jsonl")
         options.setdefault("sleep", sleeps.append)
+        options.setdefault("batch", False)  # one request per record, in order: scripted answers
+        options.setdefault("concurrency", 1)
         exporter = HttpExporter(transport=httpx2.MockTransport(handler), **options)
         made.append(exporter)
         return exporter
@@ -127,7 +129,7 @@ class TestHttpExporterConfig:
             transport=httpx2.MockTransport(handler), spool_path=tmp_path / "s.jsonl"
         )
         assert exporter.export([record("a")]) is ExportResult.SUCCESS
-        assert str(handler.requests[0].url) == "http://env-host/v5/prompts/log"
+        assert str(handler.requests[-1].url) == "http://env-host/v5/prompts/log"
         assert handler.requests[0].headers["X-API-KEY"] == KEY
         exporter.shutdown()
 
@@ -307,6 +309,7 @@ class TestHttpExporterRetries:
             "spooled": 0,
             "resent": 0,
             "spool_dropped": 0,
+            "dead_lettered": 0,
             "pending": 0,
         }
 
@@ -356,6 +359,7 @@ class TestHttpExporterSpool:
             "spooled": 3,
             "resent": 3,
             "spool_dropped": 0,
+            "dead_lettered": 0,
             "pending": 0,
         }
         assert not exporter.spool_path.exists()
@@ -515,7 +519,7 @@ class TestHttpExporterSpool:
         exporter.shutdown()
         thread.join(5)
         assert time.monotonic() - started < 2
-        assert results == [ExportResult.FAILURE]
+        assert results == [ExportResult.SUCCESS]  # handed over: kept in the spool
         assert [r.log_id for r in Spool(tmp_path / "spool.jsonl").read()] == ["a"]
         assert exporter.export([record("b")]) is ExportResult.FAILURE
 

@@ -9,12 +9,13 @@ weakly.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import weakref
 from typing import Any
 
-__all__ = ["path_lock", "relock_after_fork", "take_failures"]
+__all__ = ["hold_across_fork", "path_lock", "relock_after_fork", "take_failures"]
 
 _RLOCK_TYPE = type(threading.RLock())
 # Weak references in a list, not a WeakKeyDictionary: owners need not be hashable.
@@ -38,6 +39,46 @@ def relock_after_fork(owner: Any, *names: str) -> None:
 
 
 _path_locks: dict[str, threading.Lock] = {}
+_held: list[tuple[weakref.ref[Any], str]] = []
+_acquired: list[Any] = []
+_FORK_WAIT = 5.0
+"""Seconds ``fork()`` waits for one writer to finish its write (then forks anyway)."""
+
+
+def hold_across_fork(owner: Any, name: str) -> None:
+    """Make ``fork()`` wait until ``owner``'s lock ``name`` is free, and hold it meanwhile.
+
+    For locks around writes to a file (SQLite, JSONL, the spool): a child forked mid-write
+    would inherit the half-done state (an SQLite file lock its copy believes it holds) and could
+    never write the file. The child gets a fresh lock (as with :func:`relock_after_fork`).
+    Every :func:`path_lock` is held this way too.
+    """
+    relock_after_fork(owner, name)
+    with _guard:
+        _held[:] = [(ref, n) for ref, n in _held if ref() is not None]
+        _held.append((weakref.ref(owner), name))
+
+
+def _hold_before_fork() -> None:
+    with _guard:
+        locks: list[Any] = list(_path_locks.values())
+        for ref, name in _held:
+            owner = ref()
+            if owner is not None:
+                locks.append(getattr(owner, name, None))
+    for lock in locks:
+        try:
+            if lock is not None and lock.acquire(timeout=_FORK_WAIT):
+                _acquired.append(lock)
+        except Exception as exc:  # pragma: no cover - defensive: fork must go on
+            _failures.append(exc)
+
+
+def _release_after_fork_in_parent() -> None:
+    while _acquired:
+        lock = _acquired.pop()
+        with contextlib.suppress(RuntimeError):  # released meanwhile
+            lock.release()
 
 
 def path_lock(path: str | os.PathLike[str]) -> threading.Lock:
@@ -64,6 +105,7 @@ def _fresh(old: Any) -> Any:
 def _relock_in_child() -> None:
     global _guard
     _guard = threading.Lock()
+    _acquired.clear()  # the parent's copies: the child gets fresh locks below
     _path_locks.clear()  # a lock held by the parent's writer would never be released here
     # Each step on its own: one failure must not leave the rest with the parent's state.
     for namespace, name in _modules:
@@ -83,4 +125,8 @@ def _relock_in_child() -> None:
 if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
     # Registered when this module is first imported, before fork.py's hook (which imports it):
     # after-fork hooks run in registration order, so locks are fresh before any work is redone.
-    os.register_at_fork(after_in_child=_relock_in_child)
+    os.register_at_fork(
+        before=_hold_before_fork,
+        after_in_parent=_release_after_fork_in_parent,
+        after_in_child=_relock_in_child,
+    )

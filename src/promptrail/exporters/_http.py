@@ -33,7 +33,6 @@ and re-sent later: :meth:`HttpExporter.stats` says what was spooled, re-sent and
 from __future__ import annotations
 
 import email.utils
-import enum
 import os
 import random
 import re
@@ -41,6 +40,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,8 @@ from promptrail._runtime.fork import call_after_fork
 from promptrail._runtime.suppression import suppress_instrumentation
 from promptrail.exceptions import ConfigurationError
 from promptrail.exporters._base import ExportResult
+from promptrail.exporters._delivery import Outcome as _Outcome
+from promptrail.exporters._delivery import Result, Route, post_batch, post_each
 from promptrail.exporters._spool import Spool, default_spool_path
 
 __all__ = ["HttpExporter"]
@@ -66,18 +68,12 @@ _MAX_RETRY_AFTER = 300.0
 _REMOVE_EVERY = 100
 _REMOVE_INTERVAL = 5.0
 
+_CHUNK = 500  # most records per batch request (well under the 1 MiB body limit)
+
 _VERSIONED = re.compile(r"/v\d+(/|$)")
 
 DEFAULT_SPOOL_MAX_BYTES = 100 * 2**20
 """The default size limit of a spool file: 100 MiB."""
-
-
-class _Outcome(enum.Enum):
-    DELIVERED = "delivered"
-    REJECTED = "rejected"  # a 4xx: this record will never be accepted
-    UNAUTHORIZED = "unauthorized"  # 401/403: no record will be accepted with this key
-    UNAVAILABLE = "unavailable"  # retryable failure, out of retries or time
-    NO_TIME = "no time"  # the deadline passed before the first attempt: nothing is known
 
 
 class _Secret:
@@ -153,6 +149,13 @@ class HttpExporter:
             records of 1 KB). Past it the oldest records are dropped (down to 90 % of the
             limit), counted and reported. ``None``: no limit.
         transport: An ``httpx2`` transport (``httpx2.MockTransport`` in tests).
+        batch: Send many records per request to ``{base_url}/logs/batch`` (``promptrail
+            serve``). ``None`` (default): use it when the server offers it, else send per log.
+        concurrency: Per-log requests in flight at once (one connection pool). With
+            ``batch=False`` and ``concurrency=1`` records are sent one at a time, in order.
+        max_attempts: Times a record may fail while the server accepts other records before it
+            is moved to the dead-letter file (``<spool>.dead.jsonl``) and counted in
+            ``stats()["dead_lettered"]``: one bad record never blocks the rest.
         sleep: Waits between retries (tests pass a recorder); by default an interruptible wait
             that :meth:`shutdown` cuts short.
 
@@ -175,6 +178,9 @@ class HttpExporter:
         spool_max_bytes: int | None = DEFAULT_SPOOL_MAX_BYTES,
         transport: httpx2.BaseTransport | None = None,
         sleep: Callable[[float], object] | None = None,
+        batch: bool | None = None,
+        concurrency: int = 4,
+        max_attempts: int = 5,
     ) -> None:
         base_url = base_url or os.environ.get("PROMPTRAIL_BASE_URL") or None
         key = api_key or os.environ.get("PROMPTRAIL_API_KEY") or None
@@ -198,6 +204,11 @@ class HttpExporter:
                 f"{max_backoff!r})"
             )
             raise ConfigurationError(msg)
+        if concurrency < 1 or max_attempts < 1:
+            msg = (
+                f"concurrency and max_attempts must be positive ({concurrency!r}, {max_attempts!r})"
+            )
+            raise ConfigurationError(msg)
         if spool_max_bytes is not None and (
             type(spool_max_bytes) is not int or spool_max_bytes < 1
         ):
@@ -217,6 +228,15 @@ class HttpExporter:
         self._given_sleep = sleep
         self._spool = Spool(spool_path or default_spool_path(self._base_url))
         self._spool_max_bytes = spool_max_bytes
+        self._batch = batch
+        self._concurrency = concurrency
+        self._max_attempts = max_attempts
+        self._fast = batch is not False or concurrency > 1  # else: the one-at-a-time path
+        self._strikes: dict[str, int] = {}  # failures of a record while others were delivered
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
+        self._deadline: float | None = None  # of the flush or shutdown under way
+        self._deadline_window = 0.0
         self._client: httpx2.Client | None = None
         self._pid = 0
         self._init_locks()
@@ -225,7 +245,16 @@ class HttpExporter:
         self._down = 0  # consecutive times the server was found unavailable
         self._probe_after = 0.0  # our own cool-down (monotonic); force_flush ignores it
         self._retry_after_until = 0.0  # the server's Retry-After (monotonic); always honoured
-        self._stats = {"delivered": 0, "rejected": 0, "spooled": 0, "resent": 0, "spool_dropped": 0}
+        self._stats = {
+            "delivered": 0,
+            "rejected": 0,
+            "spooled": 0,
+            "resent": 0,
+            "spool_dropped": 0,
+            "dead_lettered": 0,
+        }
+        self._waiting: set[str] = set()  # this run's records counted as spooled, not yet sent
+        self._lost: set[str] = set()  # rejected or dead-lettered during the current export
         self._last_problem = "no answer"
 
     def _init_locks(self) -> None:
@@ -271,7 +300,10 @@ class HttpExporter:
             base_url=self._base_url + "/",
             headers={"X-API-KEY": self._api_key.value, "User-Agent": "promptrail"},
             timeout=httpx2.Timeout(self._timeout),
-            limits=httpx2.Limits(max_connections=4, max_keepalive_connections=2),
+            limits=httpx2.Limits(
+                max_connections=max(4, self._concurrency),
+                max_keepalive_connections=max(2, self._concurrency),
+            ),
             transport=self._transport,
         )
         self._client = client
@@ -447,6 +479,228 @@ class HttpExporter:
             return False
         return not (cooldown and now < self._probe_after)
 
+    @property
+    def writes_ahead(self) -> bool:
+        """True when every record is in the spool before its first request is sent."""
+        return self._fast
+
+    def set_deadline(self, deadline: float | None) -> None:
+        """Keep requests and retry waits within ``deadline`` (``time.monotonic()``), or not.
+
+        The processor calls it when a flush or shutdown starts. Near the deadline, records are
+        only written to the spool, so everything exported before it is kept.
+        """
+        self._deadline = deadline
+        self._deadline_window = 0.0 if deadline is None else deadline - time.monotonic()
+
+    def keep(self, records: Sequence[LogRecord]) -> ExportResult:
+        """Write ``records`` to the spool without sending (any thread; the exit path uses it).
+
+        Returns:
+            ``SUCCESS`` if all were written (none dropped to make room).
+        """
+        if not self._fast:
+            return ExportResult.FAILURE
+        kept = self._append(records)
+        self._stats["spooled"] += len(records)
+        self._waiting.update(r.log_id for r in records)
+        return ExportResult.SUCCESS if kept else ExportResult.FAILURE
+
+    def _time_left(self, deadline: float | None) -> float | None:
+        """Seconds a request may take now; ``None``: no limit but the request timeout."""
+        ends = [d for d in (deadline, self._deadline) if d is not None]
+        if not ends:
+            return None
+        left = min(ends) - time.monotonic()
+        if self._deadline is not None:
+            # Leave the last part of a flush/exit window to spool what is still queued.
+            left = min(left, self._deadline - time.monotonic() - self._deadline_window * 0.25)
+        return left
+
+    # -- many records at once: write-ahead, one pass, retry what failed ----------------------
+
+    def _export_fast(self, records: Sequence[LogRecord]) -> ExportResult:
+        """Write ``records`` to the spool, then deliver the spool (them included) in passes.
+
+        Written ahead of the first request: a server that is down, hung or slow, and a process
+        that exits or is killed meanwhile, leave them in the spool for the next run.
+        """
+        self._lost.clear()
+        alone = not self._spool  # nothing waiting: no need to read back what we write
+        kept = self._append(records)
+        mine = frozenset(r.log_id for r in records)
+        if self._may_send(cooldown=True):
+            self._resend_fast(None, mine, list(records) if alone and kept else None)
+        else:
+            self._settle(set(), [], [], [], list(records), mine)
+        # Delivered or durably waiting in the spool: handed over. Rejected, dead-lettered or
+        # dropped for room: failed.
+        lost = mine & self._lost
+        return ExportResult.FAILURE if lost or not kept else ExportResult.SUCCESS
+
+    def _append(self, records: Sequence[LogRecord]) -> bool:
+        """Write ``records`` to the spool; False if room had to be made (some may be gone)."""
+        dropped = self._spool.append(records, self._spool_max_bytes)
+        if dropped:
+            self._stats["spool_dropped"] += dropped
+            _errors.report(
+                "http:spool_full",
+                None,
+                f"the spool {self._spool.path} reached its limit of {self._spool_max_bytes} "
+                f"bytes while {self._shown_url} does not take logs; dropped its {dropped} "
+                "oldest records",
+                internal=False,
+            )
+        return not dropped
+
+    def _get_pool(self) -> ThreadPoolExecutor | None:
+        if self._concurrency < 2:
+            return None
+        if self._pool is None or self._pool_pid != os.getpid():
+            self._pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="promptrail-http")
+            self._pool_pid = os.getpid()
+        return self._pool
+
+    def _pass(self, records: Sequence[LogRecord], timeout: float) -> list[Result]:
+        """Send ``records`` once: by the batch route when offered, else per log."""
+        if self._batch is not False:
+            results: list[Result] = []
+            for start in range(0, len(records), _CHUNK):
+                chunk = records[start : start + _CHUNK]
+                got = post_batch(
+                    self._get_client(), chunk, timeout, parse_retry_after=_parse_retry_after
+                )
+                if got is Route.ABSENT and self._batch is None and not results:
+                    self._batch = False  # a plain Humanloop-compatible server: per log from now
+                    break
+                if isinstance(got, Route):  # the batch failed as a whole: record by record
+                    got = post_each(self._attempt, chunk, timeout, self._get_pool())
+                elif self._batch is None:
+                    self._batch = True
+                results.extend(got)
+            else:
+                return results
+        return post_each(self._attempt, records, timeout, self._get_pool())
+
+    def _resend_fast(
+        self, deadline: float | None, mine: frozenset[str], only: list[LogRecord] | None = None
+    ) -> set[str]:
+        """Deliver the spool (or ``only``, the spool's sole records) in passes; return ids sent."""
+        pending: list[LogRecord] = [] if only is None else only
+        junk: list[bytes] = []
+        for line, record in self._spool.entries() if only is None else ():
+            if record is None:
+                junk.append(line)
+            else:
+                pending.append(record)
+        done: list[str] = []
+        dead: list[LogRecord] = []
+        delivered: set[str] = set()
+        retries = 0 if self._down else self._max_retries
+        attempt = 0
+        while pending and not self._stop.is_set():
+            timeout = self._timeout
+            left = self._time_left(deadline)
+            if left is not None:
+                timeout = min(timeout, left / 2 if self._deadline is not None else left)
+                if timeout <= 0.01:
+                    break
+            retry: list[LogRecord] = []
+            retry_after: float | None = None
+            refused = False
+            results = self._pass(pending, timeout)
+            for record, (outcome, after) in zip(pending, results, strict=True):
+                if outcome is _Outcome.DELIVERED:
+                    delivered.add(record.log_id)
+                    done.append(record.log_id)
+                elif outcome is _Outcome.REJECTED:
+                    done.append(record.log_id)
+                    self._lost.add(record.log_id)
+                    self._stats["rejected"] += 1
+                else:
+                    refused = refused or outcome is _Outcome.UNAUTHORIZED
+                    retry.append(record)
+                    if after is not None:
+                        retry_after = max(after, retry_after or 0.0)
+            if delivered and retry and not refused:
+                retry = self._strike(retry, dead)  # others got through: these are suspect
+            pending = retry
+            if not pending:
+                break
+            attempt += 1
+            delay = min(self._max_backoff, self._backoff * 2 ** (attempt - 1))
+            delay *= random.uniform(0.5, 1.0)
+            if retry_after is not None and retry_after > self._max_backoff:
+                self._retry_after_until = time.monotonic() + retry_after
+                refused = refused or not delivered
+            delay = max(delay, retry_after or 0.0)
+            if refused or attempt > retries or delay > self._max_backoff:
+                self._last_problem = self._last_problem or "no answer"
+                self._mark_down(refused=refused)
+                break
+            left = self._time_left(deadline)
+            if left is not None and delay >= left:
+                break
+            self._sleep(delay)
+        self._settle(delivered, done, dead, junk, pending, mine)
+        return delivered
+
+    def _strike(self, records: list[LogRecord], dead: list[LogRecord]) -> list[LogRecord]:
+        """Count a failure of each record; move those past ``max_attempts`` to ``dead``."""
+        keep: list[LogRecord] = []
+        for record in records:
+            strikes = self._strikes.get(record.log_id, 0) + 1
+            if strikes >= self._max_attempts:
+                self._strikes.pop(record.log_id, None)
+                dead.append(record)
+            else:
+                self._strikes[record.log_id] = strikes
+                keep.append(record)
+        return keep
+
+    def _settle(
+        self,
+        delivered: set[str],
+        done: list[str],
+        dead: list[LogRecord],
+        junk: list[bytes],
+        pending: list[LogRecord],
+        mine: frozenset[str],
+    ) -> None:
+        """Remove what is finished from the spool and count what happened to each record."""
+        if dead:
+            self._dead_letter(dead)
+            self._lost.update(r.log_id for r in dead)
+        self._spool.remove([*done, *(r.log_id for r in dead)], junk)
+        for log_id in delivered:
+            self._strikes.pop(log_id, None)
+            self._stats["delivered"] += 1
+            if log_id not in mine:
+                self._stats["resent"] += 1
+            self._waiting.discard(log_id)
+        if delivered:
+            self._down = 0
+        left = [r.log_id for r in pending if r.log_id in mine and r.log_id not in self._waiting]
+        self._stats["spooled"] += len(left)
+        self._waiting.update(left)
+
+    @property
+    def dead_letter_path(self) -> Path:
+        """The file of records that kept failing while others were delivered."""
+        path = self._spool.path
+        return path.with_name(path.name.removesuffix(".jsonl") + ".dead.jsonl")
+
+    def _dead_letter(self, records: Sequence[LogRecord]) -> None:
+        self._stats["dead_lettered"] += len(records)
+        Spool(self.dead_letter_path).append(records)
+        _errors.report(
+            "http:dead_letter",
+            None,
+            f"{len(records)} log(s) kept failing at {self._shown_url} while others were "
+            f"delivered; moved to {self.dead_letter_path} (last problem: {self._last_problem})",
+            internal=False,
+        )
+
     # -- the Exporter protocol --------------------------------------------------------------
 
     def export(self, records: Sequence[LogRecord]) -> ExportResult:
@@ -459,6 +713,8 @@ class HttpExporter:
         with self._lock:
             if self._shut:
                 return ExportResult.FAILURE
+            if self._fast:
+                return self._export_fast(records)
             if self._spool:
                 # A backlog (from this run or an earlier one) goes first: queue behind it.
                 self._to_spool(records)
@@ -525,6 +781,9 @@ class HttpExporter:
                 return True
             if self._shut or not self._may_send(cooldown=False):
                 return False
+            if self._fast:
+                self._resend_fast(time.monotonic() + timeout, frozenset())
+                return not self._spool
             self._resend(time.monotonic() + timeout)
             return not self._spool
 
@@ -541,6 +800,9 @@ class HttpExporter:
 
     def _close(self) -> None:
         self._shut = True
+        pool, self._pool = self._pool, None
+        if pool is not None and self._pool_pid == os.getpid():
+            pool.shutdown(wait=False)
         client, self._client = self._client, None
         if client is not None and self._pid == os.getpid():
             client.close()

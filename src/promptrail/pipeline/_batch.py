@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
+from typing import Any
 
 from promptrail._runtime import errors as _errors
 from promptrail._runtime.counters import AtomicCounter
@@ -185,6 +186,9 @@ class BatchProcessor(BaseProcessor):
                 requests, self._flush_requests = self._flush_requests, []
                 stopping = self._stopping
             deadline = min((r.deadline for r in requests), default=None)
+            set_deadline = getattr(self._exporter, "set_deadline", None)
+            if set_deadline is not None:  # a spooling exporter keeps its waits within it
+                _errors.call(self._exporter, "set_deadline", deadline)
             try:
                 drained = self._drain(deadline)
                 if requests:
@@ -270,9 +274,12 @@ class BatchProcessor(BaseProcessor):
             # No worker in this process (never started, or we are a forked child): drain here.
             self._drain(deadline)
         abandoned = worker is not None and not self._stopped.is_set()
-        if abandoned:
-            # The worker is stuck in an export past the deadline: that batch is given up.
+        if abandoned and not getattr(self._exporter, "writes_ahead", False):
+            # The worker is stuck in an export past the deadline: that batch is given up
+            # (unless the exporter wrote it to its spool before sending).
             self._given_up = self._in_flight
+        if self._queue:  # the deadline came first: a spooling exporter keeps them
+            self._keep_queued()
         # The report describes the deadline, before the exporter's shutdown can unstick anything.
         left = len(self._queue)
         self._queue.clear()
@@ -295,6 +302,24 @@ class BatchProcessor(BaseProcessor):
             else:
                 shutdown_exporter(self._exporter)
 
+    def _keep_queued(self) -> None:
+        """The deadline passed with logs queued: hand them to a spooling exporter.
+
+        An exporter with ``keep(records)`` (``HttpExporter``) writes them to its spool without
+        sending, so they are delivered by a later run rather than dropped.
+        """
+        keep = getattr(self._exporter, "keep", None)
+        if keep is None:
+            return
+        batch: list[ActiveLog] = []
+        while self._queue:
+            try:
+                batch.append(self._queue.popleft())
+            except IndexError:  # pragma: no cover - emptied meanwhile
+                break
+        self._dequeued += len(batch)
+        export_logs(_Keeper(keep), batch, self._counts)
+
     def _stats_dropped(self) -> int:
         enqueued = self._enqueued.value
         dropped = enqueued - self._dequeued - len(self._queue) + self._lost_after_shutdown
@@ -316,6 +341,19 @@ class BatchProcessor(BaseProcessor):
             "failed": self._counts.failed,
             "queued": len(self._queue),
         }
+
+
+class _Keeper:
+    """An exporter whose ``export`` is another exporter's ``keep`` (spool, do not send)."""
+
+    def __init__(self, keep: Any) -> None:
+        self.export = keep
+
+    def force_flush(self, timeout: float = 30.0) -> bool:
+        return True
+
+    def shutdown(self) -> None:
+        pass
 
 
 def _remaining(deadline: float | None) -> float:

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
+import os
+import signal
+import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,6 +25,7 @@ from promptrail._runtime import errors as _errors
 from promptrail._runtime.limits import Limits
 from promptrail._runtime.locks import relock_after_fork
 from promptrail._runtime.redaction import Redactor
+from promptrail._runtime.signals import on_signal
 from promptrail._runtime.state import STATE, env_flag
 from promptrail._tracing import sampling as _sampling
 from promptrail._tracing.context import Scope
@@ -42,6 +46,8 @@ __all__ = ["Stats", "configure", "flush", "shutdown", "stats"]
 _lock = threading.RLock()
 _retired = {"exported": 0, "dropped": 0, "failed": 0}
 
+_retired_exporters: dict[str, dict[str, int]] = {}
+
 _unrouted_at_reset = [0]  # UNROUTED's value at the last reset_counts()
 
 
@@ -59,6 +65,11 @@ class Stats:
         queued: Logs waiting in a queue now.
         sampled_out: Logs of traces dropped by sampling (``configure(sample_rate=...)``).
         errors: Internal failures by kind (``export:JsonlExporter``, ``build``, ...).
+        spooled: Records waiting in an exporter's spool now (``HttpExporter``: written to disk,
+            re-sent when the server takes them, by this process or the next run). They count
+            as exported: handed over durably, not lost.
+        exporters: Each exporter's own counts by class name (``HttpExporter``: ``delivered``,
+            ``rejected``, ``spooled``, ``resent``, ``dead_lettered``, ``pending``...).
 
     .. versionadded:: 0.1.0
     """
@@ -69,6 +80,8 @@ class Stats:
     queued: int
     sampled_out: int
     errors: dict[str, int]
+    spooled: int = 0
+    exporters: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
 
 
 def _install(processors: tuple[Processor, ...]) -> tuple[Processor, ...]:
@@ -120,6 +133,29 @@ def _retire(
         counts = _processor_stats(processor)
         for key in _retired:
             _retired[key] += counts.get(key, 0)
+        for name, exporter_counts in _exporter_stats([processor]).items():
+            retired = _retired_exporters.setdefault(name, {})
+            for key, value in exporter_counts.items():
+                # "pending" is a state (the spool now), not a count: the latest value wins.
+                retired[key] = value if key == "pending" else retired.get(key, 0) + value
+
+
+def _exporter_stats(processors: Iterable[Processor]) -> dict[str, dict[str, int]]:
+    """The ``stats()`` of every exporter that has one, by class name."""
+    found: dict[str, dict[str, int]] = {}
+    for processor in processors:
+        for exporter in _exporters_of(processor):
+            if not callable(getattr(exporter, "stats", None)):
+                continue
+            counts = _errors.call(exporter, "stats", default={})
+            if not isinstance(counts, Mapping):
+                continue
+            name = type(exporter).__name__
+            mine = found.setdefault(name, {})
+            for key, value in counts.items():
+                if isinstance(value, int):
+                    mine[key] = mine.get(key, 0) + value
+    return found
 
 
 def _processor_stats(processor: Processor) -> dict[str, int]:
@@ -144,6 +180,7 @@ def configure(
     capture_inputs: bool | None = None,
     capture_outputs: bool | None = None,
     capture_provider_payloads: bool | None = None,
+    handle_signals: bool | None = None,
 ) -> None:
     """Set where logs go and how they are captured. May be called before or after decorating.
 
@@ -174,6 +211,10 @@ def configure(
             response); default true. A decorator's ``capture_output=`` overrides it.
         capture_provider_payloads: Record the raw ``provider_request`` (the call's arguments)
             and ``provider_response`` (the returned object); default false.
+        handle_signals: On SIGTERM (and SIGINT when the app has no handler of its own), flush
+            within ``exit_timeout``, then hand the signal to the handler that was there before
+            (or its default action). Default true (or ``PROMPTRAIL_HANDLE_SIGNALS``); only
+            possible when ``configure()`` runs in the main thread.
 
     Raises:
         ConfigurationError: For an invalid option value.
@@ -223,6 +264,8 @@ def configure(
             STATE.sample_rate = sample_rate
         if keep_errors is not None:
             STATE.keep_errors = keep_errors
+        if handle_signals is not None:
+            _signals[0] = handle_signals
         if exporters is None and not processors:
             return
         new: list[Processor] = list(processors)
@@ -230,6 +273,7 @@ def configure(
             new.insert(0, BatchProcessor(_FanOut.of(exporters)))
         installed = tuple(new)
         old = _install(installed)
+        _watch_signals()
     _retire([p for p in old if p not in installed], STATE.settings.exit_timeout, keep=installed)
 
 
@@ -238,6 +282,7 @@ def ensure_processors() -> tuple[Processor, ...]:
     with _lock:
         if STATE.processors is None:
             _install((BatchProcessor(SqliteExporter()),))
+            _watch_signals()
         return STATE.processors or ()
 
 
@@ -287,6 +332,11 @@ def stats() -> Stats:
         for key, value in _processor_stats(processor).items():
             if key in totals:
                 totals[key] += value
+    exporters = {name: dict(counts) for name, counts in _retired_exporters.items()}
+    for name, counts in _exporter_stats(STATE.processors or ()).items():
+        merged = exporters.setdefault(name, {})
+        for key, value in counts.items():
+            merged[key] = value if key == "pending" else merged.get(key, 0) + value
     return Stats(
         exported=totals["exported"],
         dropped=totals["dropped"],
@@ -294,6 +344,8 @@ def stats() -> Stats:
         queued=totals["queued"],
         sampled_out=_sampling.sampled_out_count(),
         errors=_errors.counts(),
+        spooled=sum(counts.get("pending", 0) for counts in exporters.values()),
+        exporters=exporters,
     )
 
 
@@ -301,6 +353,7 @@ def reset_counts() -> None:
     """Forget the counts of retired processors and internal errors (tests)."""
     for key in _retired:
         _retired[key] = 0
+    _retired_exporters.clear()
     _unrouted_at_reset[0] = UNROUTED.value
     _errors.reset()
     _sampling.reset()
@@ -317,6 +370,15 @@ class _FanOut:
         if len(exporters) == 1:
             return exporters[0]
         return _FanOut(exporters)
+
+    @property
+    def writes_ahead(self) -> bool:
+        return all(getattr(e, "writes_ahead", False) for e in self.exporters)
+
+    def set_deadline(self, deadline: float | None) -> None:
+        for exporter in self.exporters:
+            if callable(getattr(exporter, "set_deadline", None)):
+                _errors.call(exporter, "set_deadline", deadline)
 
     reports_failures = True  # export_logs: each failure is reported here, under its own name
 
@@ -355,10 +417,100 @@ def _at_exit() -> None:
     if not settings.flush_at_exit or not env_flag("PROMPTRAIL_FLUSH_AT_EXIT", default=True):
         return
     if STATE.processors:
-        shutdown(settings.exit_timeout)
+        _exiting[0] = True
+        try:
+            shutdown(settings.exit_timeout)
+        finally:
+            _exiting[0] = False
+        _report_spooled()
+
+
+_signals = [True]  # configure(handle_signals=...)
+_exiting = [False]  # the exit drain is running
+
+
+def _watch_signals() -> None:
+    """Flush on SIGTERM (and on SIGINT without an app handler), then chain (main thread only).
+
+    Also drains at the end of a ``multiprocessing`` child.
+    """
+    _exit_in_mp_child()
+    if not _signals[0] or not env_flag("PROMPTRAIL_HANDLE_SIGNALS", default=True):
+        return
+    on_signal(signal.SIGTERM, _flush_on_signal)
+    on_signal(signal.SIGINT, _flush_on_signal, only_if_default=True)
+
+
+def _flush_on_signal() -> bool:
+    """Export what is queued within ``exit_timeout``: the process may be about to end.
+
+    Returns False (do not pass the signal on) while the exit drain runs: the process is ending
+    already, and that drain, bounded by ``exit_timeout``, must finish.
+    """
+    if _exiting[0]:
+        return False
+    if not _signals[0] or not STATE.processors:
+        return True
+    flush(STATE.settings.exit_timeout)
+    spooled = stats().spooled
+    if spooled:
+        _errors.LOGGER.warning("promptrail: %d logs spooled for the next run", spooled)
+    return True
+
+
+class _ForkToken:
+    """Keeps our ``multiprocessing`` after-fork callback registered (it is held weakly)."""
+
+
+_FORK_TOKEN = _ForkToken()
+
+
+def _exit_in_mp_child() -> None:
+    """Drain at the end of a ``multiprocessing`` child, which exits without running atexit.
+
+    A finalizer registered now may be cleared when the child starts its target; the after-fork
+    callback runs after that clearing, so it registers the finalizer again.
+    """
+    util = sys.modules.get("multiprocessing.util")
+    process = sys.modules.get("multiprocessing.process")
+    if util is None or process is None:
+        return
+    # While a spawn/forkserver child imports the main module, only _inheriting says so.
+    starting = getattr(process.current_process(), "_inheriting", False)
+    if not starting and process.parent_process() is None:
+        return
+    _finalize_at_child_exit(None)
+    util.register_after_fork(_FORK_TOKEN, _finalize_at_child_exit)
+
+
+def _finalize_at_child_exit(_: object) -> None:
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util.Finalize(None, _at_exit, exitpriority=10)
+
+
+def _after_fork_in_child() -> None:
+    # A multiprocessing child made by fork: its after-fork callbacks run after this.
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None and STATE.processors:
+        util.register_after_fork(_FORK_TOKEN, _finalize_at_child_exit)
+
+
+def _report_spooled() -> None:
+    """Say at exit how many logs wait in a spool: kept for the next run, not lost."""
+    for name, counts in _retired_exporters.items():
+        pending = counts.get("pending", 0)
+        if pending:
+            _errors.LOGGER.warning(
+                "promptrail: %d logs spooled for the next run (%s could not deliver them yet)",
+                pending,
+                name,
+            )
 
 
 atexit.register(_at_exit)
+if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 STATE.install_default = ensure_processors
 
 relock_after_fork(globals(), "_lock")

@@ -228,6 +228,12 @@ def create_app(
         """Store a tool log."""
         return await receive(request, "tool")
 
+    @api.post("/logs/batch")
+    async def log_batch(request: Request) -> JSONResponse:
+        """Store many logs; answer one result per log, in order (see :func:`accept_batch`)."""
+        raw = await _read_body(request, max_body_bytes)
+        return await run_in_threadpool(accept_batch, store, raw, request.query_params)
+
     @api.get("/logs")
     async def list_logs(
         path: str | None = None,
@@ -265,6 +271,64 @@ def create_app(
     )
     app.router.routes.extend(routes)
     return app
+
+
+def accept_batch(store: SqliteStore, raw: bytes, query: Any) -> JSONResponse:
+    """Parse and store ``{"logs": [log, ...]}``; answer ``{"results": [...]}`` in the same order.
+
+    Each log is a body of ``/prompts|flows|tools/log`` with its ``kind``. Its result is
+    ``{"status": 200, "id": ...}`` when stored (or already stored: delivery is idempotent by
+    ``log_id``), ``{"status": 422, "detail": ...}`` when invalid, ``{"status": 503, ...}`` when the
+    store was busy (retry it). A bad log never fails its neighbours: the valid logs are written in
+    one transaction, and if that fails, one by one.
+    """
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        return _error(422, [{"loc": ["body"], "msg": f"invalid JSON: {exc}", "type": "json"}])
+    logs = data.get("logs") if isinstance(data, dict) else None
+    if not isinstance(logs, list):
+        msg = 'expected {"logs": [...]}'
+        return _error(422, [{"loc": ["body", "logs"], "msg": msg, "type": "type"}])
+    results: list[dict[str, Any]] = []
+    valid: list[tuple[int, LogRecord]] = []
+    for index, item in enumerate(logs):
+        kind = item.get("kind", "prompt") if isinstance(item, dict) else None
+        if not isinstance(item, dict) or kind not in ("prompt", "flow", "tool"):
+            results.append({"status": 422, "detail": "expected a log object with a valid kind"})
+            continue
+        try:
+            record = LogRecord.model_validate(_complete(store, item, kind, query))
+        except ValidationError as exc:
+            results.append({"status": 422, "detail": _validation_errors(exc)})
+            continue
+        except sqlite3.Error:
+            results.append({"status": 503, "detail": "the store is busy"})
+            continue
+        results.append({"status": 200, "id": record.log_id, "trace_id": record.trace_id})
+        valid.append((index, record))
+    _store_each(store, valid, results)
+    return JSONResponse({"results": results})
+
+
+def _store_each(
+    store: SqliteStore, valid: Sequence[tuple[int, LogRecord]], results: list[dict[str, Any]]
+) -> None:
+    """Write ``valid`` in one transaction; if that fails, one by one, marking each failure."""
+    try:
+        store.write([record for _, record in valid])
+    except sqlite3.OperationalError:  # locked past the busy timeout: the client retries them
+        for index, _ in valid:
+            results[index] = {"status": 503, "detail": "the store is busy"}
+    except Exception:  # isolated below, record by record
+        for index, record in valid:
+            try:
+                store.write([record])
+            except sqlite3.OperationalError:
+                results[index] = {"status": 503, "detail": "the store is busy"}
+            except Exception as exc:  # a value the store cannot hold
+                detail = f"the store cannot hold this log: {type(exc).__name__}"
+                results[index] = {"status": 422, "detail": detail}
 
 
 def _given_key(headers: Mapping[str, str]) -> bytes:

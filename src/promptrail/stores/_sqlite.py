@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from promptrail._record.encode import dump_json
 from promptrail._record.models import LogRecord
-from promptrail._runtime.locks import relock_after_fork
+from promptrail._runtime.locks import hold_across_fork
 from promptrail.exceptions import PromptrailError
 
 __all__ = [
@@ -159,7 +159,7 @@ class SqliteStore:
         self._create = create
         self._busy_timeout = busy_timeout
         self._lock = threading.Lock()
-        relock_after_fork(self, "_lock")
+        hold_across_fork(self, "_lock")  # a child forked mid-write can still write the file
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
         if not create:
