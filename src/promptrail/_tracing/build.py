@@ -59,7 +59,7 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
 
     body: dict[str, Any] = {
         "log_id": log.log_id,
-        "path": spec.path,
+        "path": spec.path if spec.path.isascii() else _serialize._encodable(spec.path),
         "kind": spec.kind,
         "trace_id": log.trace_id,
         "trace_parent_id": log.trace_parent_id,

@@ -29,6 +29,9 @@ class JsonlExporter:
     .. versionadded:: 0.1.0
     """
 
+    retries_one_by_one = True
+    """A failed batch is retried record by record: one bad record does not lose the others."""
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._path = Path(path)
         self._key = str(self._path.resolve())
