@@ -251,6 +251,7 @@ class _Converter:
                 key = k if type(k) is str else _safe_repr(k, limits, redactor)
                 if not key.isascii():
                     key = _encodable(key)
+                key = redactor.mask(key)  # a secret used as a key
                 if redactor.is_secret_key(key) or (judged and redactor.hides(key, v)):
                     out[key] = REDACTED
                     continue
@@ -321,6 +322,7 @@ class _Converter:
             key = k if type(k) is str else _safe_repr(k, limits, redactor)
             if not key.isascii():
                 key = _encodable(key)
+            key = redactor.mask(key)  # a secret used as a key
             if redactor.is_secret_key(key) or redactor.hides(key, v):
                 out[key] = REDACTED
             else:
