@@ -113,11 +113,12 @@ def export_logs(exporter: Exporter, logs: Sequence[ActiveLog], counts: Counts) -
     for log in logs:
         try:
             records.append(log.to_record(settings))
-        except Exception as exc:
+        except BaseException as exc:
             counts.add(failed=1)
-            _errors.report(
-                "build", exc, f"could not build the record of {log.spec.path}", internal=True
-            )
+            # An Exception is promptrail's bug; SystemExit and the like come from user code.
+            internal = isinstance(exc, Exception)
+            message = f"could not build the record of {log.spec.path}"
+            _errors.report("build", exc, message, internal=internal)
     if not records:
         return
     name = type(exporter).__name__
