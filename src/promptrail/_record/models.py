@@ -8,7 +8,7 @@ These models are built off the caller's thread (see ``_active.ActiveLog.to_recor
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +25,9 @@ LogKind = Literal["prompt", "flow", "tool"]
 """What a log describes: an LLM call, a trace/workflow block, or a tool function."""
 
 ChatRole = Literal["system", "user", "assistant", "tool", "developer"]
+
+TokenCount = Annotated[int, Field(ge=0, le=2**63 - 1)]
+"""A token count: a non-negative integer that fits a signed 64-bit column (SQLite, Postgres)."""
 
 
 class _Frozen(BaseModel):
@@ -118,9 +121,9 @@ class LogRecord(_Frozen):
     tool: dict[str, Any] | None = None
     version_id: str | None = None
     environment: str | None = None
-    prompt_tokens: int | None = None
-    reasoning_tokens: int | None = None
-    output_tokens: int | None = None
+    prompt_tokens: TokenCount | None = None
+    reasoning_tokens: TokenCount | None = None
+    output_tokens: TokenCount | None = None
     prompt_cost: float | None = None
     output_cost: float | None = None
     finish_reason: str | None = None

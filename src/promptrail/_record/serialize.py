@@ -184,7 +184,7 @@ def _bounded_str(text: str, limits: Limits, redactor: Redactor) -> str:
 def _safe_repr(value: Any, limits: Limits, redactor: Redactor) -> str:
     try:
         text = repr(value)
-    except Exception:
+    except BaseException:
         return f"<unrepresentable {type(value).__qualname__}>"
     return _bounded_str(text, limits, redactor)
 
@@ -251,6 +251,7 @@ class _Converter:
                 key = k if type(k) is str else _safe_repr(k, limits, redactor)
                 if not key.isascii():
                     key = _encodable(key)
+                key = redactor.mask(key)  # a secret used as a key
                 if redactor.is_secret_key(key) or (judged and redactor.hides(key, v)):
                     out[key] = REDACTED
                     continue
@@ -315,12 +316,13 @@ class _Converter:
             # Only the kept head is materialised: a 100k-entry mapping is never copied whole.
             total = len(value)
             head = list(itertools.islice(value.items(), limits.max_items))
-        except Exception:
+        except BaseException:
             return {"<unreadable mapping>": _safe_repr(value, limits, redactor)}
         for k, v in head:
             key = k if type(k) is str else _safe_repr(k, limits, redactor)
             if not key.isascii():
                 key = _encodable(key)
+            key = redactor.mask(key)  # a secret used as a key
             if redactor.is_secret_key(key) or redactor.hides(key, v):
                 out[key] = REDACTED
             else:
@@ -373,6 +375,6 @@ def _via_protocol(value: Any) -> Any:
         to_dict = getattr(value, "to_dict", None)
         if callable(to_dict) and not isinstance(value, type):
             return to_dict()
-    except Exception:
+    except BaseException:
         return _NOTHING
     return _NOTHING

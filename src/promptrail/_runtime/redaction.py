@@ -13,6 +13,8 @@ from promptrail._runtime.secrets import (
     REDACTED,
     SECRET_KEY_RE,
     SECRET_VALUE_RE,
+    key_words,
+    mask_text,
 )
 
 __all__ = ["DEFAULT_REDACTOR", "DEFAULT_SECRET_KEYS", "REDACTED", "Redactor"]
@@ -28,6 +30,9 @@ class Redactor:
             being logged (at any depth) whose key is not already a secret; ``True`` replaces the
             value with ``"[REDACTED]"``. ``value`` is the original object, before conversion.
             If it raises, the value is hidden (fail closed) and the failure is reported once.
+        mask: ``mask(text) -> text``, applied to every string promptrail writes after the
+            built-in masking (whole-value masking: e-mail addresses, names, other PII). If it
+            raises or returns a non-string, the text becomes ``"[REDACTED]"``.
         enabled: False turns redaction off entirely (the callback too).
 
     Raises:
@@ -36,7 +41,15 @@ class Redactor:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_cache", "_callback", "_enabled", "_keys", "_min_length", "_value_re")
+    __slots__ = (
+        "_cache",
+        "_callback",
+        "_enabled",
+        "_keys",
+        "_masker",
+        "_min_length",
+        "_value_re",
+    )
 
     def __init__(
         self,
@@ -44,11 +57,16 @@ class Redactor:
         keys: Iterable[str] = (),
         patterns: Iterable[str | re.Pattern[str]] = (),
         callback: Callable[[str, Any], bool] | None = None,
+        mask: Callable[[str], str] | None = None,
         enabled: bool = True,
     ) -> None:
         if callback is not None and not callable(callback):
             msg = f"callback must be callable, not {type(callback).__name__}"
             raise TypeError(msg)
+        if mask is not None and not callable(mask):
+            msg = f"mask must be callable, not {type(mask).__name__}"
+            raise TypeError(msg)
+        self._masker = mask if enabled else None
         self._callback = callback if enabled else None
         self._enabled = enabled
         self._keys = frozenset(k.lower() for k in (*DEFAULT_SECRET_KEYS, *keys))
@@ -57,7 +75,9 @@ class Redactor:
             re.compile("|".join([SECRET_VALUE_RE.pattern, *extra])) if extra else SECRET_VALUE_RE
         )
         # The built-in formats are all at least 15 characters long; user patterns may be shorter.
-        self._min_length = 0 if extra else 15
+        # Values after a secret-like word ("pwd=abc123") are at least 6 characters long with it;
+        # user patterns and a mask callable may match anything.
+        self._min_length = 0 if extra or self._masker is not None else 6
         # Keys repeat endlessly ("role", "content"): remember the verdicts (bounded).
         self._cache: dict[str, bool] = {}
 
@@ -65,7 +85,7 @@ class Redactor:
         """Return whether a value stored under ``key`` must be hidden."""
         verdict = self._cache.get(key)
         if verdict is None:
-            low = key.lower()
+            low = key_words(key)
             verdict = self._enabled and (
                 low in self._keys
                 or (SECRET_KEY_RE.search(low) is not None and NOT_SECRET_KEY_RE.search(low) is None)
@@ -97,21 +117,28 @@ class Redactor:
             return True
 
     def mask(self, text: str) -> str:
-        """Return ``text`` with well-known secret formats replaced by :data:`REDACTED`."""
+        """Return ``text`` with secrets masked, then passed through ``mask`` if given.
+
+        Masked: well-known token formats, credentials in URLs, values after a secret-like word
+        (``password=...``).
+        """
         if not self._enabled or len(text) < self._min_length:
             return text
-        if self._min_length and not (
-            # Every built-in format contains one of these: skip the regex scan when none is
-            # there (substring tests run in C; the alternation scan is the slow part).
-            "sk-" in text
-            or "Bearer" in text
-            or "Basic" in text
-            or "AKIA" in text
-            or "gh" in text
-            or "xox" in text
-        ):
-            return text
-        return self._value_re.sub(REDACTED, text)
+        text = mask_text(text, self._value_re, hinted=self._min_length > 0)
+        masker = self._masker
+        if masker is not None:
+            try:
+                masked = masker(text)
+            except Exception as exc:
+                _errors.report(
+                    "redact:mask",
+                    exc,
+                    "the mask callable raised; the text was hidden",
+                    internal=False,
+                )
+                return REDACTED
+            return masked if type(masked) is str else REDACTED
+        return text
 
 
 DEFAULT_REDACTOR = Redactor()

@@ -15,7 +15,9 @@ __all__ = [
     "REDACTED",
     "SECRET_KEY_RE",
     "SECRET_VALUE_RE",
+    "key_words",
     "mask_builtin",
+    "mask_text",
 ]
 
 REDACTED = "[REDACTED]"
@@ -39,32 +41,102 @@ DEFAULT_SECRET_KEYS: tuple[str, ...] = (
     "proxy-authorization",
     "cookie",
     "set-cookie",
+    "pwd",
+    "passwd",
     "private_key",
     "session_key",
     "credentials",
 )
 
-# A key is a secret when it *ends* with one of these words (after a separator or at the start):
-# "openai_api_key", "x-api-key", "access_token", "db_password" are; "max_tokens", "prompt_tokens",
-# "cache_key" are not.
+# A key is a secret when it *ends* with one of these words (after a separator or at the start;
+# camelCase counts as separated, see :func:`key_words`): "openai_api_key", "x-api-key",
+# "access_token", "db_password", "stripe_key", "accessToken" are; "max_tokens", "prompt_tokens",
+# "cache_key", "signature" (a thinking block's, needed to replay it) are not.
 SECRET_KEY_RE = re.compile(
-    r"(?:^|[_\-.])(?:api[_-]?key|apikey|secret|secret[_-]?key|access[_-]?key|passw(?:or)?d"
-    r"|token|auth|authori[sz]ation|cookie|private[_-]?key|credentials?|session[_-]?key"
-    r"|signature)$",
+    r"(?:^|[_\-.])(?:api[_-]?keys?|apikeys?|secrets?|secret[_-]?key|access[_-]?key|passw(?:or)?ds?"
+    r"|pwd|token|auth|authori[sz]ation|cookie|private[_-]?key|credentials?|session[_-]?key"
+    r"|stripe[_-]?key|signing[_-]?key|encryption[_-]?key|bearer|jwt)$",
     re.IGNORECASE,
 )
 # Measurements that merely end in "token": "time_to_first_token", "last_token".
 NOT_SECRET_KEY_RE = re.compile(r"(?:first|last)[_\-]token$", re.IGNORECASE)
+_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def key_words(key: str) -> str:
+    """Return ``key`` lower-cased, camelCase parts separated ("accessToken": "access_token")."""
+    return _CAMEL_RE.sub("_", key).lower() if not key.islower() else key
+
 
 SECRET_VALUE_RE = re.compile(
     r"(?:sk-(?:ant-|proj-)?[A-Za-z0-9_\-]{16,}"  # OpenAI / Anthropic style keys
     r"|(?:Bearer|Basic)\s+[A-Za-z0-9._~+/=\-]{12,}"  # Authorization header values
     r"|AKIA[0-9A-Z]{16}"  # AWS access key ids
     r"|gh[pousr]_[A-Za-z0-9]{20,}"  # GitHub tokens
-    r"|xox[baprs]-[A-Za-z0-9-]{10,})"  # Slack tokens
+    r"|xox[a-z]-[A-Za-z0-9-]{10,}"  # Slack tokens
+    r"|eyJ[A-Za-z0-9_-]{6,}\.eyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}"  # JWTs
+    r"|AIza[0-9A-Za-z_\-]{30,}"  # Google API keys
+    r"|hf_[A-Za-z0-9]{30,}"  # Hugging Face tokens
+    r"|(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"  # Stripe secret and restricted keys
+    r"|(?<=://)[^/\s:@]*:[^/\s@]+(?=@))"  # credentials in a URL ("user:password" before "@")
 )
+
+# A value written right after a secret-like word ("password=hunter2", "aws_secret_access_key:
+# wJalr...", '"api_key": "abc123"'): the value is masked, the word kept.
+SECRET_ASSIGNMENT_RE = re.compile(
+    r"((?:passw(?:or)?d|pwd|secret(?:[_\- ]?access)?(?:[_\- ]?key)?|api[_\- ]?key|access[_\- ]?key"
+    r"|private[_\- ]?key|token|credentials?)[\"']?\s*[:=]\s*[\"']?)"
+    r"([^\s\"',;)}\]]{6,})",
+    re.IGNORECASE,
+)
+_ASSIGNMENT_WORDS = (
+    "ass",
+    "ASS",
+    "wd",
+    "WD",
+    "ecret",
+    "ECRET",
+    "ey",
+    "EY",
+    "oken",
+    "OKEN",
+    "edential",
+)
+_VALUE_HINTS = (
+    "sk-",
+    "Bearer",
+    "Basic",
+    "AKIA",
+    "gh",
+    "xox",
+    "eyJ",
+    "AIza",
+    "hf_",
+    "_live_",
+    "_test_",
+    "://",
+)
+
+
+def _keep_word(match: re.Match[str]) -> str:
+    return match.group(1) + REDACTED
+
+
+def mask_text(
+    text: str, value_re: re.Pattern[str] = SECRET_VALUE_RE, *, hinted: bool = True
+) -> str:
+    """Return ``text`` with secret formats and values after secret-like words masked.
+
+    ``hinted``: skip the scans when no built-in format's marker is in ``text`` (substring tests
+    run in C; the regex scans are the slow part). False when ``value_re`` has user patterns.
+    """
+    if any(w in text for w in _ASSIGNMENT_WORDS):
+        text = SECRET_ASSIGNMENT_RE.sub(_keep_word, text)
+    if not hinted or any(h in text for h in _VALUE_HINTS):
+        text = value_re.sub(REDACTED, text)
+    return text
 
 
 def mask_builtin(text: str) -> str:
     """Return ``text`` with the built-in secret formats replaced by :data:`REDACTED`."""
-    return SECRET_VALUE_RE.sub(REDACTED, text) if len(text) >= 15 else text
+    return mask_text(text) if len(text) >= 6 else text

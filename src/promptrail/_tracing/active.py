@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptrail._record import serialize as _serialize
 from promptrail._runtime.ids import DEFAULT_IDS, IdGenerator
-from promptrail._tracing.build import INVALID_KEY, build_record
+from promptrail._tracing.build import INVALID_KEY, build_record, describe
 from promptrail._tracing.spec import CallSpec
 
 if TYPE_CHECKING:
@@ -82,7 +82,8 @@ class ActiveLog:
         "start_ns",
     )
 
-    error: str | None = None
+    error: str | BaseException | None = None
+    """The error's description, or the exception itself until the record is built."""
     fields: dict[str, Any] | None = None
     items: list[Any] | None = None
     held: Any = None
@@ -125,6 +126,11 @@ class ActiveLog:
         self.kwargs = kwargs
         self.bound = bound  # the arguments exclude an implicit self/cls
         self.result: Any = None
+
+    def error_text(self) -> str | None:
+        """The error as ``"{ExceptionType}: {message}"`` (runs ``__str__``: off the hot path)."""
+        error = self.error
+        return describe(error) if isinstance(error, BaseException) else error
 
     @property
     def ended(self) -> bool:

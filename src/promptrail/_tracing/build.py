@@ -38,7 +38,22 @@ __all__ = [
     "RESPONSE_MODEL_KEY",
     "answered_model",
     "build_record",
+    "describe",
 ]
+
+
+def describe(exc: BaseException) -> str:
+    """Return ``"{ExceptionType}: {message}"`` for ``exc``, even if its ``__str__`` fails.
+
+    ``__str__`` is user code: whatever it raises (``SystemExit`` and ``KeyboardInterrupt``
+    included) is caught here, never passed on.
+    """
+    name = type(exc).__name__
+    try:
+        text = str(exc)
+    except BaseException:
+        text = f"<unprintable {name}>"
+    return f"{name}: {text}" if text else name
 
 
 def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
@@ -59,7 +74,7 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
 
     body: dict[str, Any] = {
         "log_id": log.log_id,
-        "path": spec.path,
+        "path": spec.path if spec.path.isascii() else _serialize._encodable(spec.path),
         "kind": spec.kind,
         "trace_id": log.trace_id,
         "trace_parent_id": log.trace_parent_id,
@@ -72,8 +87,10 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
         body["provider_latency"] = latency
         body["end_time"] = datetime.fromtimestamp(start + latency, UTC)
     body["created_at"] = body.get("end_time", body["start_time"])
-    if log.error is not None:
-        body["error"] = _serialize.to_jsonable(log.error, limits=limits, redactor=redactor)
+    error = log.error
+    if error is not None:
+        text = describe(error) if isinstance(error, BaseException) else error
+        body["error"] = _serialize.to_jsonable(text, limits=limits, redactor=redactor)
 
     # Remembered sub-models and request details (see _fastrecord): None when every value
     # must take the general path.

@@ -21,6 +21,7 @@ from promptrail._runtime.ids import next_seq
 from promptrail._runtime.state import _State
 from promptrail._tracing import sampling as _sampling
 from promptrail._tracing.active import ActiveLog
+from promptrail._tracing.build import describe
 from promptrail._tracing.context import CURRENT
 from promptrail._tracing.spec import CallSpec
 
@@ -184,7 +185,9 @@ def end_log(st: _State, log: ActiveLog, exc: BaseException | None = None) -> Non
         return
     log.perf_end = st.perf_ns()
     if exc is not None:
-        log.error = describe(exc)
+        # Kept as the object: formatting it runs user code (``__str__``), which may raise,
+        # exit or block; the worker describes it when it builds the record.
+        log.error = exc
         _http_status(log, exc)
     target = log.merge_into
     if target is not None:
@@ -241,15 +244,6 @@ def on_end_failed(processor: Any, err: Exception) -> None:
         raise err
     name = type(processor).__name__
     _errors.report(f"on_end:{name}", err, f"{name}.on_end raised", internal=False)
-
-
-def describe(exc: BaseException) -> str:
-    """Return ``"{ExceptionType}: {message}"`` for ``exc``, even if its ``__str__`` fails."""
-    try:
-        text = str(exc)
-    except Exception:
-        text = f"<unprintable {type(exc).__name__}>"
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def end_incomplete(st: _State, log: ActiveLog, reason: str) -> None:

@@ -28,6 +28,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--max-body-bytes", type=int, default=None, help="largest request body (default 1 MiB)"
     )
     parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name the viewer answers to, besides the bound address and loopback names "
+        "(repeatable); other Host headers get 400 (DNS rebinding)",
+    )
+    parser.add_argument(
         "--no-viewer",
         action="store_true",
         help="do not serve the trace viewer page at / (the API under /v5 only)",
@@ -68,10 +76,12 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         sys.stderr.write(f"promptrail: {exc}\n")
         return 2
     if not args.no_viewer:
-        from promptrail.server._web import create_web_app
+        from promptrail.server._web import LOOPBACK_HOSTS, create_web_app
 
-        # Read-only and unauthenticated, like the bind address's reach: keep it on loopback.
-        app.mount("/", create_web_app(app.state.store))
+        # Read-only and unauthenticated, like the bind address's reach: keep it on loopback,
+        # and answer only to the names this server is known by.
+        hosts = [*LOOPBACK_HOSTS, args.host, *args.allowed_host]
+        app.mount("/", create_web_app(app.state.store, allowed_hosts=hosts))
         out.write(f"promptrail: trace viewer at http://{args.host}:{args.port}/\n")
     out.write(f"promptrail: serving {db} at http://{args.host}:{args.port}/v5\n")
     out.write(f"promptrail: OTLP/HTTP traces at http://{args.host}:{args.port}/v1/traces\n")

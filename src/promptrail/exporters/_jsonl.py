@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Sequence
@@ -14,10 +15,34 @@ from promptrail.exporters._base import ExportResult, write_all
 
 __all__ = ["JsonlExporter"]
 
+_CHUNK = 65_536
+
+
+def _repair_tail(fd: int) -> int:
+    """Cut a torn last line (one a crash or a full disk left unfinished); return the file size.
+
+    Appending onto a torn line would make the next record unreadable too.
+    """
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return size
+    end = size
+    while end > 0:
+        begin = max(0, end - _CHUNK)
+        at = os.pread(fd, end - begin, begin).rfind(b"\n")
+        if at >= 0:
+            end = begin + at + 1
+            break
+        end = begin
+    os.ftruncate(fd, end)
+    return end
+
 
 class JsonlExporter:
     """Appends each record as one line of JSON (the API body: ``None`` fields left out).
 
+    A batch is written whole or not at all: a write that fails part-way (a full disk) is
+    truncated away, and a torn last line left by a crash is cut before the next append.
     Each ``export`` call writes its whole batch with ``O_APPEND`` writes of complete lines, under
     a lock: lines from several exporters or threads in one process never interleave, and
     processes appending to the same file on a local filesystem keep whole lines too. The file
@@ -28,6 +53,9 @@ class JsonlExporter:
 
     .. versionadded:: 0.1.0
     """
+
+    retries_one_by_one = True
+    """A failed batch is retried record by record: one bad record does not lose the others."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._path = Path(path)
@@ -51,9 +79,17 @@ class JsonlExporter:
         data = b"\n".join([dump_json(r) for r in records]) + b"\n" if records else b""
         with self._file_lock():
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = os.open(self._path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
             try:
-                write_all(fd, data)
+                start = _repair_tail(fd)
+                try:
+                    write_all(fd, data)
+                except OSError:
+                    # A full disk (or quota) wrote part of the batch: take it back, so the file
+                    # holds whole lines only and the failure count matches what it lacks.
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(fd, start)
+                    raise
             finally:
                 os.close(fd)
         return ExportResult.SUCCESS

@@ -22,6 +22,9 @@ class SqliteExporter:
     .. versionadded:: 0.1.0
     """
 
+    retries_one_by_one = True
+    """A failed batch is retried record by record: one bad record does not lose the others."""
+
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self._store = SqliteStore(path or default_db_path())
         self._shut = False

@@ -272,8 +272,9 @@ class OtelBridge:
 
     def _finish(self, span: Span, log: ActiveLog, end_ns: int | None) -> None:
         """Set what is known only at the end: request and response details, errors, content."""
-        if log.error is not None:
-            type_name, _, message = log.error.partition(": ")
+        error = log.error_text()
+        if error is not None:
+            type_name, _, message = error.partition(": ")
             # Masked like the record's error: an API key quoted by an exception stays out.
             message = STATE.settings.redactor.mask(message)
             span.set_status(StatusCode.ERROR, message or type_name)

@@ -143,6 +143,9 @@ class BatchProcessor(BaseProcessor):
         """
         if n >= self._max_queue_size:
             self._drop_warning.hit()
+        worker = self._worker
+        if worker is not None and not worker.is_alive() and not self._stopping:
+            self._start_worker()  # it died (it should not): a new one takes the queue
         if not self._notified:
             self._notified = True
             self._wake.set()
@@ -195,7 +198,7 @@ class BatchProcessor(BaseProcessor):
                     ok = drained and flush_exporter(self._exporter, _remaining(deadline))
                     for request in requests:
                         request.ok = ok
-            except Exception as exc:  # pragma: no cover - export_logs already guards
+            except BaseException as exc:
                 _errors.report("worker", exc, "export worker iteration failed", internal=False)
             finally:
                 for request in requests:

@@ -113,27 +113,59 @@ def export_logs(exporter: Exporter, logs: Sequence[ActiveLog], counts: Counts) -
     for log in logs:
         try:
             records.append(log.to_record(settings))
-        except Exception as exc:
+        except BaseException as exc:
             counts.add(failed=1)
-            _errors.report(
-                "build", exc, f"could not build the record of {log.spec.path}", internal=True
-            )
+            # An Exception is promptrail's bug; SystemExit and the like come from user code.
+            internal = isinstance(exc, Exception)
+            message = f"could not build the record of {log.spec.path}"
+            _errors.report("build", exc, message, internal=internal)
     if not records:
         return
     name = type(exporter).__name__
     try:
         result = exporter.export(records)
     except Exception as exc:
+        if len(records) > 1 and getattr(exporter, "retries_one_by_one", False):
+            _export_one_by_one(exporter, records, counts, name)
+            return
         counts.add(failed=len(records))
         _errors.report(f"export:{name}", exc, f"{name}.export raised", internal=False)
         return
     if result is ExportResult.SUCCESS:
         counts.add(exported=len(records))
+    elif len(records) > 1 and getattr(exporter, "retries_one_by_one", False):
+        _export_one_by_one(exporter, records, counts, name)
     else:
         counts.add(failed=len(records))
         if not getattr(exporter, "reports_failures", False):  # a fan-out names the failing one
             message = f"{name}.export returned {result}"
             _errors.report(f"export:{name}", None, message, internal=False)
+
+
+def _export_one_by_one(
+    exporter: Exporter, records: Sequence[LogRecord], counts: Counts, name: str
+) -> None:
+    """Export ``records`` one at a time after their batch failed: one bad record fails alone.
+
+    For exporters whose batch is all-or-nothing and whose failures are usually one record's
+    fault (a local database or file: ``retries_one_by_one = True``); each record is counted once.
+    """
+    failed = 0
+    first: BaseException | None = None
+    for record in records:
+        try:
+            ok = exporter.export((record,)) is ExportResult.SUCCESS
+        except Exception as exc:
+            ok = False
+            first = first or exc
+        if ok:
+            counts.add(exported=1)
+        else:
+            failed += 1
+            counts.add(failed=1)
+    if failed:
+        message = f"{name}.export failed for {failed} of {len(records)} records"
+        _errors.report(f"export:{name}", first, message, internal=False)
 
 
 def flush_exporter(exporter: Exporter, timeout: float) -> bool:

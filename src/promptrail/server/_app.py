@@ -108,6 +108,10 @@ def _validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def _unstorable(msg: str) -> dict[str, Any]:
+    return {"loc": ["body"], "msg": msg, "type": "value_error"}
+
+
 def _tree(records: Sequence[LogRecord]) -> list[dict[str, Any]]:
     """Nest the logs of a trace: each body gets ``children`` (in start order).
 
@@ -185,6 +189,8 @@ def create_app(
         """
         try:
             data = json.loads(raw)
+        except RecursionError:
+            return _error(422, [{"loc": ["body"], "msg": "JSON nested too deeply", "type": "json"}])
         except ValueError as exc:
             return _error(422, [{"loc": ["body"], "msg": f"invalid JSON: {exc}", "type": "json"}])
         if not isinstance(data, dict):
@@ -197,6 +203,17 @@ def create_app(
             store.write([record])
         except sqlite3.OperationalError:  # locked past the busy timeout: let the client retry
             return _error(503, "the store is busy", {"Retry-After": "1"})
+        except (ValueError, OverflowError, RecursionError) as exc:
+            # A body valid in shape that cannot be written: a lone surrogate, nested deeper
+            # than the encoder goes, or a number too large for the store.
+            text = str(exc)
+            if isinstance(exc, UnicodeError) or "surrogate" in text:
+                reason = "text holds a lone surrogate (\\ud800-\\udfff)"
+            elif isinstance(exc, RecursionError) or "depth" in text:
+                reason = "nested too deeply"
+            else:
+                reason = "a value out of range"
+            return _error(422, [_unstorable(f"the log cannot be stored: {reason}")])
         return record
 
     async def receive(request: Request, kind: LogKind) -> JSONResponse:

@@ -14,9 +14,12 @@ Everything is read-only (GET only). Log content is untrusted: the page inserts i
 from __future__ import annotations
 
 import importlib.resources
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -127,12 +130,23 @@ def web_routes(store: SqliteStore) -> list[BaseRoute]:
     ]
 
 
-def create_web_app(store: SqliteStore) -> Starlette:
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
+"""The names a browser on this machine uses for a server bound to loopback."""
+
+
+def create_web_app(store: SqliteStore, *, allowed_hosts: Sequence[str] | None = None) -> Starlette:
     """Return the trace viewer as a Starlette app over ``store`` (mountable at any prefix).
 
     Args:
         store: The store to read.
+        allowed_hosts: The ``Host`` names served (the bound address and any configured name);
+            other hosts get 400. The viewer needs no key, so without this check a web page
+            whose name resolves to this machine (DNS rebinding) could read every trace.
+            ``None`` checks nothing (for an app mounted behind another host check).
 
     .. versionadded:: 0.1.0
     """
-    return Starlette(routes=web_routes(store))
+    middleware = []
+    if allowed_hosts is not None:
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)))
+    return Starlette(routes=web_routes(store), middleware=middleware)

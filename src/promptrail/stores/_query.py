@@ -38,7 +38,11 @@ def parse_since(text: str, *, now: datetime.datetime | None = None) -> str:
     if match:
         now = now or datetime.datetime.now(datetime.UTC)
         seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
-        moment = now - datetime.timedelta(seconds=seconds)
+        try:
+            moment = now - datetime.timedelta(seconds=seconds)
+        except (OverflowError, ValueError):
+            msg = f"duration too long: {text!r} (the earliest time is year 1)"
+            raise ValueError(msg) from None
     else:
         try:
             moment = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
@@ -47,7 +51,11 @@ def parse_since(text: str, *, now: datetime.datetime | None = None) -> str:
             raise ValueError(msg) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=datetime.UTC)
-    return moment.astimezone(datetime.UTC).isoformat()
+    try:
+        return moment.astimezone(datetime.UTC).isoformat()
+    except (OverflowError, ValueError):
+        msg = f"time out of range: {text!r} (it falls before year 1 or after year 9999 in UTC)"
+        raise ValueError(msg) from None
 
 
 def percentile(sorted_values: Sequence[float], pct: float) -> float | None:

@@ -1,0 +1,88 @@
+"""User objects whose __str__ or __repr__ raise, exit or block never change what the caller sees."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+import promptrail
+from promptrail import log_tool
+from promptrail.exporters import InMemoryExporter
+
+
+class ExitingError(Exception):
+    """An exception whose message cannot be formatted: ``__str__`` raises ``SystemExit``."""
+
+    def __str__(self) -> str:
+        raise SystemExit(3)
+
+
+class InterruptingError(Exception):
+    """An exception whose ``__str__`` raises ``KeyboardInterrupt``."""
+
+    def __str__(self) -> str:
+        raise KeyboardInterrupt
+
+
+class SlowError(Exception):
+    """An exception whose ``__str__`` takes a second."""
+
+    def __str__(self) -> str:
+        time.sleep(1.0)
+        return "slow"
+
+
+class ExitingRepr:
+    """An object whose ``__repr__`` raises ``SystemExit``."""
+
+    def __repr__(self) -> str:
+        raise SystemExit(4)
+
+
+@log_tool(path="raiser")
+def raiser(exc: BaseException) -> None:
+    """Raise ``exc``."""
+    raise exc
+
+
+@log_tool(path="take")
+def take(value: Any) -> int:
+    """Accept anything."""
+    return 1
+
+
+@pytest.mark.parametrize("error", [ExitingError, InterruptingError])
+def test_str_raising_base_exception_keeps_the_users_exception(
+    memory: InMemoryExporter, error: type[Exception]
+) -> None:
+    """The caller gets its own exception back, and the log names the type."""
+    with pytest.raises(error):
+        raiser(error())
+    assert promptrail.flush(5.0) is True
+    (record,) = memory.records
+    assert record.error == f"{error.__name__}: <unprintable {error.__name__}>"
+
+
+def test_slow_str_does_not_slow_the_call() -> None:
+    """A ``__str__`` that takes a second runs in the worker, not in the caller's call."""
+    promptrail.configure(exporters=[InMemoryExporter()])
+    started = time.perf_counter()
+    with pytest.raises(SlowError):
+        raiser(SlowError())
+    assert time.perf_counter() - started < 0.5
+    assert promptrail.flush(10.0) is True
+
+
+def test_repr_raising_system_exit_does_not_kill_the_worker() -> None:
+    """The worker survives a ``SystemExit`` from a user ``__repr__``; every log is recorded."""
+    memory = InMemoryExporter()
+    promptrail.configure(exporters=[memory])
+    take(ExitingRepr())
+    for i in range(1000):
+        take(i)
+    assert promptrail.flush(10.0) is True
+    stats = promptrail.stats()
+    assert len(memory.records) == 1001
+    assert (stats.exported, stats.failed) == (1001, 0)
