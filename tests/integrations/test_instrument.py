@@ -76,6 +76,35 @@ class TestPromptBuiltInTheBody:
         assert record.metadata["response_model"] == data.OPENAI_MODEL
         assert record.output_message is not None
 
+    def test_responses_api_version_completes_the_decorated_log(
+        self, api: FakeAPI, data: SimpleNamespace
+    ) -> None:
+        """The function on responses.create is one complete log, instructions as the system."""
+        api.json(data.RESPONSE)
+        client = sdk_client(api, "openai", "OpenAI")
+        promptrail.instrument_openai()
+
+        @log_prompt(path="support/answer")
+        def answer(q: str) -> str:
+            resp = client.responses.create(
+                model="gpt-4o", temperature=0.7, instructions="Answer like a pirate.", input=q
+            )
+            return str(resp.output_text)
+
+        with capture_logs() as logs:
+            text = answer("What is the capital of France?")
+        record = only(logs)
+        assert record.path == "support/answer"
+        assert record.output == text
+        assert [m.role for m in record.messages or []] == ["system", "user"]
+        assert record.prompt is not None
+        assert record.prompt.model == "gpt-4o"
+        assert record.prompt.temperature == 0.7
+        assert record.prompt.template == "Answer like a pirate."
+        assert record.prompt_tokens is not None
+        assert record.output_tokens is not None
+        assert record.prompt_cost is not None
+
     def test_decorator_options_and_update_current_win(
         self, api: FakeAPI, data: SimpleNamespace
     ) -> None:
