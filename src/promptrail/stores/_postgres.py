@@ -414,7 +414,8 @@ class PostgresStore:
 def _prune(conn: psycopg.Connection[Any], older_than: str) -> int:
     cur = conn.execute(
         "DELETE FROM promptrail_logs WHERE trace_id IN (SELECT trace_id FROM promptrail_logs "
-        "WHERE start_time < %s GROUP BY trace_id HAVING MAX(start_time) < %s)",
+        "WHERE start_time < %s) AND trace_id NOT IN (SELECT trace_id FROM promptrail_logs "
+        "WHERE start_time >= %s)",
         (older_than, older_than),
     )
     return cur.rowcount

@@ -231,8 +231,9 @@ class SqliteStore:
         with self._lock:
             cur = self._connect().execute(
                 "DELETE FROM logs WHERE trace_id IN (SELECT trace_id FROM logs "
-                "GROUP BY trace_id HAVING MAX(start_time) < ?)",
-                (older_than,),
+                "WHERE start_time < ?) AND trace_id NOT IN (SELECT trace_id FROM logs "
+                "WHERE start_time >= ?)",
+                (older_than, older_than),
             )
             return cur.rowcount
 
