@@ -260,6 +260,7 @@ def main() -> None:
     parser.add_argument("--logs", type=int, default=1_000_000, help="logs for the read test")
     parser.add_argument("--seconds", type=float, default=10.0, help="per ingest measurement")
     parser.add_argument("--skip-reads", action="store_true")
+    parser.add_argument("--skip-ingest", action="store_true")
     args = parser.parse_args()
     kinds = ["sqlite"] + (["postgres"] if args.postgres else [])
     print(
@@ -270,7 +271,7 @@ def main() -> None:
         tmp = Path(tmp_dir)
         print("\n| store | replicas | store.insert, 500/batch (logs/s) | per-log POST via serve |")
         print("|---|---|---|---|")
-        for kind in kinds:
+        for kind in kinds if not args.skip_ingest else []:
             for replicas in (1, 2):
                 target = fresh_target(kind, args.postgres, tmp, f"ins{replicas}")
                 inserts = store_inserts(target, replicas, args.seconds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -171,6 +172,27 @@ class TestReads:
         assert len(rows) == len(failing_trace("x"))
         assert all(r.path.startswith("billing/") for r in rows)
         assert len(store.log_summaries()) == store.count()
+
+
+def test_trace_list_orders_by_first_start_across_many_logs(store: Store) -> None:
+    """Pages follow each trace's earliest log, even when a trace has a much later log."""
+    rng = random.Random(20)
+    records, firsts = [], {}
+    for t in range(120):
+        starts = sorted(rng.uniform(0, 10_000) for _ in range(rng.randint(1, 6)))
+        firsts[f"t{t:03d}"] = starts[-1]  # the most seconds ago: the first log
+        for n, at in enumerate(starts):
+            records.append(log(f"t{t:03d}-{n}", "a/b", trace_id=f"t{t:03d}", base=ago(seconds=at)))
+    store.insert(records)
+    expected = sorted(firsts, key=lambda t: firsts[t])  # newest first = least ago
+    for last in (1, 7, 50, 500):
+        assert store.recent_trace_ids(last) == expected[:last]
+    pages, before = [], None
+    while page := store.recent_trace_ids(25, before=before):
+        pages += page
+        (tail,) = store.trace_summaries(page[-1:])
+        before = tail.start_time
+    assert pages == expected
 
 
 class TestLiveAndRetention:

@@ -10,7 +10,7 @@ database cannot be reached or stays locked, which the receiver answers with 503 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal, NamedTuple, Protocol
 
 from promptrail._record.models import LogRecord
@@ -197,3 +197,36 @@ class Store(Protocol):
     def close(self) -> None:
         """Release connections (a later call reopens them)."""
         ...
+
+
+Scan = Callable[[tuple[str, str] | None, int], list[tuple[str, str, str]]]
+"""``scan(after, n)``: up to ``n`` matching logs as (start_time, log_id, trace_id), newest first,
+strictly older than ``after`` (a (start_time, log_id) key; None: from the newest)."""
+Starts = Callable[[list[str]], dict[str, str]]
+"""``starts(trace_ids)``: the earliest start_time among each trace's matching logs."""
+
+
+def recent_traces(scan: Scan, starts: Starts, last: int, before: str | None) -> list[str]:
+    """The ``last`` traces with the latest first start, newest first, walking the time index.
+
+    Exactly what ``GROUP BY trace_id ORDER BY MIN(start_time) DESC`` returns, without reading
+    every log: walking logs newest first down to a time ``T``, every trace whose first start is
+    after ``T`` has been met, so once ``last`` such traces are known the page is complete.
+    """
+    chunk = max(4 * last, 256)
+    after = None if before is None else (before, "")
+    found: dict[str, str] = {}
+    while True:
+        rows = scan(after, chunk)
+        new = list(dict.fromkeys(t for _, _, t in rows if t not in found))
+        if new:
+            found.update(starts(new))
+        if len(rows) < chunk:  # every matching log seen
+            ready = found
+            break
+        after = (rows[-1][0], rows[-1][1])
+        ready = {t: s for t, s in found.items() if s > after[0]}
+        if len(ready) >= last:
+            break
+    ranked = sorted(ready.items(), key=lambda item: (item[1], item[0]), reverse=True)
+    return [trace_id for trace_id, _ in ranked[:last]]

@@ -31,6 +31,7 @@ from promptrail.stores._base import (
     NotAStoreError,
     StoreUnavailableError,
     TraceSummary,
+    recent_traces,
     total_cost,
 )
 
@@ -288,16 +289,25 @@ class PostgresStore:
     ) -> list[str]:
         """Return the ids of the ``last`` most recently started traces, newest first."""
         where, params = _filters(path=path, errors_only=errors_only, since=since)
-        having = ""
-        if before:
-            having = " HAVING MIN(start_time) < %s"
-            params.append(before)
-        sql = (
-            f"SELECT trace_id, MIN(start_time) AS started FROM promptrail_logs{where} "
-            f"GROUP BY trace_id{having} ORDER BY started DESC, trace_id DESC LIMIT %s"
-        )
-        params.append(last)
-        return [row[0] for row in self._query(sql, params)]
+        extra = " AND " if where else " WHERE "
+
+        def scan(after: tuple[str, str] | None, n: int) -> list[tuple[str, str, str]]:
+            sql = f"SELECT start_time, log_id, trace_id FROM promptrail_logs{where}"
+            args = list(params)
+            if after is not None:
+                sql += f"{extra}(start_time < %s OR (start_time = %s AND log_id < %s))"
+                args += [after[0], after[0], after[1]]
+            sql += " ORDER BY start_time DESC, log_id DESC LIMIT %s"
+            return [(r[0], r[1], r[2]) for r in self._query(sql, [*args, n])]
+
+        def starts(trace_ids: list[str]) -> dict[str, str]:
+            sql = (
+                f"SELECT trace_id, MIN(start_time) FROM promptrail_logs{where}{extra}"
+                "trace_id = ANY(%s) GROUP BY trace_id"
+            )
+            return {r[0]: r[1] for r in self._query(sql, [*params, trace_ids])}
+
+        return recent_traces(scan, starts, last, before)
 
     def trace_summaries(self, trace_ids: Sequence[str]) -> list[TraceSummary]:
         """Return one :class:`TraceSummary` per stored trace of ``trace_ids``, in that order."""

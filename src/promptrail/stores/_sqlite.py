@@ -25,6 +25,7 @@ from promptrail.stores._base import (
     NotAStoreError,
     StoreUnavailableError,
     TraceSummary,
+    recent_traces,
     total_cost,
 )
 
@@ -290,16 +291,25 @@ class SqliteStore:
         previous page's last trace) lists the traces that started earlier.
         """
         where, params = _filters(path=path, errors_only=errors_only, since=since)
-        having = ""
-        if before:
-            having = " HAVING started < ?"
-            params.append(before)
-        sql = (
-            f"SELECT trace_id, MIN(start_time) AS started FROM logs{where} "
-            f"GROUP BY trace_id{having} ORDER BY started DESC, trace_id DESC LIMIT ?"
-        )
-        params.append(last)
-        return [row[0] for row in self._query(sql, params)]
+        extra = " AND " if where else " WHERE "
+
+        def scan(after: tuple[str, str] | None, n: int) -> list[tuple[str, str, str]]:
+            sql = f"SELECT start_time, log_id, trace_id FROM logs{where}"
+            args = list(params)
+            if after is not None:
+                sql += f"{extra}(start_time < ? OR (start_time = ? AND log_id < ?))"
+                args += [after[0], after[0], after[1]]
+            return self._query(sql + " ORDER BY start_time DESC, log_id DESC LIMIT ?", [*args, n])
+
+        def starts(trace_ids: list[str]) -> dict[str, str]:
+            marks = ",".join("?" * len(trace_ids))
+            sql = (
+                f"SELECT trace_id, MIN(start_time) FROM logs{where}{extra}trace_id IN ({marks}) "
+                "GROUP BY trace_id"
+            )
+            return dict(self._query(sql, [*params, *trace_ids]))
+
+        return recent_traces(scan, starts, last, before)
 
     def trace_summaries(self, trace_ids: Sequence[str]) -> list[TraceSummary]:
         """Return one :class:`TraceSummary` per stored trace of ``trace_ids``, in that order."""
