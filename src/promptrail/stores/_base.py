@@ -228,5 +228,6 @@ def recent_traces(scan: Scan, starts: Starts, last: int, before: str | None) -> 
         ready = {t: s for t, s in found.items() if s > after[0]}
         if len(ready) >= last:
             break
+        chunk = min(chunk * 4, 65536)  # long traces: fewer, larger steps
     ranked = sorted(ready.items(), key=lambda item: (item[1], item[0]), reverse=True)
     return [trace_id for trace_id, _ in ranked[:last]]

@@ -323,16 +323,25 @@ class PostgresStore:
                 (ids,),
             )
         }
-        # The root's log_id is the trace_id; until it is stored, the earliest log stands in.
+        # The root's log_id is the trace_id (found by primary key); until it is stored, the
+        # earliest log stands in.
+        columns = "trace_id, log_id, path, kind, latency, error"
         heads = {
             row[0]: row
             for row in self._query(
-                "SELECT DISTINCT ON (trace_id) trace_id, log_id, path, kind, latency, error "
-                "FROM promptrail_logs WHERE trace_id = ANY(%s) "
-                "ORDER BY trace_id, (log_id = trace_id) DESC, start_time, log_id",
+                f"SELECT {columns} FROM promptrail_logs "
+                "WHERE log_id = ANY(%s) AND log_id = trace_id",
                 (ids,),
             )
         }
+        missing = [t for t in ids if t in totals and t not in heads]
+        if missing:
+            for row in self._query(
+                f"SELECT DISTINCT ON (trace_id) {columns} FROM promptrail_logs "
+                "WHERE trace_id = ANY(%s) ORDER BY trace_id, start_time, log_id",
+                (missing,),
+            ):
+                heads[row[0]] = row
         summaries = []
         for trace_id in trace_ids:
             if trace_id not in totals:

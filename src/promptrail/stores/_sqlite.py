@@ -325,15 +325,25 @@ class SqliteStore:
                 trace_ids,
             )
         }
-        # The root's log_id is the trace_id; until it is stored, the earliest log stands in.
-        heads: dict[str, tuple[Any, ...]] = {}
-        for row in self._query(
-            "SELECT trace_id, log_id, path, kind, start_time, end_time, latency, error "
-            f"FROM logs WHERE trace_id IN ({marks}) AND (log_id = trace_id OR start_time = "
-            "(SELECT MIN(start_time) FROM logs AS o WHERE o.trace_id = logs.trace_id))",
-            trace_ids,
-        ):
-            if row[0] not in heads or row[1] == row[0]:
+        # The root's log_id is the trace_id (found by primary key); until it is stored, the
+        # earliest log stands in.
+        columns = "trace_id, log_id, path, kind, start_time, end_time, latency, error"
+        heads: dict[str, tuple[Any, ...]] = {
+            row[0]: row
+            for row in self._query(
+                f"SELECT {columns} FROM logs WHERE log_id IN ({marks}) AND log_id = trace_id",
+                trace_ids,
+            )
+        }
+        missing = [t for t in trace_ids if t in totals and t not in heads]
+        if missing:
+            marks = ",".join("?" * len(missing))
+            for row in self._query(
+                f"SELECT {columns} FROM logs WHERE trace_id IN ({marks}) AND start_time = "
+                "(SELECT MIN(start_time) FROM logs AS o WHERE o.trace_id = logs.trace_id) "
+                "ORDER BY log_id DESC",
+                missing,
+            ):
                 heads[row[0]] = row
         summaries = []
         for trace_id in trace_ids:
