@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime
 import io
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.fixtures.traces import NOW, support_trace
@@ -76,3 +79,22 @@ def test_show_on_an_unreachable_database_says_so(capsys: pytest.CaptureFixture[s
     err = capsys.readouterr().err
     assert "unavailable" in err
     assert "secret" not in err
+
+
+def test_serve_retain_prunes_old_traces(
+    tmp_path: Path, serve_command: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """serve --retain 30d deletes a 40-day-old trace by itself and keeps the new one."""
+    db = tmp_path / "retain.db"
+    store = open_store(str(db))
+    store.insert(support_trace("old", base=NOW - datetime.timedelta(days=40)))
+    store.insert(support_trace("new"))
+    monkeypatch.setenv("PROMPTRAIL_RETAIN_INTERVAL", "0.2")
+    served = serve_command("--db", str(db), "--retain", "30d", "--no-viewer", keys="k" * 20)
+    deadline = time.monotonic() + 10
+    while store.trace("old") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert store.trace("old") == []
+    assert len(store.trace("new")) == 3
+    assert "deleting traces older than 30 days" in served.stop()
+    store.close()

@@ -52,7 +52,7 @@ def prune(args: argparse.Namespace, out: TextIO) -> int:
         gone = store.prune(parse_since(f"{args.older_than}s"))
     finally:
         store.close()
-    out.write(f"promptrail: pruned {gone} logs older than {args.older_than:g}s\n")
+    out.write(f"promptrail: pruned {gone} logs older than {args.older_than / 86400:g} days\n")
     return 0
 
 

@@ -91,7 +91,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     if args.retain is not None:
         interval = float(os.environ.get("PROMPTRAIL_RETAIN_INTERVAL", "3600"))
         Retention(store, args.retain, interval=interval).start()
-        out.write(f"promptrail: deleting traces older than {args.retain:g}s\n")
+        out.write(f"promptrail: deleting traces older than {args.retain / 86400:g} days\n")
     if not args.no_viewer:
         from promptrail.server._web import LOOPBACK_HOSTS, create_web_app
 
