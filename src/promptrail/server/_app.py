@@ -340,8 +340,8 @@ def accept_batch(store: Store, raw: bytes, query: Any) -> JSONResponse:
         except ValidationError as exc:
             results.append({"status": 422, "detail": _validation_errors(exc)})
             continue
-        except sqlite3.Error:
-            results.append({"status": 503, "detail": "the store is busy"})
+        except (StoreUnavailableError, sqlite3.Error):
+            results.append({"status": 503, "detail": "the store is busy or unavailable"})
             continue
         results.append({"status": 200, "id": record.log_id, "trace_id": record.trace_id})
         valid.append((index, record))
@@ -355,15 +355,15 @@ def _store_each(
     """Write ``valid`` in one transaction; if that fails, one by one, marking each failure."""
     try:
         store.write([record for _, record in valid])
-    except sqlite3.OperationalError:  # locked past the busy timeout: the client retries them
+    except (StoreUnavailableError, sqlite3.OperationalError):  # the client retries them
         for index, _ in valid:
-            results[index] = {"status": 503, "detail": "the store is busy"}
+            results[index] = {"status": 503, "detail": "the store is busy or unavailable"}
     except Exception:  # isolated below, record by record
         for index, record in valid:
             try:
                 store.write([record])
-            except sqlite3.OperationalError:
-                results[index] = {"status": 503, "detail": "the store is busy"}
+            except (StoreUnavailableError, sqlite3.OperationalError):
+                results[index] = {"status": 503, "detail": "the store is busy or unavailable"}
             except Exception as exc:  # a value the store cannot hold
                 detail = f"the store cannot hold this log: {type(exc).__name__}"
                 results[index] = {"status": 422, "detail": detail}
