@@ -5,7 +5,8 @@ Three measurements, on whatever machine runs it (clients and servers share it):
 
 * **Through ``promptrail serve``**: replicas (1 or 2 ``promptrail serve`` processes on loopback
   ports, one store) take per-log ``POST /v5/flows/log`` requests from client threads spread over
-  them. These are per-log numbers (the batch route, ``POST /v5/logs/batch``, is not used yet), bounded by HTTP per request, not by the store.
+  them. Per-log numbers (the batch route, ``POST /v5/logs/batch``, is not used yet), bounded
+  by HTTP per request, not by the store.
 * **Store inserts**: what a batch route would hand the store: ``store.insert`` of 500-log batches
   from 1 or 2 processes (one per replica), each with its own store object.
 * **Reads at scale**: ``--logs N`` (default 1,000,000) logs in 50-log traces bulk-loaded (SQLite
