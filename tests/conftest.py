@@ -16,7 +16,7 @@ import promptrail
 from promptrail.exporters import InMemoryExporter
 from promptrail.testing import reset
 
-pytest_plugins = ["tests.fixtures.sdk", "tests.fixtures.traces"]
+pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.sdk", "tests.fixtures.traces"]
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 

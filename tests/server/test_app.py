@@ -177,7 +177,7 @@ class TestReceiverWrites:
         )
         assert response.status_code == 422
 
-    @pytest.mark.parametrize("method", ["write", "get"])  # get: a child's trace is looked up
+    @pytest.mark.parametrize("method", ["insert", "get"])  # get: a child's trace is looked up
     def test_busy_store_is_503_with_retry_after(self, db: Path, method: str) -> None:
         """A store locked past its busy timeout answers 503 and Retry-After: the client retries."""
         app = create_app(db_path=db, api_keys=[KEY])

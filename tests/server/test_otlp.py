@@ -526,7 +526,7 @@ class TestOtlpErrors:
         def locked(records: Any) -> None:
             raise sqlite3.OperationalError("database is locked")
 
-        monkeypatch.setattr(app.state.store, "write", locked)
+        monkeypatch.setattr(app.state.store, "insert", locked)
         with ServerThread(app) as server:
             response = post(server, chat_export())
         assert response.status_code == 503

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from promptrail._record.models import LogRecord
-from promptrail.stores._sqlite import SqliteStore
+from promptrail.stores._base import Store
 
 __all__ = ["Follower", "NewTrace"]
 
@@ -60,7 +60,7 @@ class Follower:
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: Store,
         *,
         path: str | None = None,
         errors_only: bool = False,

@@ -1,4 +1,4 @@
-"""The ``promptrail`` command: ``show``, ``tail`` and ``stats`` over the SQLite store.
+"""The ``promptrail`` command: ``show``, ``tail`` and ``stats`` over a store (SQLite or PostgreSQL).
 
 Subcommands register themselves in :data:`COMMANDS` (name → (help, configure parser, run)), so a
 module adding one (``serve``) does not touch the others. Drawing lives in ``_viewer``, following
@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from promptrail._record.models import LogRecord
-from promptrail.cli import _prices, _serve
+from promptrail.cli import _admin, _prices, _serve
 from promptrail.cli._follow import Follower, NewTrace
 from promptrail.cli._viewer import (
     Palette,
@@ -26,13 +26,21 @@ from promptrail.cli._viewer import (
     render_tree,
     sanitize,
 )
+from promptrail.exceptions import ConfigurationError
+from promptrail.stores._base import NotAStoreError, Store, StoreUnavailableError
+from promptrail.stores._open import is_postgres_url, open_store
 from promptrail.stores._query import PathStats, parse_since, path_stats
-from promptrail.stores._sqlite import NotAStoreError, SqliteStore, default_db_path
+from promptrail.stores._sqlite import default_db_path
 
 __all__ = ["COMMANDS", "main", "render_tree"]
 
 Runner = Callable[[argparse.Namespace, TextIO], int]
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Runner]] = {}
+
+
+DB_HELP = (
+    "the store: a SQLite file or a postgresql:// URL (default: $PROMPTRAIL_DB or ./promptrail.db)"
+)
 
 
 def _default_db() -> str:
@@ -47,9 +55,7 @@ def _since(text: str) -> str:
 
 
 def _common(parser: argparse.ArgumentParser, *, filters: bool = True) -> None:
-    parser.add_argument(
-        "--db", default=None, help="the SQLite store (default: $PROMPTRAIL_DB or ./promptrail.db)"
-    )
+    parser.add_argument("--db", default=None, help=DB_HELP)
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     parser.add_argument(
         "--color",
@@ -86,7 +92,7 @@ def _show_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _resolve(store: SqliteStore, trace_id: str) -> str | None:
+def _resolve(store: Store, trace_id: str) -> str | None:
     """Return the full id of a trace given whole or shortened (the start or end of it)."""
     if store.trace_summaries([trace_id]):
         return trace_id
@@ -100,12 +106,12 @@ def _resolve(store: SqliteStore, trace_id: str) -> str | None:
             f"promptrail: {shown} is ambiguous: {listed}{', ...' * (len(matches) > 5)}\n"
         )
     else:
-        sys.stderr.write(f"promptrail: no trace {shown} in {store.path}\n")
+        sys.stderr.write(f"promptrail: no trace {shown} in {store.location}\n")
     return None
 
 
 def _show(args: argparse.Namespace, out: TextIO) -> int:
-    store = SqliteStore(args.db or _default_db(), create=False)
+    store = open_store(args.db or _default_db(), create=False)
     if args.trace_id:
         found = _resolve(store, args.trace_id)
         if found is None:
@@ -117,7 +123,7 @@ def _show(args: argparse.Namespace, out: TextIO) -> int:
         )
     if not trace_ids:
         if not args.json:
-            out.write(f"no matching traces in {store.path}\n")
+            out.write(f"no matching traces in {store.location}\n")
         return 0
     palette = Palette.for_stream(out, args.color)
     for trace_id in reversed(trace_ids):  # oldest first, so the newest ends next to the prompt
@@ -155,14 +161,16 @@ def _tail_parser(parser: argparse.ArgumentParser) -> None:
 
 def _open_when_there(
     args: argparse.Namespace, stop: Callable[[int], bool]
-) -> tuple[SqliteStore | None, bool]:
+) -> tuple[Store | None, bool]:
     """Open the store, waiting while the file does not exist yet; also say whether we waited."""
     path = args.db or _default_db()
+    if is_postgres_url(path):
+        return open_store(path, create=False), False
     polls = 0
     while True:
         if os.path.exists(path):
             try:
-                return SqliteStore(path, create=False), polls > 0
+                return open_store(path, create=False), polls > 0
             except NotAStoreError:
                 if not polls:  # it was there before us and is something else
                     raise
@@ -249,7 +257,7 @@ def _totals(rows: list[PathStats]) -> dict[str, Any]:
 
 
 def _stats(args: argparse.Namespace, out: TextIO) -> int:
-    store = SqliteStore(args.db or _default_db(), create=False)
+    store = open_store(args.db or _default_db(), create=False)
     rows = path_stats(store.log_summaries(path=args.path, since=args.since))
     totals = _totals(rows)
     if args.json:
@@ -258,7 +266,7 @@ def _stats(args: argparse.Namespace, out: TextIO) -> int:
         return 0
     palette = Palette.for_stream(out, args.color)
     window = f"since {args.since[:19].replace('T', ' ')} UTC" if args.since else "all time"
-    out.write(palette.paint(f"{store.path}  {window}", "bold") + "\n")
+    out.write(palette.paint(f"{store.location}  {window}", "bold") + "\n")
     if not rows:
         out.write("no logs\n")
         return 0
@@ -297,6 +305,8 @@ COMMANDS["stats"] = (
     _stats,
 )
 COMMANDS["prices"] = (_prices.HELP, _prices.configure_parser, _prices.run)
+COMMANDS["prune"] = (_admin.PRUNE_HELP, _admin.prune_parser, _admin.prune)
+COMMANDS["db"] = (_admin.DB_HELP, _admin.db_parser, _admin.db)
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
@@ -313,9 +323,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     run = COMMANDS[args.command][2]
     try:
         return run(args, out)
-    except NotAStoreError as exc:
+    except (NotAStoreError, ConfigurationError) as exc:
         sys.stderr.write(f"promptrail: {exc}\n")
         return 2
+    except StoreUnavailableError as exc:
+        sys.stderr.write(f"promptrail: the store is unavailable: {exc}\n")
+        return 3
     except BrokenPipeError:  # `promptrail show | head`: the reader left, which is fine
         if out is sys.stdout:  # pragma: no cover - needs a real closed pipe
             # Point stdout at /dev/null so the interpreter's final flush does not complain.

@@ -7,18 +7,30 @@ import os
 import sys
 from typing import TextIO
 
+from promptrail.cli._admin import parse_age
 from promptrail.exceptions import ConfigurationError
+from promptrail.server._retention import Retention
+from promptrail.stores._base import StoreUnavailableError
 from promptrail.stores._sqlite import default_db_path
 
 __all__ = ["configure_parser", "run"]
 
-HELP = "run the log receiver (a Humanloop-compatible API over the SQLite store)"
+HELP = "run the log receiver (a Humanloop-compatible API over a SQLite or PostgreSQL store)"
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Add the ``serve`` options to ``parser``."""
     parser.add_argument(
-        "--db", default=None, help="the SQLite store (default: $PROMPTRAIL_DB or ./promptrail.db)"
+        "--db",
+        default=None,
+        help="the store: a SQLite file or a postgresql:// URL shared by several receivers "
+        "(default: $PROMPTRAIL_DB or ./promptrail.db)",
+    )
+    parser.add_argument(
+        "--retain",
+        type=parse_age,
+        default=None,
+        help="delete traces older than this (30d, 12h), checked hourly; one replica at a time",
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine)"
@@ -72,9 +84,14 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     db = args.db or default_db_path()
     try:
         app = create_app(db_path=db, max_body_bytes=args.max_body_bytes or DEFAULT_MAX_BODY_BYTES)
-    except ConfigurationError as exc:
+    except (ConfigurationError, StoreUnavailableError) as exc:
         sys.stderr.write(f"promptrail: {exc}\n")
         return 2
+    store = app.state.store
+    if args.retain is not None:
+        interval = float(os.environ.get("PROMPTRAIL_RETAIN_INTERVAL", "3600"))
+        Retention(store, args.retain, interval=interval).start()
+        out.write(f"promptrail: deleting traces older than {args.retain / 86400:g} days\n")
     if not args.no_viewer:
         from promptrail.server._web import LOOPBACK_HOSTS, create_web_app
 
@@ -83,7 +100,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         hosts = [*LOOPBACK_HOSTS, args.host, *args.allowed_host]
         app.mount("/", create_web_app(app.state.store, allowed_hosts=hosts))
         out.write(f"promptrail: trace viewer at http://{args.host}:{args.port}/\n")
-    out.write(f"promptrail: serving {db} at http://{args.host}:{args.port}/v5\n")
+    out.write(f"promptrail: serving {store.location} at http://{args.host}:{args.port}/v5\n")
     out.write(f"promptrail: OTLP/HTTP traces at http://{args.host}:{args.port}/v1/traces\n")
     out.flush()
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")

@@ -38,12 +38,17 @@ from promptrail._record.versions import version_id
 from promptrail._runtime.ids import DEFAULT_IDS, next_seq
 from promptrail.exceptions import ConfigurationError
 from promptrail.server._otlp import add_otlp_routes
-from promptrail.stores._sqlite import SqliteStore, default_db_path
+from promptrail.stores._base import Store, StoreUnavailableError
+from promptrail.stores._open import open_store
+from promptrail.stores._sqlite import default_db_path
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "create_app"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "RETRY_AFTER_SECONDS", "create_app"]
 
 DEFAULT_MAX_BODY_BYTES = 1_048_576
 """The largest request body accepted (1 MiB); larger bodies get 413."""
+
+RETRY_AFTER_SECONDS = 1
+"""What a 503 (the store is locked, down or restarting) asks clients to wait, in seconds."""
 
 _ID_PREFIX: dict[LogKind, str] = {"prompt": "pr_", "flow": "fl_", "tool": "tl_"}
 
@@ -126,9 +131,13 @@ def _tree(records: Sequence[LogRecord]) -> list[dict[str, Any]]:
     return roots
 
 
+def _unavailable(detail: str) -> JSONResponse:
+    return _error(503, detail, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 def create_app(
     *,
-    db_path: str | os.PathLike[str] | None = None,
+    db_path: str | os.PathLike[str] | Store | None = None,
     api_keys: Iterable[str] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     routes: Sequence[BaseRoute] = (),
@@ -136,9 +145,10 @@ def create_app(
     """Build the receiver's ASGI app.
 
     Args:
-        db_path: The SQLite store (created if missing); ``app.state.store`` is its
-            :class:`~promptrail.exporters.SqliteStore`. Default: ``$PROMPTRAIL_DB``, else
-            ``promptrail.db``, as for :class:`~promptrail.exporters.SqliteExporter`.
+        db_path: The store: a ``postgresql://`` URL (needs ``promptrail[postgres]``; migrations
+            are applied), a SQLite path (created if missing) or an open store.
+            ``app.state.store`` is it. Default: ``$PROMPTRAIL_DB``, else ``promptrail.db``, as
+            for :class:`~promptrail.exporters.SqliteExporter`.
         api_keys: Keys accepted in ``X-API-KEY`` (or ``Authorization: Bearer``). Default:
             ``$PROMPTRAIL_SERVER_API_KEYS`` (comma-separated).
         max_body_bytes: The largest request body accepted; larger ones get 413.
@@ -157,8 +167,11 @@ def create_app(
     if max_body_bytes < 1:
         msg = f"max_body_bytes must be positive, not {max_body_bytes!r}"
         raise ConfigurationError(msg)
-    store = SqliteStore(default_db_path() if db_path is None else db_path)
-    store.count()  # create the file and schema now: a bad path fails here, not on a request
+    if db_path is None or isinstance(db_path, (str, os.PathLike)):
+        store = open_store(default_db_path() if db_path is None else db_path)
+        store.count()  # create the file and schema now: a bad path fails here, not on a request
+    else:
+        store = db_path
 
     def key_ok(headers: Mapping[str, str]) -> bool:
         given = _given_key(headers)
@@ -179,6 +192,12 @@ def create_app(
         openapi_url=None,  # served below, under /v5 and its key like every other /v5 route
     )
     app.state.store = store
+
+    async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        return _unavailable(f"the store is unavailable: {exc}")
+
+    # Reads too: a database that is down or restarting is a 503 the client may retry.
+    app.add_exception_handler(StoreUnavailableError, store_unavailable)
     api = APIRouter(prefix="/v5", dependencies=[Depends(require_key)])
 
     def accept(raw: bytes, kind: LogKind, query: Any) -> LogRecord | JSONResponse:
@@ -200,9 +219,11 @@ def create_app(
                 record = LogRecord.model_validate(_complete(store, data, kind, query))
             except ValidationError as exc:
                 return _error(422, _validation_errors(exc))
-            store.write([record])
-        except sqlite3.OperationalError:  # locked past the busy timeout: let the client retry
-            return _error(503, "the store is busy", {"Retry-After": "1"})
+            store.insert([record])
+        except (StoreUnavailableError, sqlite3.OperationalError):
+            # Locked past the busy timeout, or the database is down: nothing was stored and
+            # nothing acknowledged; the client retries (HttpExporter spools meanwhile).
+            return _unavailable("the store is busy or unavailable")
         except (ValueError, OverflowError, RecursionError) as exc:
             # A body valid in shape that cannot be written: a lone surrogate, nested deeper
             # than the encoder goes, or a number too large for the store.
@@ -290,7 +311,7 @@ def create_app(
     return app
 
 
-def accept_batch(store: SqliteStore, raw: bytes, query: Any) -> JSONResponse:
+def accept_batch(store: Store, raw: bytes, query: Any) -> JSONResponse:
     """Parse and store ``{"logs": [log, ...]}``; answer ``{"results": [...]}`` in the same order.
 
     Each log is a body of ``/prompts|flows|tools/log`` with its ``kind``. Its result is
@@ -319,8 +340,8 @@ def accept_batch(store: SqliteStore, raw: bytes, query: Any) -> JSONResponse:
         except ValidationError as exc:
             results.append({"status": 422, "detail": _validation_errors(exc)})
             continue
-        except sqlite3.Error:
-            results.append({"status": 503, "detail": "the store is busy"})
+        except (StoreUnavailableError, sqlite3.Error):
+            results.append({"status": 503, "detail": "the store is busy or unavailable"})
             continue
         results.append({"status": 200, "id": record.log_id, "trace_id": record.trace_id})
         valid.append((index, record))
@@ -329,20 +350,20 @@ def accept_batch(store: SqliteStore, raw: bytes, query: Any) -> JSONResponse:
 
 
 def _store_each(
-    store: SqliteStore, valid: Sequence[tuple[int, LogRecord]], results: list[dict[str, Any]]
+    store: Store, valid: Sequence[tuple[int, LogRecord]], results: list[dict[str, Any]]
 ) -> None:
     """Write ``valid`` in one transaction; if that fails, one by one, marking each failure."""
     try:
         store.write([record for _, record in valid])
-    except sqlite3.OperationalError:  # locked past the busy timeout: the client retries them
+    except (StoreUnavailableError, sqlite3.OperationalError):  # the client retries them
         for index, _ in valid:
-            results[index] = {"status": 503, "detail": "the store is busy"}
+            results[index] = {"status": 503, "detail": "the store is busy or unavailable"}
     except Exception:  # isolated below, record by record
         for index, record in valid:
             try:
                 store.write([record])
-            except sqlite3.OperationalError:
-                results[index] = {"status": 503, "detail": "the store is busy"}
+            except (StoreUnavailableError, sqlite3.OperationalError):
+                results[index] = {"status": 503, "detail": "the store is busy or unavailable"}
             except Exception as exc:  # a value the store cannot hold
                 detail = f"the store cannot hold this log: {type(exc).__name__}"
                 results[index] = {"status": 422, "detail": detail}
@@ -357,9 +378,7 @@ def _given_key(headers: Mapping[str, str]) -> bytes:
     return key.encode()
 
 
-def _complete(
-    store: SqliteStore, data: dict[str, Any], kind: LogKind, query: Any
-) -> dict[str, Any]:
+def _complete(store: Store, data: dict[str, Any], kind: LogKind, query: Any) -> dict[str, Any]:
     """Fill what a Humanloop-style client may leave out; the endpoint decides the kind."""
     data = dict(data)
     data["kind"] = kind

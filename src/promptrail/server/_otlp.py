@@ -36,7 +36,7 @@ from starlette.concurrency import run_in_threadpool
 
 from promptrail._record.models import LogRecord
 from promptrail._runtime import errors as _errors
-from promptrail.stores._sqlite import SqliteStore
+from promptrail.stores._base import Store, StoreUnavailableError
 
 if TYPE_CHECKING:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -307,7 +307,7 @@ def _success(rejected: int, error: str, *, as_json: bool) -> Response:
 def add_otlp_routes(
     app: FastAPI,
     *,
-    store: SqliteStore,
+    store: Store,
     key_ok: Callable[[Mapping[str, str]], bool],
     read_body: Callable[[Request, int], Any],
     max_body_bytes: int,
@@ -349,8 +349,9 @@ def add_otlp_routes(
             return status_response(exc.status, exc.message, as_json=as_json)
         if records:
             try:
-                await run_in_threadpool(store.write, records)
-            except sqlite3.OperationalError:  # locked past the busy timeout: the exporter retries
+                await run_in_threadpool(store.insert, records)
+            except (StoreUnavailableError, sqlite3.OperationalError):
+                # Locked past the busy timeout, or the database is down: the exporter retries.
                 return status_response(503, "the store is busy", as_json=as_json)
         return _success(rejected, error, as_json=as_json)
 

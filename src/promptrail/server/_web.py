@@ -24,8 +24,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from promptrail.stores._base import Store, StoreUnavailableError, TraceSummary
 from promptrail.stores._query import parse_since
-from promptrail.stores._sqlite import SqliteStore, TraceSummary
 
 __all__ = ["create_web_app", "web_routes"]
 
@@ -63,7 +63,7 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=_API_HEADERS)
 
 
-def web_routes(store: SqliteStore) -> list[BaseRoute]:
+def web_routes(store: Store) -> list[BaseRoute]:
     """Return the viewer's routes (the page, its assets and its JSON reads) over ``store``.
 
     Args:
@@ -134,7 +134,7 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 """The names a browser on this machine uses for a server bound to loopback."""
 
 
-def create_web_app(store: SqliteStore, *, allowed_hosts: Sequence[str] | None = None) -> Starlette:
+def create_web_app(store: Store, *, allowed_hosts: Sequence[str] | None = None) -> Starlette:
     """Return the trace viewer as a Starlette app over ``store`` (mountable at any prefix).
 
     Args:
@@ -149,4 +149,14 @@ def create_web_app(store: SqliteStore, *, allowed_hosts: Sequence[str] | None = 
     middleware = []
     if allowed_hosts is not None:
         middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)))
-    return Starlette(routes=web_routes(store), middleware=middleware)
+    return Starlette(
+        routes=web_routes(store),
+        middleware=middleware,
+        exception_handlers={StoreUnavailableError: _unavailable},
+    )
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    response = _error(503, f"the store is unavailable: {exc}")
+    response.headers["Retry-After"] = "1"
+    return response

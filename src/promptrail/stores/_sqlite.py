@@ -14,12 +14,20 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from promptrail._record.encode import dump_json
 from promptrail._record.models import LogRecord
 from promptrail._runtime.locks import hold_across_fork
-from promptrail.exceptions import PromptrailError
+from promptrail.stores._base import (
+    InsertResult,
+    LogSummary,
+    NotAStoreError,
+    StoreUnavailableError,
+    TraceSummary,
+    recent_traces,
+    total_cost,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -64,59 +72,16 @@ INSERT OR IGNORE INTO logs (
 """
 
 
+_UPDATE = """
+UPDATE logs SET trace_id = ?, trace_parent_id = ?, path = ?, kind = ?, start_time = ?,
+    end_time = ?, latency = ?, error = ?, prompt_tokens = ?, output_tokens = ?, cost = ?, body = ?
+WHERE log_id = ?
+"""
+
+
 def default_db_path() -> str:
     """Return the embedded store's file: ``$PROMPTRAIL_DB``, else ``./promptrail.db``."""
     return os.environ.get("PROMPTRAIL_DB") or "promptrail.db"
-
-
-class NotAStoreError(PromptrailError):
-    """The file is missing or is not a promptrail SQLite store.
-
-    .. versionadded:: 0.1.0
-    """
-
-
-class TraceSummary(NamedTuple):
-    """One trace in a list: its root (or earliest log when the root is not stored yet) and totals.
-
-    .. versionadded:: 0.1.0
-    """
-
-    trace_id: str
-    path: str
-    kind: str
-    start_time: str
-    end_time: str | None
-    latency: float | None
-    error: str | None
-    logs: int
-    errors: int
-    prompt_tokens: int | None
-    output_tokens: int | None
-    cost: float | None
-    complete: bool
-
-
-class LogSummary(NamedTuple):
-    """The indexed columns of one log, enough for statistics without parsing bodies.
-
-    .. versionadded:: 0.1.0
-    """
-
-    path: str
-    kind: str
-    latency: float | None
-    error: str | None
-    prompt_tokens: int | None
-    output_tokens: int | None
-    cost: float | None
-
-
-def total_cost(record: LogRecord) -> float | None:
-    """``prompt_cost + output_cost``; ``None`` when neither is known."""
-    if record.prompt_cost is None and record.output_cost is None:
-        return None
-    return (record.prompt_cost or 0.0) + (record.output_cost or 0.0)
 
 
 def _row(record: LogRecord) -> tuple[Any, ...]:
@@ -206,23 +171,72 @@ class SqliteStore:
         self._pid = os.getpid()
         return conn
 
-    def write(self, records: Sequence[LogRecord]) -> int:
-        """Store ``records`` in one transaction; return how many were new."""
+    @property
+    def location(self) -> str:
+        """The database file, as text."""
+        return str(self._path)
+
+    def schema_version(self) -> int:
+        """Return the schema version in the file's ``promptrail_meta``."""
+        rows = self._query("SELECT value FROM promptrail_meta WHERE key = 'schema'")
+        return int(rows[0][0]) if rows else 0
+
+    def insert(self, records: Sequence[LogRecord]) -> list[InsertResult]:
+        """Store ``records`` in one transaction, idempotently on ``log_id``; one result each.
+
+        A record whose id is stored already (or repeated earlier in the batch) is a
+        ``"duplicate"`` and leaves the stored one as it was.
+
+        Raises:
+            StoreUnavailableError: The file stayed locked past the busy timeout (nothing stored).
+        """
         rows = [_row(r) for r in records]
+        results: list[InsertResult] = []
         with self._lock:
             conn = self._connect()
-            before = conn.total_changes
-            conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(_INSERT, rows)
-                conn.execute("COMMIT")
-            except BaseException:
-                # Never leave a transaction open (a failed COMMIT included): later writes would
-                # all fail. The batch is all-or-nothing either way.
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            return conn.total_changes - before
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for row in rows:
+                        # rowcount is 0 when INSERT OR IGNORE skipped the row.
+                        new = conn.execute(_INSERT, row).rowcount == 1
+                        results.append(InsertResult(row[0], "created" if new else "duplicate"))
+                    conn.execute("COMMIT")
+                except BaseException:
+                    # Never leave a transaction open (a failed COMMIT included): later writes
+                    # would all fail. The batch is all-or-nothing either way.
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                msg = f"{self._path}: {exc}"
+                raise StoreUnavailableError(msg) from exc
+        return results
+
+    def write(self, records: Sequence[LogRecord]) -> int:
+        """Store ``records`` in one transaction; return how many were new."""
+        return sum(r.status == "created" for r in self.insert(records))
+
+    def update(self, record: LogRecord) -> bool:
+        """Replace the stored log with ``record``'s id; False when there is none."""
+        row = _row(record)
+        with self._lock:
+            cur = self._connect().execute(_UPDATE, (*row[1:], row[0]))
+            return cur.rowcount == 1
+
+    def prune(self, older_than: str) -> int:
+        """Delete the traces whose every log started before ``older_than``; return the logs gone.
+
+        Whole traces go, so no tree is left half-pruned.
+        """
+        with self._lock:
+            cur = self._connect().execute(
+                "DELETE FROM logs WHERE trace_id IN (SELECT trace_id FROM logs "
+                "WHERE start_time < ?) AND trace_id NOT IN (SELECT trace_id FROM logs "
+                "WHERE start_time >= ?)",
+                (older_than, older_than),
+            )
+            return cur.rowcount
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
@@ -252,6 +266,10 @@ class SqliteStore:
         )
         return [LogRecord.model_validate_json(row[0]) for row in rows]
 
+    def try_prune(self, older_than: str) -> int | None:
+        """Prune (SQLite's write lock already keeps two prunes apart); never None here."""
+        return self.prune(older_than)
+
     def get(self, log_id: str) -> LogRecord | None:
         """Return the log with this id, or None."""
         rows = self._query("SELECT body FROM logs WHERE log_id = ?", (log_id,))
@@ -264,19 +282,34 @@ class SqliteStore:
         path: str | None = None,
         errors_only: bool = False,
         since: str | None = None,
+        before: str | None = None,
     ) -> list[str]:
         """Return the ids of the ``last`` most recently started traces, newest first.
 
         With filters, a trace is listed when one of its logs matches (``path``, ``errors_only``,
-        started at or after ``since``, an ISO time).
+        started at or after ``since``, an ISO time). ``before`` (an ISO time: the start of the
+        previous page's last trace) lists the traces that started earlier.
         """
         where, params = _filters(path=path, errors_only=errors_only, since=since)
-        sql = (
-            f"SELECT trace_id, MIN(start_time) AS started FROM logs{where} "
-            "GROUP BY trace_id ORDER BY started DESC LIMIT ?"
-        )
-        params.append(last)
-        return [row[0] for row in self._query(sql, params)]
+        extra = " AND " if where else " WHERE "
+
+        def scan(after: tuple[str, str] | None, n: int) -> list[tuple[str, str, str]]:
+            sql = f"SELECT start_time, log_id, trace_id FROM logs{where}"
+            args = list(params)
+            if after is not None:
+                sql += f"{extra}(start_time < ? OR (start_time = ? AND log_id < ?))"
+                args += [after[0], after[0], after[1]]
+            return self._query(sql + " ORDER BY start_time DESC, log_id DESC LIMIT ?", [*args, n])
+
+        def starts(trace_ids: list[str]) -> dict[str, str]:
+            marks = ",".join("?" * len(trace_ids))
+            sql = (
+                f"SELECT trace_id, MIN(start_time) FROM logs{where}{extra}trace_id IN ({marks}) "
+                "GROUP BY trace_id"
+            )
+            return dict(self._query(sql, [*params, *trace_ids]))
+
+        return recent_traces(scan, starts, last, before)
 
     def trace_summaries(self, trace_ids: Sequence[str]) -> list[TraceSummary]:
         """Return one :class:`TraceSummary` per stored trace of ``trace_ids``, in that order."""
@@ -292,15 +325,25 @@ class SqliteStore:
                 trace_ids,
             )
         }
-        # The root's log_id is the trace_id; until it is stored, the earliest log stands in.
-        heads: dict[str, tuple[Any, ...]] = {}
-        for row in self._query(
-            "SELECT trace_id, log_id, path, kind, start_time, end_time, latency, error "
-            f"FROM logs WHERE trace_id IN ({marks}) AND (log_id = trace_id OR start_time = "
-            "(SELECT MIN(start_time) FROM logs AS o WHERE o.trace_id = logs.trace_id))",
-            trace_ids,
-        ):
-            if row[0] not in heads or row[1] == row[0]:
+        # The root's log_id is the trace_id (found by primary key); until it is stored, the
+        # earliest log stands in.
+        columns = "trace_id, log_id, path, kind, start_time, end_time, latency, error"
+        heads: dict[str, tuple[Any, ...]] = {
+            row[0]: row
+            for row in self._query(
+                f"SELECT {columns} FROM logs WHERE log_id IN ({marks}) AND log_id = trace_id",
+                trace_ids,
+            )
+        }
+        missing = [t for t in trace_ids if t in totals and t not in heads]
+        if missing:
+            marks = ",".join("?" * len(missing))
+            for row in self._query(
+                f"SELECT {columns} FROM logs WHERE trace_id IN ({marks}) AND start_time = "
+                "(SELECT MIN(start_time) FROM logs AS o WHERE o.trace_id = logs.trace_id) "
+                "ORDER BY log_id DESC",
+                missing,
+            ):
                 heads[row[0]] = row
         summaries = []
         for trace_id in trace_ids:

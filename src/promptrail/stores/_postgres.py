@@ -1,0 +1,467 @@
+"""``PostgresStore``: the logs in a PostgreSQL database that several receivers share.
+
+The table ``promptrail_logs`` holds the body as JSONB beside the columns the viewer filters on,
+the same ones as SQLite's. ``seq`` (an identity column) numbers inserts for the live page: inserts
+take a transaction-level advisory lock, so ``seq`` order is commit order and a follower reading
+``seq > cursor`` never skips a row committed late. Text columns use the "C" collation, so ISO times
+and paths compare byte by byte as in SQLite. Migrations are versioned (``promptrail_schema``) and
+applied at start under an advisory lock, so replicas starting together do not race.
+
+psycopg 3 and psycopg-pool come with ``pip install 'promptrail[postgres]'``; this module is
+imported only when a ``postgresql://`` URL is used. A database that is down or restarting raises
+:class:`~promptrail.stores._base.StoreUnavailableError`; the pool reconnects on the next call.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import psycopg_pool
+
+from promptrail._record.encode import dump_json
+from promptrail._record.models import LogRecord
+from promptrail.stores._base import (
+    InsertResult,
+    LogSummary,
+    NotAStoreError,
+    StoreUnavailableError,
+    TraceSummary,
+    recent_traces,
+    total_cost,
+)
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgresStore"]
+
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (
+        1,
+        """
+        CREATE TABLE promptrail_logs (
+            seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+            log_id text PRIMARY KEY,
+            trace_id text COLLATE "C" NOT NULL,
+            trace_parent_id text COLLATE "C",
+            path text COLLATE "C" NOT NULL,
+            kind text NOT NULL,
+            start_time text COLLATE "C" NOT NULL,
+            end_time text COLLATE "C",
+            latency double precision,
+            error text,
+            prompt_tokens bigint,
+            output_tokens bigint,
+            cost double precision,
+            body jsonb NOT NULL
+        );
+        CREATE INDEX promptrail_logs_trace_id ON promptrail_logs (trace_id, start_time);
+        CREATE INDEX promptrail_logs_parent_id ON promptrail_logs (trace_parent_id);
+        CREATE INDEX promptrail_logs_path ON promptrail_logs (path text_pattern_ops);
+        CREATE INDEX promptrail_logs_start_time ON promptrail_logs (start_time);
+        CREATE INDEX promptrail_logs_roots ON promptrail_logs (start_time DESC)
+            WHERE log_id = trace_id;
+        """,
+    ),
+)
+"""(version, SQL) in order; a database is at the highest version applied."""
+
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+_MIGRATION_LOCK = 0x70726D31  # advisory lock keys: arbitrary, fixed, promptrail's own
+_INSERT_LOCK = 0x70726D32
+PRUNE_LOCK = 0x70726D33
+"""The advisory lock a periodic prune holds, so one replica at a time prunes."""
+
+_COLUMNS = (
+    "log_id, trace_id, trace_parent_id, path, kind, start_time, end_time, latency, error, "
+    "prompt_tokens, output_tokens, cost, body"
+)
+_INSERT = f"""
+INSERT INTO promptrail_logs ({_COLUMNS})
+SELECT * FROM unnest(
+    %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+    %s::float8[], %s::text[], %s::int8[], %s::int8[], %s::float8[], %s::jsonb[]
+)
+ON CONFLICT (log_id) DO NOTHING
+RETURNING log_id
+"""
+_UPDATE = """
+UPDATE promptrail_logs SET trace_id = %s, trace_parent_id = %s, path = %s, kind = %s,
+    start_time = %s, end_time = %s, latency = %s, error = %s, prompt_tokens = %s,
+    output_tokens = %s, cost = %s, body = %s::jsonb
+WHERE log_id = %s
+"""
+# JSONB refuses the NUL character: an escaped one (not an escaped backslash before "u0000")
+# becomes U+FFFD, and NULs leave the text columns.
+_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def _text(value: str | None) -> str | None:
+    return None if value is None else value.replace("\x00", "\ufffd")
+
+
+def _row(record: LogRecord) -> tuple[Any, ...]:
+    return (
+        _text(record.log_id),
+        _text(record.trace_id),
+        _text(record.trace_parent_id),
+        _text(record.path),
+        record.kind,
+        record.start_time.isoformat(),
+        None if record.end_time is None else record.end_time.isoformat(),
+        record.provider_latency,
+        _text(record.error),
+        record.prompt_tokens,
+        record.output_tokens,
+        total_cost(record),
+        _JSON_NUL.sub(r"\1\\ufffd", dump_json(record).decode()),
+    )
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password (for messages and ``location``)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    return urlunsplit(parts._replace(netloc=netloc[0].split(":")[0] + ":***@" + netloc[1]))
+
+
+class PostgresStore:
+    """A promptrail log store in a PostgreSQL database (``postgresql://user:pw@host/db``).
+
+    Thread-safe (a connection pool); several processes and machines may share one database.
+
+    Args:
+        url: A libpq connection URL.
+        create: Apply pending migrations at start; when False, a database without promptrail's
+            schema raises :class:`NotAStoreError` (readers use this).
+        max_connections: The pool's size.
+        timeout: Seconds to wait for a connection before :class:`StoreUnavailableError`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self, url: str, *, create: bool = True, max_connections: int = 8, timeout: float = 5.0
+    ) -> None:
+        self._url = url
+        self._timeout = timeout
+        self._pool = psycopg_pool.ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_connections,
+            kwargs={"autocommit": True, "connect_timeout": max(1, int(timeout))},
+            check=psycopg_pool.ConnectionPool.check_connection,
+            timeout=timeout,
+            reconnect_timeout=0,  # keep trying for ever: the database comes back
+            name="promptrail",
+            open=False,
+        )
+        self._pool.open(wait=False)
+        try:
+            if create:
+                self.upgrade()
+            elif self.schema_version() == 0:
+                msg = f"{self.location}: no promptrail schema (run: promptrail db upgrade)"
+                raise NotAStoreError(msg)
+        except BaseException:
+            self._pool.close()
+            raise
+
+    @property
+    def location(self) -> str:
+        """The database URL without its password."""
+        return redact_url(self._url)
+
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            msg = f"{self.location}: {type(exc).__name__}: {str(exc).strip()}"
+            raise StoreUnavailableError(msg) from exc
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._conn() as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def schema_version(self) -> int:
+        """Return the highest migration applied (0: none)."""
+        rows = self._query(
+            "SELECT CASE WHEN to_regclass('promptrail_schema') IS NULL THEN 0 ELSE 1 END"
+        )
+        if rows[0][0] == 0:
+            return 0
+        return int(self._query("SELECT COALESCE(MAX(version), 0) FROM promptrail_schema")[0][0])
+
+    def upgrade(self) -> list[int]:
+        """Apply the migrations not applied yet, under an advisory lock; return their versions."""
+        applied: list[int] = []
+        with self._conn() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS promptrail_schema (version integer PRIMARY KEY, "
+                "applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM promptrail_schema").fetchone()
+            current = int(row[0]) if row else 0
+            for version, sql in MIGRATIONS:
+                if version > current:
+                    conn.execute(sql.encode())
+                    conn.execute("INSERT INTO promptrail_schema (version) VALUES (%s)", (version,))
+                    applied.append(version)
+        return applied
+
+    def insert(self, records: Sequence[LogRecord]) -> list[InsertResult]:
+        """Store ``records`` in one transaction, idempotently on ``log_id``; one result each.
+
+        Raises:
+            StoreUnavailableError: The database is down or unreachable (nothing stored).
+        """
+        if not records:
+            return []
+        rows = [_row(r) for r in records]
+        columns = [list(col) for col in zip(*rows, strict=True)]
+        with self._conn() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_INSERT_LOCK,))
+            created = {row[0] for row in conn.execute(_INSERT, columns).fetchall()}
+        results: list[InsertResult] = []
+        for record in records:
+            new = record.log_id in created
+            created.discard(record.log_id)  # a repeat later in the batch is a duplicate
+            results.append(InsertResult(record.log_id, "created" if new else "duplicate"))
+        return results
+
+    def write(self, records: Sequence[LogRecord]) -> int:
+        """Store ``records`` in one transaction; return how many were new."""
+        return sum(r.status == "created" for r in self.insert(records))
+
+    def update(self, record: LogRecord) -> bool:
+        """Replace the stored log with ``record``'s id; False when there is none."""
+        row = _row(record)
+        with self._conn() as conn:
+            return conn.execute(_UPDATE, (*row[1:], row[0])).rowcount == 1
+
+    def get(self, log_id: str) -> LogRecord | None:
+        """Return the log with this id, or None."""
+        rows = self._query("SELECT body::text FROM promptrail_logs WHERE log_id = %s", (log_id,))
+        return LogRecord.model_validate_json(rows[0][0]) if rows else None
+
+    def logs(
+        self,
+        *,
+        path: str | None = None,
+        trace_id: str | None = None,
+        errors_only: bool = False,
+        since: str | None = None,
+        limit: int | None = 100,
+    ) -> list[LogRecord]:
+        """Return logs, newest first, filtered by path (prefix ``folder/``), trace or errors."""
+        where, params = _filters(path=path, trace_id=trace_id, errors_only=errors_only, since=since)
+        sql = f"SELECT body::text FROM promptrail_logs{where} ORDER BY start_time DESC, log_id DESC"
+        if limit is not None:
+            sql += " LIMIT %s"
+            params.append(limit)
+        return [LogRecord.model_validate_json(row[0]) for row in self._query(sql, params)]
+
+    def trace(self, trace_id: str) -> list[LogRecord]:
+        """Return every log of one trace, in start order."""
+        rows = self._query(
+            "SELECT body::text FROM promptrail_logs WHERE trace_id = %s "
+            "ORDER BY start_time, log_id",
+            (trace_id,),
+        )
+        return [LogRecord.model_validate_json(row[0]) for row in rows]
+
+    def recent_trace_ids(
+        self,
+        last: int = 10,
+        *,
+        path: str | None = None,
+        errors_only: bool = False,
+        since: str | None = None,
+        before: str | None = None,
+    ) -> list[str]:
+        """Return the ids of the ``last`` most recently started traces, newest first."""
+        where, params = _filters(path=path, errors_only=errors_only, since=since)
+        extra = " AND " if where else " WHERE "
+
+        def scan(after: tuple[str, str] | None, n: int) -> list[tuple[str, str, str]]:
+            sql = f"SELECT start_time, log_id, trace_id FROM promptrail_logs{where}"
+            args = list(params)
+            if after is not None:
+                sql += f"{extra}(start_time < %s OR (start_time = %s AND log_id < %s))"
+                args += [after[0], after[0], after[1]]
+            sql += " ORDER BY start_time DESC, log_id DESC LIMIT %s"
+            return [(r[0], r[1], r[2]) for r in self._query(sql, [*args, n])]
+
+        def starts(trace_ids: list[str]) -> dict[str, str]:
+            sql = (
+                f"SELECT trace_id, MIN(start_time) FROM promptrail_logs{where}{extra}"
+                "trace_id = ANY(%s) GROUP BY trace_id"
+            )
+            return {r[0]: r[1] for r in self._query(sql, [*params, trace_ids])}
+
+        return recent_traces(scan, starts, last, before)
+
+    def trace_summaries(self, trace_ids: Sequence[str]) -> list[TraceSummary]:
+        """Return one :class:`TraceSummary` per stored trace of ``trace_ids``, in that order."""
+        if not trace_ids:
+            return []
+        ids = list(trace_ids)
+        totals = {
+            row[0]: row[1:]
+            for row in self._query(
+                "SELECT trace_id, MIN(start_time), MAX(end_time), COUNT(*), COUNT(error), "
+                "SUM(prompt_tokens), SUM(output_tokens), SUM(cost) "
+                "FROM promptrail_logs WHERE trace_id = ANY(%s) GROUP BY trace_id",
+                (ids,),
+            )
+        }
+        # The root's log_id is the trace_id (found by primary key); until it is stored, the
+        # earliest log stands in.
+        columns = "trace_id, log_id, path, kind, latency, error"
+        heads = {
+            row[0]: row
+            for row in self._query(
+                f"SELECT {columns} FROM promptrail_logs "
+                "WHERE log_id = ANY(%s) AND log_id = trace_id",
+                (ids,),
+            )
+        }
+        missing = [t for t in ids if t in totals and t not in heads]
+        if missing:
+            for row in self._query(
+                f"SELECT DISTINCT ON (trace_id) {columns} FROM promptrail_logs "
+                "WHERE trace_id = ANY(%s) ORDER BY trace_id, start_time, log_id",
+                (missing,),
+            ):
+                heads[row[0]] = row
+        summaries = []
+        for trace_id in trace_ids:
+            if trace_id not in totals:
+                continue
+            start, end, logs, errors, prompt_tokens, output_tokens, cost = totals[trace_id]
+            _, log_id, path, kind, latency, error = heads[trace_id]
+            complete = log_id == trace_id
+            summaries.append(
+                TraceSummary(
+                    trace_id=trace_id,
+                    path=path,
+                    kind=kind,
+                    start_time=start,
+                    end_time=end,
+                    latency=latency if complete else None,
+                    error=error,
+                    logs=int(logs),
+                    errors=int(errors),
+                    prompt_tokens=None if prompt_tokens is None else int(prompt_tokens),
+                    output_tokens=None if output_tokens is None else int(output_tokens),
+                    cost=cost,
+                    complete=complete,
+                )
+            )
+        return summaries
+
+    def match_trace_ids(self, fragment: str, *, limit: int = 2) -> list[str]:
+        """Return up to ``limit`` trace ids that start or end with ``fragment`` (a shortened id)."""
+        escaped = _escape(fragment)
+        rows = self._query(
+            "SELECT DISTINCT trace_id FROM promptrail_logs WHERE trace_id LIKE %s "
+            "OR trace_id LIKE %s LIMIT %s",
+            (escaped + "%", "%" + escaped, limit),
+        )
+        return [row[0] for row in rows]
+
+    def log_summaries(
+        self, *, path: str | None = None, since: str | None = None
+    ) -> list[LogSummary]:
+        """Return the indexed columns of the logs matching ``path`` and ``since`` (for stats)."""
+        where, params = _filters(path=path, since=since)
+        sql = (
+            "SELECT path, kind, latency, error, prompt_tokens, output_tokens, cost "
+            f"FROM promptrail_logs{where}"
+        )
+        return [
+            LogSummary(
+                p, k, lat, err, None if pt is None else int(pt), None if ot is None else int(ot), c
+            )
+            for p, k, lat, err, pt, ot, c in self._query(sql, params)
+        ]
+
+    def cursor(self) -> int:
+        """Return a number that grows with every insert (the last ``seq``; 0 when empty)."""
+        return int(self._query("SELECT COALESCE(MAX(seq), 0) FROM promptrail_logs")[0][0])
+
+    def logs_after(self, cursor: int, *, limit: int = 1000) -> tuple[int, list[LogRecord]]:
+        """Return the logs inserted after ``cursor`` (in insert order) and the new cursor."""
+        rows = self._query(
+            "SELECT seq, body::text FROM promptrail_logs WHERE seq > %s ORDER BY seq LIMIT %s",
+            (cursor, limit),
+        )
+        if not rows:
+            return cursor, []
+        return int(rows[-1][0]), [LogRecord.model_validate_json(row[1]) for row in rows]
+
+    def count(self) -> int:
+        """Return the number of stored logs."""
+        return int(self._query("SELECT COUNT(*) FROM promptrail_logs")[0][0])
+
+    def prune(self, older_than: str) -> int:
+        """Delete the traces whose every log started before ``older_than``; return the logs gone."""
+        with self._conn() as conn:
+            return _prune(conn, older_than)
+
+    def try_prune(self, older_than: str) -> int | None:
+        """Prune unless another process is pruning (then None): one replica at a time."""
+        with self._conn() as conn, conn.transaction():
+            row = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (PRUNE_LOCK,)).fetchone()
+            if not row or not row[0]:
+                return None
+            return _prune(conn, older_than)
+
+    def close(self) -> None:
+        """Close the pool's connections."""
+        self._pool.close()
+
+
+def _prune(conn: psycopg.Connection[Any], older_than: str) -> int:
+    cur = conn.execute(
+        "DELETE FROM promptrail_logs WHERE trace_id IN (SELECT trace_id FROM promptrail_logs "
+        "WHERE start_time < %s) AND trace_id NOT IN (SELECT trace_id FROM promptrail_logs "
+        "WHERE start_time >= %s)",
+        (older_than, older_than),
+    )
+    return cur.rowcount
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filters(
+    *,
+    path: str | None = None,
+    trace_id: str | None = None,
+    errors_only: bool = False,
+    since: str | None = None,
+) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if path:
+        clauses.append("(path = %s OR path LIKE %s)")
+        params += [path, _escape(path.rstrip("/")) + "/%"]
+    if trace_id:
+        clauses.append("trace_id = %s")
+        params.append(trace_id)
+    if errors_only:
+        clauses.append("error IS NOT NULL")
+    if since:
+        clauses.append("start_time >= %s")
+        params.append(since)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
