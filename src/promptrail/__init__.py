@@ -19,6 +19,7 @@ from promptrail._record.models import ChatMessage, FunctionCall, LogRecord, Prom
 from promptrail._runtime.limits import Limits
 from promptrail._runtime.redaction import Redactor
 from promptrail._tracing.active import ActiveLog
+from promptrail._tracing.attributes import Attributes, attributes, update_current_trace
 from promptrail._tracing.context import (
     ContextThreadPoolExecutor,
     Scope,
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ActiveLog",
+    "Attributes",
     "BaseProcessor",
     "BatchProcessor",
     "ChatMessage",
@@ -73,6 +75,7 @@ __all__ = [
     "ToolCall",
     "Trace",
     "__version__",
+    "attributes",
     "bind_context",
     "configure",
     "flush",
@@ -100,6 +103,7 @@ __all__ = [
     "uninstrument_openai",
     "unregister_extractor",
     "update_current",
+    "update_current_trace",
 ]
 
 # Imported on first use so that ``import promptrail`` never imports opentelemetry (an optional

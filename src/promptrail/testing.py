@@ -101,6 +101,7 @@ def capture_logs(*, deterministic: bool = True) -> Iterator[list[LogRecord]]:
         _install((SimpleProcessor(_ListExporter(captured)),))
         STATE.enabled = True
         STATE.sample_rate = 1.0  # capture every log, whatever sampling is configured
+        STATE.refresh_slow_start()
         if deterministic:
             clock = FixedClock()
             STATE.ids = SequentialIds()
@@ -140,4 +141,6 @@ def reset() -> None:
     STATE.perf_ns = fresh.perf_ns
     STATE.sample_rate = fresh.sample_rate
     STATE.keep_errors = fresh.keep_errors
+    STATE.inherit = fresh.inherit
+    STATE.refresh_slow_start()
     reset_counts()

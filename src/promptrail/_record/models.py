@@ -138,6 +138,8 @@ class LogRecord(_Frozen):
     provider_response: dict[str, Any] | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     user: str | None = None
+    session_id: str | None = None
+    tags: list[str] | None = None
     source: str | None = None
     source_datapoint_id: str | None = None
     run_id: str | None = None

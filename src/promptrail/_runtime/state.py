@@ -70,6 +70,7 @@ class _State:
         "enabled",
         "enders",
         "ids",
+        "inherit",
         "install_default",
         "keep_errors",
         "perf_ns",
@@ -78,6 +79,7 @@ class _State:
         "scopes",
         "settings",
         "sink",
+        "slow_start",
         "starters",
         "wall_ns",
     )
@@ -100,6 +102,18 @@ class _State:
         self.ids: IdGenerator = DEFAULT_IDS
         self.wall_ns: Callable[[], int] = time.time_ns
         self.perf_ns: Callable[[], int] = time.perf_counter_ns
+        # Set once ``attributes()`` or ``trace(session_id=...)`` is first used: from then on a
+        # new log reads the inherited attributes (``started``). Never set, the hot path skips it.
+        self.inherit = False
+        self.slow_start = False
+
+    def refresh_slow_start(self) -> None:
+        """Recompute :attr:`slow_start` after changing ``starters``, ``sample_rate`` or ``inherit``.
+
+        A new log takes the slow start (``started``: sampling, ``on_start`` hooks, inherited
+        attributes) only when one of them is in use; the hot path tests this one flag.
+        """
+        self.slow_start = bool(self.starters) or self.sample_rate < 1.0 or self.inherit
 
 
 STATE = _State()

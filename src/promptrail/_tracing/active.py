@@ -20,6 +20,7 @@ from promptrail._tracing.spec import CallSpec
 if TYPE_CHECKING:
     from promptrail._record.models import LogRecord
     from promptrail._runtime.state import Settings
+    from promptrail._tracing.inherited import Inherited
 
 __all__ = ["UPDATABLE_FIELDS", "ActiveLog"]
 
@@ -92,6 +93,10 @@ class ActiveLog:
     """The instrumented SDK call that completes this prompt log (see ``sdk_calls.py``)."""
     merge_into: ActiveLog | None = None
     """For an instrumented SDK call completing an enclosing log: that log."""
+    attrs: Inherited | None = None
+    """The session, user, tags and metadata inherited from ``attributes()``/``trace()`` blocks."""
+    trace_attrs: Inherited | None = None
+    """On a root: what ``update_current_trace()`` set for the whole trace."""
 
     def __init__(
         self,

@@ -20,6 +20,7 @@ from promptrail._record import serialize as _serialize
 from promptrail._record.models import ChatMessage, LogRecord, PromptKernel
 from promptrail._record.versions import version_id
 from promptrail._runtime import errors as _errors
+from promptrail._tracing import inherited as _inherited
 from promptrail._tracing import reuse as _reuse
 from promptrail.providers import _registry as _extract
 from promptrail.providers import _request as _request
@@ -205,6 +206,9 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
     answered = answered_model(requested.get("model"), response_model)
     if answered is not None:  # the cost is computed for it: the record says which it was
         metadata[RESPONSE_MODEL_KEY] = answered
+    inherited = _inherited.effective(log.attrs, log.root.trace_attrs)
+    if inherited is not None:
+        _inherit(body, metadata, inherited, clean)
     if spec.metadata:
         metadata.update(spec.metadata)
     for key, value in fields.items():
@@ -229,6 +233,18 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
     if "output_message" in body:
         body["output_message"] = _message(body["output_message"])
     return _validate(body)
+
+
+def _inherit(body: dict[str, Any], metadata: dict[str, Any], inherited: Any, clean: Any) -> None:
+    """Fill the session, user, tags and metadata a log inherits (its own values win later)."""
+    if inherited.session_id is not None:
+        body["session_id"] = clean(inherited.session_id)
+    if inherited.user is not None:
+        body["user"] = clean(inherited.user)
+    if inherited.tags:
+        body["tags"] = clean(list(inherited.tags))
+    if inherited.metadata:
+        metadata.update(inherited.metadata)
 
 
 def _sent(sdk: ActiveLog) -> tuple[dict[str, Any], Any, Any, dict[str, Any]]:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from promptrail._tracing.active import ActiveLog
 
 __all__ = [
+    "ATTRIBUTES",
     "CURRENT",
     "IN_SDK_REQUEST",
     "ContextThreadPoolExecutor",
@@ -39,6 +40,15 @@ CURRENT: contextvars.ContextVar[ActiveLog | None] = contextvars.ContextVar(
     "promptrail_current_log", default=None
 )
 """The log in progress in this context (the parent of any log started now)."""
+
+
+ATTRIBUTES: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "promptrail_attributes", default=None
+)
+"""The attributes every log started now inherits (an ``attributes.Inherited``), or ``None``.
+
+Set by ``attributes()`` and ``trace(session_id=..., user=..., tags=...)`` blocks; read only once
+``STATE.inherit`` is set (see ``lifecycle.started``), so the hot path never reads it otherwise."""
 
 
 IN_SDK_REQUEST: contextvars.ContextVar[bool] = contextvars.ContextVar(

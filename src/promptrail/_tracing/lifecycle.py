@@ -22,7 +22,7 @@ from promptrail._runtime.state import _State
 from promptrail._tracing import sampling as _sampling
 from promptrail._tracing.active import ActiveLog
 from promptrail._tracing.build import describe
-from promptrail._tracing.context import CURRENT
+from promptrail._tracing.context import ATTRIBUTES, CURRENT
 from promptrail._tracing.spec import CallSpec
 
 __all__ = [
@@ -92,7 +92,7 @@ def start_log(
         kwargs,
         instance is not None,
     )
-    if st.starters or st.sample_rate < 1.0:
+    if st.slow_start:
         started(st, log)
     return log
 
@@ -138,6 +138,10 @@ def snapshot_kwargs(st: _State, kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def started(st: _State, log: ActiveLog) -> None:
     """Decide sampling for a new trace and call the processors' ``on_start`` hooks."""
+    if st.inherit:
+        inherited = ATTRIBUTES.get()
+        if inherited is not None:
+            log.attrs = inherited
     if log.parent is None and st.sample_rate < 1.0:
         log.sampled = _sampling.keep_trace(st.sample_rate)
     if not log.sampled:

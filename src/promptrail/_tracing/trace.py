@@ -10,13 +10,16 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import warnings
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
 from promptrail._record.models import LogKind
 from promptrail._runtime.state import STATE
+from promptrail._tracing import attributes as _attributes
 from promptrail._tracing.active import UPDATABLE_FIELDS, ActiveLog
-from promptrail._tracing.context import CURRENT, Scope, attach, detach
+from promptrail._tracing.context import ATTRIBUTES, CURRENT, Scope, attach, detach
+from promptrail._tracing.inherited import Inherited, validated
 from promptrail._tracing.lifecycle import end_log, start_log
 from promptrail._tracing.spec import CallSpec
 from promptrail.exceptions import ConfigurationError
@@ -34,10 +37,24 @@ class Trace:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_attached", "_inputs", "_log", "_spec", "_token", "metadata", "output")
+    __slots__ = (
+        "_attached",
+        "_attrs_token",
+        "_inputs",
+        "_log",
+        "_own",
+        "_spec",
+        "_token",
+        "metadata",
+        "output",
+    )
 
     def __init__(
-        self, spec: CallSpec, inputs: dict[str, Any] | None, metadata: dict[str, Any] | None
+        self,
+        spec: CallSpec,
+        inputs: dict[str, Any] | None,
+        metadata: dict[str, Any] | None,
+        own: Inherited | None = None,
     ) -> None:
         self._spec = spec
         self._inputs = dict(inputs) if inputs else None
@@ -46,6 +63,8 @@ class Trace:
         self._log: ActiveLog | None = None
         self._token: contextvars.Token[ActiveLog | None] | None = None
         self._attached: list[tuple[Scope, object]] | None = None
+        self._own = own
+        self._attrs_token: contextvars.Token[Any] | None = None
 
     @property
     def log_id(self) -> str | None:
@@ -64,6 +83,8 @@ class Trace:
         log = start_log(st, self._spec, None, (), None)
         if self._inputs is not None:
             log.update({"inputs": self._inputs})
+        if self._own is not None:  # session, user, tags: this log's and every log's inside
+            log.attrs, self._attrs_token = _attributes.enter(self._own)
         self._log = log
         self._token = CURRENT.set(log)
         self._attached = attach(st.scopes, log) if st.scopes else None
@@ -85,6 +106,10 @@ class Trace:
         # Exited in another context (a misuse): keep the log anyway.
         with contextlib.suppress(ValueError):
             CURRENT.reset(token)
+        if self._attrs_token is not None:
+            with contextlib.suppress(ValueError):
+                ATTRIBUTES.reset(self._attrs_token)
+            self._attrs_token = None
         fields: dict[str, Any] = {}
         if self.metadata:
             fields["metadata"] = self.metadata
@@ -112,6 +137,9 @@ def trace(
     inputs: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
     kind: LogKind = "flow",
+    session_id: str | None = None,
+    user: str | None = None,
+    tags: Iterable[str] | None = None,
 ) -> Trace:
     """Open a parent log (a ``flow``) around a block of code.
 
@@ -123,9 +151,12 @@ def trace(
         inputs: The flow's inputs.
         metadata: Initial metadata (``t.metadata`` can add more inside the block).
         kind: The log kind, ``"flow"`` by default.
+        session_id: A conversation's id, recorded on this log and every log inside.
+        user: Who the trace is for, recorded on this log and every log inside.
+        tags: Labels added to this log and every log inside (see :func:`attributes`).
 
     Raises:
-        ConfigurationError: If ``path`` is empty.
+        ConfigurationError: If ``path`` is empty, or a session id, user or tag is not a string.
 
     .. versionadded:: 0.1.0
     """
@@ -133,7 +164,10 @@ def trace(
         msg = f"trace() needs a non-empty path, not {path!r}"
         raise ConfigurationError(msg)
     spec = CallSpec(path=path, kind=kind, signature=None)
-    return Trace(spec, inputs, metadata)
+    own = None
+    if session_id is not None or user is not None or tags is not None:
+        own = validated(session_id, user, tags)
+    return Trace(spec, inputs, metadata, own)
 
 
 def update_current(**fields: Any) -> bool:

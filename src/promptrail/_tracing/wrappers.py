@@ -113,7 +113,7 @@ def sync_wrapper(spec: CallSpec) -> Wrapper:
         log.kwargs = kept_kwargs
         log.bound = instance is not None
         log.result = None
-        if st.starters or st.sample_rate < 1.0:
+        if st.slow_start:
             started(st, log)
         # the call
         token = CURRENT.set(log)

@@ -89,6 +89,7 @@ def _install(processors: tuple[Processor, ...]) -> tuple[Processor, ...]:
     old = STATE.processors or ()
     STATE.processors = processors
     STATE.starters = tuple(p for p in processors if _overrides_on_start(p))
+    STATE.refresh_slow_start()
     STATE.enders = processors
     STATE.sink = (
         processors[0] if len(processors) == 1 and type(processors[0]) is BatchProcessor else None
@@ -262,6 +263,7 @@ def configure(
             STATE.enabled = enabled
         if sample_rate is not None:
             STATE.sample_rate = sample_rate
+            STATE.refresh_slow_start()
         if keep_errors is not None:
             STATE.keep_errors = keep_errors
         if handle_signals is not None:
