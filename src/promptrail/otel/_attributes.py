@@ -15,6 +15,7 @@ from promptrail._record.models import ChatMessage, LogRecord
 from promptrail._runtime.state import STATE
 from promptrail._tracing.active import ActiveLog
 from promptrail._tracing.build import RESPONSE_MODEL_KEY, answered_model
+from promptrail._tracing.inherited import effective
 from promptrail._tracing.lifecycle import INCOMPLETE_KEY
 from promptrail.providers import _registry as _extract
 from promptrail.providers import _request as _request
@@ -26,6 +27,9 @@ __all__ = [
     "PROVIDER",
     "REQUEST_MODEL",
     "REQUEST_PARAMS",
+    "SESSION_ID",
+    "TAGS",
+    "USER_ID",
     "AttrValue",
     "content_attributes",
     "input_messages",
@@ -33,12 +37,17 @@ __all__ = [
     "raw_attributes",
     "response_id_of",
     "result_attributes",
+    "session_attributes",
     "tool_definitions",
 ]
 
 OPERATION = "gen_ai.operation.name"
 PROVIDER = "gen_ai.provider.name"
 REQUEST_MODEL = "gen_ai.request.model"
+SESSION_ID = "gen_ai.conversation.id"
+USER_ID = "user.id"
+TAGS = "tag.tags"
+"""OpenInference's list of tags (the GenAI conventions have none)."""
 
 REQUEST_PARAMS = (
     ("max_tokens", "gen_ai.request.max_tokens", int),
@@ -103,6 +112,26 @@ def raw_attributes(log: ActiveLog) -> dict[str, AttrValue]:
     metadata = values.get("metadata")
     incomplete = metadata.get(INCOMPLETE_KEY) if isinstance(metadata, Mapping) else None
     return _attributes(spec.kind, prompt, values, incomplete)
+
+
+def session_attributes(log: ActiveLog) -> dict[str, AttrValue]:
+    """A log's session id, user and tags (inherited from blocks, or its own user) as attributes.
+
+    Masked like the record's strings: a secret given as a user id stays out of the span.
+    """
+    attrs: dict[str, AttrValue] = {}
+    inherited = effective(log.attrs, log.root.trace_attrs)
+    own_user = (log.fields or {}).get("user")
+    mask = STATE.settings.redactor.mask
+    session_id = None if inherited is None else inherited.session_id
+    user = own_user if isinstance(own_user, str) else None if inherited is None else inherited.user
+    if session_id:
+        attrs[SESSION_ID] = mask(session_id)
+    if user:
+        attrs[USER_ID] = mask(user)
+    if inherited is not None and inherited.tags:
+        attrs[TAGS] = [mask(tag) for tag in inherited.tags]
+    return attrs
 
 
 def response_id_of(log: ActiveLog) -> str | None:

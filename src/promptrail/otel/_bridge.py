@@ -60,6 +60,7 @@ from promptrail.otel._attributes import (
     raw_attributes,
     response_id_of,
     result_attributes,
+    session_attributes,
 )
 from promptrail.providers import _request as _request
 
@@ -297,6 +298,7 @@ class OtelBridge:
                 response_id = response_id_of(log)
                 if response_id is not None:
                     attrs["gen_ai.response.id"] = response_id
+        attrs.update(session_attributes(log))
         if attrs:  # the SDK's set_attributes takes its lock even for none
             span.set_attributes(attrs)
         model = attrs.get(REQUEST_MODEL)

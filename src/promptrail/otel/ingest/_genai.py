@@ -22,6 +22,7 @@ from promptrail._runtime.state import Settings
 from promptrail._tracing.build import RESPONSE_MODEL_KEY, answered_model
 from promptrail.otel._attributes import REQUEST_PARAMS
 from promptrail.otel._bridge import OTEL_SPAN_ID, OTEL_TRACE_ID, SCOPE_NAME
+from promptrail.otel.ingest._common import session_fields
 from promptrail.providers._common import int_or_none
 
 __all__ = ["genai_kind", "is_bridge", "span_error", "span_path", "span_record"]
@@ -380,4 +381,5 @@ def span_record(
     if answered is not None:  # as promptrail's own records say it
         metadata[RESPONSE_MODEL_KEY] = answered
     body["metadata"] = clean(metadata)
+    body.update(clean(session_fields(attrs)))
     return LogRecord.model_validate(body)
