@@ -46,6 +46,7 @@ from promptrail.integrations._others import (
 from promptrail.pipeline._batch import BatchProcessor
 from promptrail.pipeline._configure import Stats, configure, flush, shutdown, stats
 from promptrail.pipeline._processors import BaseProcessor, Processor, SimpleProcessor
+from promptrail.pipeline._score import score
 from promptrail.providers._prices import register_price
 from promptrail.providers._registry import Extractor, register_extractor, unregister_extractor
 
@@ -92,6 +93,7 @@ __all__ = [
     "log_tool",
     "register_extractor",
     "register_price",
+    "score",
     "shutdown",
     "stats",
     "trace",

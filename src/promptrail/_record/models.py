@@ -21,8 +21,9 @@ __all__ = [
     "ToolCall",
 ]
 
-LogKind = Literal["prompt", "flow", "tool"]
-"""What a log describes: an LLM call, a trace/workflow block, or a tool function."""
+LogKind = Literal["prompt", "flow", "tool", "evaluator"]
+"""What a log describes: an LLM call, a trace/workflow block, a tool function, or a judgment
+of another log (a score: ``promptrail.score()``)."""
 
 ChatRole = Literal["system", "user", "assistant", "tool", "developer"]
 
@@ -103,7 +104,9 @@ class LogRecord(_Frozen):
     """One finished log: a decorated call or a ``trace()`` block.
 
     Field names follow the "Log to a Prompt" API, plus ``kind`` and ``trace_id``, which
-    promptrail adds so that a store can rebuild trees without the server's help.
+    promptrail adds so that a store can rebuild trees without the server's help. A score is an
+    ``evaluator`` log in the shape of Humanloop's evaluator logs: ``parent_id`` is the judged
+    log (also its ``trace_parent_id``, so it nests under it) and ``judgment`` the value.
 
     .. versionadded:: 0.1.0
     """
@@ -140,6 +143,8 @@ class LogRecord(_Frozen):
     user: str | None = None
     session_id: str | None = None
     tags: list[str] | None = None
+    parent_id: str | None = None
+    judgment: bool | float | str | None = None
     source: str | None = None
     source_datapoint_id: str | None = None
     run_id: str | None = None

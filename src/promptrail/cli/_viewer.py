@@ -31,7 +31,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _BAR_WIDTH = 16
 _MAX_NAME = 56
 _ERROR_WIDTH = 100
-_KIND_COLOR = {"prompt": "magenta", "flow": "blue", "tool": "yellow"}
+_KIND_COLOR = {"prompt": "magenta", "flow": "blue", "tool": "yellow", "evaluator": "green"}
 _CODES = {
     "bold": "1",
     "dim": "2",
@@ -165,7 +165,23 @@ def _bar(record: LogRecord, start: float, span: float, palette: Palette) -> str:
     return palette.paint("▏", "dim") + palette.paint(cells, colour) + palette.paint("▕", "dim")
 
 
+def judgment_text(record: LogRecord) -> str:
+    """A score's one-line summary: ``name = value (source) "comment"``."""
+    value = record.judgment
+    shown = ("👍 true" if value else "👎 false") if isinstance(value, bool) else str(value)
+    text = f"{record.path} = {shown}"
+    if record.source:
+        text += f" ({record.source})"
+    comment = record.metadata.get("comment")
+    if isinstance(comment, str) and comment:
+        text += f' "{comment}"'
+    return sanitize(text)
+
+
 def _span(records: Sequence[LogRecord]) -> tuple[float, float]:
+    # Scores arrive whenever a user gives them: they are not part of the trace's time span.
+    timed = [r for r in records if r.kind != "evaluator"] or records
+    records = timed
     start = min(r.start_time.timestamp() for r in records)
     end = max(r.start_time.timestamp() + (log_duration(r) or 0.0) for r in records)
     return start, end - start
@@ -187,6 +203,10 @@ def render_tree(records: Sequence[LogRecord], palette: Palette | None = None) ->
     lines = []
     for name, (_, _, record) in zip(names, rows, strict=True):
         kind = palette.paint(f"{record.kind:<6}", _KIND_COLOR.get(record.kind, "dim"))
+        if record.kind == "evaluator":  # a score: its judgment instead of timings
+            score = palette.paint(f"★ {judgment_text(record)}", "green")
+            lines.append(f"{name.ljust(width)} {kind} {score}")
+            continue
         cells = [
             palette.paint(name.ljust(width), "bold")
             if not record.trace_parent_id

@@ -59,7 +59,12 @@ from promptrail.exporters._spool import Spool, default_spool_path
 
 __all__ = ["HttpExporter"]
 
-_ENDPOINTS = {"prompt": "prompts/log", "flow": "flows/log", "tool": "tools/log"}
+_ENDPOINTS = {
+    "prompt": "prompts/log",
+    "flow": "flows/log",
+    "tool": "tools/log",
+    "evaluator": "evaluators/log",
+}
 _MAX_COOLDOWN = 60.0
 _MAX_RETRY_AFTER = 300.0
 # During a long re-send, delivered records are removed from the spool (a rewrite of the file)

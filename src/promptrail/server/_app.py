@@ -50,7 +50,12 @@ DEFAULT_MAX_BODY_BYTES = 1_048_576
 RETRY_AFTER_SECONDS = 1
 """What a 503 (the store is locked, down or restarting) asks clients to wait, in seconds."""
 
-_ID_PREFIX: dict[LogKind, str] = {"prompt": "pr_", "flow": "fl_", "tool": "tl_"}
+_ID_PREFIX: dict[LogKind, str] = {
+    "prompt": "pr_",
+    "flow": "fl_",
+    "tool": "tl_",
+    "evaluator": "ev_",
+}
 
 
 def _stable_id(kind: LogKind, path: str) -> str:
@@ -272,6 +277,11 @@ def create_app(
         raw = await _read_body(request, max_body_bytes)
         return await run_in_threadpool(accept_batch, store, raw, request.query_params)
 
+    @api.post("/evaluators/log")
+    async def log_evaluator(request: Request) -> JSONResponse:
+        """Store a score: an evaluator log whose ``parent_id`` is the judged log."""
+        return await receive(request, "evaluator")
+
     @api.get("/logs")
     async def list_logs(
         path: str | None = None,
@@ -332,7 +342,7 @@ def accept_batch(store: Store, raw: bytes, query: Any) -> JSONResponse:
     valid: list[tuple[int, LogRecord]] = []
     for index, item in enumerate(logs):
         kind = item.get("kind", "prompt") if isinstance(item, dict) else None
-        if not isinstance(item, dict) or kind not in ("prompt", "flow", "tool"):
+        if not isinstance(item, dict) or kind not in ("prompt", "flow", "tool", "evaluator"):
             results.append({"status": 422, "detail": "expected a log object with a valid kind"})
             continue
         try:
@@ -390,6 +400,8 @@ def _complete(store: Store, data: dict[str, Any], kind: LogKind, query: Any) -> 
     data.setdefault("start_time", data.get("created_at") or now)
     if data.get("log_id") is None:
         data["log_id"] = DEFAULT_IDS.format_id(time.time_ns(), next_seq())
+    if kind == "evaluator" and data.get("trace_parent_id") is None:
+        data["trace_parent_id"] = data.get("parent_id")  # a Humanloop client's score
     if data.get("trace_id") is None:
         parent = data.get("trace_parent_id")
         trace_id = data["log_id"]

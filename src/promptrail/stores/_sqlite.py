@@ -190,10 +190,12 @@ class SqliteStore:
         Raises:
             StoreUnavailableError: The file stayed locked past the busy timeout (nothing stored).
         """
-        rows = [_row(r) for r in records]
         results: list[InsertResult] = []
         with self._lock:
             conn = self._connect()
+            if any(r.kind == "evaluator" for r in records):
+                records = _scores_in_their_traces(conn, records)
+            rows = [_row(r) for r in records]
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -418,6 +420,31 @@ class SqliteStore:
             if self._conn is not None and self._pid == os.getpid():
                 self._conn.close()
             self._conn = None
+
+
+def _scores_in_their_traces(
+    conn: sqlite3.Connection, records: Sequence[LogRecord]
+) -> list[LogRecord]:
+    """Scores (``evaluator`` logs) filed in the trace of the log they judge, when it is known.
+
+    A score made in another process knows only the judged log's id; the judged log, in this
+    batch or already stored, gives its trace.
+    """
+    traces = {r.log_id: r.trace_id for r in records}
+    out: list[LogRecord] = []
+    for record in records:
+        judged = record.trace_parent_id
+        if record.kind == "evaluator" and judged is not None:
+            trace_id = traces.get(judged)
+            if trace_id is None:
+                row = conn.execute(
+                    "SELECT trace_id FROM logs WHERE log_id = ?", (judged,)
+                ).fetchone()
+                trace_id = None if row is None else row[0]
+            if trace_id is not None and trace_id != record.trace_id:
+                record = record.model_copy(update={"trace_id": trace_id})
+        out.append(record)
+    return out
 
 
 def _filters(

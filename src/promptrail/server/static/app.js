@@ -310,10 +310,13 @@
     const same = traceData && traceData.trace_id === data.trace_id && document.getElementById("waterfall");
     if (same && JSON.stringify(traceData.logs) === JSON.stringify(data.logs)) return; // nothing new here
     traceData = data;
-    const rows = tree(data.logs);
-    const starts = data.logs.map((l) => Date.parse(l.start_time));
+    // Scores (evaluator logs) are shown on the log they judge, not as rows of the timeline.
+    const timed = data.logs.filter((l) => l.kind !== "evaluator");
+    const logs = timed.length ? timed : data.logs;
+    const rows = tree(logs);
+    const starts = logs.map((l) => Date.parse(l.start_time));
     const t0 = Math.min(...starts);
-    const t1 = Math.max(...data.logs.map((l, i) => starts[i] + (logDuration(l) || 0) * 1000));
+    const t1 = Math.max(...logs.map((l, i) => starts[i] + (logDuration(l) || 0) * 1000));
     const span = Math.max(t1 - t0, 1);
     const root = data.logs.find((l) => l.log_id === l.trace_id) || rows[0].log;
     if (!v.log || !data.logs.some((l) => l.log_id === v.log)) v.log = root.log_id;
@@ -372,7 +375,8 @@
             depth ? el("span", { class: "elbow", "aria-hidden": "true" }, "└") : null,
             kindBadge(log.kind),
             el("span", { class: "wf-path" }, log.path),
-            log.error ? el("span", { class: "err-dot", title: log.error }, "✗") : null
+            log.error ? el("span", { class: "err-dot", title: log.error }, "✗") : null,
+            scoresOf(log.log_id).length ? el("span", { class: "score-dot", title: scoresOf(log.log_id).map(scoreText).join("\n") }, "★" + scoresOf(log.log_id).length) : null
           ),
           el(
             "div",
@@ -450,6 +454,17 @@
     );
   }
 
+  function scoresOf(logId) {
+    if (!traceData) return [];
+    return traceData.logs.filter((l) => l.kind === "evaluator" && (l.parent_id || l.trace_parent_id) === logId);
+  }
+
+  function scoreText(s) {
+    const value = typeof s.judgment === "boolean" ? (s.judgment ? "👍 true" : "👎 false") : String(s.judgment);
+    const comment = s.metadata && typeof s.metadata.comment === "string" ? " — " + s.metadata.comment : "";
+    return s.path + " = " + value + (s.source ? " (" + s.source + ")" : "") + comment;
+  }
+
   function renderDetail(logId) {
     const panel = document.getElementById("detail");
     const log = traceData && traceData.logs.find((l) => l.log_id === logId);
@@ -464,6 +479,7 @@
       panel,
       el("h2", {}, kindBadge(log.kind), log.path),
       log.error ? el("div", { class: "error-box", role: "alert" }, el("strong", {}, "Error"), el("pre", {}, log.error)) : null,
+      section("Feedback", scoresOf(log.log_id).map((s) => el("div", { class: "score" }, "★ " + scoreText(s)))),
       el(
         "dl",
         { class: "facts" },
@@ -477,6 +493,8 @@
         field("Log id", log.log_id),
         field("Environment", log.environment),
         field("User", log.user),
+        field("Session", log.session_id),
+        field("Tags", (log.tags || []).join(", ")),
         field("Version", log.version_id)
       ),
       section("Messages", log.messages && log.messages.length ? el("div", { class: "chat" }, log.messages.map((m) => message(m))) : null),
