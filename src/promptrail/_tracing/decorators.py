@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
+import sys
 import types
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar, cast, overload
@@ -66,9 +68,28 @@ def _unwrap_descriptor(obj: Any) -> Any:
     return obj
 
 
+def _main_name() -> str:
+    """What ``__main__`` stands for: the module run with ``-m``, else the script's file name."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    name = getattr(spec, "name", None)
+    if isinstance(name, str) and name:
+        return name.removesuffix(".__main__")
+    file = getattr(main, "__file__", None)
+    if isinstance(file, str) and file:
+        return os.path.splitext(os.path.basename(file))[0] or "__main__"
+    return "__main__"  # an interactive session
+
+
 def default_path(func: Any) -> str:
-    """Return ``module/qualname`` with dots as slashes and ``<locals>`` parts dropped."""
+    """Return ``module/qualname`` with dots as slashes and ``<locals>`` parts dropped.
+
+    For a script (``python bot.py``) the module is the script's file name (``bot``), and for
+    ``python -m pkg.bot`` the module's name, not ``__main__``.
+    """
     module: str = getattr(func, "__module__", None) or "unknown"
+    if module == "__main__":
+        module = _main_name()
     qualname: str = getattr(func, "__qualname__", None) or str(
         getattr(func, "__name__", "function")
     )

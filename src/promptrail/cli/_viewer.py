@@ -244,7 +244,8 @@ def _header(records: Sequence[LogRecord], palette: Palette) -> str:
         palette.paint(f"trace {sanitize(first.trace_id)}", "bold"),
         f"{first.start_time:%Y-%m-%d %H:%M:%S} UTC",
         f"{len(records)} log{'s' if len(records) != 1 else ''}",
-        format_duration(log_duration(root) if root else span),
+        # The trace's whole span: a streamed child may end after its root returned.
+        format_duration(span),
     ]
     prompt = sum(r.prompt_tokens or 0 for r in records)
     output = sum(r.output_tokens or 0 for r in records)
