@@ -61,7 +61,7 @@ class TestShow:
         good, bad = fill(db)
         status, text = run("show", "--db", str(db), "--color", "never")
         assert status == 0
-        assert text.index(f"trace {good}") < text.index(f"trace {bad}")  # in time order
+        assert text.index(f"trace {bad}") < text.index(f"trace {good}")  # newest first
         lines = text.splitlines()
         flow = next(line for line in lines if "support/flow" in line and " flow " in line)
         answer_line = next(line for line in lines if "support/answer" in line and "tok" in line)

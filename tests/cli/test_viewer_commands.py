@@ -40,16 +40,22 @@ def run(*argv: str, out: io.StringIO | None = None) -> tuple[int, str]:
 class TestShow:
     """``promptrail show``: trees, details, filters, JSON and clear failures."""
 
-    def test_prints_recent_traces_as_trees_oldest_first(self, db_path: Path) -> None:
-        """Each trace is a header and a tree; the newest trace comes last."""
+    def test_prints_recent_traces_as_trees_newest_first(self, db_path: Path) -> None:
+        """Each trace is a header and a tree; the newest trace comes first, as on the web page."""
         status, text = run("show", "--db", str(db_path))
         assert status == 0
         headers = [line.split()[1] for line in text.splitlines() if line.startswith("trace ")]
-        assert headers == ["trace-old", "trace-err", "trace-new"]
+        assert headers == ["trace-new", "trace-err", "trace-old"]
         assert "  ├─ support/search-docs tool      200ms ▏ ███            ▕" in text
         assert "gpt-4o-mini  420+38 tok  $0.000086" in text
         assert "✗ RateLimitError: slow down" in text
         assert "\x1b[" not in text  # not a terminal: no colours
+
+    def test_reverse_prints_oldest_first(self, db_path: Path) -> None:
+        """``--reverse`` lists the same traces oldest first."""
+        _, text = run("show", "--db", str(db_path), "--reverse")
+        headers = [line.split()[1] for line in text.splitlines() if line.startswith("trace ")]
+        assert headers == ["trace-old", "trace-err", "trace-new"]
 
     def test_last_limits_the_traces(self, db_path: Path) -> None:
         """``--last N`` shows the N most recent traces."""
@@ -74,9 +80,9 @@ class TestShow:
         ("options", "expected"),
         [
             (["--path", "billing"], ["trace-err"]),
-            (["--path", "support/draft-reply"], ["trace-old", "trace-new"]),
+            (["--path", "support/draft-reply"], ["trace-new", "trace-old"]),
             (["--errors"], ["trace-err"]),
-            (["--since", "1h"], ["trace-err", "trace-new"]),
+            (["--since", "1h"], ["trace-new", "trace-err"]),
             (["--since", "10m"], ["trace-new"]),
             (["--since", "2h", "--path", "support"], ["trace-new"]),
         ],

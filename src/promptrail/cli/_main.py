@@ -90,6 +90,11 @@ def _show_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--full", action="store_true", help="add messages, output, inputs and metadata"
     )
+    parser.add_argument(
+        "--reverse",
+        action="store_true",
+        help="oldest first (default: newest first, as the web page)",
+    )
 
 
 def _resolve(store: Store, trace_id: str) -> str | None:
@@ -126,7 +131,7 @@ def _show(args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"no matching traces in {store.location}\n")
         return 0
     palette = Palette.for_stream(out, args.color)
-    for trace_id in reversed(trace_ids):  # oldest first, so the newest ends next to the prompt
+    for trace_id in reversed(trace_ids) if args.reverse else trace_ids:  # newest first
         records = store.trace(trace_id)
         if args.json:
             _write_json_lines(records, out)
