@@ -156,11 +156,7 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
     if spec.output_on(settings) and log.error is None:
         result = log.result if log.items is None else log.items
         if spec.payloads_on(settings) and result is not None and not isinstance(result, str):
-            # A returned stream leaves its accumulator: record the response it rebuilt.
-            response = clean(result.response() if type(result) is StreamAccumulator else result)
-            body["provider_response"] = (
-                response if isinstance(response, dict) else {"items": response}
-            )
+            body["provider_response"] = _provider_response(result, clean)
         extracted = _extract.extract(result, is_stream=log.items is not None)
         prompt_from_result = extracted.pop("prompt", None)
         extracted_metadata = extracted.pop("metadata", None)
@@ -247,6 +243,12 @@ def _inherit(body: dict[str, Any], metadata: dict[str, Any], inherited: Any, cle
         metadata.update(inherited.metadata)
 
 
+def _provider_response(result: Any, clean: Any) -> Any:
+    """The response as recorded: a returned stream's accumulator gives the response it rebuilt."""
+    response = clean(result.response() if type(result) is StreamAccumulator else result)
+    return response if isinstance(response, dict) else {"items": response}
+
+
 def _sent(sdk: ActiveLog) -> tuple[dict[str, Any], Any, Any, dict[str, Any]]:
     """``(prompt, messages, tool_choice, request)`` of an instrumented SDK call, as sent."""
     inputs, messages = sdk._inputs()
@@ -291,8 +293,7 @@ def _sdk_response(
         if body.get(key) is None:
             body[key] = clean(value)
     if sdk.spec.payloads_on(settings) and "provider_response" not in body and result is not None:
-        response = clean(result.response() if type(result) is StreamAccumulator else result)
-        body["provider_response"] = response if isinstance(response, dict) else {"items": response}
+        body["provider_response"] = _provider_response(result, clean)
     return metadata, answered.get("model") if isinstance(answered, Mapping) else None
 
 

@@ -217,17 +217,7 @@ class _DualStreamProxy(_SyncStreamProxy):
         it = self._self_iter
         if it is None:
             it = self._self_iter = self.__wrapped__.__aiter__()
-        tap = self._self_tap
-        try:
-            item = await it.__anext__()
-        except StopAsyncIteration:
-            tap.finish()
-            raise
-        except BaseException as exc:
-            tap.finish(exc)
-            raise
-        tap.item(item)
-        return item
+        return await _async_step(self._self_tap, it.__anext__)
 
 
 class _GeneratorProxy(_SyncIterProxy):
@@ -254,17 +244,21 @@ class _AsyncIterProxy(_Proxy):
         return await self._self_step(it.__anext__)
 
     async def _self_step(self, advance: Callable[..., Any], *args: Any) -> Any:
-        tap = self._self_tap
-        try:
-            item = await advance(*args)
-        except StopAsyncIteration:
-            tap.finish()
-            raise
-        except BaseException as exc:
-            tap.finish(exc)
-            raise
-        tap.item(item)
-        return item
+        return await _async_step(self._self_tap, advance, *args)
+
+
+async def _async_step(tap: _Tap, advance: Callable[..., Any], *args: Any) -> Any:
+    """Await the next item from ``advance`` and tell ``tap``; the stream's end ends the log."""
+    try:
+        item = await advance(*args)
+    except StopAsyncIteration:
+        tap.finish()
+        raise
+    except BaseException as exc:
+        tap.finish(exc)
+        raise
+    tap.item(item)
+    return item
 
 
 class _AsyncStreamProxy(_AsyncIterProxy):

@@ -10,6 +10,7 @@ imported only here, when instrumenting: importing promptrail never imports it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import threading
@@ -89,6 +90,7 @@ class _Patch:
 
     def __init__(self, target: Target, spec: CallSpec) -> None:
         self._is_async = target.is_async
+        self._providers: weakref.WeakKeyDictionary[Any, str | None] = weakref.WeakKeyDictionary()
         self.spec = spec
 
     @property
@@ -106,7 +108,14 @@ class _Patch:
         return async_wrapper(spec) if self._is_async else sync_wrapper(spec)
 
     def _for(self, instance: Any) -> tuple[CallSpec, Any]:
-        provider = provider_of_client(instance) if instance is not None else None
+        provider = None
+        if instance is not None:
+            try:  # a resource's client and base URL do not change: read them once
+                provider = self._providers[instance]
+            except (KeyError, TypeError):
+                provider = provider_of_client(instance)
+                with contextlib.suppress(TypeError):  # not weak-referenceable: not remembered
+                    self._providers[instance] = provider
         if provider is None:
             return self._spec, self._own
         found = self._by_provider.get(provider)

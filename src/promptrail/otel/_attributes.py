@@ -93,7 +93,9 @@ def raw_attributes(log: ActiveLog) -> dict[str, AttrValue]:
         sdk = log.sdk
         if sdk is not None:  # an instrumented SDK call completed this log: what it sent
             sent_inputs, sent_messages = sdk._inputs()
-            sent, _messages, _choice = _request.request_fields(None, sent_inputs, sent_messages)
+            sent, _messages, _choice = _request.request_fields(
+                sdk.spec.prompt, sent_inputs, sent_messages
+            )
             requested = {**requested, **sent, **(spec.prompt or {})}
             if sdk.ended and sdk.error is None and spec.output_on(STATE.settings):
                 result = sdk.result if sdk.items is None else sdk.items
