@@ -23,7 +23,6 @@ from promptrail import LogRecord
 from promptrail._record.encode import dump_json
 from promptrail.exceptions import ConfigurationError
 from promptrail.exporters import ExportResult, HttpExporter
-from promptrail.exporters import _http as http_module
 from promptrail.exporters._spool import Spool
 
 KEY = "sk-live-SECRETSECRET-123"
@@ -276,8 +275,8 @@ class TestHttpExporterRetries:
         """A Retry-After beyond max_backoff is not slept through: records wait in the spool."""
         handler = Recorder(httpx2.Response(429, headers={"Retry-After": "120"}))
         exporter = make(handler, max_backoff=5.0)
-        assert exporter.export([record("a")]) is ExportResult.FAILURE
-        assert exporter.export([record("b")]) is ExportResult.FAILURE  # still inside Retry-After
+        assert exporter.export([record("a")]) is ExportResult.SUCCESS  # kept in the spool
+        assert exporter.export([record("b")]) is ExportResult.SUCCESS  # still inside Retry-After
         assert exporter.force_flush(1.0) is False  # flush honours Retry-After too
         assert sleeps == []
         assert len(handler.requests) == 1  # nothing is sent before the Retry-After has passed
@@ -329,15 +328,18 @@ class TestHttpExporterRetries:
     def test_401_stops_the_batch_and_is_not_retried(
         self, make: Callable[..., HttpExporter], caplog: pytest.LogCaptureFixture
     ) -> None:
-        """A refused key fails the whole batch with one request, reported clearly."""
+        """A refused key stops the batch after one request; the records wait for a good key."""
         handler = Recorder(httpx2.Response(401, json={"detail": "missing or invalid API key"}))
         exporter = make(handler)
         with caplog.at_level(logging.WARNING, logger="promptrail"):
-            assert exporter.export([record("a"), record("b")]) is ExportResult.FAILURE
+            exporter.export([record("a"), record("b")])
+            exporter.export([record("c")])  # in the cool-down: no request
         assert len(handler.requests) == 1
         assert "HTTP 401" in caplog.text
         assert "invalid API key" in caplog.text
-        assert exporter.stats()["rejected"] == 2
+        assert "refused the API key" in caplog.text
+        stats = exporter.stats()
+        assert (stats["rejected"], stats["pending"]) == (0, 3)
 
 
 class TestHttpExporterSpool:
@@ -348,7 +350,7 @@ class TestHttpExporterSpool:
         down = [httpx2.ConnectError("refused")] * 3
         handler = Recorder(*down)
         exporter = make(handler, max_retries=2)
-        assert exporter.export([record("a"), record("b")]) is ExportResult.FAILURE
+        assert exporter.export([record("a"), record("b")]) is ExportResult.SUCCESS  # spooled
         assert exporter.stats()["pending"] == 2
         exporter._probe_after = 0.0  # the cool-down has passed
         assert exporter.export([record("c")]) is ExportResult.SUCCESS
@@ -356,8 +358,8 @@ class TestHttpExporterSpool:
         assert exporter.stats() == {
             "delivered": 3,
             "rejected": 0,
-            "spooled": 3,
-            "resent": 3,
+            "spooled": 2,  # "c" was delivered with them, never left waiting
+            "resent": 2,
             "spool_dropped": 0,
             "dead_lettered": 0,
             "pending": 0,
@@ -372,8 +374,11 @@ class TestHttpExporterSpool:
         handler = Recorder(*[httpx2.ConnectError("refused")] * 2)
         exporter = make(handler, max_retries=1, spool_max_bytes=3 * line)
         with caplog.at_level(logging.WARNING, logger="promptrail"):
-            for i in range(5):  # the first finds the server down; the rest wait in the spool
-                assert exporter.export([record(f"r{i}")]) is ExportResult.FAILURE
+            # The first finds the server down; the rest wait in the spool; one that makes room
+            # by dropping the oldest reports a failure.
+            results = [exporter.export([record(f"r{i}")]) for i in range(5)]
+        assert results[:3] == [ExportResult.SUCCESS] * 3
+        assert ExportResult.FAILURE in results[3:]
         assert exporter.spool_path.stat().st_size <= 3 * line
         stats = exporter.stats()
         assert (stats["spooled"], stats["spool_dropped"], stats["pending"]) == (5, 2, 3)
@@ -384,17 +389,13 @@ class TestHttpExporterSpool:
         assert exporter.force_flush(5.0) is True  # the server is back
         assert handler.ids()[sent:] == ["r2", "r3", "r4"]
 
-    @pytest.mark.parametrize(("interval", "removals"), [(5.0, [121]), (0.0, [100, 21])])
-    def test_resend_drops_unreadable_lines_and_rewrites_once_per_interval(
+    def test_resend_drops_unreadable_lines_and_rewrites_once(
         self,
         make: Callable[..., HttpExporter],
         tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch,
-        interval: float,
-        removals: list[int],
     ) -> None:
-        """A re-send drops lines that are not records and rewrites the spool once per interval."""
-        monkeypatch.setattr(http_module, "_REMOVE_INTERVAL", interval)
+        """A re-send drops lines that are not records and rewrites the spool once per pass."""
         spool = Spool(tmp_path / "spool.jsonl")
         spool.append([record(f"s{i}") for i in range(120)])
         with spool.path.open("a") as f:
@@ -411,7 +412,7 @@ class TestHttpExporterSpool:
         handler = Recorder()
         assert make(handler).force_flush(5.0) is True
         assert handler.ids() == [*(f"s{i}" for i in range(120)), "last"]
-        assert removed == removals
+        assert removed == [121]
         assert not spool.path.exists()  # the unreadable line went with the last removal
 
     def test_cooldown_queues_without_network(self, make: Callable[..., HttpExporter]) -> None:
@@ -420,7 +421,7 @@ class TestHttpExporterSpool:
         exporter = make(handler, max_retries=1)
         exporter.export([record("a")])
         sent = len(handler.requests)
-        assert exporter.export([record("b")]) is ExportResult.FAILURE
+        assert exporter.export([record("b")]) is ExportResult.SUCCESS  # kept in the spool
         assert len(handler.requests) == sent
         assert exporter.force_flush(5.0) is True  # flush ignores the cool-down
         assert handler.ids()[sent:] == ["a", "b"]
@@ -476,7 +477,7 @@ class TestHttpExporterSpool:
         """A 503 spools the batch (write-ahead); a 401 on the retry keeps it for a good key."""
         exporter = make(Recorder(503, 401), max_retries=1)
         with caplog.at_level(logging.WARNING, logger="promptrail"):
-            assert exporter.export([record("a"), record("b")]) is ExportResult.FAILURE
+            assert exporter.export([record("a"), record("b")]) is ExportResult.SUCCESS
         assert exporter.stats()["pending"] == 2
         assert "refused the API key (HTTP 401)" in caplog.text
         assert KEY not in caplog.text
@@ -627,7 +628,7 @@ class TestHttpExporterParsing:
     )
     def test_retry_after_forms(self, header: str | None, expected: float | None) -> None:
         """Retry-After is delta seconds or an HTTP date, clamped to [0, 300]; junk is ignored."""
-        from promptrail.exporters._http import _parse_retry_after
+        from promptrail.exporters._delivery import parse_retry_after as _parse_retry_after
 
         assert _parse_retry_after(header, T0.timestamp()) == expected
 
@@ -642,6 +643,6 @@ class TestHttpExporterParsing:
     )
     def test_server_message_forms(self, response: httpx2.Response, expected: str) -> None:
         """The logged message is the JSON detail (FastAPI style) or the body text."""
-        from promptrail.exporters._http import _server_message
+        from promptrail.exporters._delivery import server_message as _server_message
 
         assert _server_message(response) == expected

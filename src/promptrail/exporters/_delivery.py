@@ -1,20 +1,26 @@
-"""One delivery pass of :class:`HttpExporter`: many records at once, one result per record.
+"""Talking to the log API for :class:`HttpExporter`: one request, one pass, one result per record.
 
 A pass sends records once, without retrying: through ``POST {base_url}/logs/batch`` (the
 promptrail route; one request, one result per log) when the server offers it, else as one
-``POST .../log`` per record with several requests in flight on the exporter's connection pool
-(any Humanloop-compatible server). The exporter decides what to retry, spool or dead-letter.
+``POST .../log`` per record, several in flight on the exporter's connection pool (any
+Humanloop-compatible server). The exporter decides what to retry, spool or dead-letter.
 
 Results are ``(outcome, retry_after)``: an outcome when it is final for this pass, ``None`` when
-the record may be retried (with the server's ``Retry-After``, if any).
+the server answered that the record may be retried (with its ``Retry-After``, if any), and
+:attr:`Outcome.UNKNOWN` when no answer came (the server is down or hung): then the rest of a
+per-log pass is not sent, because a server that does not answer one request will not answer the
+next within the same deadline.
 """
 
 from __future__ import annotations
 
+import email.utils
 import enum
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
 from typing import Any
 
 import httpx2
@@ -23,62 +29,204 @@ from promptrail._record.models import LogRecord
 from promptrail._runtime import errors as _errors
 from promptrail._runtime.suppression import suppress_instrumentation
 
-__all__ = ["BATCH_ENDPOINT", "Outcome", "Result", "Route", "post_batch", "post_each"]
+__all__ = ["BATCH_ENDPOINT", "Outcome", "Result", "Sender", "parse_retry_after", "server_message"]
 
 BATCH_ENDPOINT = "logs/batch"
+MAX_RETRY_AFTER = 300.0
+
+_ENDPOINTS = {
+    "prompt": "prompts/log",
+    "flow": "flows/log",
+    "tool": "tools/log",
+    "evaluator": "evaluators/log",
+}
 
 
 class Outcome(enum.Enum):
     DELIVERED = "delivered"
     REJECTED = "rejected"  # a 4xx: this record will never be accepted
     UNAUTHORIZED = "unauthorized"  # 401/403: no record will be accepted with this key
-    UNAVAILABLE = "unavailable"  # retryable failure, out of retries or time
-    NO_TIME = "no time"  # the deadline passed before the first attempt: nothing is known
-
-
-class Route(enum.Enum):
-    ABSENT = "absent"  # the server has no batch route: send per log from now on
-    SPLIT = "split"  # the batch as a whole failed: send these records one by one
+    UNKNOWN = "unknown"  # no answer (connection failed, timed out) or not sent: nothing is known
 
 
 Result = tuple[Outcome | None, float | None]
 _RETRY: Result = (None, None)
+_UNKNOWN: Result = (Outcome.UNKNOWN, None)
 
 
-def post_batch(
-    client: httpx2.Client,
-    records: Sequence[LogRecord],
-    timeout: float,
-    *,
-    parse_retry_after: Callable[[str | None, float], float | None],
-) -> list[Result] | Route:
-    """Send ``records`` in one request to the batch route; return each record's result."""
-    body = {"logs": [record.to_body() for record in records]}
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Return the seconds a ``Retry-After`` header asks for (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
     try:
-        with suppress_instrumentation():
-            response = client.post(BATCH_ENDPOINT, json=body, timeout=timeout)
-    except (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError):
-        return [_RETRY] * len(records)
-    except httpx2.HTTPError:
-        return Route.SPLIT
-    status = response.status_code
-    if status in (404, 405):
-        return Route.ABSENT
-    if status in (401, 403):
-        return [(Outcome.UNAUTHORIZED, None)] * len(records)
-    if status == 429 or status in (502, 503, 504):
-        retry_after = parse_retry_after(response.headers.get("Retry-After"), time.time())
-        return [(None, retry_after)] * len(records)
-    if status >= 300:  # a 500 or 4xx for the whole batch: one record may be the cause
-        return Route.SPLIT
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp() - now
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def server_message(response: httpx2.Response) -> str:
+    """Return the error message of a response: ``detail`` of a JSON body, else its text."""
     try:
         data: Any = response.json()
     except ValueError:
-        return Route.ABSENT
-    results = data.get("results") if isinstance(data, dict) else None
-    if not isinstance(results, list) or len(results) != len(records):
-        return Route.ABSENT  # not the promptrail route
-    return [_one(item) for item in results]
+        return response.text[:300]
+    detail = data.get("detail", data) if isinstance(data, dict) else data
+    if isinstance(detail, list):
+        parts = []
+        for item in detail:
+            if isinstance(item, dict):
+                loc = ".".join(str(p) for p in item.get("loc", ()) if p != "body")
+                parts.append(f"{loc}: {item.get('msg', '')}" if loc else str(item.get("msg", "")))
+            else:
+                parts.append(str(item))
+        return "; ".join(parts)[:300]
+    return str(detail)[:300]
+
+
+class Sender:
+    """Sends records to one server and says what became of each; never retries, never raises.
+
+    Args:
+        client: Returns the HTTP client to use (rebuilt by the exporter after a fork).
+        scrub: Removes the API key from a text before it is logged.
+        shown_url: The base URL as log lines show it (without credentials).
+        unversioned: The base URL has no ``/vN`` part (a 404 then hints at it).
+    """
+
+    def __init__(
+        self,
+        client: Callable[[], httpx2.Client],
+        scrub: Callable[[str], str],
+        shown_url: str,
+        *,
+        unversioned: bool,
+    ) -> None:
+        self._client = client
+        self._scrub = scrub
+        self._shown_url = shown_url
+        self._unversioned = unversioned
+        self.last_problem = "no answer"
+        """What went wrong last (for the exporter's warnings); never holds the key."""
+
+    def one(self, record: LogRecord, timeout: float) -> Result:
+        """POST ``record`` to its kind's log route once."""
+        endpoint = _ENDPOINTS[record.kind]
+        params = {
+            k: v
+            for k, v in (("version_id", record.version_id), ("environment", record.environment))
+            if v is not None
+        }
+        try:
+            # Our own request must not show up in the app's traces (or loop through the bridge).
+            with suppress_instrumentation():
+                response = self._client().post(
+                    endpoint, json=record.to_body(), params=params, timeout=timeout
+                )
+        except (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError) as exc:
+            self.last_problem = self._scrub(f"{type(exc).__name__}: {exc}")
+            return _UNKNOWN
+        except httpx2.HTTPError as exc:
+            _errors.report(
+                "http:error",
+                None,
+                f"HttpExporter could not send a log to /{endpoint}: "
+                + self._scrub(f"{type(exc).__name__}: {exc}"),
+                internal=False,
+            )
+            return Outcome.REJECTED, None
+        status = response.status_code
+        if status < 300:
+            return Outcome.DELIVERED, None
+        self.last_problem = f"HTTP {status}"
+        if status == 429 or status >= 500:
+            return None, parse_retry_after(response.headers.get("Retry-After"), time.time())
+        message = self._scrub(server_message(response))
+        refused = status in (401, 403)
+        what = "refused the API key" if refused else "rejected a log"
+        after = "" if refused else " (not retried)"
+        if status in (404, 405) and self._unversioned:  # most often a base_url missing its /v5
+            message += f" (does base_url {self._shown_url!r} include the API's version, e.g. /v5?)"
+        _errors.report(
+            f"http:{status}",
+            None,
+            f"the server {what} with HTTP {status} at /{endpoint}{after}: {message}",
+            internal=False,
+        )
+        return (Outcome.UNAUTHORIZED if refused else Outcome.REJECTED), None
+
+    def each(
+        self, records: Sequence[LogRecord], timeout: float, pool: ThreadPoolExecutor | None
+    ) -> list[Result]:
+        """Send each record in its own request, several in flight at once when ``pool`` is given.
+
+        Once a request gets no answer, or the key is refused, the records not yet sent are not
+        sent (:attr:`Outcome.UNKNOWN`, or refused like the one before them).
+        """
+        stopped: list[Result] = []
+        lock = threading.Lock()
+
+        def send(record: LogRecord) -> Result:
+            if stopped:
+                return stopped[0]
+            result = self.one(record, timeout)
+            if result[0] is Outcome.UNKNOWN or result[0] is Outcome.UNAUTHORIZED:
+                with lock:
+                    stopped.append(result)
+            return result
+
+        if pool is None or len(records) < 2:
+            return [send(record) for record in records]
+        return list(pool.map(send, records))
+
+    def batch(
+        self, records: Sequence[LogRecord], timeout: float, pool: ThreadPoolExecutor | None
+    ) -> list[Result] | None:
+        """Send ``records`` in one request to the batch route; return each record's result.
+
+        Returns:
+            ``None`` if the server has no batch route (send per log from now on); a list with
+            ``None`` outcomes for a batch that failed as a whole while the server answers (a
+            500 or 4xx that one record may cause: the caller sends those one by one).
+        """
+        body = {"logs": [record.to_body() for record in records]}
+        try:
+            with suppress_instrumentation():
+                response = self._client().post(BATCH_ENDPOINT, json=body, timeout=timeout)
+        except (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError) as exc:
+            self.last_problem = self._scrub(f"{type(exc).__name__}: {exc}")
+            return [_UNKNOWN] * len(records)
+        except httpx2.HTTPError:
+            return self.each(records, timeout, pool)
+        status = response.status_code
+        if status in (404, 405):
+            return None
+        if status in (401, 403):
+            self.last_problem = f"HTTP {status}"
+            return [(Outcome.UNAUTHORIZED, None)] * len(records)
+        if status == 429 or status in (502, 503, 504):
+            self.last_problem = f"HTTP {status}"
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), time.time())
+            return [(None, retry_after)] * len(records)
+        if status >= 300:  # a 500 or 4xx for the whole batch: one record may be the cause
+            return self.each(records, timeout, pool)
+        try:
+            data: Any = response.json()
+        except ValueError:
+            return None
+        results = data.get("results") if isinstance(data, dict) else None
+        if not isinstance(results, list) or len(results) != len(records):
+            return None  # not the promptrail route
+        return [_one(item) for item in results]
 
 
 def _one(item: Any) -> Result:
@@ -97,15 +245,3 @@ def _one(item: Any) -> Result:
         internal=False,
     )
     return Outcome.REJECTED, None
-
-
-def post_each(
-    attempt: Callable[[LogRecord, float], Result],
-    records: Sequence[LogRecord],
-    timeout: float,
-    pool: ThreadPoolExecutor | None,
-) -> list[Result]:
-    """Send each record in its own request, several in flight at once when ``pool`` is given."""
-    if pool is None or len(records) < 2:
-        return [attempt(record, timeout) for record in records]
-    return list(pool.map(lambda record: attempt(record, timeout), records))

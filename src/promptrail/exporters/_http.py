@@ -5,34 +5,38 @@ Each record is one ``POST {base_url}/{prompts|flows|tools}/log`` with the record
 processor's worker calls :meth:`HttpExporter.export`, so a slow or dead server never blocks the
 caller's thread.
 
-Delivery, record by record, in order:
+With ``promptrail serve`` (which offers ``POST {base_url}/logs/batch``) many records go in one
+request; the exporter finds out at the first send and falls back to per-log requests for other
+servers, several in flight at once (``concurrency``).
 
+Delivery (see :mod:`promptrail.exporters._delivery` for one pass):
+
+* Write-ahead: each batch is appended to the spool before its first request, so a server that is
+  down, hung or slow, and a process that exits or is killed meanwhile, leave it for the next run.
+  Delivered and rejected records are removed from the spool after each pass.
 * 2xx: delivered. Other 4xx: rejected for good, the server's message logged once (per status and
-  minute), the record counted as failed and not retried. 401/403 reject the rest of the batch;
-  records already in the spool (written while the server was down) are kept for a run whose key
-  it accepts, and the warning says the key was refused.
-* Connection errors, timeouts, 429 and 5xx: retried with exponential backoff and jitter, waiting
-  at least ``Retry-After`` (seconds or an HTTP date). At the first such failure the record and
-  the rest of the batch are written to the spool (write-ahead: a process killed while retrying
-  loses nothing), then retried from there.
-* While the spool holds records, new records are appended behind them and the spool is re-sent
-  oldest first, so order is kept. Past the retry budget the exporter stops trying until a cool-down
-  (or the server's ``Retry-After``) has passed; ``force_flush`` re-sends at once within its timeout.
-  Records delivered from the spool are removed from it; one that was delivered but whose response
-  was lost is sent again, which a server that deduplicates by ``log_id`` ignores.
+  minute), the record counted and not retried. 401/403: the key is refused; the records stay in
+  the spool for a run whose key the server accepts, and the warning says so.
+* No answer, 429 and 5xx: retried in passes with exponential backoff and jitter, waiting at least
+  ``Retry-After`` (seconds or an HTTP date). Past the retry budget the exporter stops trying until
+  a cool-down (or the server's ``Retry-After``) has passed; ``force_flush`` re-sends at once
+  within its timeout. A record that keeps failing while others are delivered goes to the
+  dead-letter file after ``max_attempts`` (one bad record never blocks the rest).
+* Requests and waits keep within the deadline of a flush or shutdown (:meth:`set_deadline`).
+* While the spool holds records, new records queue behind them and the spool is re-sent oldest
+  first. One that was delivered but whose answer was lost is sent again, which a server that
+  deduplicates by ``log_id`` ignores.
 * The spool has a size limit (``spool_max_bytes``): when a long outage fills it, the oldest
   records are dropped to make room for new ones (down to 90 % of the limit), counted in
-  ``stats()["spool_dropped"]`` and reported on the ``promptrail`` logger, so a server that stays
-  down does not grow the file without bound.
+  ``stats()["spool_dropped"]`` and reported on the ``promptrail`` logger.
 
-``export`` returns ``SUCCESS`` only when every record of the batch was delivered; a spooled
-record makes it ``FAILURE`` (counted as failed in ``promptrail.stats()``) even though it is kept
-and re-sent later: :meth:`HttpExporter.stats` says what was spooled, re-sent and is still waiting.
+``export`` returns ``SUCCESS`` when every record of the batch was delivered or is durably waiting
+in the spool; a rejected, dead-lettered or dropped record makes it ``FAILURE``.
+:meth:`HttpExporter.stats` says what was delivered, spooled, re-sent and is still waiting.
 """
 
 from __future__ import annotations
 
-import email.utils
 import os
 import random
 import re
@@ -41,37 +45,22 @@ import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC
 from pathlib import Path
-from typing import Any
 
 import httpx2
 
 from promptrail._record.models import LogRecord
 from promptrail._runtime import errors as _errors
 from promptrail._runtime.fork import call_after_fork
-from promptrail._runtime.suppression import suppress_instrumentation
 from promptrail.exceptions import ConfigurationError
 from promptrail.exporters._base import ExportResult
 from promptrail.exporters._delivery import Outcome as _Outcome
-from promptrail.exporters._delivery import Result, Route, post_batch, post_each
+from promptrail.exporters._delivery import Result, Sender
 from promptrail.exporters._spool import Spool, default_spool_path
 
 __all__ = ["HttpExporter"]
 
-_ENDPOINTS = {
-    "prompt": "prompts/log",
-    "flow": "flows/log",
-    "tool": "tools/log",
-    "evaluator": "evaluators/log",
-}
 _MAX_COOLDOWN = 60.0
-_MAX_RETRY_AFTER = 300.0
-# During a long re-send, delivered records are removed from the spool (a rewrite of the file)
-# once both this many are waiting to be removed and this many seconds have passed since the last
-# rewrite: a crash then re-sends little, and a 100 MiB spool is not rewritten every few records.
-_REMOVE_EVERY = 100
-_REMOVE_INTERVAL = 5.0
 
 _CHUNK = 500  # most records per batch request (well under the 1 MiB body limit)
 
@@ -93,45 +82,6 @@ class _Secret:
         return "<secret>"
 
     __str__ = __repr__
-
-
-def _parse_retry_after(value: str | None, now: float) -> float | None:
-    """Return the seconds a ``Retry-After`` header asks for (delta seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = when.timestamp() - now
-    if seconds != seconds:  # NaN
-        return None
-    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
-
-
-def _server_message(response: httpx2.Response) -> str:
-    """Return the error message of a response: ``detail`` of a JSON body, else its text."""
-    try:
-        data: Any = response.json()
-    except ValueError:
-        return response.text[:300]
-    detail = data.get("detail", data) if isinstance(data, dict) else data
-    if isinstance(detail, list):
-        parts = []
-        for item in detail:
-            if isinstance(item, dict):
-                loc = ".".join(str(p) for p in item.get("loc", ()) if p != "body")
-                parts.append(f"{loc}: {item.get('msg', '')}" if loc else str(item.get("msg", "")))
-            else:
-                parts.append(str(item))
-        return "; ".join(parts)[:300]
-    return str(detail)[:300]
 
 
 class HttpExporter:
@@ -157,7 +107,8 @@ class HttpExporter:
         batch: Send many records per request to ``{base_url}/logs/batch`` (``promptrail
             serve``). ``None`` (default): use it when the server offers it, else send per log.
         concurrency: Per-log requests in flight at once (one connection pool). With
-            ``batch=False`` and ``concurrency=1`` records are sent one at a time, in order.
+            ``batch=False`` and ``concurrency=1`` records are sent one at a time, in order
+            (a record the server answers with 5xx is retried after the others).
         max_attempts: Times a record may fail while the server accepts other records before it
             is moved to the dead-letter file (``<spool>.dead.jsonl``) and counted in
             ``stats()["dead_lettered"]``: one bad record never blocks the rest.
@@ -236,7 +187,6 @@ class HttpExporter:
         self._batch = batch
         self._concurrency = concurrency
         self._max_attempts = max_attempts
-        self._fast = batch is not False or concurrency > 1  # else: the one-at-a-time path
         self._strikes: dict[str, int] = {}  # failures of a record while others were delivered
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = 0
@@ -260,7 +210,9 @@ class HttpExporter:
         }
         self._waiting: set[str] = set()  # this run's records counted as spooled, not yet sent
         self._lost: set[str] = set()  # rejected or dead-lettered during the current export
-        self._last_problem = "no answer"
+        self._sender = Sender(
+            self._get_client, self._scrub, self._shown_url, unversioned=self._unversioned
+        )
 
     def _init_locks(self) -> None:
         # Also run in a forked child: the parent's worker may have held the lock at fork time,
@@ -318,165 +270,27 @@ class HttpExporter:
     def _scrub(self, text: str) -> str:
         return text.replace(self._api_key.value, "<secret>")
 
-    def _attempt(self, record: LogRecord, timeout: float) -> tuple[_Outcome | None, float | None]:
-        """POST once. Return (outcome, None) when final, (None, retry_after) when retryable."""
-        endpoint = _ENDPOINTS[record.kind]
-        params = {
-            k: v
-            for k, v in (("version_id", record.version_id), ("environment", record.environment))
-            if v is not None
-        }
-        try:
-            # Our own request must not show up in the app's traces (or loop through the bridge).
-            with suppress_instrumentation():
-                response = self._get_client().post(
-                    endpoint, json=record.to_body(), params=params, timeout=timeout
-                )
-        except (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError) as exc:
-            self._last_problem = self._scrub(f"{type(exc).__name__}: {exc}")
-            return None, None
-        except httpx2.HTTPError as exc:
-            _errors.report(
-                "http:error",
-                None,
-                f"HttpExporter could not send a log to /{endpoint}: "
-                + self._scrub(f"{type(exc).__name__}: {exc}"),
-                internal=False,
-            )
-            return _Outcome.REJECTED, None
-        status = response.status_code
-        if status < 300:
-            return _Outcome.DELIVERED, None
-        if status == 429 or status >= 500:
-            self._last_problem = f"HTTP {status}"
-            return None, _parse_retry_after(response.headers.get("Retry-After"), time.time())
-        self._last_problem = f"HTTP {status}"
-        message = self._scrub(_server_message(response))
-        refused = status in (401, 403)
-        what = "refused the API key" if refused else "rejected a log"
-        after = "" if refused else " (not retried)"
-        if status in (404, 405) and self._unversioned:  # most often a base_url missing its /v5
-            message += f" (does base_url {self._shown_url!r} include the API's version, e.g. /v5?)"
-        _errors.report(
-            f"http:{status}",
-            None,
-            f"the server {what} with HTTP {status} at /{endpoint}{after}: {message}",
-            internal=False,
-        )
-        return (_Outcome.UNAUTHORIZED if refused else _Outcome.REJECTED), None
-
-    def _send(
-        self,
-        record: LogRecord,
-        deadline: float | None,
-        retries: int,
-        on_failure: Callable[[], object] | None = None,
-    ) -> _Outcome:
-        """Send one record, retrying retryable failures ``retries`` times within ``deadline``.
-
-        ``on_failure`` runs after the first retryable failure, before any wait (write-ahead).
-        """
-        attempt = 0
-        while True:
-            timeout = self._timeout
-            if deadline is not None:
-                timeout = min(timeout, deadline - time.monotonic())
-                if timeout <= 0:
-                    return _Outcome.NO_TIME if attempt == 0 else _Outcome.UNAVAILABLE
-            outcome, retry_after = self._attempt(record, timeout)
-            if outcome is not None:
-                return outcome
-            if attempt == 0 and on_failure is not None:
-                on_failure()
-            attempt += 1
-            delay = min(self._max_backoff, self._backoff * 2 ** (attempt - 1))
-            delay *= random.uniform(0.5, 1.0)  # jitter: many clients do not retry in step
-            if retry_after is not None:
-                if retry_after > self._max_backoff:
-                    self._retry_after_until = time.monotonic() + retry_after
-                    return _Outcome.UNAVAILABLE
-                delay = max(delay, retry_after)
-            if attempt > retries or self._stop.is_set():
-                return _Outcome.UNAVAILABLE
-            if deadline is not None and time.monotonic() + delay >= deadline:
-                return _Outcome.UNAVAILABLE
-            self._sleep(delay)
-
-    # -- the spool --------------------------------------------------------------------------
-
-    def _to_spool(self, records: Sequence[LogRecord]) -> None:
-        dropped = self._spool.append(records, self._spool_max_bytes)
-        self._stats["spooled"] += len(records)
-        if dropped:
-            self._stats["spool_dropped"] += dropped
-            _errors.report(
-                "http:spool_full",
-                None,
-                f"the spool {self._spool.path} reached its limit of {self._spool_max_bytes} "
-                f"bytes while {self._shown_url} does not take logs; dropped its {dropped} "
-                "oldest records",
-                internal=False,
-            )
-
-    def _resend(self, deadline: float | None) -> set[str]:
-        """Send the spool oldest first until it is empty or the server fails; return sent ids."""
-        sent: set[str] = set()
-        done: list[str] = []
-        junk: list[bytes] = []
-        unavailable = refused = False
-        removed_at = time.monotonic()
-        for line, record in self._spool.entries():  # parsed as we go: a probe parses one record
-            if record is None:  # unreadable (reported): dropped with the next removal
-                junk.append(line)
-                continue
-            # After a failure, probe with one attempt rather than a full retry sequence.
-            retries = 0 if self._down else self._max_retries
-            outcome = _Outcome.NO_TIME
-            if not self._stop.is_set():
-                outcome = self._send(record, deadline, retries)
-            if outcome is _Outcome.DELIVERED:
-                sent.add(record.log_id)
-                done.append(record.log_id)
-                self._stats["delivered"] += 1
-                self._stats["resent"] += 1
-                self._down = 0
-            elif outcome is _Outcome.REJECTED:
-                done.append(record.log_id)  # it will never be accepted: stop re-sending it
-                self._stats["rejected"] += 1
-            else:
-                # Unavailable, or the key is refused: keep the rest for later (a fixed key or
-                # a server that is back will take them). Out of time: just stop here.
-                unavailable = outcome is not _Outcome.NO_TIME
-                refused = outcome is _Outcome.UNAUTHORIZED
-                break
-            if len(done) >= _REMOVE_EVERY and time.monotonic() - removed_at >= _REMOVE_INTERVAL:
-                self._spool.remove(done, junk)
-                done, junk = [], []
-                removed_at = time.monotonic()
-        self._spool.remove(done, junk)
-        if unavailable:
-            self._mark_down(refused=refused)
-        return sent
-
     def _mark_down(self, *, refused: bool = False) -> None:
         """Start (or lengthen) the cool-down after a failed send; say why, once a minute."""
         self._down += 1
         cooldown = min(self._max_backoff * 2 ** (self._down - 1), _MAX_COOLDOWN)
         self._probe_after = time.monotonic() + cooldown
-        if refused:  # the spooled logs were written while the server was down: kept
+        problem = self._sender.last_problem
+        if refused:  # a flush does not try a refused key again before the cool-down either
+            self._retry_after_until = max(self._retry_after_until, self._probe_after)
             kind = "http:refused_key"
-            problem = (
-                f"the server at {self._shown_url} refused the API key ({self._last_problem}); "
+            message = (
+                f"the server at {self._shown_url} refused the API key ({problem}); "
                 f"the logs waiting in {self._spool.path} are kept and will be re-sent once it "
                 "accepts the key"
             )
         else:
             kind = "http:unavailable"
-            problem = (
-                f"the server at {self._shown_url} is unavailable ({self._last_problem}); logs "
+            message = (
+                f"the server at {self._shown_url} is unavailable ({problem}); logs "
                 f"are kept in {self._spool.path} and will be re-sent"
             )
-        _errors.report(kind, None, problem, internal=False)
+        _errors.report(kind, None, message, internal=False)
 
     def _may_send(self, *, cooldown: bool) -> bool:
         now = time.monotonic()
@@ -486,8 +300,8 @@ class HttpExporter:
 
     @property
     def writes_ahead(self) -> bool:
-        """True when every record is in the spool before its first request is sent."""
-        return self._fast
+        """True: every record is in the spool before its first request is sent."""
+        return True
 
     def set_deadline(self, deadline: float | None) -> None:
         """Keep requests and retry waits within ``deadline`` (``time.monotonic()``), or not.
@@ -504,8 +318,6 @@ class HttpExporter:
         Returns:
             ``SUCCESS`` if all were written (none dropped to make room).
         """
-        if not self._fast:
-            return ExportResult.FAILURE
         kept = self._append(records)
         self._stats["spooled"] += len(records)
         self._waiting.update(r.log_id for r in records)
@@ -524,7 +336,7 @@ class HttpExporter:
 
     # -- many records at once: write-ahead, one pass, retry what failed ----------------------
 
-    def _export_fast(self, records: Sequence[LogRecord]) -> ExportResult:
+    def _export(self, records: Sequence[LogRecord]) -> ExportResult:
         """Write ``records`` to the spool, then deliver the spool (them included) in passes.
 
         Written ahead of the first request: a server that is down, hung or slow, and a process
@@ -535,7 +347,7 @@ class HttpExporter:
         kept = self._append(records)
         mine = frozenset(r.log_id for r in records)
         if self._may_send(cooldown=True):
-            self._resend_fast(None, mine, list(records) if alone and kept else None)
+            self._resend(None, mine, list(records) if alone and kept else None)
         else:
             self._settle(set(), [], [], [], list(records), mine)
         # Delivered or durably waiting in the spool: handed over. Rejected, dead-lettered or
@@ -568,26 +380,25 @@ class HttpExporter:
 
     def _pass(self, records: Sequence[LogRecord], timeout: float) -> list[Result]:
         """Send ``records`` once: by the batch route when offered, else per log."""
+        pool = self._get_pool()
         if self._batch is not False:
             results: list[Result] = []
             for start in range(0, len(records), _CHUNK):
                 chunk = records[start : start + _CHUNK]
-                got = post_batch(
-                    self._get_client(), chunk, timeout, parse_retry_after=_parse_retry_after
-                )
-                if got is Route.ABSENT and self._batch is None and not results:
+                got = self._sender.batch(chunk, timeout, pool)
+                if got is None and self._batch is None and not results:
                     self._batch = False  # a plain Humanloop-compatible server: per log from now
                     break
-                if isinstance(got, Route):  # the batch failed as a whole: record by record
-                    got = post_each(self._attempt, chunk, timeout, self._get_pool())
+                if got is None:
+                    got = self._sender.each(chunk, timeout, pool)
                 elif self._batch is None:
                     self._batch = True
                 results.extend(got)
             else:
                 return results
-        return post_each(self._attempt, records, timeout, self._get_pool())
+        return self._sender.each(records, timeout, pool)
 
-    def _resend_fast(
+    def _resend(
         self, deadline: float | None, mine: frozenset[str], only: list[LogRecord] | None = None
     ) -> set[str]:
         """Deliver the spool (or ``only``, the spool's sole records) in passes; return ids sent."""
@@ -613,6 +424,7 @@ class HttpExporter:
             retry: list[LogRecord] = []
             retry_after: float | None = None
             refused = False
+            answered: set[str] = set()  # the server answered "retry" for these
             results = self._pass(pending, timeout)
             for record, (outcome, after) in zip(pending, results, strict=True):
                 if outcome is _Outcome.DELIVERED:
@@ -625,10 +437,12 @@ class HttpExporter:
                 else:
                     refused = refused or outcome is _Outcome.UNAUTHORIZED
                     retry.append(record)
+                    if outcome is None:
+                        answered.add(record.log_id)
                     if after is not None:
                         retry_after = max(after, retry_after or 0.0)
             if delivered and retry and not refused:
-                retry = self._strike(retry, dead)  # others got through: these are suspect
+                retry = self._strike(retry, answered, dead)  # others got through: suspect
             pending = retry
             if not pending:
                 break
@@ -640,7 +454,6 @@ class HttpExporter:
                 refused = refused or not delivered
             delay = max(delay, retry_after or 0.0)
             if refused or attempt > retries or delay > self._max_backoff:
-                self._last_problem = self._last_problem or "no answer"
                 self._mark_down(refused=refused)
                 break
             left = self._time_left(deadline)
@@ -650,10 +463,18 @@ class HttpExporter:
         self._settle(delivered, done, dead, junk, pending, mine)
         return delivered
 
-    def _strike(self, records: list[LogRecord], dead: list[LogRecord]) -> list[LogRecord]:
-        """Count a failure of each record; move those past ``max_attempts`` to ``dead``."""
+    def _strike(
+        self, records: list[LogRecord], answered: set[str], dead: list[LogRecord]
+    ) -> list[LogRecord]:
+        """Count a failure of each ``answered`` record; past ``max_attempts`` it goes to ``dead``.
+
+        A record that got no answer (or was not sent) is not suspect: the server may be the cause.
+        """
         keep: list[LogRecord] = []
         for record in records:
+            if record.log_id not in answered:
+                keep.append(record)
+                continue
             strikes = self._strikes.get(record.log_id, 0) + 1
             if strikes >= self._max_attempts:
                 self._strikes.pop(record.log_id, None)
@@ -702,7 +523,8 @@ class HttpExporter:
             "http:dead_letter",
             None,
             f"{len(records)} log(s) kept failing at {self._shown_url} while others were "
-            f"delivered; moved to {self.dead_letter_path} (last problem: {self._last_problem})",
+            f"delivered; moved to {self.dead_letter_path} (last problem: "
+            f"{self._sender.last_problem})",
             internal=False,
         )
 
@@ -718,62 +540,7 @@ class HttpExporter:
         with self._lock:
             if self._shut:
                 return ExportResult.FAILURE
-            if self._fast:
-                return self._export_fast(records)
-            if self._spool:
-                # A backlog (from this run or an earlier one) goes first: queue behind it.
-                self._to_spool(records)
-                if not self._may_send(cooldown=True):
-                    return ExportResult.FAILURE
-                sent = self._resend(None)
-                ok = all(r.log_id in sent for r in records)
-                return ExportResult.SUCCESS if ok else ExportResult.FAILURE
-            failed = 0
-            for index, record in enumerate(records):
-                rest = records[index:]
-                spooled: list[bool] = []
-
-                def write_ahead(
-                    rest: Sequence[LogRecord] = rest, spooled: list[bool] = spooled
-                ) -> None:
-                    # Durable before the first wait: a process killed while retrying loses
-                    # nothing; the next run re-sends.
-                    self._to_spool(rest)
-                    spooled.append(True)
-
-                outcome = self._send(record, None, self._max_retries, write_ahead)
-                if spooled:
-                    return self._finish_from_spool(record, outcome, rest, failed)
-                if outcome is _Outcome.DELIVERED:
-                    self._stats["delivered"] += 1
-                    self._down = 0
-                    continue
-                if outcome is _Outcome.UNAUTHORIZED:
-                    self._stats["rejected"] += len(records) - index
-                    return ExportResult.FAILURE
-                self._stats["rejected"] += 1
-                failed += 1
-            return ExportResult.FAILURE if failed else ExportResult.SUCCESS
-
-    def _finish_from_spool(
-        self, record: LogRecord, outcome: _Outcome, rest: Sequence[LogRecord], failed: int
-    ) -> ExportResult:
-        """``rest`` (``record`` first) went to the spool while ``record`` was retried."""
-        if outcome is _Outcome.DELIVERED or outcome is _Outcome.REJECTED:
-            self._spool.remove([record.log_id])
-            if outcome is _Outcome.DELIVERED:
-                self._stats["delivered"] += 1
-                self._stats["resent"] += 1
-                self._down = 0
-            else:
-                self._stats["rejected"] += 1
-        else:
-            self._mark_down(refused=outcome is _Outcome.UNAUTHORIZED)
-            return ExportResult.FAILURE
-        sent = self._resend(None) if len(rest) > 1 else set()
-        ok = outcome is _Outcome.DELIVERED and not failed
-        ok = ok and all(r.log_id in sent for r in rest[1:])
-        return ExportResult.SUCCESS if ok else ExportResult.FAILURE
+            return self._export(records)
 
     def force_flush(self, timeout: float = 30.0) -> bool:
         """Re-send the spool now (ignoring the cool-down, not ``Retry-After``) within ``timeout``.
@@ -786,10 +553,7 @@ class HttpExporter:
                 return True
             if self._shut or not self._may_send(cooldown=False):
                 return False
-            if self._fast:
-                self._resend_fast(time.monotonic() + timeout, frozenset())
-                return not self._spool
-            self._resend(time.monotonic() + timeout)
+            self._resend(time.monotonic() + timeout, frozenset())
             return not self._spool
 
     def shutdown(self) -> None:
