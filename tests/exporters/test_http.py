@@ -210,10 +210,10 @@ class TestHttpExporterRequests:
         """All exports share one httpx2.Client (connection reuse)."""
         exporter = make(Recorder())
         exporter.export([record("a")])
-        client = exporter._client
+        client = exporter._sender._http
         exporter.export([record("b")])
         assert client is not None
-        assert exporter._client is client
+        assert exporter._sender._http is client
 
 
 class TestHttpExporterRetries:
@@ -552,7 +552,7 @@ class TestHttpExporterFork:
         if pid == 0:  # pragma: no cover - the child reports through its exit code
             ok = exporter.export([record("child")]) is ExportResult.SUCCESS
             spool.append([record("spooled-in-child")])
-            os._exit(0 if ok and exporter._client is not None else 1)
+            os._exit(0 if ok and exporter._sender._http is not None else 1)
         release.set()
         holder.join()
         deadline = time.monotonic() + 5

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import email.utils
 import enum
+import os
+import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+import urllib.parse
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 from typing import Any
@@ -32,6 +35,7 @@ from promptrail._runtime.suppression import suppress_instrumentation
 __all__ = ["BATCH_ENDPOINT", "Outcome", "Result", "Sender", "parse_retry_after", "server_message"]
 
 BATCH_ENDPOINT = "logs/batch"
+_VERSIONED = re.compile(r"/v\d+(/|$)")
 MAX_RETRY_AFTER = 300.0
 
 _ENDPOINTS = {
@@ -93,30 +97,97 @@ def server_message(response: httpx2.Response) -> str:
     return str(detail)[:300]
 
 
+class _Secret:
+    """Holds the API key; its ``repr``/``str`` never show it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+    __str__ = __repr__
+
+
 class Sender:
     """Sends records to one server and says what became of each; never retries, never raises.
 
+    Owns the connection pool (one ``httpx2.Client``, rebuilt in a forked child) and, for per-log
+    requests in flight at once, a thread pool of ``concurrency`` workers.
+
     Args:
-        client: Returns the HTTP client to use (rebuilt by the exporter after a fork).
-        scrub: Removes the API key from a text before it is logged.
-        shown_url: The base URL as log lines show it (without credentials).
-        unversioned: The base URL has no ``/vN`` part (a 404 then hints at it).
+        base_url: The API root, e.g. ``https://host/v5`` (checked by the exporter).
+        key: The API key, sent in ``X-API-KEY``; scrubbed from every message.
+        timeout: Seconds for each request unless a pass asks for less.
+        concurrency: Per-log requests in flight at once.
+        transport: An ``httpx2`` transport (tests pass a mock).
     """
 
     def __init__(
         self,
-        client: Callable[[], httpx2.Client],
-        scrub: Callable[[str], str],
-        shown_url: str,
-        *,
-        unversioned: bool,
+        base_url: str,
+        key: str,
+        timeout: float,
+        concurrency: int,
+        transport: httpx2.BaseTransport | None,
     ) -> None:
-        self._client = client
-        self._scrub = scrub
-        self._shown_url = shown_url
-        self._unversioned = unversioned
+        self.base_url = base_url.rstrip("/")
+        parts = urllib.parse.urlsplit(self.base_url)
+        self.shown_url = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+        """The base URL for log lines and reprs: without any ``user:password@`` part."""
+        self._unversioned = not _VERSIONED.search(parts.path)  # no /vN: a 404 says so
+        self._key = _Secret(key)
+        self._timeout = timeout
+        self._concurrency = concurrency
+        self._transport = transport
+        self._http: httpx2.Client | None = None
+        self._http_pid = 0
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
         self.last_problem = "no answer"
         """What went wrong last (for the exporter's warnings); never holds the key."""
+
+    def _client(self) -> httpx2.Client:
+        client = self._http
+        if client is not None and self._http_pid == os.getpid():
+            return client
+        # First use, or a forked child: never share the parent's connections.
+        client = httpx2.Client(
+            base_url=self.base_url + "/",
+            headers={"X-API-KEY": self._key.value, "User-Agent": "promptrail"},
+            timeout=httpx2.Timeout(self._timeout),
+            limits=httpx2.Limits(
+                max_connections=max(4, self._concurrency),
+                max_keepalive_connections=max(2, self._concurrency),
+            ),
+            transport=self._transport,
+        )
+        self._http = client
+        self._http_pid = os.getpid()
+        return client
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._key.value, "<secret>")
+
+    def pool(self) -> ThreadPoolExecutor | None:
+        """The threads for per-log requests in flight at once (``None`` for one at a time)."""
+        if self._concurrency < 2:
+            return None
+        if self._pool is None or self._pool_pid != os.getpid():
+            self._pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="promptrail-http")
+            self._pool_pid = os.getpid()
+        return self._pool
+
+    def close(self) -> None:
+        """Close the connections and the threads (a forked child's copies are left alone)."""
+        pool, self._pool = self._pool, None
+        if pool is not None and self._pool_pid == os.getpid():
+            pool.shutdown(wait=False)
+        client, self._http = self._http, None
+        if client is not None and self._http_pid == os.getpid():
+            client.close()
 
     def one(self, record: LogRecord, timeout: float) -> Result:
         """POST ``record`` to its kind's log route once."""
@@ -155,7 +226,7 @@ class Sender:
         what = "refused the API key" if refused else "rejected a log"
         after = "" if refused else " (not retried)"
         if status in (404, 405) and self._unversioned:  # most often a base_url missing its /v5
-            message += f" (does base_url {self._shown_url!r} include the API's version, e.g. /v5?)"
+            message += f" (does base_url {self.shown_url!r} include the API's version, e.g. /v5?)"
         _errors.report(
             f"http:{status}",
             None,

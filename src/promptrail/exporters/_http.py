@@ -39,12 +39,9 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx2
@@ -64,24 +61,8 @@ _MAX_COOLDOWN = 60.0
 
 _CHUNK = 500  # most records per batch request (well under the 1 MiB body limit)
 
-_VERSIONED = re.compile(r"/v\d+(/|$)")
-
 DEFAULT_SPOOL_MAX_BYTES = 100 * 2**20
 """The default size limit of a spool file: 100 MiB."""
-
-
-class _Secret:
-    """Holds the API key; its ``repr``/``str`` never show it."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return "<secret>"
-
-    __str__ = __repr__
 
 
 class HttpExporter:
@@ -170,30 +151,21 @@ class HttpExporter:
         ):
             msg = f"spool_max_bytes must be a positive int or None, not {spool_max_bytes!r}"
             raise ConfigurationError(msg)
-        self._base_url = base_url.rstrip("/")
-        parts = urllib.parse.urlsplit(self._base_url)
-        # For log lines and repr: without any user:password@ part.
-        self._shown_url = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
-        self._unversioned = not _VERSIONED.search(parts.path)  # no /vN: a 404 says so
-        self._api_key = _Secret(key)
+        self._sender = Sender(base_url, key, timeout, concurrency, transport)
+        self._base_url = self._sender.base_url
+        self._shown_url = self._sender.shown_url
         self._timeout = timeout
         self._max_retries = max_retries
         self._backoff = backoff
         self._max_backoff = max_backoff
-        self._transport = transport
         self._given_sleep = sleep
         self._spool = Spool(spool_path or default_spool_path(self._base_url))
         self._spool_max_bytes = spool_max_bytes
         self._batch = batch
-        self._concurrency = concurrency
         self._max_attempts = max_attempts
         self._strikes: dict[str, int] = {}  # failures of a record while others were delivered
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_pid = 0
         self._deadline: float | None = None  # of the flush or shutdown under way
         self._deadline_window = 0.0
-        self._client: httpx2.Client | None = None
-        self._pid = 0
         self._init_locks()
         call_after_fork(self._init_locks)  # a forked child gets its own locks (and client)
         self._shut = False
@@ -210,9 +182,6 @@ class HttpExporter:
         }
         self._waiting: set[str] = set()  # this run's records counted as spooled, not yet sent
         self._lost: set[str] = set()  # rejected or dead-lettered during the current export
-        self._sender = Sender(
-            self._get_client, self._scrub, self._shown_url, unversioned=self._unversioned
-        )
 
     def _init_locks(self) -> None:
         # Also run in a forked child: the parent's worker may have held the lock at fork time,
@@ -245,30 +214,6 @@ class HttpExporter:
         counts = dict(self._stats)  # no lock: an export may hold it for a while; copy is atomic
         counts["pending"] = len(self._spool) if self._spool else 0
         return counts
-
-    # -- HTTP -------------------------------------------------------------------------------
-
-    def _get_client(self) -> httpx2.Client:
-        client = self._client
-        if client is not None and self._pid == os.getpid():
-            return client
-        # First use, or a forked child: never share the parent's connections.
-        client = httpx2.Client(
-            base_url=self._base_url + "/",
-            headers={"X-API-KEY": self._api_key.value, "User-Agent": "promptrail"},
-            timeout=httpx2.Timeout(self._timeout),
-            limits=httpx2.Limits(
-                max_connections=max(4, self._concurrency),
-                max_keepalive_connections=max(2, self._concurrency),
-            ),
-            transport=self._transport,
-        )
-        self._client = client
-        self._pid = os.getpid()
-        return client
-
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._api_key.value, "<secret>")
 
     def _mark_down(self, *, refused: bool = False) -> None:
         """Start (or lengthen) the cool-down after a failed send; say why, once a minute."""
@@ -370,17 +315,9 @@ class HttpExporter:
             )
         return not dropped
 
-    def _get_pool(self) -> ThreadPoolExecutor | None:
-        if self._concurrency < 2:
-            return None
-        if self._pool is None or self._pool_pid != os.getpid():
-            self._pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="promptrail-http")
-            self._pool_pid = os.getpid()
-        return self._pool
-
     def _pass(self, records: Sequence[LogRecord], timeout: float) -> list[Result]:
         """Send ``records`` once: by the batch route when offered, else per log."""
-        pool = self._get_pool()
+        pool = self._sender.pool()
         if self._batch is not False:
             results: list[Result] = []
             for start in range(0, len(records), _CHUNK):
@@ -569,9 +506,4 @@ class HttpExporter:
 
     def _close(self) -> None:
         self._shut = True
-        pool, self._pool = self._pool, None
-        if pool is not None and self._pool_pid == os.getpid():
-            pool.shutdown(wait=False)
-        client, self._client = self._client, None
-        if client is not None and self._pid == os.getpid():
-            client.close()
+        self._sender.close()
