@@ -47,6 +47,7 @@ from promptrail.pipeline._batch import BatchProcessor
 from promptrail.pipeline._configure import Stats, configure, flush, shutdown, stats
 from promptrail.pipeline._processors import BaseProcessor, Processor, SimpleProcessor
 from promptrail.pipeline._score import score
+from promptrail.pipeline._serverless import flush_after
 from promptrail.providers._prices import register_price
 from promptrail.providers._registry import Extractor, register_extractor, unregister_extractor
 
@@ -80,6 +81,7 @@ __all__ = [
     "bind_context",
     "configure",
     "flush",
+    "flush_after",
     "get_current_log_id",
     "get_current_trace_id",
     "instrument_anthropic",
