@@ -21,6 +21,7 @@ import pytest
 import promptrail
 from promptrail import LogRecord
 from promptrail._record.encode import dump_json
+from promptrail._record.humanloop import humanloop_body
 from promptrail.exceptions import ConfigurationError
 from promptrail.exporters import ExportResult, HttpExporter
 from promptrail.exporters._spool import Spool
@@ -196,13 +197,25 @@ class TestHttpExporterRequests:
     def test_body_is_the_record_and_query_has_version_and_environment(
         self, make: Callable[..., HttpExporter]
     ) -> None:
-        """The JSON body is to_body(); version_id and environment are also query parameters."""
+        """The body is Humanloop's shape of the record; version_id and environment in the query."""
         handler = Recorder()
         rec = record("p", version_id="v1", environment="prod", output="hi")
         make(handler).export([rec])
         (request,) = handler.requests
-        assert json.loads(request.content) == rec.to_body()
+        assert json.loads(request.content) == humanloop_body(rec)
         assert dict(request.url.params) == {"version_id": "v1", "environment": "prod"}
+
+    def test_a_derived_version_id_is_not_sent_as_the_version_to_log_to(
+        self, make: Callable[..., HttpExporter]
+    ) -> None:
+        """promptrail's own pv_ version id travels in metadata, never in the query."""
+        handler = Recorder()
+        rec = record("p", version_id="pv_0123456789abcdef", environment="prod")
+        make(handler).export([rec])
+        (request,) = handler.requests
+        assert dict(request.url.params) == {"environment": "prod"}
+        body = json.loads(request.content)
+        assert body["metadata"]["promptrail"]["version_id"] == "pv_0123456789abcdef"
         assert request.headers["X-API-KEY"] == KEY
         assert request.headers["Content-Type"] == "application/json"
 

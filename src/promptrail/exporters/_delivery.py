@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx2
 
+from promptrail._record.humanloop import humanloop_body, humanloop_version_id
 from promptrail._record.models import LogRecord
 from promptrail._runtime import errors as _errors
 from promptrail._runtime.suppression import suppress_instrumentation
@@ -192,16 +193,15 @@ class Sender:
     def one(self, record: LogRecord, timeout: float) -> Result:
         """POST ``record`` to its kind's log route once."""
         endpoint = _ENDPOINTS[record.kind]
+        version = humanloop_version_id(record)
         params = {
-            k: v
-            for k, v in (("version_id", record.version_id), ("environment", record.environment))
-            if v is not None
+            k: v for k, v in (("version_id", version), ("environment", record.environment)) if v
         }
         try:
             # Our own request must not show up in the app's traces (or loop through the bridge).
             with suppress_instrumentation():
                 response = self._client().post(
-                    endpoint, json=record.to_body(), params=params, timeout=timeout
+                    endpoint, json=humanloop_body(record), params=params, timeout=timeout
                 )
         except (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError) as exc:
             self.last_problem = self._scrub(f"{type(exc).__name__}: {exc}")

@@ -33,6 +33,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute
 
+from promptrail._record.humanloop import restore_extras
 from promptrail._record.models import LogKind, LogRecord
 from promptrail._record.versions import version_id
 from promptrail._runtime.ids import DEFAULT_IDS, next_seq
@@ -390,7 +391,7 @@ def _given_key(headers: Mapping[str, str]) -> bytes:
 
 def _complete(store: Store, data: dict[str, Any], kind: LogKind, query: Any) -> dict[str, Any]:
     """Fill what a Humanloop-style client may leave out; the endpoint decides the kind."""
-    data = dict(data)
+    data = restore_extras(data)  # promptrail's fields, sent in a Humanloop-shaped body
     data["kind"] = kind
     for name in ("version_id", "environment"):
         if data.get(name) is None and query.get(name):

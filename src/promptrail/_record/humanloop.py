@@ -1,0 +1,152 @@
+"""A record as the body of Humanloop's "log" requests, and back.
+
+``LogRecord.to_body()`` is promptrail's own shape (``promptrail serve``'s batch route takes it).
+A Humanloop-compatible server takes, per kind, the fields of its ``prompts.log``, ``flows.log``,
+``tools.log`` and ``evaluators.log`` requests (Humanloop SDK 0.8.38). :func:`humanloop_body`
+builds that body:
+
+* fields the kind's request does not have (``kind``, ``trace_id``, ``session_id``, ``tags``, a
+  prompt's fields on a tool log, ...) and a version id promptrail derived itself (``pv_…``, which
+  a Humanloop server never issued and would look up) move into ``metadata["promptrail"]``, where a
+  Humanloop server keeps them as data and ``promptrail serve`` reads them back
+  (:func:`restore_extras`);
+* a thinking text becomes Humanloop's list of thinking blocks;
+* OpenAI-style tool definitions (``{"type": "function", "function": {...}}``) become Humanloop's
+  ``ToolFunction``; a prompt without a model (Humanloop requires one) moves to the extras too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from promptrail._record.models import LogKind, LogRecord
+
+__all__ = ["EXTRAS_KEY", "humanloop_body", "humanloop_version_id", "restore_extras"]
+
+EXTRAS_KEY = "promptrail"
+"""The ``metadata`` key under which promptrail's own fields travel in a Humanloop body."""
+
+_COMMON = frozenset(
+    {
+        "path",
+        "start_time",
+        "end_time",
+        "output",
+        "created_at",
+        "error",
+        "provider_latency",
+        "stdout",
+        "provider_request",
+        "provider_response",
+        "inputs",
+        "source",
+        "metadata",
+        "source_datapoint_id",
+        "trace_parent_id",
+        "user",
+        "save",
+        "log_id",
+        "run_id",
+        "environment",
+    }
+)
+_FIELDS: dict[LogKind, frozenset[str]] = {
+    "prompt": _COMMON
+    | {
+        "output_message",
+        "prompt_tokens",
+        "reasoning_tokens",
+        "output_tokens",
+        "prompt_cost",
+        "output_cost",
+        "finish_reason",
+        "messages",
+        "tool_choice",
+        "prompt",
+    },
+    "flow": _COMMON | {"messages", "output_message"},
+    "tool": _COMMON | {"tool"},
+    "evaluator": _COMMON | {"parent_id", "judgment", "output_message"},
+}
+_MESSAGE_FIELDS = ("messages", "output_message")
+
+
+def humanloop_version_id(record: LogRecord) -> str | None:
+    """The version to log to, for a Humanloop server: a user's, never one promptrail derived."""
+    version = record.version_id
+    return None if version is None or version.startswith("pv_") else version
+
+
+def _thinking_blocks(message: dict[str, Any]) -> dict[str, Any]:
+    thinking = message.get("thinking")
+    if isinstance(thinking, str):
+        # Humanloop's type is a list of Anthropic-style blocks; the signature is not recorded.
+        message = {
+            **message,
+            "thinking": [{"type": "thinking", "thinking": thinking, "signature": ""}],
+        }
+    return message
+
+
+def _tool_function(tool: Any) -> Any:
+    if isinstance(tool, dict) and isinstance(tool.get("function"), dict):
+        return tool["function"]
+    return tool
+
+
+def humanloop_body(record: LogRecord) -> dict[str, Any]:
+    """Return ``record`` as the JSON body of its kind's Humanloop "log" request."""
+    body = record.to_body()
+    allowed = _FIELDS[record.kind]
+    extras = {key: body.pop(key) for key in list(body) if key not in allowed}
+    extras.pop("version_id", None)
+    if record.version_id is not None and humanloop_version_id(record) is None:
+        extras["version_id"] = record.version_id
+    for key in _MESSAGE_FIELDS:
+        value = body.get(key)
+        if isinstance(value, list):
+            body[key] = [_thinking_blocks(m) for m in value]
+        elif isinstance(value, dict):
+            body[key] = _thinking_blocks(value)
+    prompt = body.get("prompt")
+    if isinstance(prompt, dict):
+        if not prompt.get("model"):
+            extras["prompt"] = body.pop("prompt")
+        elif isinstance(prompt.get("tools"), list):
+            body["prompt"] = {**prompt, "tools": [_tool_function(t) for t in prompt["tools"]]}
+    if extras:
+        body["metadata"] = {**body.get("metadata", {}), EXTRAS_KEY: extras}
+    return body
+
+
+def _thinking_text(message: Any) -> Any:
+    if not isinstance(message, dict) or not isinstance(message.get("thinking"), list):
+        return message
+    texts: list[str] = [
+        block["thinking"]
+        for block in message["thinking"]
+        if isinstance(block, dict) and isinstance(block.get("thinking"), str)
+    ]
+    return {**message, "thinking": "".join(texts) or None}
+
+
+def restore_extras(data: dict[str, Any]) -> dict[str, Any]:
+    """Undo :func:`humanloop_body` on a received body (a copy; the input is not changed).
+
+    promptrail's fields come back out of ``metadata`` (fields already in the body win; anything
+    else in ``metadata`` is left alone) and thinking blocks become the thinking text.
+    """
+    restored = dict(data)
+    metadata = data.get("metadata")
+    if isinstance(metadata, dict) and isinstance(metadata.get(EXTRAS_KEY), dict):
+        rest = {k: v for k, v in metadata.items() if k != EXTRAS_KEY}
+        restored = {**metadata[EXTRAS_KEY], **{k: v for k, v in data.items() if k != "metadata"}}
+        if rest:
+            restored["metadata"] = rest
+    for key in _MESSAGE_FIELDS:
+        value = restored.get(key)
+        if isinstance(value, list):
+            restored[key] = [_thinking_text(m) for m in value]
+        elif isinstance(value, dict):
+            restored[key] = _thinking_text(value)
+    return restored
