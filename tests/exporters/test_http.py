@@ -219,6 +219,33 @@ class TestHttpExporterRequests:
         assert request.headers["X-API-KEY"] == KEY
         assert request.headers["Content-Type"] == "application/json"
 
+    @pytest.mark.parametrize("concurrency", [1, 4])
+    def test_parents_are_sent_before_their_children(
+        self, make: Callable[..., HttpExporter], sleeps: list[float], concurrency: int
+    ) -> None:
+        """Children finish (so are exported) first; each parent is posted before them, in a pass."""
+        handler = Recorder()
+        tree = [
+            record("leaf", trace_id="root", trace_parent_id="mid"),
+            record("mid", kind="flow", trace_id="root", trace_parent_id="root"),
+            record("other", trace_id="x"),
+            record("root", kind="flow", trace_id="root"),
+        ]
+        make(handler, concurrency=concurrency).export(tree)
+        sent = handler.ids()
+        assert sorted(sent) == ["leaf", "mid", "other", "root"]
+        assert sent.index("root") < sent.index("mid") < sent.index("leaf")
+        assert sleeps == []  # one pass, no retry wait
+
+    def test_a_child_waits_for_a_parent_that_failed(
+        self, make: Callable[..., HttpExporter]
+    ) -> None:
+        """A child is not posted in a pass whose post of its parent failed; both go later."""
+        handler = Recorder(503)
+        exporter = make(handler, max_retries=1)
+        exporter.export([record("child", trace_parent_id="parent"), record("parent")])
+        assert handler.ids() == ["parent", "parent", "child"]
+
     def test_one_client_is_reused(self, make: Callable[..., HttpExporter]) -> None:
         """All exports share one httpx2.Client (connection reuse)."""
         exporter = make(Recorder())

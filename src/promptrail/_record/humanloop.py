@@ -11,8 +11,12 @@ builds that body:
   Humanloop server keeps them as data and ``promptrail serve`` reads them back
   (:func:`restore_extras`);
 * a thinking text becomes Humanloop's list of thinking blocks;
-* OpenAI-style tool definitions (``{"type": "function", "function": {...}}``) become Humanloop's
-  ``ToolFunction``; a prompt without a model (Humanloop requires one) moves to the extras too.
+* tool definitions (OpenAI-style ``{"type": "function", "function": {...}}`` in a prompt, the
+  ``tool`` of a tool log) take Humanloop's ``ToolFunction``/``ToolKernelRequest`` shape, the
+  original kept in the extras; a prompt without a model (Humanloop requires one) moves there too.
+
+So ``restore_extras(humanloop_body(record))`` is ``record.to_body()`` again, less a user's
+``version_id``, which travels as the ``version_id`` query parameter, as Humanloop's API takes it.
 """
 
 from __future__ import annotations
@@ -88,10 +92,25 @@ def _thinking_blocks(message: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
+_FUNCTION_KEYS = ("name", "description", "strict", "parameters")
+_TOOL_KERNEL_KEYS = ("function", "source_code", "setup_values", "attributes")
+
+
 def _tool_function(tool: Any) -> Any:
-    if isinstance(tool, dict) and isinstance(tool.get("function"), dict):
-        return tool["function"]
-    return tool
+    """An OpenAI-style or bare function definition as Humanloop's ``ToolFunction``."""
+    if not isinstance(tool, dict):
+        return tool
+    function = tool["function"] if isinstance(tool.get("function"), dict) else tool
+    shaped = {k: function[k] for k in _FUNCTION_KEYS if function.get(k) is not None}
+    shaped.setdefault("description", "")  # required by Humanloop; promptrail may have none
+    return shaped
+
+
+def _tool_kernel(tool: dict[str, Any]) -> dict[str, Any]:
+    shaped = {k: tool[k] for k in _TOOL_KERNEL_KEYS if tool.get(k) is not None}
+    if "function" in shaped:
+        shaped["function"] = _tool_function(shaped["function"])
+    return shaped
 
 
 def humanloop_body(record: LogRecord) -> dict[str, Any]:
@@ -113,7 +132,16 @@ def humanloop_body(record: LogRecord) -> dict[str, Any]:
         if not prompt.get("model"):
             extras["prompt"] = body.pop("prompt")
         elif isinstance(prompt.get("tools"), list):
-            body["prompt"] = {**prompt, "tools": [_tool_function(t) for t in prompt["tools"]]}
+            tools = [_tool_function(t) for t in prompt["tools"]]
+            if tools != prompt["tools"]:
+                extras["prompt_tools"] = prompt["tools"]  # promptrail's shape, read back
+                body["prompt"] = {**prompt, "tools": tools}
+    tool = body.get("tool")
+    if isinstance(tool, dict):
+        shaped = _tool_kernel(tool)
+        if shaped != tool:
+            extras["tool"] = tool
+            body["tool"] = shaped
     if extras:
         body["metadata"] = {**body.get("metadata", {}), EXTRAS_KEY: extras}
     return body
@@ -140,9 +168,16 @@ def restore_extras(data: dict[str, Any]) -> dict[str, Any]:
     metadata = data.get("metadata")
     if isinstance(metadata, dict) and isinstance(metadata.get(EXTRAS_KEY), dict):
         rest = {k: v for k, v in metadata.items() if k != EXTRAS_KEY}
-        restored = {**metadata[EXTRAS_KEY], **{k: v for k, v in data.items() if k != "metadata"}}
+        extras = dict(metadata[EXTRAS_KEY])
+        tools = extras.pop("prompt_tools", None)
+        shaped_tool = extras.pop("tool", None)
+        restored = {**extras, **{k: v for k, v in data.items() if k != "metadata"}}
         if rest:
             restored["metadata"] = rest
+        if isinstance(restored.get("prompt"), dict) and isinstance(tools, list):
+            restored["prompt"] = {**restored["prompt"], "tools": tools}
+        if shaped_tool is not None:
+            restored["tool"] = shaped_tool
     for key in _MESSAGE_FIELDS:
         value = restored.get(key)
         if isinstance(value, list):

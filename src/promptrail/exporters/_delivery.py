@@ -240,8 +240,11 @@ class Sender:
     ) -> list[Result]:
         """Send each record in its own request, several in flight at once when ``pool`` is given.
 
-        Once a request gets no answer, or the key is refused, the records not yet sent are not
-        sent (:attr:`Outcome.UNKNOWN`, or refused like the one before them).
+        A parent goes before its children (a log is finished, so exported, after the logs nested
+        in it; a Humanloop server wants the parent first): the records are sent in waves by
+        depth, and a child whose parent was not delivered waits for the next pass. Once a request
+        gets no answer, or the key is refused, the records not yet sent are not sent
+        (:attr:`Outcome.UNKNOWN`, or refused like the one before them).
         """
         stopped: list[Result] = []
         lock = threading.Lock()
@@ -255,9 +258,20 @@ class Sender:
                     stopped.append(result)
             return result
 
-        if pool is None or len(records) < 2:
-            return [send(record) for record in records]
-        return list(pool.map(send, records))
+        results: list[Result] = [_UNKNOWN] * len(records)
+        parents = _parents(records)
+        for wave in _waves(parents):
+            ready = [
+                i for i in wave if parents[i] < 0 or results[parents[i]][0] is Outcome.DELIVERED
+            ]
+            batch = [records[i] for i in ready]
+            if pool is None or len(batch) < 2:
+                sent = [send(record) for record in batch]
+            else:
+                sent = list(pool.map(send, batch))
+            for i, result in zip(ready, sent, strict=True):
+                results[i] = result
+        return results
 
     def batch(
         self, records: Sequence[LogRecord], timeout: float, pool: ThreadPoolExecutor | None
@@ -298,6 +312,30 @@ class Sender:
         if not isinstance(results, list) or len(results) != len(records):
             return None  # not the promptrail route
         return [_one(item) for item in results]
+
+
+def _parents(records: Sequence[LogRecord]) -> list[int]:
+    """For each record, the index of its parent among ``records``, else -1."""
+    index = {record.log_id: i for i, record in enumerate(records)}
+    return [index.get(record.trace_parent_id or "", -1) for record in records]
+
+
+def _waves(parents: list[int]) -> list[list[int]]:
+    """Indexes grouped by depth below the records whose parent is not among them, in order."""
+    depth: list[int] = [-1] * len(parents)
+    for start in range(len(parents)):
+        chain: list[int] = []
+        at = start
+        while at >= 0 and depth[at] < 0 and len(chain) <= len(parents):  # bounded: no cycle
+            chain.append(at)
+            at = parents[at]
+        base = depth[at] if at >= 0 and depth[at] >= 0 else -1
+        for offset, i in enumerate(reversed(chain)):
+            depth[i] = base + 1 + offset
+    waves: dict[int, list[int]] = {}
+    for i, d in enumerate(depth):
+        waves.setdefault(d, []).append(i)
+    return [waves[d] for d in sorted(waves)]
 
 
 def _one(item: Any) -> Result:
