@@ -58,6 +58,22 @@ def test_batch_route_answers_per_log(server: ServerThread) -> None:
     assert statuses == [200, 422, 200]
 
 
+def test_batch_route_says_created_or_duplicate(server: ServerThread) -> None:
+    """Each stored log's result says whether it is new or was stored already (a re-send)."""
+
+    def post(logs: list[dict[str, object]]) -> list[str]:
+        response = httpx2.post(
+            server.url + "/v5/logs/batch",
+            json={"logs": logs},
+            headers={"X-API-KEY": KEY},
+            timeout=5,
+        )
+        return [r.get("result") for r in response.json()["results"]]
+
+    assert post([record("x").to_body()]) == ["created"]
+    assert post([record("x").to_body(), record("y").to_body()]) == ["duplicate", "created"]
+
+
 def test_exporter_uses_batch_route(server: ServerThread, tmp_path: Path) -> None:
     """HttpExporter delivers a batch of 500 records through the batch route; the spool is empty."""
     exporter = HttpExporter(base_url=server.url + "/v5", api_key=KEY, spool_path=tmp_path / "s")

@@ -326,8 +326,8 @@ def accept_batch(store: Store, raw: bytes, query: Any) -> JSONResponse:
     """Parse and store ``{"logs": [log, ...]}``; answer ``{"results": [...]}`` in the same order.
 
     Each log is a body of ``/prompts|flows|tools/log`` with its ``kind``. Its result is
-    ``{"status": 200, "id": ...}`` when stored (or already stored: delivery is idempotent by
-    ``log_id``), ``{"status": 422, "detail": ...}`` when invalid, ``{"status": 503, ...}`` when the
+    ``{"status": 200, "id": ..., "trace_id": ..., "result": "created"}`` when stored, with
+    ``"result": "duplicate"`` when it was stored already (delivery is idempotent by ``log_id``), ``{"status": 422, "detail": ...}`` when invalid, ``{"status": 503, ...}`` when the
     store was busy (retry it). A bad log never fails its neighbours: the valid logs are written in
     one transaction, and if that fails, one by one.
     """
@@ -363,21 +363,29 @@ def accept_batch(store: Store, raw: bytes, query: Any) -> JSONResponse:
 def _store_each(
     store: Store, valid: Sequence[tuple[int, LogRecord]], results: list[dict[str, Any]]
 ) -> None:
-    """Write ``valid`` in one transaction; if that fails, one by one, marking each failure."""
+    """Write ``valid`` in one transaction; if that fails, one by one, marking each failure.
+
+    Each stored log's result says ``"created"`` (new) or ``"duplicate"`` (already stored: a
+    re-send whose first answer was lost).
+    """
     try:
-        store.write([record for _, record in valid])
+        done = store.insert([record for _, record in valid])
     except (StoreUnavailableError, sqlite3.OperationalError):  # the client retries them
         for index, _ in valid:
             results[index] = {"status": 503, "detail": "the store is busy or unavailable"}
     except Exception:  # isolated below, record by record
         for index, record in valid:
             try:
-                store.write([record])
+                (one,) = store.insert([record])
+                results[index]["result"] = one.status
             except (StoreUnavailableError, sqlite3.OperationalError):
                 results[index] = {"status": 503, "detail": "the store is busy or unavailable"}
             except Exception as exc:  # a value the store cannot hold
                 detail = f"the store cannot hold this log: {type(exc).__name__}"
                 results[index] = {"status": 422, "detail": detail}
+    else:
+        for (index, _), inserted in zip(valid, done, strict=True):
+            results[index]["result"] = inserted.status
 
 
 def _given_key(headers: Mapping[str, str]) -> bytes:
