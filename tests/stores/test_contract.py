@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import os
 import random
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -69,6 +71,33 @@ class TestWrites:
         stored = store.get("x")
         assert stored is not None
         assert stored.output == "first"
+
+    def test_a_forked_child_writes_and_the_parent_keeps_its_connection(self, store: Store) -> None:
+        """After fork() both processes use the store: neither breaks the other's connection."""
+        store.insert([log("before", "a/b", trace_id="before")])
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through its exit code
+            code = 1
+            try:
+                for i in range(30):  # while the parent writes too
+                    store.insert([log(f"child{i}", "a/b", trace_id="child")])
+                code = 0 if store.get("before") is not None else 1
+            finally:
+                os._exit(code)
+        for i in range(30):
+            store.insert([log(f"parent{i}", "a/b", trace_id="parent")])
+        deadline = time.monotonic() + 20
+        while not (ended := os.waitpid(pid, os.WNOHANG))[0] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if not ended[0]:  # pragma: no cover - a hung child
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung on the store")
+        assert os.waitstatus_to_exitcode(ended[1]) == 0
+        store.insert([log("after", "a/b", trace_id="after")])
+        stored = {r.log_id for r in store.logs(limit=None)}
+        assert {"before", "child29", "parent29", "after"} <= stored
+        assert len(stored) == 62
 
     def test_update_replaces_a_stored_log(self, store: Store) -> None:
         """update() rewrites a stored log and its columns; an unknown id is False."""

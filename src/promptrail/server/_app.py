@@ -327,8 +327,9 @@ def accept_batch(store: Store, raw: bytes, query: Any) -> JSONResponse:
 
     Each log is a body of ``/prompts|flows|tools/log`` with its ``kind``. Its result is
     ``{"status": 200, "id": ..., "trace_id": ..., "result": "created"}`` when stored, with
-    ``"result": "duplicate"`` when it was stored already (delivery is idempotent by ``log_id``), ``{"status": 422, "detail": ...}`` when invalid, ``{"status": 503, ...}`` when the
-    store was busy (retry it). A bad log never fails its neighbours: the valid logs are written in
+    ``"result": "duplicate"`` when it was stored already (delivery is idempotent by ``log_id``),
+    ``{"status": 422, "detail": ...}`` when invalid, ``{"status": 503, ...}`` when the store was
+    busy (retry it). A bad log never fails its neighbours: the valid logs are written in
     one transaction, and if that fails, one by one.
     """
     try:

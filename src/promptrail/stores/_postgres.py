@@ -14,6 +14,7 @@ imported only when a ``postgresql://`` URL is used. A database that is down or r
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -150,18 +151,9 @@ class PostgresStore:
     ) -> None:
         self._url = url
         self._timeout = timeout
-        self._pool = psycopg_pool.ConnectionPool(
-            url,
-            min_size=1,
-            max_size=max_connections,
-            kwargs={"autocommit": True, "connect_timeout": max(1, int(timeout))},
-            check=psycopg_pool.ConnectionPool.check_connection,
-            timeout=timeout,
-            reconnect_timeout=0,  # keep trying for ever: the database comes back
-            name="promptrail",
-            open=False,
-        )
-        self._pool.open(wait=False)
+        self._max_connections = max_connections
+        self._inherited: list[psycopg_pool.ConnectionPool] = []
+        self._pool = self._new_pool()
         try:
             if create:
                 self.upgrade()
@@ -172,6 +164,34 @@ class PostgresStore:
             self._pool.close()
             raise
 
+    def _new_pool(self) -> psycopg_pool.ConnectionPool:
+        pool = psycopg_pool.ConnectionPool(
+            self._url,
+            min_size=1,
+            max_size=self._max_connections,
+            kwargs={"autocommit": True, "connect_timeout": max(1, int(self._timeout))},
+            check=psycopg_pool.ConnectionPool.check_connection,
+            timeout=self._timeout,
+            reconnect_timeout=0,  # keep trying for ever: the database comes back
+            name="promptrail",
+            open=False,
+        )
+        pool.open(wait=False)
+        self._pid = os.getpid()
+        return pool
+
+    def _pool_here(self) -> psycopg_pool.ConnectionPool:
+        """The pool of this process: a forked child opens its own on first use.
+
+        The parent's pool is kept, never used nor closed, in the child: its connections'
+        sockets are the parent's sessions (a query from the child would interleave with the
+        parent's; closing them would end the parent's sessions).
+        """
+        if self._pid != os.getpid():
+            self._inherited.append(self._pool)
+            self._pool = self._new_pool()
+        return self._pool
+
     @property
     def location(self) -> str:
         """The database URL without its password."""
@@ -180,7 +200,7 @@ class PostgresStore:
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[Any]]:
         try:
-            with self._pool.connection() as conn:
+            with self._pool_here().connection() as conn:
                 yield conn
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
             msg = f"{self.location}: {type(exc).__name__}: {str(exc).strip()}"
@@ -426,8 +446,9 @@ class PostgresStore:
             return _prune(conn, older_than)
 
     def close(self) -> None:
-        """Close the pool's connections."""
-        self._pool.close()
+        """Close the pool's connections (in a forked child, only the child's own)."""
+        if self._pid == os.getpid():
+            self._pool.close()
 
 
 def _prune(conn: psycopg.Connection[Any], older_than: str) -> int:
