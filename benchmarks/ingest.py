@@ -4,9 +4,10 @@
 Three measurements, on whatever machine runs it (clients and servers share it):
 
 * **Through ``promptrail serve``**: replicas (1 or 2 ``promptrail serve`` processes on loopback
-  ports, one store) take per-log ``POST /v5/flows/log`` requests from client threads spread over
-  them. Per-log numbers (the batch route, ``POST /v5/logs/batch``, is not used yet), bounded
-  by HTTP per request, not by the store.
+  ports, one store) take ``POST /v5/logs/batch`` requests of 500 logs (what ``HttpExporter``
+  sends it), and, for comparison, per-log ``POST /v5/flows/log`` requests (bounded by HTTP per
+  request, not by the store), from client threads spread over them. Logs/s counts logs the
+  server answered as stored.
 * **Store inserts**: what a batch route would hand the store: ``store.insert`` of 500-log batches
   from 1 or 2 processes (one per replica), each with its own store object.
 * **Reads at scale**: ``--logs N`` (default 1,000,000) logs in 50-log traces bulk-loaded (SQLite
@@ -145,16 +146,45 @@ def start_serve(target: str) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("promptrail serve did not start")
 
 
-def through_serve(target: str, replicas: int, seconds: float, threads: int = 8) -> float:
+def batch_body(first: int, prefix: str, size: int = 500) -> bytes:
+    """A ``/v5/logs/batch`` body of ``size`` logs in 10-log traces (cheap to build)."""
+    logs = []
+    for i in range(first, first + size):
+        trace = f"{prefix}{i - i % 10}"
+        root = i % 10 == 0
+        start = (BASE + datetime.timedelta(milliseconds=i)).isoformat()
+        logs.append(
+            _BODY.format(
+                log_id=f"{prefix}{i}",
+                path="bench/answer" if root else "bench/llm",
+                kind="flow" if root else "prompt",
+                trace_id=trace,
+                parent="null" if root else f'"{trace}"',
+                start=start,
+                end=start,
+            )
+        )
+    return ('{"logs":[' + ",".join(logs) + "]}").encode()
+
+
+def through_serve(target: str, replicas: int, seconds: float, *, batch: bool) -> float:
+    """Logs/s stored through ``promptrail serve``: 500-log batches, or one POST per log."""
     servers = [start_serve(target) for _ in range(replicas)]
+    threads = 2 * replicas if batch else 8
     counts = [0] * threads
     stop = time.perf_counter() + seconds
 
     def client(n: int) -> None:
         url = servers[n % replicas][1]
-        with httpx2.Client(base_url=url, headers={"X-API-KEY": KEY}, timeout=30) as http:
+        with httpx2.Client(base_url=url, headers={"X-API-KEY": KEY}, timeout=60) as http:
             i = 0
             while time.perf_counter() < stop:
+                if batch:
+                    answer = http.post("/v5/logs/batch", content=batch_body(i, f"s{n}-"))
+                    results = answer.json()["results"] if answer.status_code == 200 else []
+                    counts[n] += sum(r["status"] == 200 for r in results)
+                    i += 500
+                    continue
                 body = record(i, f"s{n}-").to_body()
                 if http.post("/v5/flows/log", content=json.dumps(body)).status_code == 200:
                     counts[n] += 1
@@ -269,15 +299,23 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        print("\n| store | replicas | store.insert, 500/batch (logs/s) | per-log POST via serve |")
-        print("|---|---|---|---|")
+        print(
+            "\n| store | replicas | store.insert, 500/batch | batch route via serve "
+            "| per-log POST via serve |"
+        )
+        print("|---|---|---|---|---|")
         for kind in kinds if not args.skip_ingest else []:
             for replicas in (1, 2):
                 target = fresh_target(kind, args.postgres, tmp, f"ins{replicas}")
                 inserts = store_inserts(target, replicas, args.seconds)
+                target = fresh_target(kind, args.postgres, tmp, f"bat{replicas}")
+                batched = through_serve(target, replicas, args.seconds, batch=True)
                 target = fresh_target(kind, args.postgres, tmp, f"srv{replicas}")
-                served = through_serve(target, replicas, args.seconds)
-                print(f"| {kind} | {replicas} | {inserts:,.0f} | {served:,.0f} |", flush=True)
+                served = through_serve(target, replicas, args.seconds, batch=False)
+                print(
+                    f"| {kind} | {replicas} | {inserts:,.0f} | {batched:,.0f} | {served:,.0f} |",
+                    flush=True,
+                )
         if args.skip_reads:
             return
         print("\n| store | logs | load s | trace list first page ms | 50-log trace tree ms |")

@@ -83,8 +83,8 @@ _COLUMNS = (
 _INSERT = f"""
 INSERT INTO promptrail_logs ({_COLUMNS})
 SELECT * FROM unnest(
-    %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-    %s::float8[], %s::text[], %s::int8[], %s::int8[], %s::float8[], %s::jsonb[]
+    %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
+    %b::float8[], %b::text[], %b::int8[], %b::int8[], %b::float8[], %b::text[]::jsonb[]
 )
 ON CONFLICT (log_id) DO NOTHING
 RETURNING log_id
@@ -118,8 +118,12 @@ def _row(record: LogRecord) -> tuple[Any, ...]:
         record.prompt_tokens,
         record.output_tokens,
         total_cost(record),
-        _JSON_NUL.sub(r"\1\\ufffd", dump_json(record).decode()),
+        _jsonb_text(dump_json(record).decode()),
     )
+
+
+def _jsonb_text(body: str) -> str:
+    return _JSON_NUL.sub(r"\1\\ufffd", body) if "\\u0000" in body else body
 
 
 def redact_url(url: str) -> str:
