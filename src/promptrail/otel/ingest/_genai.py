@@ -27,7 +27,7 @@ from promptrail.otel._bridge import OTEL_SPAN_ID, OTEL_TRACE_ID, SCOPE_NAME
 from promptrail.otel.ingest import _openinference
 from promptrail.otel.ingest._common import ROLES, Reading, json_value, session_fields
 from promptrail.otel.ingest._openllmetry import functions, indexed_messages
-from promptrail.providers._common import int_or_none
+from promptrail.providers._common import CACHED_KEY, int_or_none
 
 __all__ = ["genai_kind", "is_bridge", "span_error", "span_path", "span_record"]
 
@@ -42,6 +42,13 @@ _TRACELOOP_KINDS: dict[str, LogKind] = {
     "llm": "prompt",
 }
 _ROLES = ROLES
+# Token details, as the conventions and OpenLLMetry's releases have named them.
+_REASONING_KEYS = (
+    "gen_ai.usage.reasoning.output_tokens",
+    "gen_ai.usage.reasoning_tokens",
+    "llm.usage.reasoning_tokens",
+)
+_CACHE_READ_KEYS = ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens")
 
 _Attrs = Mapping[str, Any]
 
@@ -303,7 +310,15 @@ def _read(span: ReadableSpan, kind: LogKind, attrs: _Attrs) -> Reading:
     reading.output_tokens = int_or_none(
         attrs.get("gen_ai.usage.output_tokens", attrs.get("gen_ai.usage.completion_tokens"))
     )
-    reading.reasoning_tokens = int_or_none(attrs.get("gen_ai.usage.reasoning.output_tokens"))
+    reasoning: Any = None
+    for key in _REASONING_KEYS:
+        reasoning = reasoning if reasoning is not None else attrs.get(key)
+    reading.reasoning_tokens = int_or_none(reasoning)
+    for key in _CACHE_READ_KEYS:
+        cached = int_or_none(attrs.get(key))
+        if cached:
+            reading.metadata[CACHED_KEY] = cached
+            break
     reading.finish_reason = _finish_reason(attrs)
     for key in ("gen_ai.response.id", "gen_ai.response.model", "gen_ai.conversation.id"):
         value = attrs.get(key)
