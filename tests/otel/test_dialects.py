@@ -1,10 +1,8 @@
 """Span dialects the ingest reads besides the GenAI conventions: OpenInference, OpenLLMetry 0.52.
 
-OpenInference spans come from its real semantic-conventions package's attribute names; the
-OpenLLMetry 0.52 spans are attribute sets copied from what ``opentelemetry-instrumentation-openai``
-0.52.6 writes (``shared/chat_wrappers.py``: ``_set_prompts``, ``_set_completions``;
-``shared/__init__.py``: ``set_tools_attributes``, ``_set_request_attributes``,
-``_set_response_attributes``), since a current release of that package is the one installed.
+OpenInference spans use its real semantic-conventions package's attribute names; the OpenLLMetry
+0.52 spans are the attribute sets in ``tests.fixtures.openllmetry_052`` (a current release of that
+package is the one installed).
 """
 
 from __future__ import annotations
@@ -22,6 +20,12 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from tests.fixtures.openllmetry_052 import (
+    OPENLLMETRY_052_STREAM,
+    OPENLLMETRY_052_TOOL_CALL,
+    PARAMETERS,
+    TOOL_CALL_ARGS,
+)
 
 import promptrail
 from promptrail._record.models import LogRecord
@@ -30,61 +34,6 @@ from promptrail.exporters import InMemoryExporter
 from promptrail.otel.ingest._events import EventJoin, GenAiEvent, amend
 from promptrail.otel.ingest._genai import genai_kind
 from promptrail.otel.ingest._processor import records_from_spans
-
-TOOL_CALL_ARGS = '{"city": "Paris"}'
-PARAMETERS = {"type": "object", "properties": {"city": {"type": "string"}}}
-
-# What opentelemetry-instrumentation-openai 0.52.6 sets for a chat offering a tool, answered
-# with a tool call, and for a streamed chat carrying the call and its result.
-OPENLLMETRY_052_TOOL_CALL: dict[str, Any] = {
-    "llm.request.type": "chat",
-    "gen_ai.system": "openai",
-    "gen_ai.request.model": "gpt-4o",
-    "gen_ai.request.max_tokens": 100,
-    "gen_ai.request.temperature": 0.5,
-    "llm.headers": "None",
-    "llm.is_streaming": False,
-    "gen_ai.openai.api_base": "http://127.0.0.1/v1/",
-    "gen_ai.prompt.0.role": "system",
-    "gen_ai.prompt.0.content": "Be brief.",
-    "gen_ai.prompt.1.role": "user",
-    "gen_ai.prompt.1.content": "Weather in Paris?",
-    "llm.request.functions.0.name": "weather",
-    "llm.request.functions.0.description": "The weather in a city",
-    "llm.request.functions.0.parameters": json.dumps(PARAMETERS),
-    "gen_ai.response.model": "gpt-4o-2024-08-06",
-    "gen_ai.response.id": "chatcmpl-1",
-    "llm.usage.total_tokens": 1500,
-    "gen_ai.usage.output_tokens": 300,
-    "gen_ai.usage.input_tokens": 1200,
-    "gen_ai.usage.cache_read_input_tokens": 1000,
-    "gen_ai.completion.0.finish_reason": "tool_calls",
-    "gen_ai.completion.0.role": "assistant",
-    "gen_ai.completion.0.tool_calls.0.id": "call_1",
-    "gen_ai.completion.0.tool_calls.0.name": "weather",
-    "gen_ai.completion.0.tool_calls.0.arguments": TOOL_CALL_ARGS,
-}
-OPENLLMETRY_052_STREAM: dict[str, Any] = {
-    "llm.request.type": "chat",
-    "gen_ai.system": "openai",
-    "gen_ai.request.model": "gpt-4o",
-    "llm.is_streaming": True,
-    "gen_ai.prompt.0.role": "user",
-    "gen_ai.prompt.0.content": "Weather in Paris?",
-    "gen_ai.prompt.1.role": "assistant",
-    "gen_ai.prompt.1.tool_calls.0.id": "call_1",
-    "gen_ai.prompt.1.tool_calls.0.name": "weather",
-    "gen_ai.prompt.1.tool_calls.0.arguments": "{}",
-    "gen_ai.prompt.2.role": "tool",
-    "gen_ai.prompt.2.content": "sunny",
-    "gen_ai.prompt.2.tool_call_id": "call_1",
-    "gen_ai.response.model": "gpt-4o-2024-08-06",
-    "gen_ai.usage.input_tokens": 1200,
-    "gen_ai.usage.output_tokens": 300,
-    "gen_ai.completion.0.finish_reason": "stop",
-    "gen_ai.completion.0.role": "assistant",
-    "gen_ai.completion.0.content": "Paris.",
-}
 
 
 def finished(*spans: tuple[str, Mapping[str, Any]], scope: str = "instr") -> list[ReadableSpan]:
