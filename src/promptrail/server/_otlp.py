@@ -281,11 +281,10 @@ def _convert(body: bytes, as_json: bool) -> tuple[list[LogRecord], int, str]:
 
     spans = spans_from_request(message)
     sent = sum(len(s.spans) for r in message.resource_spans for s in r.scope_spans)
-    if len(spans) < sent:  # dropped for want of a valid trace or span id
-        failures.append(f"{sent - len(spans)} span(s) without a valid trace or span id")
-        failures.extend([""] * (sent - len(spans) - 1))
+    dropped = sent - len(spans)  # no valid trace or span id
     records = records_from_spans(spans, include_bridge=True, on_error=rejected)
-    return records, len(failures), failures[0] if failures else ""
+    notes = [f"{dropped} span(s) without a valid trace or span id"] if dropped else []
+    return records, dropped + len(failures), "; ".join(notes + failures[:1])
 
 
 def _success(rejected: int, error: str, *, as_json: bool) -> Response:
