@@ -198,6 +198,26 @@ class TestOpenInference:
         ]
         assert (record.output, record.prompt_tokens, record.output_tokens) == ("A cat.", 10, 2)
 
+    def test_prompt_template_variables_and_metadata(self) -> None:
+        """``llm.prompt_template.*`` become the template and inputs, ``metadata`` is merged."""
+        si = pytest.importorskip("openinference.semconv.trace")
+        attrs = si.SpanAttributes
+        record = one(
+            "ChatCompletion",
+            {
+                attrs.OPENINFERENCE_SPAN_KIND: "LLM",
+                attrs.LLM_MODEL_NAME: "gpt-4o",
+                attrs.LLM_PROMPT_TEMPLATE: "Weather in {city}?",
+                attrs.LLM_PROMPT_TEMPLATE_VARIABLES: json.dumps({"city": "Paris"}),
+                attrs.METADATA: json.dumps({"team": "support", "otel.span_id": "forged"}),
+            },
+        )
+        assert record.prompt is not None
+        assert record.prompt.template == "Weather in {city}?"
+        assert record.inputs == {"city": "Paris"}
+        assert record.metadata["team"] == "support"
+        assert record.metadata["otel.span_id"] != "forged"
+
 
 def test_stream_finish_reason_on_the_output_message_only() -> None:
     """A finish reason only in ``gen_ai.output.messages[0].finish_reason`` is read."""

@@ -19,6 +19,7 @@ import base64
 import binascii
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,10 @@ OTLP_LOGS_PATHS = ("/v1/logs", "/v5/import/otel/v1/logs")
 _PROTOBUF_TYPES = frozenset({"application/x-protobuf", "application/protobuf"})
 _JSON_TYPE = "application/json"
 _ID_KEYS = (("traceId", 16), ("trace_id", 16), ("spanId", 8), ("span_id", 8))
+
+# A known span whose log is not in the store yet is being stored: wait this long for it, at most.
+_STORE_TRIES = 10
+_STORE_PAUSE = 0.02
 
 Events = dict[tuple[str, str], list[GenAiEvent]]
 
@@ -153,6 +158,11 @@ def _store_events(body: bytes, as_json: bool, store: Store, join: EventJoin) -> 
             continue  # the span has not arrived yet: its log gets the events when it does
         log_id, every_event = stored
         record = store.get(log_id)
+        for _ in range(_STORE_TRIES):  # the traces route may be storing it right now
+            if record is not None:
+                break
+            time.sleep(_STORE_PAUSE)
+            record = store.get(log_id)
         if record is not None:
             store.update(amend(record, every_event, settings))
     return orphans

@@ -5,8 +5,9 @@ A span says what it is in ``openinference.span.kind``: ``LLM`` (and ``EMBEDDING`
 a ``flow`` log. :func:`read` takes the model (``llm.model_name``, ``llm.invocation_parameters``),
 the messages (``llm.input_messages.N.message.*`` with ``contents``, ``tool_calls`` and
 ``tool_call_id``; ``llm.output_messages.N.message.*``), the tools offered
-(``llm.tools.N.tool.json_schema``), the token counts (``llm.token_count.*``) and a tool's or a
-flow's ``input.value`` / ``output.value``. Session, user and tags are read by ``_common``.
+(``llm.tools.N.tool.json_schema``), the token counts (``llm.token_count.*``), the prompt template
+and its variables (``llm.prompt_template.*``), ``metadata`` (JSON) and a tool's or a flow's
+``input.value`` / ``output.value``. Session, user and tags are read by ``_common``.
 """
 
 from __future__ import annotations
@@ -145,6 +146,9 @@ def _kernel(attrs: _Attrs) -> dict[str, Any]:
     tools = _tools(attrs)
     if tools:
         prompt["tools"] = tools
+    template = attrs.get("llm.prompt_template.template")
+    if isinstance(template, str):
+        prompt["template"] = template
     return {k: v for k, v in prompt.items() if v is not None}
 
 
@@ -168,11 +172,14 @@ def read(kind: LogKind, attrs: _Attrs) -> Reading:
         content = outputs[0].get("content")
         if isinstance(content, str):
             reading.output = content
+    variables = json_value(attrs.get("llm.prompt_template.variables"))
+    if isinstance(variables, Mapping):
+        reading.inputs = dict(variables)
     if kind == "prompt":
         reading.prompt = _kernel(attrs) or None
         model = attrs.get("llm.model_name")
         reading.response_model = model if isinstance(model, str) else None
-    else:
+    elif not reading.inputs:
         value = _value_of(attrs, "input")
         if isinstance(value, Mapping):
             reading.inputs = dict(value)
@@ -192,6 +199,11 @@ def read(kind: LogKind, attrs: _Attrs) -> Reading:
         count = int_or_none(attrs.get(attribute))
         if count:
             reading.metadata[key] = count
+    metadata = json_value(attrs.get("metadata"))  # using_metadata(...)
+    if isinstance(metadata, Mapping):
+        reading.metadata.update(
+            {k: v for k, v in metadata.items() if isinstance(k, str) and not k.startswith("otel.")}
+        )
     finish = attrs.get("llm.finish_reason")
     reading.finish_reason = finish if isinstance(finish, str) else None
     return reading
