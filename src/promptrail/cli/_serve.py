@@ -102,6 +102,9 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"promptrail: trace viewer at http://{args.host}:{args.port}/\n")
     out.write(f"promptrail: serving {store.location} at http://{args.host}:{args.port}/v5\n")
     out.write(f"promptrail: OTLP/HTTP traces at http://{args.host}:{args.port}/v1/traces\n")
+    out.write(
+        f"promptrail: OTLP/HTTP logs (GenAI events) at http://{args.host}:{args.port}/v1/logs\n"
+    )
     out.flush()
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0

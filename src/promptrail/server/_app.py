@@ -39,6 +39,7 @@ from promptrail._record.versions import version_id
 from promptrail._runtime.ids import DEFAULT_IDS, next_seq
 from promptrail.exceptions import ConfigurationError
 from promptrail.server._otlp import add_otlp_routes
+from promptrail.server._otlp_logs import add_otlp_log_routes
 from promptrail.stores._base import Store, StoreUnavailableError
 from promptrail.stores._open import open_store
 from promptrail.stores._sqlite import default_db_path
@@ -315,8 +316,16 @@ def create_app(
         """Say the server is up (no key needed)."""
         return {"status": "ok"}
 
-    add_otlp_routes(
+    join = add_otlp_log_routes(
         app, store=store, key_ok=key_ok, read_body=_read_body, max_body_bytes=max_body_bytes
+    )
+    add_otlp_routes(
+        app,
+        store=store,
+        key_ok=key_ok,
+        read_body=_read_body,
+        max_body_bytes=max_body_bytes,
+        join=join,
     )
     app.router.routes.extend(routes)
     return app

@@ -279,10 +279,12 @@ def _convert(body: bytes, as_json: bool) -> tuple[list[LogRecord], int, str]:
         failures.append(f"span {span.name!r}: {type(exc).__name__}")
         _errors.report("otlp:convert", exc, "could not convert an OTLP span", internal=False)
 
-    records = records_from_spans(
-        spans_from_request(message), include_bridge=True, on_error=rejected
-    )
-    return records, len(failures), failures[0] if failures else ""
+    spans = spans_from_request(message)
+    sent = sum(len(s.spans) for r in message.resource_spans for s in r.scope_spans)
+    dropped = sent - len(spans)  # no valid trace or span id
+    records = records_from_spans(spans, include_bridge=True, on_error=rejected)
+    notes = [f"{dropped} span(s) without a valid trace or span id"] if dropped else []
+    return records, dropped + len(failures), "; ".join(notes + failures[:1])
 
 
 def _success(rejected: int, error: str, *, as_json: bool) -> Response:
@@ -311,6 +313,7 @@ def add_otlp_routes(
     key_ok: Callable[[Mapping[str, str]], bool],
     read_body: Callable[[Request, int], Any],
     max_body_bytes: int,
+    join: Callable[[list[LogRecord]], list[LogRecord]] | None = None,
 ) -> None:
     """Add ``POST`` on :data:`OTLP_TRACES_PATHS` to ``app``, storing GenAI spans in ``store``.
 
@@ -320,6 +323,8 @@ def add_otlp_routes(
         key_ok: Whether a request's headers carry a valid key.
         read_body: The receiver's bounded body reader (raises 413 ``HTTPException``).
         max_body_bytes: The limit, for the body as sent and once decompressed.
+        join: Given the records of a request before they are stored (the GenAI events that
+            came before their span go into its log).
     """
 
     async def otlp_traces(request: Request) -> Response:
@@ -347,6 +352,8 @@ def add_otlp_routes(
             records, rejected, error = await run_in_threadpool(_convert, raw, as_json)
         except OtlpError as exc:
             return status_response(exc.status, exc.message, as_json=as_json)
+        if join is not None:
+            records = await run_in_threadpool(join, records)
         if records:
             try:
                 await run_in_threadpool(store.insert, records)

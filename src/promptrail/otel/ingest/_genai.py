@@ -2,8 +2,10 @@
 
 A span is a ``prompt`` log for model calls, ``tool`` for ``execute_tool``, ``flow`` for agents and
 workflows (:func:`genai_kind`). :func:`span_record` reads its messages (``gen_ai.input.messages``
-/ ``gen_ai.output.messages``, or OpenLLMetry's indexed ``gen_ai.prompt.N.*``), request
-parameters, tokens, finish reason and error into a record body. Runs in the export worker.
+/ ``gen_ai.output.messages``, or OpenLLMetry's indexed ``gen_ai.prompt.N.*`` through
+``_openllmetry``), request parameters, tokens, finish reason and error into a record body; an
+OpenInference span (``openinference.span.kind``) is read by ``_openinference`` instead. Runs in
+the export worker.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from promptrail._runtime.state import Settings
 from promptrail._tracing.build import RESPONSE_MODEL_KEY, answered_model
 from promptrail.otel._attributes import REQUEST_PARAMS
 from promptrail.otel._bridge import OTEL_SPAN_ID, OTEL_TRACE_ID, SCOPE_NAME
-from promptrail.otel.ingest._common import session_fields
-from promptrail.providers._common import int_or_none
+from promptrail.otel.ingest import _openinference
+from promptrail.otel.ingest._common import ROLES, Reading, json_value, session_fields
+from promptrail.otel.ingest._openllmetry import functions, indexed_messages
+from promptrail.providers._common import CACHED_KEY, int_or_none
 
 __all__ = ["genai_kind", "is_bridge", "span_error", "span_path", "span_record"]
 
@@ -37,13 +41,22 @@ _TRACELOOP_KINDS: dict[str, LogKind] = {
     "tool": "tool",
     "llm": "prompt",
 }
-_ROLES = frozenset({"system", "user", "assistant", "tool", "developer"})
+_ROLES = ROLES
+# Token details, as the conventions and OpenLLMetry's releases have named them.
+_REASONING_KEYS = (
+    "gen_ai.usage.reasoning.output_tokens",
+    "gen_ai.usage.reasoning_tokens",
+    "llm.usage.reasoning_tokens",
+)
+_CACHE_READ_KEYS = ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens")
 
 _Attrs = Mapping[str, Any]
 
 
 def genai_kind(attrs: _Attrs) -> LogKind | None:
     """The log kind of a span with these attributes, or ``None`` when it is not a GenAI span."""
+    if _openinference.SPAN_KIND in attrs:
+        return _openinference.openinference_kind(attrs)
     operation = attrs.get("gen_ai.operation.name")
     if isinstance(operation, str):
         if operation in _PROMPT_OPS:
@@ -94,6 +107,8 @@ def span_error(span: ReadableSpan) -> str | None:
 
 
 def span_path(kind: LogKind, attrs: _Attrs, span_name: str) -> str:
+    if _openinference.SPAN_KIND in attrs and "promptrail.path" not in attrs:
+        return _openinference.openinference_path(kind, attrs, span_name)
     for key in ("promptrail.path", "gen_ai.prompt.name", "traceloop.entity.path"):
         value = attrs.get(key)
         if isinstance(value, str) and value:
@@ -125,18 +140,7 @@ def _provider(attrs: _Attrs) -> str | None:
     return value.lower() if isinstance(value, str) else None
 
 
-def _json(value: Any) -> Any:
-    """An attribute that holds JSON: a JSON string (any API) or a structured value (API 1.45)."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    if isinstance(value, tuple):
-        return [_json(v) if isinstance(v, (tuple, Mapping)) else v for v in value]
-    if isinstance(value, Mapping):
-        return {k: _json(v) if isinstance(v, (tuple, Mapping)) else v for k, v in value.items()}
-    return value
+_json = json_value
 
 
 def _float(value: Any) -> float | None:
@@ -191,21 +195,6 @@ def _message_from_parts(message: Mapping[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _indexed(attrs: _Attrs, prefix: str) -> list[dict[str, Any]]:
-    """OpenLLMetry's flattened ``gen_ai.prompt.0.role``-style messages as message bodies."""
-    out: list[dict[str, Any]] = []
-    index = 0
-    while f"{prefix}.{index}.role" in attrs or f"{prefix}.{index}.content" in attrs:
-        role = attrs.get(f"{prefix}.{index}.role")
-        body: dict[str, Any] = {"role": role if role in _ROLES else "user"}
-        content = attrs.get(f"{prefix}.{index}.content")
-        if content is not None:
-            body["content"] = content if isinstance(content, str) else json.dumps(content)
-        out.append(body)
-        index += 1
-    return out
-
-
 def _messages(attrs: _Attrs) -> tuple[list[dict[str, Any]] | None, dict[str, Any] | None]:
     """Input messages and the (first) output message, from whichever convention is present."""
     inputs: list[dict[str, Any]] | None = None
@@ -221,9 +210,9 @@ def _messages(attrs: _Attrs) -> tuple[list[dict[str, Any]] | None, dict[str, Any
     if isinstance(raw_out, list) and raw_out and isinstance(raw_out[0], Mapping):
         output = _message_from_parts(raw_out[0])
     if inputs is None:
-        inputs = _indexed(attrs, "gen_ai.prompt") or None
+        inputs = indexed_messages(attrs, "gen_ai.prompt") or None
     if output is None:
-        completions = _indexed(attrs, "gen_ai.completion")
+        completions = indexed_messages(attrs, "gen_ai.completion")
         output = completions[0] if completions else None
     return inputs, output
 
@@ -247,7 +236,14 @@ def _finish_reason(attrs: _Attrs) -> str | None:
     if isinstance(reasons, (tuple, list)) and reasons:
         return str(reasons[0])
     legacy = attrs.get("gen_ai.completion.0.finish_reason")
-    return legacy if isinstance(legacy, str) else None
+    if isinstance(legacy, str):
+        return legacy
+    # A stream's reason may only be on the output message (the official instrumentation).
+    output = _json(attrs.get("gen_ai.output.messages"))
+    if isinstance(output, list) and output and isinstance(output[0], Mapping):
+        reason = output[0].get("finish_reason")
+        return reason if isinstance(reason, str) and reason else None
+    return None
 
 
 def _kernel(kind: LogKind, attrs: _Attrs) -> dict[str, Any] | None:
@@ -269,6 +265,8 @@ def _kernel(kind: LogKind, attrs: _Attrs) -> dict[str, Any] | None:
     tools = _json(attrs.get("gen_ai.tool.definitions"))
     if isinstance(tools, list):
         prompt["tools"] = [_openai_tool(t) for t in tools if isinstance(t, Mapping)]
+    else:
+        prompt["tools"] = functions(attrs) or None
     prompt = {k: v for k, v in prompt.items() if v is not None}
     return prompt or None
 
@@ -276,6 +274,59 @@ def _kernel(kind: LogKind, attrs: _Attrs) -> dict[str, Any] | None:
 def _openai_tool(tool: Mapping[str, Any]) -> dict[str, Any]:
     function = {k: tool[k] for k in ("name", "description", "parameters") if k in tool}
     return {"type": tool.get("type", "function"), "function": function}
+
+
+def _read(span: ReadableSpan, kind: LogKind, attrs: _Attrs) -> Reading:
+    """What a GenAI (or OpenLLMetry) span says, as record fields."""
+    reading = Reading()
+    if kind == "tool":
+        arguments = _json(attrs.get("gen_ai.tool.call.arguments"))
+        if isinstance(arguments, Mapping):
+            reading.inputs = dict(arguments)
+        elif arguments is not None:
+            reading.inputs = {"arguments": arguments}
+        reading.output = _json(attrs.get("gen_ai.tool.call.result"))
+    for key, value in attrs.items():
+        if key.startswith("gen_ai.prompt.variable."):
+            reading.inputs[key.removeprefix("gen_ai.prompt.variable.")] = value
+    entity_input = attrs.get("traceloop.entity.input")
+    if entity_input is not None and not reading.inputs:
+        reading.inputs = {"input": _json(entity_input)}
+    messages, output_message = _messages(attrs)
+    if kind == "flow" and not reading.inputs and is_bridge(span):
+        # The bridge sends a flow's inputs as one user message holding their JSON: undo it.
+        flow_inputs = _bridge_flow_inputs(messages)
+        if flow_inputs is not None:
+            reading.inputs, messages = flow_inputs, None
+    reading.messages, reading.output_message = messages, output_message
+    if output_message is not None and isinstance(output_message.get("content"), str):
+        reading.output = output_message["content"]
+    if reading.output is None and "traceloop.entity.output" in attrs:
+        reading.output = _json(attrs["traceloop.entity.output"])
+    reading.prompt = _kernel(kind, attrs)
+    reading.prompt_tokens = int_or_none(
+        attrs.get("gen_ai.usage.input_tokens", attrs.get("gen_ai.usage.prompt_tokens"))
+    )
+    reading.output_tokens = int_or_none(
+        attrs.get("gen_ai.usage.output_tokens", attrs.get("gen_ai.usage.completion_tokens"))
+    )
+    reasoning: Any = None
+    for key in _REASONING_KEYS:
+        reasoning = reasoning if reasoning is not None else attrs.get(key)
+    reading.reasoning_tokens = int_or_none(reasoning)
+    for key in _CACHE_READ_KEYS:
+        cached = int_or_none(attrs.get(key))
+        if cached:
+            reading.metadata[CACHED_KEY] = cached
+            break
+    reading.finish_reason = _finish_reason(attrs)
+    for key in ("gen_ai.response.id", "gen_ai.response.model", "gen_ai.conversation.id"):
+        value = attrs.get(key)
+        if isinstance(value, str):
+            reading.metadata[key] = value
+    model = attrs.get("gen_ai.response.model")
+    reading.response_model = model if isinstance(model, str) else None
+    return reading
 
 
 def span_record(
@@ -314,56 +365,32 @@ def span_record(
         body["end_time"] = datetime.fromtimestamp(start_ns / 1e9 + latency, UTC)
         body["provider_latency"] = latency
         body["created_at"] = body["end_time"]
-    inputs: dict[str, Any] = {}
-    output: Any = None
-    if kind == "tool":
-        arguments = _json(attrs.get("gen_ai.tool.call.arguments"))
-        if isinstance(arguments, Mapping):
-            inputs = dict(arguments)
-        elif arguments is not None:
-            inputs = {"arguments": arguments}
-        output = _json(attrs.get("gen_ai.tool.call.result"))
-    for key, value in attrs.items():
-        if key.startswith("gen_ai.prompt.variable."):
-            inputs[key.removeprefix("gen_ai.prompt.variable.")] = value
-    entity_input = attrs.get("traceloop.entity.input")
-    if entity_input is not None and not inputs:
-        inputs = {"input": _json(entity_input)}
-    messages, output_message = _messages(attrs)
-    if kind == "flow" and not inputs and is_bridge(span):
-        # The bridge sends a flow's inputs as one user message holding their JSON: undo it.
-        flow_inputs = _bridge_flow_inputs(messages)
-        if flow_inputs is not None:
-            inputs, messages = flow_inputs, None
-    if messages is not None:
-        body["messages"] = [ChatMessage.model_validate(m) for m in clean(messages)]
-    if output_message is not None:
-        message = ChatMessage.model_validate(clean(output_message))
-        body["output_message"] = message
-        if isinstance(message.content, str):
-            output = message.content
-    if output is None and "traceloop.entity.output" in attrs:
-        output = _json(attrs["traceloop.entity.output"])
+    if _openinference.SPAN_KIND in attrs:
+        reading = _openinference.read(kind, attrs)
+    else:
+        reading = _read(span, kind, attrs)
+    if reading.messages is not None:
+        body["messages"] = [ChatMessage.model_validate(m) for m in clean(reading.messages)]
+    if reading.output_message is not None:
+        body["output_message"] = ChatMessage.model_validate(clean(reading.output_message))
+    output = reading.output
     if output is not None:
         output = clean(output)
         body["output"] = (
             output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
         )
-    body["inputs"] = clean(inputs)
-    prompt = _kernel(kind, attrs)
+    body["inputs"] = clean(reading.inputs)
+    prompt = reading.prompt
     if prompt is not None:
         # Typed parameters stay as they are (key-based redaction would hide ``max_tokens``).
-        if "tools" in prompt:
-            prompt["tools"] = clean(prompt["tools"])
+        for key in ("tools", "response_format"):
+            if key in prompt:
+                prompt[key] = clean(prompt[key])
         body["prompt"] = PromptKernel.model_validate(prompt)
-    body["prompt_tokens"] = int_or_none(
-        attrs.get("gen_ai.usage.input_tokens", attrs.get("gen_ai.usage.prompt_tokens"))
-    )
-    body["output_tokens"] = int_or_none(
-        attrs.get("gen_ai.usage.output_tokens", attrs.get("gen_ai.usage.completion_tokens"))
-    )
-    body["reasoning_tokens"] = int_or_none(attrs.get("gen_ai.usage.reasoning.output_tokens"))
-    body["finish_reason"] = _finish_reason(attrs)
+    body["prompt_tokens"] = reading.prompt_tokens
+    body["output_tokens"] = reading.output_tokens
+    body["reasoning_tokens"] = reading.reasoning_tokens
+    body["finish_reason"] = reading.finish_reason
     metadata: dict[str, Any] = {
         OTEL_TRACE_ID: format_trace_id(ctx.trace_id),
         OTEL_SPAN_ID: format_span_id(ctx.span_id),
@@ -371,12 +398,9 @@ def span_record(
     }
     if span.instrumentation_scope is not None:
         metadata["otel.scope"] = span.instrumentation_scope.name
-    for key in ("gen_ai.response.id", "gen_ai.response.model", "gen_ai.conversation.id"):
-        value = attrs.get(key)
-        if isinstance(value, str):
-            metadata[key] = value
+    metadata.update(reading.metadata)
     answered = answered_model(
-        None if prompt is None else prompt.get("model"), attrs.get("gen_ai.response.model")
+        None if prompt is None else prompt.get("model"), reading.response_model
     )
     if answered is not None:  # as promptrail's own records say it
         metadata[RESPONSE_MODEL_KEY] = answered

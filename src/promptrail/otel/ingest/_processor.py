@@ -20,6 +20,10 @@ gets the same id and a child can name its parent before the parent ends.
 On the app's thread the processor only records span starts (span id → parent) and, for GenAI
 spans, works out the parent links; converting the span into a record happens in promptrail's
 export worker. Records go to promptrail's configured processors, so they land in the same stores.
+
+Instrumentations that put messages in log events instead of on the span (the official OpenAI
+instrumentation's default mode) are read through :meth:`GenAiSpanProcessor.event_processor`, an
+SDK log record processor: events wait (bounded) for their span to end and go into its log.
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ import collections
 import hashlib
 import threading
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from opentelemetry import context as otel_context
+from opentelemetry.sdk._logs import LogRecordProcessor
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from promptrail._record.models import LogRecord
@@ -38,6 +44,7 @@ from promptrail.pipeline._configure import flush
 from promptrail.pipeline._emit import ExternalLog, emit
 
 __all__ = ["GenAiSpanProcessor", "records_from_spans", "span_log_id"]
+from promptrail.otel.ingest._events import GenAiEvent, amend, is_genai_event
 from promptrail.otel.ingest._genai import genai_kind, is_bridge, span_error, span_path, span_record
 
 _MASK_62 = (1 << 62) - 1
@@ -93,6 +100,42 @@ class GenAiSpanProcessor(SpanProcessor):
         self._live: dict[int, _Node] = {}
         self._ended: collections.OrderedDict[int, _Node] = collections.OrderedDict()
         self._max_ended = max_ended
+        # (trace id, span id) → GenAI log events waiting for their span to end.
+        self._events: collections.OrderedDict[tuple[int, int], list[GenAiEvent]] = (
+            collections.OrderedDict()
+        )
+
+    def event_processor(self) -> LogRecordProcessor:
+        """An SDK log record processor that puts GenAI log events into their span's log.
+
+        For instrumentations that send messages as log events (``gen_ai.user.message``,
+        ``gen_ai.choice``, ...) rather than on the span, such as the official OpenAI
+        instrumentation in its default mode::
+
+            from opentelemetry.sdk._logs import LoggerProvider
+
+            logger_provider = LoggerProvider()
+            logger_provider.add_log_record_processor(processor.event_processor())
+            OpenAIInstrumentor().instrument(
+                tracer_provider=provider, logger_provider=logger_provider
+            )
+
+        Events wait for their span to end (at most ``max_ended`` spans' worth); other log
+        records are ignored.
+
+        .. versionadded:: 0.1.0
+        """
+        return _EventProcessor(self)
+
+    def _add_event(self, key: tuple[int, int], event: GenAiEvent) -> None:
+        with self._lock:
+            events = self._events.get(key)
+            if events is None:
+                events = self._events[key] = []
+                if len(self._events) > self._max_ended:
+                    self._events.popitem(last=False)
+            if len(events) < 1000:
+                events.append(event)
 
     def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
         """Remember the span's parent (every span: an app span may sit between two logs)."""
@@ -125,7 +168,13 @@ class GenAiSpanProcessor(SpanProcessor):
         start_ns = span.start_time or 0
         with self._lock:
             parent_id, trace_id = _walk(self._resolve, node.parent)
+            events = self._events.pop((ctx.trace_id, ctx.span_id), None)
         error = span_error(span)
+
+        def build(settings: Settings) -> LogRecord:
+            record = span_record(span, kind, log_id, trace_id or log_id, parent_id, error, settings)
+            return amend(record, events, settings) if events else record
+
         log = ExternalLog(
             path=span_path(kind, attrs, span.name),
             kind=kind,
@@ -133,9 +182,7 @@ class GenAiSpanProcessor(SpanProcessor):
             trace_id=trace_id or log_id,
             trace_parent_id=parent_id,
             start_ns=start_ns,
-            build=lambda settings: span_record(
-                span, kind, log_id, trace_id or log_id, parent_id, error, settings
-            ),
+            build=build,
             error=error,
         )
         emit((log,))
@@ -145,6 +192,7 @@ class GenAiSpanProcessor(SpanProcessor):
         with self._lock:
             self._live.clear()
             self._ended.clear()
+            self._events.clear()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Flush promptrail's pipeline (where this processor's logs went)."""
@@ -166,6 +214,32 @@ class GenAiSpanProcessor(SpanProcessor):
         if node.span is not None:
             node.log_id, node.trace_id = _ended_ids(node.span)
         return node
+
+
+class _EventProcessor(LogRecordProcessor):
+    """Hands the GenAI log events emitted in this process to a :class:`GenAiSpanProcessor`."""
+
+    def __init__(self, spans: GenAiSpanProcessor) -> None:
+        self._spans = spans
+
+    def on_emit(self, log_record: Any) -> None:
+        """Keep a GenAI event (one with a span) for its span's log."""
+        record = getattr(log_record, "log_record", log_record)  # ReadWriteLogRecord or LogData
+        name = getattr(record, "event_name", None)
+        attrs = getattr(record, "attributes", None) or {}
+        if not name:
+            name = attrs.get("event.name")
+        trace_id, span_id = getattr(record, "trace_id", None), getattr(record, "span_id", None)
+        if not isinstance(name, str) or not is_genai_event(name) or not trace_id or not span_id:
+            return
+        self._spans._add_event((trace_id, span_id), GenAiEvent(name, record.body))
+
+    def shutdown(self) -> None:
+        """Nothing to release."""
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Nothing is buffered here beyond what waits for its span."""
+        return True
 
 
 def records_from_spans(

@@ -1,0 +1,259 @@
+"""OTLP/HTTP logs in: the GenAI events an instrumentation sends as logs join their span's log.
+
+``POST /v1/logs`` (the path OTLP log exporters append to their endpoint) and the same under
+``/v5/import/otel/v1/logs`` take an ``ExportLogsServiceRequest`` as binary protobuf or in the OTLP
+JSON mapping (ids in hex, or base64 as protobuf's own JSON mapping writes them; a body without a
+Content-Type is read as JSON when it starts with ``{``), gzip or not, with the same keys as the
+traces endpoint. Log records named ``gen_ai.*.message`` / ``gen_ai.choice`` (the event name, or
+an ``event.name`` attribute) that carry a trace and span id go to an
+:class:`~promptrail.otel.ingest._events.EventJoin`: they update their span's stored log, or wait
+for the span (bounded) and are put into its log when it arrives. Other log records are ignored.
+
+Answers 200 with an empty ``ExportLogsServiceResponse`` (``partial_success`` counts GenAI events
+without a trace or span id, which cannot be joined); errors as the traces endpoint answers them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from promptrail._record.models import LogRecord
+from promptrail._runtime.state import STATE
+from promptrail.otel.ingest._events import EventJoin, GenAiEvent, amend, is_genai_event
+from promptrail.server._otlp import OtlpError, decompress, status_response
+from promptrail.stores._base import Store, StoreUnavailableError
+
+if TYPE_CHECKING:
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+__all__ = ["OTLP_LOGS_PATHS", "add_otlp_log_routes", "decode_logs", "events_from_request"]
+
+OTLP_LOGS_PATHS = ("/v1/logs", "/v5/import/otel/v1/logs")
+"""The paths that accept OTLP/HTTP log exports."""
+
+_PROTOBUF_TYPES = frozenset({"application/x-protobuf", "application/protobuf"})
+_JSON_TYPE = "application/json"
+_ID_KEYS = (("traceId", 16), ("trace_id", 16), ("spanId", 8), ("span_id", 8))
+
+# A known span whose log is not in the store yet is being stored: wait this long for it, at most.
+_STORE_TRIES = 10
+_STORE_PAUSE = 0.02
+
+Events = dict[tuple[str, str], list[GenAiEvent]]
+
+
+def _id_to_base64(record: dict[str, Any]) -> None:
+    """OTLP/JSON ids are hex; protobuf's JSON mapping (which some SDKs send) has them base64."""
+    for key, size in _ID_KEYS:
+        value = record.get(key)
+        if not isinstance(value, str) or not value:
+            continue
+        if len(value) == 2 * size:
+            try:
+                record[key] = base64.b64encode(bytes.fromhex(value)).decode()
+                continue
+            except ValueError:
+                pass
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise OtlpError(400, f"{key} is neither hex nor base64") from None
+
+
+def _dicts(container: Any, *keys: str) -> list[dict[str, Any]]:
+    if not isinstance(container, dict):
+        return []
+    for key in keys:
+        value = container.get(key)
+        if isinstance(value, list):
+            return [item for item in value if isinstance(item, dict)]
+    return []
+
+
+def decode_logs(body: bytes, *, as_json: bool) -> ExportLogsServiceRequest:
+    """Decode an OTLP/HTTP logs export (binary protobuf, or the OTLP JSON mapping).
+
+    Raises:
+        OtlpError: 400 if the body cannot be decoded.
+    """
+    from google.protobuf import json_format
+    from google.protobuf.message import DecodeError
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    message = ExportLogsServiceRequest()
+    if not as_json:
+        try:
+            message.ParseFromString(body)
+        except (DecodeError, ValueError, RecursionError) as exc:
+            raise OtlpError(400, f"invalid protobuf body: {exc}") from None
+        return message
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise OtlpError(400, f"invalid JSON body: {exc}") from None
+    if not isinstance(data, dict):
+        raise OtlpError(400, "invalid JSON body: expected an object")
+    for resource_logs in _dicts(data, "resourceLogs", "resource_logs"):
+        for scope_logs in _dicts(resource_logs, "scopeLogs", "scope_logs"):
+            for record in _dicts(scope_logs, "logRecords", "log_records"):
+                _id_to_base64(record)
+    try:
+        json_format.ParseDict(data, message, ignore_unknown_fields=True)
+    except (json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
+        raise OtlpError(400, f"invalid OTLP JSON: {exc}") from None
+    return message
+
+
+def _value(value: AnyValue) -> Any:
+    which = value.WhichOneof("value")
+    if which is None:
+        return None
+    if which == "array_value":
+        return [_value(v) for v in value.array_value.values]
+    if which == "kvlist_value":
+        return {kv.key: _value(kv.value) for kv in value.kvlist_value.values}
+    return getattr(value, which)
+
+
+def events_from_request(request: ExportLogsServiceRequest) -> tuple[Events, int]:
+    """The GenAI events of a logs export by span, in order; and how many had no span to join."""
+    events: Events = {}
+    orphans = 0
+    for resource_logs in request.resource_logs:
+        for scope_logs in resource_logs.scope_logs:
+            for record in scope_logs.log_records:
+                name = record.event_name
+                if not name:
+                    for kv in record.attributes:
+                        if kv.key == "event.name":
+                            name = str(_value(kv.value) or "")
+                if not is_genai_event(name):
+                    continue
+                if len(record.trace_id) != 16 or len(record.span_id) != 8:
+                    orphans += 1
+                    continue
+                key = (record.trace_id.hex(), record.span_id.hex())
+                events.setdefault(key, []).append(GenAiEvent(name, _value(record.body)))
+    return events, orphans
+
+
+def _store_events(body: bytes, as_json: bool, store: Store, join: EventJoin) -> int:
+    """Join a request's events to their spans' logs (updating stored ones); the orphan count."""
+    events, orphans = events_from_request(decode_logs(body, as_json=as_json))
+    settings = STATE.settings
+    for key, span_events in events.items():
+        stored = join.add_events(key, span_events)
+        if stored is None:
+            continue  # the span has not arrived yet: its log gets the events when it does
+        log_id, every_event = stored
+        record = store.get(log_id)
+        for _ in range(_STORE_TRIES):  # the traces route may be storing it right now
+            if record is not None:
+                break
+            time.sleep(_STORE_PAUSE)
+            record = store.get(log_id)
+        if record is not None:
+            store.update(amend(record, every_event, settings))
+    return orphans
+
+
+def _success(orphans: int, *, as_json: bool) -> Response:
+    message = "GenAI log events without a trace and span id cannot be joined to a log"
+    if as_json:
+        body: dict[str, Any] = {}
+        if orphans:
+            body["partialSuccess"] = {"rejectedLogRecords": str(orphans), "errorMessage": message}
+        return Response(json.dumps(body).encode(), media_type=_JSON_TYPE)
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+        ExportLogsPartialSuccess,
+        ExportLogsServiceResponse,
+    )
+
+    response = ExportLogsServiceResponse()
+    if orphans:
+        response.partial_success.CopyFrom(
+            ExportLogsPartialSuccess(rejected_log_records=orphans, error_message=message)
+        )
+    return Response(response.SerializeToString(), media_type="application/x-protobuf")
+
+
+def add_otlp_log_routes(
+    app: FastAPI,
+    *,
+    store: Store,
+    key_ok: Callable[[Mapping[str, str]], bool],
+    read_body: Callable[[Request, int], Any],
+    max_body_bytes: int,
+    join: EventJoin | None = None,
+) -> Callable[[list[LogRecord]], list[LogRecord]]:
+    """Add ``POST`` on :data:`OTLP_LOGS_PATHS` to ``app``, joining GenAI events to their logs.
+
+    Returns what the traces endpoint hands the span logs it is about to store (see
+    :func:`~promptrail.server._otlp.add_otlp_routes`'s ``join``): they get the events that came
+    before them, and later events update them.
+
+    Args:
+        app: The receiver app.
+        store: Where the span logs are.
+        key_ok: Whether a request's headers carry a valid key.
+        read_body: The receiver's bounded body reader (raises 413 ``HTTPException``).
+        max_body_bytes: The limit, for the body as sent and once decompressed.
+        join: Where events wait for their span (default: a new :class:`EventJoin`).
+    """
+    events = EventJoin() if join is None else join
+
+    async def otlp_logs(request: Request) -> Response:
+        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        as_json = media == _JSON_TYPE
+        if not key_ok(request.headers):
+            return status_response(
+                401,
+                "missing or invalid API key (X-API-KEY or Authorization: Bearer)",
+                as_json=as_json,
+            )
+        if media and not as_json and media not in _PROTOBUF_TYPES:
+            return status_response(
+                415,
+                f"unsupported Content-Type {media!r} (use application/x-protobuf or "
+                "application/json)",
+                as_json=True,
+            )
+        try:
+            raw = await read_body(request, max_body_bytes)
+        except HTTPException as exc:
+            return status_response(exc.status_code, str(exc.detail), as_json=as_json)
+        try:
+            raw = decompress(raw, request.headers.get("content-encoding"), max_body_bytes)
+            if not media:  # no Content-Type: JSON if it looks like it, else protobuf
+                as_json = raw.lstrip()[:1] == b"{"
+            orphans = await run_in_threadpool(_store_events, raw, as_json, store, events)
+        except OtlpError as exc:
+            return status_response(exc.status, exc.message, as_json=as_json)
+        except (StoreUnavailableError, sqlite3.OperationalError):
+            return status_response(503, "the store is busy", as_json=as_json)
+        return _success(orphans, as_json=as_json)
+
+    for path in OTLP_LOGS_PATHS:
+        app.add_api_route(
+            path,
+            otlp_logs,
+            methods=["POST"],
+            summary="Receive OTLP/HTTP logs (GenAI events)",
+            include_in_schema=True,
+        )
+
+    def join_records(records: list[LogRecord]) -> list[LogRecord]:
+        return events.join(records, STATE.settings)
+
+    return join_records
