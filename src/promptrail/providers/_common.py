@@ -30,6 +30,7 @@ SDKS = {
     "mistralai": "mistral",
     "litellm": "litellm",
     "google": "google",
+    "botocore": "bedrock",
 }
 """The SDKs whose types promptrail recognises: their top-level package → provider name."""
 
