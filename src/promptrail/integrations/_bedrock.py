@@ -115,10 +115,9 @@ def _invoke_model(patch: _Patch, wrapped: Any, params: dict[str, Any]) -> Any:
         body = response.get("body") if isinstance(response, dict) else None
         if body is None or not callable(getattr(body, "read", None)):
             return response
-        from botocore.response import StreamingBody
-
+        streaming_body = importlib.import_module("botocore.response").StreamingBody
         data = body.read()
-        response["body"] = StreamingBody(io.BytesIO(data), len(data))
+        response["body"] = streaming_body(io.BytesIO(data), len(data))
         return InvokeModelResponse(data, response.get("contentType"))
 
     patch(call, None, (), params)
