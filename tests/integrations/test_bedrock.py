@@ -377,6 +377,24 @@ class TestConverseStream:
             "tool_use",
         )
 
+    def test_a_decorated_function_returning_the_response_ends_with_its_stream(self) -> None:
+        """Returning converse_stream's response: the log ends when the caller's loop does."""
+        bedrock = streaming(STREAM_EVENTS)
+        promptrail.instrument_bedrock()
+
+        @log_prompt(path="p")
+        def ask() -> Any:
+            return bedrock.converse_stream(modelId=SONNET, messages=MESSAGES)
+
+        with capture_logs() as logs:
+            response = ask()
+            assert logs == []
+            assert isinstance(response, dict)
+            events = list(response["stream"])
+        assert events == [{name: payload} for name, payload in STREAM_EVENTS]
+        record = only(logs)
+        assert (record.path, record.output, record.prompt_tokens) == ("p", "Let me look.", 20)
+
     def test_an_exception_event_is_recorded_and_reraised(self) -> None:
         """A stream that breaks raises botocore's error to the caller; the log keeps the part."""
         bedrock = streaming(STREAM_EVENTS[:5], error="throttlingException")

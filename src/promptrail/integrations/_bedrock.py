@@ -28,6 +28,7 @@ from typing import Any
 import wrapt
 
 from promptrail._tracing.sdk_calls import sdk_spec
+from promptrail._tracing.streams import STREAM_KINDS, wrapper_for
 from promptrail.exceptions import ConfigurationError
 from promptrail.integrations._patching import Target, _Patch
 from promptrail.providers._bedrock import PROVIDER, InvokeModelResponse
@@ -89,6 +90,28 @@ class _Calls:
         return patch(converse, None, (), params)
 
 
+class ConverseStreamResponse(dict):  # type: ignore[type-arg]
+    """A ConverseStream response (a dict): returned from a decorated function, it is a stream.
+
+    The decorated function's log then ends with the response's ``stream``, as when a function
+    returns another SDK's stream.
+    """
+
+    __slots__ = ()
+
+
+def _wrap_response(st: Any, log: Any, response: ConverseStreamResponse) -> Any:
+    stream = response.get("stream")
+    wrap = None if stream is None else wrapper_for(type(stream))
+    if wrap is None:
+        return response  # not a stream after all: the log ends with the dict, as for others
+    response["stream"] = wrap(st, log, stream)
+    return response
+
+
+STREAM_KINDS[ConverseStreamResponse] = _wrap_response
+
+
 def _converse_stream(patch: _Patch, wrapped: Any, params: dict[str, Any]) -> Any:
     """The response with its ``stream`` wrapped: the log ends when the stream does."""
     responses: list[Any] = []
@@ -100,7 +123,8 @@ def _converse_stream(patch: _Patch, wrapped: Any, params: dict[str, Any]) -> Any
 
     stream = patch(call, None, (), params)
     response = responses[0]
-    if isinstance(response, dict) and stream is not None:
+    if type(response) is dict and stream is not None:
+        response = ConverseStreamResponse(response)
         response["stream"] = stream
     return response
 
