@@ -5,7 +5,8 @@ read by the OpenAI reader. Tokens: ``prompt_token_count`` (cached included, cach
 ``metadata.cached_prompt_tokens``), output = ``candidates_token_count`` + ``thoughts_token_count``
 (thinking is billed as output; ``reasoning_tokens`` says how much). The model is
 ``model_version``. A request's ``contents`` become messages, ``config.system_instruction`` the
-system message, and the config's sampling fields the prompt's parameters.
+system message, and the config's sampling fields the prompt's parameters; a content's function
+calls are the message's tool calls and its function responses are tool messages.
 """
 
 from __future__ import annotations
@@ -148,6 +149,58 @@ def _parts_text(parts: Any) -> str:
     return "".join(_text_of(get(p, "text")) for p in parts or () if get(p, "text") is not None)
 
 
+def _part(part: Any, snake: str) -> Any:
+    """A part's field, as the SDK (``function_call``) or a JSON dict (``functionCall``) names it."""
+    value = get(part, snake)
+    if value is None and isinstance(part, Mapping):
+        head, *rest = snake.split("_")
+        value = part.get(head + "".join(word.title() for word in rest))
+    return value
+
+
+def _content_messages(role: str, parts: Any) -> list[dict[str, Any]]:
+    """One content's messages: function calls are tool calls, function responses tool results."""
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
+    for part in parts or ():
+        call = _part(part, "function_call")
+        answer = _part(part, "function_response")
+        if call is not None:
+            calls.append(
+                {
+                    "id": get(call, "id") or get(call, "name", ""),
+                    "type": "function",
+                    "function": {
+                        "name": get(call, "name", ""),
+                        "arguments": json.dumps(
+                            dict(get(call, "args") or {}), ensure_ascii=False, default=str
+                        ),
+                    },
+                }
+            )
+        elif answer is not None:
+            response = get(answer, "response")
+            results.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": get(answer, "id") or get(answer, "name", ""),
+                    "content": json.dumps(response, ensure_ascii=False, default=str)
+                    if response is not None
+                    else "",
+                }
+            )
+        elif get(part, "text") is not None:
+            texts.append(_text_of(get(part, "text")))
+    messages = list(results)
+    if texts or calls or not results:
+        message: dict[str, Any] = {"role": role, "content": "".join(texts)}
+        if calls:
+            message["tool_calls"] = calls
+        messages.append(message)
+    return messages
+
+
 def _messages(contents: Any) -> list[dict[str, Any]] | None:
     if isinstance(contents, str):
         return [{"role": "user", "content": contents}]
@@ -159,11 +212,8 @@ def _messages(contents: Any) -> list[dict[str, Any]] | None:
             messages.append({"role": "user", "content": item})
             continue
         role = get(item, "role") or "user"
-        messages.append(
-            {
-                "role": "assistant" if role == "model" else role,
-                "content": _parts_text(get(item, "parts")),
-            }
+        messages.extend(
+            _content_messages("assistant" if role == "model" else role, get(item, "parts"))
         )
     return messages or None
 
