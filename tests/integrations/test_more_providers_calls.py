@@ -168,6 +168,27 @@ class TestGemini:
         assert messages[2].tool_call_id == "c1"
         assert json.loads(str(messages[2].content)) == {"temp": 21}
 
+    def test_audio_prompt_tokens_are_priced_at_the_audio_price(self) -> None:
+        """promptTokensDetails' AUDIO count: gemini-2.5-flash, $0.30/M text, $1/M audio in."""
+        usage = {
+            "promptTokenCount": 1000,
+            "candidatesTokenCount": 100,
+            "totalTokenCount": 1100,
+            "promptTokensDetails": [
+                {"modality": "TEXT", "tokenCount": 200},
+                {"modality": "AUDIO", "tokenCount": 800},
+            ],
+        }
+        reply = {**GEMINI_REPLY, "usageMetadata": usage, "modelVersion": "gemini-2.5-flash"}
+        client = gemini(lambda _: httpx.Response(200, json=reply))
+        promptrail.instrument_gemini()
+        with capture_logs() as logs:
+            client.models.generate_content(model="gemini-2.5-flash", contents="Transcribe this.")
+        record = only(logs)
+        assert record.metadata["audio_prompt_tokens"] == 800
+        assert record.prompt_cost == pytest.approx((200 * 0.30 + 800 * 1.00) / 1e6)
+        assert record.output_cost == pytest.approx(100 * 2.50 / 1e6)
+
     async def test_async_generate_content_and_stream(self) -> None:
         """client.aio.models: one log per call, streamed or not."""
         body = f"data: {json.dumps(GEMINI_REPLY)}\n\n"

@@ -3,7 +3,9 @@
 A ``GenerateContentResponse`` (object or dict) is translated to the Chat Completions shape and
 read by the OpenAI reader. Tokens: ``prompt_token_count`` (cached included, cached ones in
 ``metadata.cached_prompt_tokens``), output = ``candidates_token_count`` + ``thoughts_token_count``
-(thinking is billed as output; ``reasoning_tokens`` says how much). The model is
+(thinking is billed as output; ``reasoning_tokens`` says how much); audio and image tokens
+of the prompt and the answer (``prompt_tokens_details``/``candidates_tokens_details``) are
+counted in ``metadata`` and priced at their own rates. The model is
 ``model_version``. A request's ``contents`` become messages, ``config.system_instruction`` the
 system message, and the config's sampling fields the prompt's parameters; a content's function
 calls are the message's tool calls and its function responses are tool messages.
@@ -107,10 +109,29 @@ def _usage(value: Any) -> dict[str, Any] | None:
     }
     if thoughts:
         out["completion_tokens_details"] = {"reasoning_tokens": thoughts}
+    prompt_details = _by_modality(get(usage, "prompt_tokens_details"))
     cached = int_or_none(get(usage, "cached_content_token_count"))
     if cached:
-        out["prompt_tokens_details"] = {"cached_tokens": cached}
+        prompt_details["cached_tokens"] = cached
+    if prompt_details:
+        out["prompt_tokens_details"] = prompt_details
+    output_details = _by_modality(get(usage, "candidates_tokens_details"))
+    if output_details:
+        out.setdefault("completion_tokens_details", {}).update(output_details)
     return out
+
+
+def _by_modality(details: Any) -> dict[str, int]:
+    """Audio and image token counts of a ``ModalityTokenCount`` list (``audio_tokens`` ...)."""
+    counts: dict[str, int] = {}
+    for entry in details or ():
+        modality = get(entry, "modality")
+        name = str(getattr(modality, "value", modality) or "").lower()
+        count = int_or_none(get(entry, "token_count"))
+        if name in ("audio", "image") and count:
+            key = f"{name}_tokens"
+            counts[key] = counts.get(key, 0) + count
+    return counts
 
 
 def read_gemini(value: Any) -> dict[str, Any]:
