@@ -325,6 +325,8 @@ class TestConverse:
         assert record.error is not None
         assert "Too many requests" in record.error
         assert record.output is None
+        assert record.metadata["error_status"] == 429
+        assert record.metadata["error_type"] == "ThrottlingException"
 
 
 class TestConverseStream:

@@ -236,6 +236,10 @@ class TestGemini:
         record = only(logs)
         assert record.error is not None
         assert "Quota exceeded" in record.error
+        assert (record.metadata["error_status"], record.metadata["error_type"]) == (
+            429,
+            "ClientError",
+        )
 
     async def test_an_async_error_is_recorded(self) -> None:
         """The async client's error is recorded too."""
@@ -304,6 +308,7 @@ class TestOllama:
         with capture_logs() as logs, pytest.raises(ollama.ResponseError):
             client.chat(model="nope", messages=MESSAGES)
         assert "model not found" in (only(logs).error or "")
+        assert only(logs).metadata["error_status"] == 404
 
     async def test_an_async_error_is_recorded(self) -> None:
         """The async client's error is recorded too."""
@@ -431,6 +436,7 @@ class TestMistral:
         with capture_logs() as logs, pytest.raises(errors.SDKError):
             client.chat.complete(model="mistral-large-latest", messages=MESSAGES)
         assert "401" in (only(logs).error or "")
+        assert only(logs).metadata["error_status"] == 401
 
     async def test_an_async_error_is_recorded(self) -> None:
         """The async call's error is recorded too."""
