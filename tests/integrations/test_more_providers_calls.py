@@ -168,6 +168,19 @@ class TestGemini:
         assert messages[2].tool_call_id == "c1"
         assert json.loads(str(messages[2].content)) == {"temp": 21}
 
+    def test_streamed_function_call(self) -> None:
+        """A function call in a stream chunk is the log's tool call."""
+        body = f"data: {json.dumps(self.CALL_REPLY)}\n\n"
+        client = gemini(
+            lambda _: httpx.Response(200, text=body, headers={"content-type": "text/event-stream"})
+        )
+        promptrail.instrument_gemini()
+        with capture_logs() as logs:
+            list(client.models.generate_content_stream(model="gemini-2.5-pro", contents="Hi"))
+        record = only(logs)
+        assert_lookup_call(record)
+        assert record.finish_reason == "tool_calls"
+
     def test_audio_prompt_tokens_are_priced_at_the_audio_price(self) -> None:
         """promptTokensDetails' AUDIO count: gemini-2.5-flash, $0.30/M text, $1/M audio in."""
         usage = {
@@ -386,6 +399,42 @@ class TestMistral:
         assert record.tool_choice == "any"
         assert [m.role for m in record.messages or []] == ["system", "user", "assistant", "tool"]
         assert (record.messages or [])[3].tool_call_id == "prev00001"
+
+    def test_streamed_tool_call(self) -> None:
+        """A tool call sent whole in a chunk (as Mistral does) is the log's tool call."""
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            return {
+                "id": "c",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": "mistral-large-latest",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+
+        call = {
+            "index": 0,
+            "id": "abc123def",
+            "function": {"name": "lookup", "arguments": '{"city": "Paris"}'},
+        }
+        chunks = [
+            chunk({"role": "assistant", "content": "", "tool_calls": [call]}),
+            chunk({"content": ""}, "tool_calls"),
+        ]
+        body = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+        client = mistral(
+            lambda _: httpx.Response(200, text=body, headers={"content-type": "text/event-stream"})
+        )
+        promptrail.instrument_mistral()
+        with capture_logs() as logs:
+            list(
+                client.chat.stream(
+                    model="mistral-large-latest", messages=MESSAGES, tools=self.TOOLS
+                )
+            )
+        record = only(logs)
+        assert_lookup_call(record, "abc123def")
+        assert record.finish_reason == "tool_calls"
 
     async def test_complete_async_and_stream_async(self) -> None:
         """chat.complete_async and chat.stream_async: one log each."""

@@ -34,6 +34,12 @@ def test_a_converse_response_is_read() -> None:
     assert fields["prompt"]["provider"] == "bedrock"
 
 
+def test_a_dict_that_only_looks_alike_is_kept() -> None:
+    """A user's dict with an ``output`` but no Converse shape stays the output."""
+    value = {"output": {"message": "hi"}, "usage": {"inputTokens": 1}}
+    assert extract(value) == {"output": value}
+
+
 def test_a_generator_of_converse_stream_events_is_one_answer() -> None:
     """A decorated generator yielding ConverseStream events gives the streamed answer."""
 

@@ -55,14 +55,14 @@ _ADDITIONAL = ("top_k", "thinking")
 
 
 def is_bedrock(value: Any) -> bool:
-    """Whether ``value`` is a Converse response (a dict with ``output.message``)."""
+    """Whether ``value`` is a Converse response (``output.message`` and ``stopReason``)."""
     if not isinstance(value, Mapping):
         return False
     output = value.get("output")
     return (
-        isinstance(output, Mapping)
-        and "message" in output
-        and ("stopReason" in value or "usage" in value)
+        "stopReason" in value
+        and isinstance(output, Mapping)
+        and isinstance(output.get("message"), Mapping)
     )
 
 
