@@ -69,3 +69,66 @@ def test_other_dicts_named_metadata_are_not_bedrock_events() -> None:
     """A dict ``{"metadata": ...}`` without Bedrock's usage or metrics is left alone."""
     items = [{"metadata": {"user": "u1"}}]
     assert extract(items, is_stream=True) == {"output": items}
+
+
+def test_converse_request_fields() -> None:
+    """Images are parts without bytes; toolChoice and additional fields are translated."""
+    from promptrail.providers._request import request_fields
+
+    messages = [
+        {
+            "role": "user",
+            "content": [
+                {"text": "What is this?"},
+                {"image": {"format": "png", "source": {"bytes": b"\x89PNG"}}},
+            ],
+        },
+        {
+            "role": "assistant",
+            "content": [{"reasoningContent": {"reasoningText": {"text": "A logo."}}}],
+        },
+    ]
+    inputs = {
+        "modelId": "amazon.nova-pro-v1:0",
+        "toolConfig": {"tools": [{"cachePoint": {"type": "default"}}], "toolChoice": {"any": {}}},
+        "additionalModelRequestFields": {"top_k": 5},
+    }
+    prompt, out, choice = request_fields(None, inputs, messages)
+    assert out == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is this?"},
+                {"type": "image", "format": "png"},
+            ],
+        },
+        {"role": "assistant", "content": "", "thinking": "A logo."},
+    ]
+    assert prompt["model"] == "amazon.nova-pro-v1:0"
+    assert prompt["other"] == {"top_k": 5}
+    assert prompt["tools"] == [{"cachePoint": {"type": "default"}}]
+    assert choice == "required"
+    _, _, auto = request_fields(None, {**inputs, "toolConfig": {"toolChoice": {"auto": {}}}}, [])
+    assert auto == "auto"
+
+
+def test_invoke_model_request_fields() -> None:
+    """An Anthropic body's tools and tool choice are read; a body that is not JSON is skipped."""
+    import json
+
+    from promptrail.providers._request import request_fields
+
+    body = {
+        "anthropic_version": "bedrock-2023-05-31",
+        "max_tokens": 10,
+        "messages": [{"role": "user", "content": "Hi"}],
+        "tools": [{"name": "lookup", "input_schema": {"type": "object"}}],
+        "tool_choice": {"type": "any"},
+    }
+    inputs = {"modelId": "anthropic.claude-3-haiku-20240307-v1:0", "body": json.dumps(body)}
+    prompt, messages, choice = request_fields(None, inputs, None)
+    assert messages == [{"role": "user", "content": "Hi"}]
+    assert prompt["tools"] == [{"name": "lookup", "parameters": {"type": "object"}}]
+    assert (prompt["max_tokens"], choice) == (10, "required")
+    prompt, messages, _ = request_fields(None, {**inputs, "body": b"\xff not json"}, None)
+    assert (prompt["model"], messages) == (inputs["modelId"], None)
