@@ -32,6 +32,7 @@ from promptrail._tracing.trace import Trace, trace, update_current
 from promptrail._version import __version__
 from promptrail.exceptions import ConfigurationError, PromptrailError
 from promptrail.integrations._anthropic import instrument_anthropic, uninstrument_anthropic
+from promptrail.integrations._bedrock import instrument_bedrock, uninstrument_bedrock
 from promptrail.integrations._openai import instrument_openai, uninstrument_openai
 from promptrail.integrations._others import (
     instrument_gemini,
@@ -85,6 +86,7 @@ __all__ = [
     "get_current_log_id",
     "get_current_trace_id",
     "instrument_anthropic",
+    "instrument_bedrock",
     "instrument_gemini",
     "instrument_litellm",
     "instrument_mistral",
@@ -100,6 +102,7 @@ __all__ = [
     "stats",
     "trace",
     "uninstrument_anthropic",
+    "uninstrument_bedrock",
     "uninstrument_gemini",
     "uninstrument_litellm",
     "uninstrument_mistral",

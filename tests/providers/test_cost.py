@@ -188,3 +188,54 @@ class TestCosts:
         with capture_logs() as logs:
             answer()
         assert (logs[0].prompt_cost, logs[0].output_cost) == (1.0, 2.0)
+
+
+class TestModalities:
+    """Audio and image tokens, where the usage reports them, at their own prices."""
+
+    def test_audio_tokens_invoice(self) -> None:
+        """gpt-audio: text $2.50/$10 per M, audio $32/M in and $64/M out."""
+        prompt_cost, output_cost = _cost.costs(
+            "gpt-audio", 1000, 2000, provider="openai", modalities=(400, 1500, 0, 0)
+        )
+        assert prompt_cost == pytest.approx((600 * 2.50 + 400 * 32.0) / 1e6)
+        assert output_cost == pytest.approx((500 * 10.0 + 1500 * 64.0) / 1e6)
+
+    def test_image_output_tokens_invoice(self) -> None:
+        """gemini-2.5-flash-image: $0.30/M in, $2.50/M text out, $30/M image out."""
+        prompt_cost, output_cost = _cost.costs(
+            "gemini-2.5-flash-image", 100, 1300, provider="google", modalities=(0, 0, 0, 1290)
+        )
+        assert prompt_cost == pytest.approx(100 * 0.30 / 1e6)
+        assert output_cost == pytest.approx((10 * 2.50 + 1290 * 30.0) / 1e6)
+
+    def test_registered_prices_charge_them_as_text(self) -> None:
+        """A registered price has no audio rate: audio tokens cost what text tokens cost."""
+        promptrail.register_price("my-model", input=1.0, output=2.0)
+        priced = _cost.costs("my-model", 1000, 1000, modalities=(500, 500, 0, 0))
+        assert priced == _cost.costs("my-model", 1000, 1000)
+
+    def test_chat_completion_audio_usage_is_priced(self) -> None:
+        """A Chat Completion's audio token details reach metadata and the record's costs."""
+
+        @promptrail.log_prompt(model="gpt-audio")
+        def answer() -> dict[str, object]:
+            return {
+                "object": "chat.completion",
+                "model": "gpt-audio",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "x"}}],
+                "usage": {
+                    "prompt_tokens": 1000,
+                    "completion_tokens": 2000,
+                    "prompt_tokens_details": {"audio_tokens": 400, "cached_tokens": 0},
+                    "completion_tokens_details": {"audio_tokens": 1500, "reasoning_tokens": 0},
+                },
+            }
+
+        with capture_logs() as logs:
+            answer()
+        (record,) = logs
+        assert record.metadata["audio_prompt_tokens"] == 400
+        assert record.metadata["audio_output_tokens"] == 1500
+        assert record.prompt_cost == pytest.approx((600 * 2.50 + 400 * 32.0) / 1e6)
+        assert record.output_cost == pytest.approx((500 * 10.0 + 1500 * 64.0) / 1e6)

@@ -26,7 +26,7 @@ from promptrail.providers import _registry as _extract
 from promptrail.providers import _request as _request
 from promptrail.providers._accumulate import StreamAccumulator
 from promptrail.providers._common import CACHE_CREATION_KEY, CACHED_KEY
-from promptrail.providers._prices import priced
+from promptrail.providers._prices import modalities_of, priced
 
 if TYPE_CHECKING:
     from promptrail._runtime.state import Settings
@@ -397,6 +397,7 @@ def _derive(
                 metadata.get(CACHE_CREATION_KEY),
                 provider=provider,
                 service_tier=tier,
+                modalities=modalities_of(metadata),
             )
             body["prompt_cost"], body["output_cost"] = prompt_cost, output_cost
             if source is not None:

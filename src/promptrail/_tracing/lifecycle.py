@@ -204,9 +204,21 @@ def end_log(st: _State, log: ActiveLog, exc: BaseException | None = None) -> Non
 
 
 def _http_status(log: ActiveLog, exc: BaseException) -> None:
-    """Keep the HTTP status and type of an SDK's error (``APIStatusError.status_code``)."""
+    """Keep the HTTP status and type of an SDK's error.
+
+    ``status_code`` (OpenAI's, Anthropic's ``APIStatusError``, Ollama, Mistral), google-genai's
+    ``APIError.code``, or botocore's ``ClientError.response["ResponseMetadata"]``.
+    """
     try:
         status = getattr(exc, "status_code", None)
+        if status is None:
+            module = type(exc).__module__
+            if module.startswith("google.genai"):
+                status = getattr(exc, "code", None)
+            elif module.startswith("botocore"):
+                response = getattr(exc, "response", None)
+                meta = response.get("ResponseMetadata") if isinstance(response, dict) else None
+                status = meta.get("HTTPStatusCode") if isinstance(meta, dict) else None
     except Exception:  # a user's exception whose attribute lookup raises: no status
         return
     if type(status) is int:

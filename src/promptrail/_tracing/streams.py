@@ -392,7 +392,7 @@ def _classify(cls: type) -> Wrap | None:
             return _factory(_DualStreamProxy)
         if name.endswith("StreamManager"):
             return _factory(_ManagerProxy)
-        if name.endswith("Stream"):
+        if name.endswith(("Stream", "StreamAsync")):  # Mistral's async one: EventStreamAsync
             return _factory(_AsyncStreamProxy if "Async" in name else _SyncStreamProxy)
     return None
 

@@ -36,12 +36,12 @@ _MISTRAL = Instrumentor(
     "mistral",
     "mistralai",
     tuple(
-        Target("mistralai.client.chat", "Chat", method, f"chat.{method}", ("chat",), is_async)
-        for method, is_async in (
-            ("complete", False),
-            ("stream", False),
-            ("complete_async", True),
-            ("stream_async", True),
+        Target("mistralai.client.chat", "Chat", method, f"chat.{operation}", ("chat",), is_async)
+        for method, operation, is_async in (
+            ("complete", "complete", False),
+            ("stream", "stream", False),
+            ("complete_async", "complete", True),  # one path for the sync and async calls
+            ("stream_async", "stream", True),
         )
     ),
 )

@@ -1,8 +1,9 @@
 """Accumulating streamed items into the log fields of the complete response.
 
 A :class:`StreamAccumulator` is fed one item at a time: text (``str``), OpenAI
-``ChatCompletionChunk`` objects, OpenAI Responses API stream events, or Anthropic message stream
-events, as SDK objects or plain dicts. It keeps only what the final log needs (text pieces, tool
+``ChatCompletionChunk`` objects, OpenAI Responses API stream events, Anthropic message stream
+events, Gemini, Ollama and Mistral chunks or Bedrock ConverseStream events, as SDK objects or
+plain dicts. It keeps only what the final log needs (text pieces, tool
 call fragments, usage, finish reason), never the items themselves, so memory stays proportional
 to the output. :meth:`StreamAccumulator.fields` then rebuilds the complete response and reads it
 with the same code as a non-streamed one (``providers._responses``), so a streamed call and
@@ -18,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from promptrail.providers._anthropic import read_anthropic_message
+from promptrail.providers._bedrock import BedrockStream, is_bedrock_event, read_bedrock
 from promptrail.providers._common import get, json_or_text, provider_of
 from promptrail.providers._gemini import as_chat_chunk as gemini_chunk
 from promptrail.providers._gemini import is_gemini
@@ -80,6 +82,7 @@ class StreamAccumulator:
     """
 
     __slots__ = (
+        "bedrock",
         "blocks",
         "choices",
         "family",
@@ -107,6 +110,7 @@ class StreamAccumulator:
         self.stop_reason: str | None = None
         self.final: Any = None
         self.final_usage = False  # Anthropic: a message_delta carried the final counts
+        self.bedrock: BedrockStream | None = None
 
     # -- feeding ----------------------------------------------------------------------------
 
@@ -128,6 +132,13 @@ class StreamAccumulator:
         if is_gemini(item):
             self._chat_chunk(gemini_chunk(item))
             return self._family("openai", item)
+        if is_bedrock_event(item):  # a ConverseStream event: {"contentBlockDelta": {...}}
+            if self.bedrock is None:
+                self.bedrock = BedrockStream()
+            self.bedrock.add(item)
+            if self.family is None:
+                self.family, self.provider = "bedrock", "bedrock"
+            return True
         kind = get(item, "type")
         if isinstance(kind, str):
             if kind.startswith("response."):
@@ -248,6 +259,8 @@ class StreamAccumulator:
                 fields.pop("output_tokens", None)  # so usage_unknown is set below
         elif family == "openai_responses" and self.final is not None:
             fields = read_response_object(self.final)
+        elif family == "bedrock" and self.bedrock is not None:
+            fields = read_bedrock(self.bedrock.response())
         else:
             text = "".join(self.texts) if self.texts else None
             fields = {"output": text}
@@ -274,6 +287,8 @@ class StreamAccumulator:
             return self._anthropic_message()
         if self.family == "openai_responses" and self.final is not None:
             return self.final
+        if self.family == "bedrock" and self.bedrock is not None:
+            return self.bedrock.response()
         return {"output": "".join(self.texts) if self.texts else None}
 
     def _chat_completion(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 __all__ = [
     "CACHED_KEY",
     "CACHE_CREATION_KEY",
+    "MODALITY_KEYS",
     "SDKS",
     "get",
     "int_or_none",
@@ -23,6 +24,15 @@ CACHED_KEY = "cached_prompt_tokens"
 CACHE_CREATION_KEY = "cache_creation_prompt_tokens"
 """Metadata key: prompt tokens written to the provider's prompt cache (Anthropic)."""
 
+MODALITY_KEYS = (
+    "audio_prompt_tokens",
+    "audio_output_tokens",
+    "image_prompt_tokens",
+    "image_output_tokens",
+)
+"""Metadata keys: prompt and output tokens that were audio or images (priced apart where the
+provider charges them differently); they are part of ``prompt_tokens``/``output_tokens``."""
+
 SDKS = {
     "openai": "openai",
     "anthropic": "anthropic",
@@ -30,6 +40,7 @@ SDKS = {
     "mistralai": "mistral",
     "litellm": "litellm",
     "google": "google",
+    "botocore": "bedrock",
 }
 """The SDKs whose types promptrail recognises: their top-level package → provider name."""
 

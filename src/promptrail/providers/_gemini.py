@@ -3,9 +3,12 @@
 A ``GenerateContentResponse`` (object or dict) is translated to the Chat Completions shape and
 read by the OpenAI reader. Tokens: ``prompt_token_count`` (cached included, cached ones in
 ``metadata.cached_prompt_tokens``), output = ``candidates_token_count`` + ``thoughts_token_count``
-(thinking is billed as output; ``reasoning_tokens`` says how much). The model is
+(thinking is billed as output; ``reasoning_tokens`` says how much); audio and image tokens
+of the prompt and the answer (``prompt_tokens_details``/``candidates_tokens_details``) are
+counted in ``metadata`` and priced at their own rates. The model is
 ``model_version``. A request's ``contents`` become messages, ``config.system_instruction`` the
-system message, and the config's sampling fields the prompt's parameters.
+system message, and the config's sampling fields the prompt's parameters; a content's function
+calls are the message's tool calls and its function responses are tool messages.
 """
 
 from __future__ import annotations
@@ -106,10 +109,29 @@ def _usage(value: Any) -> dict[str, Any] | None:
     }
     if thoughts:
         out["completion_tokens_details"] = {"reasoning_tokens": thoughts}
+    prompt_details = _by_modality(get(usage, "prompt_tokens_details"))
     cached = int_or_none(get(usage, "cached_content_token_count"))
     if cached:
-        out["prompt_tokens_details"] = {"cached_tokens": cached}
+        prompt_details["cached_tokens"] = cached
+    if prompt_details:
+        out["prompt_tokens_details"] = prompt_details
+    output_details = _by_modality(get(usage, "candidates_tokens_details"))
+    if output_details:
+        out.setdefault("completion_tokens_details", {}).update(output_details)
     return out
+
+
+def _by_modality(details: Any) -> dict[str, int]:
+    """Audio and image token counts of a ``ModalityTokenCount`` list (``audio_tokens`` ...)."""
+    counts: dict[str, int] = {}
+    for entry in details or ():
+        modality = get(entry, "modality")
+        name = str(getattr(modality, "value", modality) or "").lower()
+        count = int_or_none(get(entry, "token_count"))
+        if name in ("audio", "image") and count:
+            key = f"{name}_tokens"
+            counts[key] = counts.get(key, 0) + count
+    return counts
 
 
 def read_gemini(value: Any) -> dict[str, Any]:
@@ -148,6 +170,58 @@ def _parts_text(parts: Any) -> str:
     return "".join(_text_of(get(p, "text")) for p in parts or () if get(p, "text") is not None)
 
 
+def _part(part: Any, snake: str) -> Any:
+    """A part's field, as the SDK (``function_call``) or a JSON dict (``functionCall``) names it."""
+    value = get(part, snake)
+    if value is None and isinstance(part, Mapping):
+        head, *rest = snake.split("_")
+        value = part.get(head + "".join(word.title() for word in rest))
+    return value
+
+
+def _content_messages(role: str, parts: Any) -> list[dict[str, Any]]:
+    """One content's messages: function calls are tool calls, function responses tool results."""
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
+    for part in parts or ():
+        call = _part(part, "function_call")
+        answer = _part(part, "function_response")
+        if call is not None:
+            calls.append(
+                {
+                    "id": get(call, "id") or get(call, "name", ""),
+                    "type": "function",
+                    "function": {
+                        "name": get(call, "name", ""),
+                        "arguments": json.dumps(
+                            dict(get(call, "args") or {}), ensure_ascii=False, default=str
+                        ),
+                    },
+                }
+            )
+        elif answer is not None:
+            response = get(answer, "response")
+            results.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": get(answer, "id") or get(answer, "name", ""),
+                    "content": json.dumps(response, ensure_ascii=False, default=str)
+                    if response is not None
+                    else "",
+                }
+            )
+        elif get(part, "text") is not None:
+            texts.append(_text_of(get(part, "text")))
+    messages = list(results)
+    if texts or calls or not results:
+        message: dict[str, Any] = {"role": role, "content": "".join(texts)}
+        if calls:
+            message["tool_calls"] = calls
+        messages.append(message)
+    return messages
+
+
 def _messages(contents: Any) -> list[dict[str, Any]] | None:
     if isinstance(contents, str):
         return [{"role": "user", "content": contents}]
@@ -159,11 +233,8 @@ def _messages(contents: Any) -> list[dict[str, Any]] | None:
             messages.append({"role": "user", "content": item})
             continue
         role = get(item, "role") or "user"
-        messages.append(
-            {
-                "role": "assistant" if role == "model" else role,
-                "content": _parts_text(get(item, "parts")),
-            }
+        messages.extend(
+            _content_messages("assistant" if role == "model" else role, get(item, "parts"))
         )
     return messages or None
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from promptrail.providers._common import (
     CACHED_KEY,
+    MODALITY_KEYS,
     get,
     int_or_none,
     prompt_of,
@@ -78,6 +79,16 @@ def _copy_usage(
     cached = int_or_none(get(get(usage, prompt_details), "cached_tokens"))
     if cached is not None:
         metadata[CACHED_KEY] = cached
+    audio_in, audio_out, image_in, image_out = MODALITY_KEYS
+    for details, kind, key in (
+        (prompt_details, "audio_tokens", audio_in),
+        (output_details, "audio_tokens", audio_out),
+        (prompt_details, "image_tokens", image_in),
+        (output_details, "image_tokens", image_out),
+    ):
+        count = int_or_none(get(get(usage, details), kind))
+        if count:
+            metadata[key] = count
 
 
 _CHAT_USAGE = (

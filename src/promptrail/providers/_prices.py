@@ -15,8 +15,9 @@ A model neither knows gets no cost at all: costs are never guessed from a simila
 
 ``prompt_cost`` charges uncached prompt tokens at the input price, tokens read from the cache at
 the cache-read price and tokens written to the cache at the cache-write price; ``output_cost``
-charges output tokens (reasoning included) at the output price. :func:`priced` also says where the
-price came from (``metadata.price_source`` on the record).
+charges output tokens (reasoning included) at the output price. Audio and image tokens, where
+the usage reports them, are charged at genai-prices' audio and image prices. :func:`priced`
+also says where the price came from (``metadata.price_source`` on the record).
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ import warnings
 from typing import Any
 
 from promptrail._runtime.locks import relock_after_fork
+from promptrail.providers._common import MODALITY_KEYS
 
 __all__ = [
     "REGISTERED",
     "Price",
     "costs",
     "describe_price",
+    "modalities_of",
     "price_for",
     "priced",
     "register_price",
@@ -150,6 +153,7 @@ def costs(
     *,
     provider: Any = None,
     service_tier: Any = None,
+    modalities: Any = None,
 ) -> tuple[float | None, float | None]:
     """Return ``(prompt_cost, output_cost)`` in USD; ``None`` for what cannot be priced."""
     prompt_cost, output_cost, _ = priced(
@@ -160,6 +164,7 @@ def costs(
         cache_creation_tokens,
         provider=provider,
         service_tier=service_tier,
+        modalities=modalities,
     )
     return prompt_cost, output_cost
 
@@ -173,11 +178,14 @@ def priced(
     *,
     provider: Any = None,
     service_tier: Any = None,
+    modalities: Any = None,
 ) -> _Priced:
     """Return ``(prompt_cost, output_cost, source)``: the costs and where the price came from.
 
     ``provider`` (``openai``, ``google``, ``aws`` ...) and ``service_tier`` (``flex``,
-    ``priority``) pick among genai-prices' prices when given.
+    ``priority``) pick among genai-prices' prices when given. ``modalities`` (from
+    :func:`modalities_of`) says how many prompt and output tokens were audio or images: priced
+    at genai-prices' audio and image rates (a registered price charges them as text).
     """
     key = (
         model,
@@ -187,6 +195,7 @@ def priced(
         cache_creation_tokens,
         provider,
         service_tier,
+        modalities,
     )
     if not (
         type(model) is str
@@ -196,6 +205,7 @@ def priced(
         and type(cache_creation_tokens) in _INT_OR_NONE
         and type(provider) in _STR_OR_NONE
         and type(service_tier) in _STR_OR_NONE
+        and (modalities is None or type(modalities) is tuple)
     ):
         return _priced(*key)
     found = _costs.get(key)
@@ -222,6 +232,7 @@ def _priced(
     cache_creation_tokens: Any,
     provider: Any,
     service_tier: Any,
+    modalities: Any = None,
 ) -> _Priced:
     prompt, output = _count(prompt_tokens), _count(output_tokens)
     if not isinstance(model, str) or not model or (prompt is None and output is None):
@@ -242,7 +253,24 @@ def _priced(
         return prompt_cost, output_cost, REGISTERED
     tier = service_tier if isinstance(service_tier, str) and service_tier else None
     name = provider if isinstance(provider, str) and provider else None
-    return _genai_prices(model, prompt, output, cached, written, name, tier)
+    return _genai_prices(model, prompt, output, cached, written, name, tier, modalities)
+
+
+_MODALITY_USAGE = (
+    "input_audio_tokens",
+    "output_audio_tokens",
+    "input_image_tokens",
+    "output_image_tokens",
+)
+"""genai-prices' ``Usage`` fields for :data:`MODALITY_KEYS`, in the same order."""
+
+
+def modalities_of(metadata: Any) -> tuple[int, int, int, int] | None:
+    """The audio and image token counts a record's metadata holds, or ``None`` when none."""
+    if not metadata or not any(key in metadata for key in MODALITY_KEYS):
+        return None
+    counts = tuple(_count(metadata.get(key)) or 0 for key in MODALITY_KEYS)
+    return counts if any(counts) else None  # type: ignore[return-value]
 
 
 _PROVIDERS = {"bedrock": "aws", "gemini": "google", "vertex_ai": "google"}
@@ -257,16 +285,24 @@ def _genai_prices(
     written: int,
     provider: str | None,
     service_tier: str | None,
+    modalities: Any = None,
 ) -> _Priced:
     try:
         import genai_prices
     except ImportError:  # pragma: no cover - a dependency; absent only in a broken install
         return None, None, None
+    extra: dict[str, int] = {}
+    if isinstance(modalities, tuple) and len(modalities) == len(_MODALITY_USAGE):
+        limits = (prompt, output, prompt, output)  # never more than the tokens they are part of
+        for name, count, limit in zip(_MODALITY_USAGE, modalities, limits, strict=True):
+            if _count(count) and limit:
+                extra[name] = min(count, limit)
     usage = genai_prices.Usage(
         input_tokens=prompt or 0,
         output_tokens=output or 0,
         cache_read_tokens=cached or None,
         cache_write_tokens=written or None,
+        **extra,
     )
     context = {"service_tier": service_tier} if service_tier else None
     provider_id = None if provider is None else _PROVIDERS.get(provider, provider)

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptrail._record.serialize import Truncated
+from promptrail.providers._bedrock import bedrock_request
 from promptrail.providers._common import get
 from promptrail.providers._gemini import gemini_request
 
@@ -90,11 +91,16 @@ def request_fields(
     """
     prompt: dict[str, Any] = dict(defaults) if defaults else {}
     other: dict[str, Any] = {}
+    translated: dict[str, Any] | None = None
     if messages is None and "contents" in inputs:  # Gemini: contents and a config object
-        inputs, messages = gemini_request(inputs)
-        tools = inputs.pop("_normalized_tools", None)
+        translated, messages = gemini_request(inputs)
+    elif "modelId" in inputs:  # Bedrock: Converse's configs, or InvokeModel's JSON body
+        translated, messages = bedrock_request(inputs, messages)
+    if translated is not None:
+        tools = translated.pop("_normalized_tools", None)
         if tools:
             prompt["tools"] = tools
+        inputs = translated
     # Arguments longer than Limits.max_items were cut on the caller's thread: use what was kept.
     inputs = {k: v.head if type(v) is Truncated else v for k, v in inputs.items()}
     for name, value in inputs.items():

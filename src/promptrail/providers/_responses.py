@@ -17,6 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 from promptrail.providers._anthropic import read_anthropic_message
+from promptrail.providers._bedrock import (
+    InvokeModelResponse,
+    is_bedrock,
+    read_bedrock,
+    read_invoke_model,
+)
 from promptrail.providers._common import get
 from promptrail.providers._gemini import is_gemini, read_gemini
 from promptrail.providers._ollama import is_ollama, read_ollama
@@ -47,4 +53,8 @@ def read_response(value: Any) -> dict[str, Any] | None:
         return read_ollama(value)
     if is_gemini(value):
         return read_gemini(value)
+    if is_bedrock(value):
+        return read_bedrock(value)
+    if type(value) is InvokeModelResponse:
+        return read_invoke_model(value)
     return None
