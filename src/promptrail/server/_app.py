@@ -40,6 +40,13 @@ from promptrail._record.models import LogKind, LogRecord
 from promptrail._record.versions import version_id
 from promptrail._runtime.ids import DEFAULT_IDS, next_seq
 from promptrail.exceptions import ConfigurationError
+from promptrail.server._openapi import (
+    batch_body,
+    error_responses,
+    install_openapi,
+    log_body,
+    no_key,
+)
 from promptrail.server._otlp import add_otlp_routes
 from promptrail.server._otlp_logs import add_otlp_log_routes
 from promptrail.stores._base import Store, StoreUnavailableError
@@ -279,33 +286,42 @@ def create_app(
             }
         )
 
-    @api.post("/prompts/log")
+    writes: dict[str, Any] = {
+        "responses": error_responses(400, 401, 408, 413, 422, 503),
+        "openapi_extra": log_body(),
+    }
+
+    @api.post("/prompts/log", **writes)
     async def log_prompt(request: Request) -> JSONResponse:
         """Store a prompt log."""
         return await receive(request, "prompt")
 
-    @api.post("/flows/log")
+    @api.post("/flows/log", **writes)
     async def log_flow(request: Request) -> JSONResponse:
         """Store a flow (trace) log."""
         return await receive(request, "flow")
 
-    @api.post("/tools/log")
+    @api.post("/tools/log", **writes)
     async def log_tool(request: Request) -> JSONResponse:
         """Store a tool log."""
         return await receive(request, "tool")
 
-    @api.post("/logs/batch")
+    @api.post(
+        "/logs/batch",
+        responses=error_responses(400, 401, 408, 413, 422, 503),
+        openapi_extra=batch_body(),
+    )
     async def log_batch(request: Request) -> JSONResponse:
         """Store many logs; answer one result per log, in order (see :func:`accept_batch`)."""
         raw = await read_body(request, max_body_bytes)
         return await run_in_threadpool(accept_batch, store, raw, request.query_params)
 
-    @api.post("/evaluators/log")
+    @api.post("/evaluators/log", **writes)
     async def log_evaluator(request: Request) -> JSONResponse:
         """Store a score: an evaluator log whose ``parent_id`` is the judged log."""
         return await receive(request, "evaluator")
 
-    @api.get("/logs")
+    @api.get("/logs", responses=error_responses(401, 422, 503))
     async def list_logs(
         path: str | None = None,
         trace_id: str | None = None,
@@ -317,7 +333,7 @@ def create_app(
         )
         return JSONResponse({"records": [r.to_body() for r in records]})
 
-    @api.get("/traces/{trace_id}")
+    @api.get("/traces/{trace_id}", responses=error_responses(401, 404, 422, 503))
     async def get_trace(trace_id: str) -> JSONResponse:
         """Return one trace as a tree of logs (``children`` nested, in start order)."""
         records = await run_in_threadpool(store.trace, trace_id)
@@ -332,7 +348,7 @@ def create_app(
 
     app.include_router(api)
 
-    @app.get("/healthz")
+    @app.get("/healthz", openapi_extra=no_key())
     async def healthz() -> dict[str, str]:
         """Say the server is up (no key needed)."""
         return {"status": "ok"}
@@ -349,6 +365,7 @@ def create_app(
         join=join,
     )
     app.router.routes.extend(routes)
+    install_openapi(app)
     return app
 
 
