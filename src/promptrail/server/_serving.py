@@ -217,6 +217,8 @@ def serve(
         limit_concurrency=2 * limit,
     )
     # After Config: it (re)configures uvicorn's loggers, and filters must come after that.
-    logging.getLogger("uvicorn.access").addFilter(AccessLogFilter())
-    logging.getLogger("asyncio").addFilter(ResourceLogFilter())
+    for name, kind in (("uvicorn.access", AccessLogFilter), ("asyncio", ResourceLogFilter)):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, kind) for f in logger.filters):
+            logger.addFilter(kind())
     uvicorn.Server(config).run()
