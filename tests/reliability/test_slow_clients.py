@@ -32,8 +32,7 @@ SERVE = """
 import resource, sys
 nofile = int(sys.argv[1])
 if nofile:
-    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, hard))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))  # as `ulimit -n` does
 from promptrail.cli._main import main
 sys.exit(main(["serve", *sys.argv[2:]]))
 """
@@ -85,6 +84,8 @@ class Served:
         raise AssertionError(f"no {pattern!r} in the server's output:\n{self.text()}")
 
     def stop(self) -> None:
+        if self.proc.returncode is not None:
+            return
         self.proc.terminate()
         try:
             self.proc.wait(10)
@@ -140,6 +141,8 @@ class TestSlowloris:
         finally:
             for sock in slow:
                 sock.close()
+        served.stop()
+        assert "out of system resource" not in served.text()
         assert len(served.text()) < 20_000, served.text()[-2000:]
 
     def test_headers_not_sent_in_time_close_the_connection(

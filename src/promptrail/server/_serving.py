@@ -6,9 +6,11 @@ many open files" as fast as it retries (slowloris). :func:`serve` adds:
 
 - a header deadline: a connection that has not sent a whole request head within
   ``header_timeout`` seconds of connecting (or of its previous response) is closed;
-- a connection limit below the descriptor limit: past it, the connection that has waited longest
-  for its headers (or idled longest between requests) is closed to make room, so clients that send
-  their request promptly are still served;
+- the soft open-file limit raised to the hard one, and a connection limit below it: past it, the
+  connection that has waited longest for its headers (or idled longest between requests) is closed
+  to make room, so clients that send their request promptly are still served; asyncio accepts
+  few connections per turn of the loop (the kernel still queues many), so a burst of connections
+  cannot run the process out of descriptors before the limit evicts;
 - a connection whose response is complete while it is still sending a body the app did not read
   is closed (the app bounds body reads itself: see ``_read_body`` in :mod:`promptrail.server._app`);
 - access log lines without the query string of authenticated routes (a key sent as ``?api_key=``
@@ -19,11 +21,14 @@ many open files" as fast as it retries (slowloris). :func:`serve` adds:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import resource
+import socket
 import threading
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import h11
 import uvicorn
@@ -34,8 +39,10 @@ __all__ = [
     "KEEP_ALIVE_TIMEOUT",
     "RESOURCE_LOG_INTERVAL",
     "AccessLogFilter",
+    "Limits",
     "ResourceLogFilter",
-    "connection_limit",
+    "connection_limits",
+    "raise_open_file_limit",
     "serve",
 ]
 
@@ -57,17 +64,49 @@ AUTHENTICATED_PREFIXES = ("/v5/", "/v1/")
 _log = logging.getLogger("promptrail.server")
 
 
-def connection_limit(margin: int = 64) -> int:
-    """The most connections served at once: below the open-file limit, leaving ``margin`` spare.
+class Limits(NamedTuple):
+    """How many connections :func:`serve` holds at once, and how many it accepts in one go."""
 
-    The spare descriptors are for the store, the thread pool and the listening socket; with
+    max_connections: int
+    backlog: int
+
+
+def raise_open_file_limit(ceiling: int = 65_536) -> None:
+    """Raise this process's soft open-file limit to its hard limit (at most ``ceiling``).
+
+    The soft limit is often 1,024 while the hard one is far higher; a server may take what it is
+    allowed (as nginx and Go programs do).
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = ceiling if hard == resource.RLIM_INFINITY else min(hard, ceiling)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def _open_files() -> int:
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:  # not Linux
+        return 32
+
+
+def connection_limits() -> Limits:
+    """Connections served at once and accepted per loop turn, from the open-file limit.
+
+    Descriptors not already open are shared: a quarter (at least 64) is kept spare for the
+    store, the thread pool and the connections accepted but not yet evicted, the rest is for
+    connections. asyncio accepts up to ``backlog`` sockets in one turn before any is handed to
+    the protocol (which evicts past the limit), so the backlog is an eighth of the spare: with
     connections held under the limit, ``accept()`` never fails for want of a descriptor.
     """
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
-        return 4096
-    spare = max(16, min(margin, soft // 4))
-    return max(8, min(4096, soft - spare))
+        soft = 65_536
+    available = max(0, soft - _open_files())
+    spare = max(64, available // 4)
+    connections = max(8, min(4096, available - spare))
+    return Limits(connections, max(8, min(2048, spare // 8)))
 
 
 class GuardedH11Protocol(H11Protocol):
@@ -174,7 +213,10 @@ class ResourceLogFilter(logging.Filter):
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if "out of system resource" not in str(record.msg):
+        text = str(record.msg)
+        # asyncio retries accept() a second later, once per failed accept of the burst; at
+        # shutdown each pending retry fails again ("Invalid file descriptor"): the same event.
+        if "out of system resource" not in text and "._start_serving(" not in text:
             return True
         with self._lock:
             now = time.monotonic()
@@ -198,7 +240,9 @@ def serve(
     log_level: str = "info",
 ) -> None:
     """Serve ``app`` with uvicorn until interrupted, with the guards described above."""
-    limit = connection_limit() if max_connections is None else max_connections
+    raise_open_file_limit()
+    limits = connection_limits()
+    limit = limits.max_connections if max_connections is None else max_connections
     protocol = type(
         "PromptrailH11Protocol",
         (GuardedH11Protocol,),
@@ -215,10 +259,30 @@ def serve(
         # Requests in progress at once; past it uvicorn answers 503. Connections are bounded
         # (and stalled ones evicted) by the protocol above.
         limit_concurrency=2 * limit,
+        backlog=limits.backlog,
     )
     # After Config: it (re)configures uvicorn's loggers, and filters must come after that.
     for name, kind in (("uvicorn.access", AccessLogFilter), ("asyncio", ResourceLogFilter)):
         logger = logging.getLogger(name)
         if not any(isinstance(f, kind) for f in logger.filters):
             logger.addFilter(kind())
-    uvicorn.Server(config).run()
+    _Server(config).run()
+
+
+LISTEN_BACKLOG = 2048
+"""Connections the kernel queues until they are accepted (uvicorn's default)."""
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, its kernel listen queue kept long while asyncio accepts in small turns.
+
+    asyncio uses one number both for ``listen()`` and for how many sockets it accepts in one turn
+    of the loop; :func:`serve` passes the small one, and this listens again with the long one.
+    """
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        for server in self.servers:
+            for listening in server.sockets:
+                with socket.socket(fileno=os.dup(listening.fileno())) as same:
+                    same.listen(LISTEN_BACKLOG)
