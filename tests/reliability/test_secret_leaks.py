@@ -126,3 +126,46 @@ def test_mask_callable_that_raises_hides_the_value() -> None:
         raise RuntimeError("bug")
 
     assert to_jsonable("anything at all", redactor=Redactor(mask=broken)) == REDACTED
+
+
+def test_tool_call_arguments_in_otel_spans_are_masked() -> None:
+    """Secrets in a tool's arguments and in chat tool calls stay out of the bridge's spans."""
+    pytest.importorskip("opentelemetry.sdk")
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    records = InMemoryExporter()
+    bridge = promptrail.OtelBridge(tracer_provider=provider, capture_content=True)
+    promptrail.configure(processors=[promptrail.SimpleProcessor(records), bridge])
+
+    @promptrail.log_tool(path="tools/connect")
+    def connect(dsn: str, password: str, options: str, headers: dict[str, str]) -> str:
+        return "connected"
+
+    @log_prompt(path="chat", model="m")
+    def chat(messages: list[dict[str, Any]]) -> str:
+        return "ok"
+
+    arguments = json.dumps({"dsn": TOKENS["url"], "api_key": TOKENS["stripe"]})
+    try:
+        connect(TOKENS["url"], PASSWORD, arguments, {"Authorization": f"Bearer {AWS_SECRET}"})
+        call = {
+            "id": "c1",
+            "type": "function",
+            "function": {"name": "connect", "arguments": arguments},
+        }
+        chat([{"role": "user", "content": "go"}, {"role": "assistant", "tool_calls": [call]}])
+    finally:
+        provider.shutdown()
+    attributes = [dict(span.attributes or {}) for span in spans.get_finished_spans()]
+    tool = next(a for a in attributes if "gen_ai.tool.call.arguments" in a)
+    assert REDACTED in str(tool["gen_ai.tool.call.arguments"])
+    text = json.dumps(attributes, default=str)
+    prompt = next(a for a in attributes if "gen_ai.input.messages" in a)
+    assert '"tool_call"' in str(prompt["gen_ai.input.messages"])
+    for secret in (PASSWORD, AWS_SECRET, TOKENS["stripe"]):
+        assert secret not in text

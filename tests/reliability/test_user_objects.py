@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -39,6 +40,17 @@ class ExitingRepr:
 
     def __repr__(self) -> str:
         raise SystemExit(4)
+
+
+class HangingRepr:
+    """An object whose ``__repr__`` blocks until released (at most 30 s)."""
+
+    def __init__(self, release: threading.Event) -> None:
+        self.release = release
+
+    def __repr__(self) -> str:
+        self.release.wait(30)
+        return "HangingRepr()"
 
 
 @log_tool(path="raiser")
@@ -86,3 +98,25 @@ def test_repr_raising_system_exit_does_not_kill_the_worker() -> None:
     stats = promptrail.stats()
     assert len(memory.records) == 1001
     assert (stats.exported, stats.failed) == (1001, 0)
+
+
+def test_repr_that_hangs_costs_one_record_not_the_pipeline() -> None:
+    """A ``__repr__`` that never returns loses its own record, counted; 100 later logs flow."""
+    release = threading.Event()
+    memory = InMemoryExporter()
+    promptrail.configure(processors=[promptrail.BatchProcessor(memory, build_timeout=0.5)])
+    try:
+        take(HangingRepr(release))
+        for i in range(100):
+            take(i)
+        started = time.monotonic()
+        assert promptrail.flush(10.0) is True
+        assert time.monotonic() - started < 5
+        stats = promptrail.stats()
+        assert (len(memory.records), stats.exported, stats.failed) == (100, 100, 1)
+        assert stats.errors["build_timeout"] == 1
+    finally:
+        release.set()
+    take(-1)  # the stuck build's late result is discarded; the pipeline keeps going
+    assert promptrail.flush(5.0) is True
+    assert (len(memory.records), promptrail.stats().failed) == (101, 1)

@@ -144,6 +144,7 @@ def _show(args: argparse.Namespace, out: TextIO) -> int:
 
 COMMANDS["show"] = ("print recent traces from the SQLite store as trees", _show_parser, _show)
 COMMANDS["serve"] = (_serve.HELP, _serve.configure_parser, _serve.run)
+COMMANDS["ui"] = (_serve.UI_HELP, _serve.configure_ui_parser, _serve.run_ui)
 
 
 # -- tail ------------------------------------------------------------------------------------------

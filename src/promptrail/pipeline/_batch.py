@@ -27,6 +27,7 @@ from promptrail._tracing.active import ActiveLog
 from promptrail._tracing.lifecycle import run_deferred
 from promptrail.exceptions import ConfigurationError
 from promptrail.exporters._base import Exporter
+from promptrail.pipeline._build import DEFAULT_BUILD_TIMEOUT, RecordBuilder
 from promptrail.pipeline._processors import (
     BaseProcessor,
     Counts,
@@ -55,6 +56,9 @@ class BatchProcessor(BaseProcessor):
         max_queue_size: Most logs waiting; when full, the oldest is dropped and counted.
         max_batch_size: Most records per ``export()`` call; a full batch wakes the worker.
         schedule_delay: Seconds the worker waits for a full batch before exporting what it has.
+        build_timeout: Seconds one record may take to build (your objects' ``__repr__``,
+            ``__str__``, ``to_dict()`` run then); a record that takes longer is given up, counted
+            as failed, and the rest flow on.
 
     Raises:
         ConfigurationError: If a size is not positive or the batch is larger than the queue.
@@ -69,6 +73,7 @@ class BatchProcessor(BaseProcessor):
         max_queue_size: int = 16_384,
         max_batch_size: int = 512,
         schedule_delay: float = 0.5,
+        build_timeout: float = DEFAULT_BUILD_TIMEOUT,
     ) -> None:
         if max_queue_size < 1 or max_batch_size < 1:
             msg = "max_queue_size and max_batch_size must be positive"
@@ -82,6 +87,10 @@ class BatchProcessor(BaseProcessor):
         if not schedule_delay > 0:
             msg = f"schedule_delay must be positive, not {schedule_delay!r}"
             raise ConfigurationError(msg)
+        if not build_timeout > 0:
+            msg = f"build_timeout must be positive, not {build_timeout!r}"
+            raise ConfigurationError(msg)
+        self._build_timeout = build_timeout
         self._exporter = exporter
         self._max_queue_size = max_queue_size
         self._max_batch_size = max_batch_size
@@ -113,6 +122,7 @@ class BatchProcessor(BaseProcessor):
         self._shut = False
         self._running = False  # worker started and not shut down: on_end's fast path
         self._stopped = threading.Event()
+        self._builder = RecordBuilder(self._build_timeout)  # its helper thread: not the parent's
 
     @property
     def exporter(self) -> Exporter:
@@ -204,6 +214,7 @@ class BatchProcessor(BaseProcessor):
                 for request in requests:
                     request.done.set()
             if stopping:
+                self._builder.close()
                 self._stopped.set()
                 return
 
@@ -223,7 +234,7 @@ class BatchProcessor(BaseProcessor):
             remaining -= len(batch)
             self._dequeued += len(batch)
             self._in_flight = len(batch)
-            export_logs(self._exporter, batch, self._counts)
+            export_logs(self._exporter, batch, self._counts, self._builder)
             self._in_flight = 0
             self._given_up = 0  # it finished after all: counted as exported or failed now
         return True
@@ -286,6 +297,7 @@ class BatchProcessor(BaseProcessor):
         # The report describes the deadline, before the exporter's shutdown can unstick anything.
         left = len(self._queue)
         self._queue.clear()
+        self._builder.close()
         dropped = self._stats_dropped()
         if dropped or left:
             _errors.LOGGER.warning(
@@ -321,7 +333,7 @@ class BatchProcessor(BaseProcessor):
             except IndexError:  # pragma: no cover - emptied meanwhile
                 break
         self._dequeued += len(batch)
-        export_logs(_Keeper(keep), batch, self._counts)
+        export_logs(_Keeper(keep), batch, self._counts, self._builder)
 
     def _stats_dropped(self) -> int:
         enqueued = self._enqueued.value

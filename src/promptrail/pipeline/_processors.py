@@ -17,6 +17,7 @@ from promptrail._runtime.locks import relock_after_fork
 from promptrail._runtime.state import STATE
 from promptrail._tracing.active import ActiveLog
 from promptrail.exporters._base import Exporter, ExportResult
+from promptrail.pipeline._build import RecordBuilder, build_inline
 
 __all__ = [
     "BaseProcessor",
@@ -102,23 +103,35 @@ class BaseProcessor:
         return {"exported": 0, "dropped": 0, "failed": 0, "queued": 0}
 
 
-def export_logs(exporter: Exporter, logs: Sequence[ActiveLog], counts: Counts) -> None:
+def export_logs(
+    exporter: Exporter,
+    logs: Sequence[ActiveLog],
+    counts: Counts,
+    builder: RecordBuilder | None = None,
+) -> None:
     """Build the records of ``logs`` and export them; count and report, never raise.
 
     A log whose record cannot be built counts as failed (a promptrail bug: re-raised under
-    pytest). An exporter that raises or returns ``FAILURE`` counts the batch as failed.
+    pytest), and so does one whose build ``builder`` gave up on (user code that does not
+    return). An exporter that raises or returns ``FAILURE`` counts the batch as failed.
     """
-    settings = STATE.settings
-    records: list[LogRecord] = []
-    for log in logs:
-        try:
-            records.append(log.to_record(settings))
-        except BaseException as exc:
-            counts.add(failed=1)
-            # An Exception is promptrail's bug; SystemExit and the like come from user code.
-            internal = isinstance(exc, Exception)
-            message = f"could not build the record of {log.spec.path}"
-            _errors.report("build", exc, message, internal=internal)
+    if builder is None:
+        records, failures = build_inline(logs, STATE.settings)
+    else:
+        records, failures = builder.build(logs)
+    for log, exc in failures:
+        counts.add(failed=1)
+        if exc is None:
+            message = (
+                f"gave up building the record of {log.spec.path} after "
+                f"{builder.timeout if builder else 0:g} s (a __repr__ or __str__ that hangs?)"
+            )
+            _errors.report("build_timeout", None, message, internal=False)
+            continue
+        # An Exception is promptrail's bug; SystemExit and the like come from user code.
+        internal = isinstance(exc, Exception)
+        message = f"could not build the record of {log.spec.path}"
+        _errors.report("build", exc, message, internal=internal)
     if not records:
         return
     name = type(exporter).__name__

@@ -17,6 +17,8 @@ matched first), or pass ``routes=``.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import hmac
 import json
@@ -38,16 +40,26 @@ from promptrail._record.models import LogKind, LogRecord
 from promptrail._record.versions import version_id
 from promptrail._runtime.ids import DEFAULT_IDS, next_seq
 from promptrail.exceptions import ConfigurationError
+from promptrail.server._openapi import (
+    batch_body,
+    error_responses,
+    install_openapi,
+    log_body,
+    no_key,
+)
 from promptrail.server._otlp import add_otlp_routes
 from promptrail.server._otlp_logs import add_otlp_log_routes
 from promptrail.stores._base import Store, StoreUnavailableError
 from promptrail.stores._open import open_store
 from promptrail.stores._sqlite import default_db_path
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "RETRY_AFTER_SECONDS", "create_app"]
+__all__ = ["DEFAULT_BODY_TIMEOUT", "DEFAULT_MAX_BODY_BYTES", "RETRY_AFTER_SECONDS", "create_app"]
 
 DEFAULT_MAX_BODY_BYTES = 1_048_576
 """The largest request body accepted (1 MiB); larger bodies get 413."""
+
+DEFAULT_BODY_TIMEOUT = 30.0
+"""Seconds a client may take to send a whole request body; slower bodies get 408."""
 
 RETRY_AFTER_SECONDS = 1
 """What a 503 (the store is locked, down or restarting) asks clients to wait, in seconds."""
@@ -91,8 +103,12 @@ def _error(status: int, detail: Any, headers: dict[str, str] | None = None) -> J
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """Return the request body, or raise 413 as soon as it is known to exceed ``limit``."""
+async def _read_body(request: Request, limit: int, timeout: float = DEFAULT_BODY_TIMEOUT) -> bytes:
+    """Return the request body; 413 once it exceeds ``limit``, 408 if slower than ``timeout``.
+
+    A client trickling a body holds a connection and a task (slowloris): the whole body must
+    arrive within ``timeout`` seconds.
+    """
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -104,11 +120,16 @@ async def _read_body(request: Request, limit: int) -> bytes:
     # The declared length may be absent (chunked) or wrong: count what actually arrives.
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(413, f"request body larger than {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPException(413, f"request body larger than {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        detail = f"request body not received within {timeout:g} seconds"
+        raise HTTPException(408, detail, headers={"Connection": "close"}) from None
     return b"".join(chunks)
 
 
@@ -148,6 +169,7 @@ def create_app(
     api_keys: Iterable[str] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     routes: Sequence[BaseRoute] = (),
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> FastAPI:
     """Build the receiver's ASGI app.
 
@@ -161,12 +183,14 @@ def create_app(
         max_body_bytes: The largest request body accepted; larger ones get 413.
         routes: Extra Starlette routes (e.g. ``Mount("/", viewer)``) added after the API's, so
             the API keeps its paths. ``app.mount("/", viewer)`` after this call does the same.
+        body_timeout: Seconds a client may take to send a request body; slower ones get 408.
 
     Returns:
         The FastAPI application.
 
     Raises:
-        ConfigurationError: If no API key is configured or ``max_body_bytes`` is not positive.
+        ConfigurationError: If no API key is configured, or ``max_body_bytes`` or
+            ``body_timeout`` is not positive.
 
     .. versionadded:: 0.1.0
     """
@@ -174,6 +198,10 @@ def create_app(
     if max_body_bytes < 1:
         msg = f"max_body_bytes must be positive, not {max_body_bytes!r}"
         raise ConfigurationError(msg)
+    if not body_timeout > 0:
+        msg = f"body_timeout must be positive, not {body_timeout!r}"
+        raise ConfigurationError(msg)
+    read_body = functools.partial(_read_body, timeout=body_timeout)
     if db_path is None or isinstance(db_path, (str, os.PathLike)):
         store = open_store(default_db_path() if db_path is None else db_path)
         store.count()  # create the file and schema now: a bad path fails here, not on a request
@@ -245,7 +273,7 @@ def create_app(
         return record
 
     async def receive(request: Request, kind: LogKind) -> JSONResponse:
-        raw = await _read_body(request, max_body_bytes)
+        raw = await read_body(request, max_body_bytes)
         record = await run_in_threadpool(accept, raw, kind, request.query_params)
         if isinstance(record, JSONResponse):
             return record
@@ -258,33 +286,42 @@ def create_app(
             }
         )
 
-    @api.post("/prompts/log")
+    writes: dict[str, Any] = {
+        "responses": error_responses(400, 401, 408, 413, 422, 503),
+        "openapi_extra": log_body(),
+    }
+
+    @api.post("/prompts/log", **writes)
     async def log_prompt(request: Request) -> JSONResponse:
         """Store a prompt log."""
         return await receive(request, "prompt")
 
-    @api.post("/flows/log")
+    @api.post("/flows/log", **writes)
     async def log_flow(request: Request) -> JSONResponse:
         """Store a flow (trace) log."""
         return await receive(request, "flow")
 
-    @api.post("/tools/log")
+    @api.post("/tools/log", **writes)
     async def log_tool(request: Request) -> JSONResponse:
         """Store a tool log."""
         return await receive(request, "tool")
 
-    @api.post("/logs/batch")
+    @api.post(
+        "/logs/batch",
+        responses=error_responses(400, 401, 408, 413, 422, 503),
+        openapi_extra=batch_body(),
+    )
     async def log_batch(request: Request) -> JSONResponse:
         """Store many logs; answer one result per log, in order (see :func:`accept_batch`)."""
-        raw = await _read_body(request, max_body_bytes)
+        raw = await read_body(request, max_body_bytes)
         return await run_in_threadpool(accept_batch, store, raw, request.query_params)
 
-    @api.post("/evaluators/log")
+    @api.post("/evaluators/log", **writes)
     async def log_evaluator(request: Request) -> JSONResponse:
         """Store a score: an evaluator log whose ``parent_id`` is the judged log."""
         return await receive(request, "evaluator")
 
-    @api.get("/logs")
+    @api.get("/logs", responses=error_responses(401, 422, 503))
     async def list_logs(
         path: str | None = None,
         trace_id: str | None = None,
@@ -296,7 +333,7 @@ def create_app(
         )
         return JSONResponse({"records": [r.to_body() for r in records]})
 
-    @api.get("/traces/{trace_id}")
+    @api.get("/traces/{trace_id}", responses=error_responses(401, 404, 422, 503))
     async def get_trace(trace_id: str) -> JSONResponse:
         """Return one trace as a tree of logs (``children`` nested, in start order)."""
         records = await run_in_threadpool(store.trace, trace_id)
@@ -311,23 +348,24 @@ def create_app(
 
     app.include_router(api)
 
-    @app.get("/healthz")
+    @app.get("/healthz", openapi_extra=no_key())
     async def healthz() -> dict[str, str]:
         """Say the server is up (no key needed)."""
         return {"status": "ok"}
 
     join = add_otlp_log_routes(
-        app, store=store, key_ok=key_ok, read_body=_read_body, max_body_bytes=max_body_bytes
+        app, store=store, key_ok=key_ok, read_body=read_body, max_body_bytes=max_body_bytes
     )
     add_otlp_routes(
         app,
         store=store,
         key_ok=key_ok,
-        read_body=_read_body,
+        read_body=read_body,
         max_body_bytes=max_body_bytes,
         join=join,
     )
     app.router.routes.extend(routes)
+    install_openapi(app)
     return app
 
 

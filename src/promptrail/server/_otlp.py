@@ -36,6 +36,7 @@ from starlette.concurrency import run_in_threadpool
 
 from promptrail._record.models import LogRecord
 from promptrail._runtime import errors as _errors
+from promptrail.server._openapi import error_responses, otlp_body
 from promptrail.stores._base import Store, StoreUnavailableError
 
 if TYPE_CHECKING:
@@ -369,4 +370,6 @@ def add_otlp_routes(
             methods=["POST"],
             summary="Receive OTLP/HTTP traces",
             include_in_schema=True,
+            responses=error_responses(400, 401, 408, 413, 415, 503),
+            openapi_extra=otlp_body(),
         )

@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from promptrail._record.models import LogRecord
 from promptrail._runtime.state import STATE
 from promptrail.otel.ingest._events import EventJoin, GenAiEvent, amend, is_genai_event
+from promptrail.server._openapi import error_responses, otlp_body
 from promptrail.server._otlp import OtlpError, decompress, status_response
 from promptrail.stores._base import Store, StoreUnavailableError
 
@@ -251,6 +252,8 @@ def add_otlp_log_routes(
             methods=["POST"],
             summary="Receive OTLP/HTTP logs (GenAI events)",
             include_in_schema=True,
+            responses=error_responses(400, 401, 408, 413, 415, 503),
+            openapi_extra=otlp_body(),
         )
 
     def join_records(records: list[LogRecord]) -> list[LogRecord]:
