@@ -294,3 +294,12 @@ def test_openapi_declares_bodies_and_errors(server: ServerThread) -> None:
         if method == "patch":
             assert "application/json" in operation["requestBody"]["content"]
     assert {"401", "422"} <= set(schema["paths"]["/v5/logs"]["get"]["responses"])
+
+
+def test_evaluator_log_reads_back_strictly(client: BaseHumanloop, answers: Answers) -> None:
+    """A score logged with evaluators.log reads back as a strict EvaluatorLogResponse."""
+    judged = client.prompts.log(path="hl/answer", prompt={"model": "m"}, output="x")
+    score = client.evaluators.log(parent_id=judged.id, path="hl/judge", judgment=0.5)
+    client.logs.get(id=score.id)
+    answer = strict(hl.EvaluatorLogResponse, answers.last)
+    assert (answer.judgment, answer.parent_id) == (0.5, judged.id)

@@ -223,6 +223,13 @@ def _file(record: LogRecord, counts: Mapping[tuple[str, str], int]) -> dict[str,
         details = dict(record.tool or {})
         if "function" in details:
             details["function"] = _tool_function(details["function"])
+    elif kind == "evaluator":
+        judgment = record.judgment
+        returns = "boolean" if isinstance(judgment, bool) else "text"
+        if isinstance(judgment, (int, float)) and not isinstance(judgment, bool):
+            returns = "number"
+        spec = {"evaluator_type": "external", "arguments_type": "target_required"}
+        details = {"spec": {**spec, "return_type": returns}}
     return {
         **details,
         "path": path,
