@@ -12,7 +12,9 @@ Everything under ``/v5`` needs a key in ``X-API-KEY`` or ``Authorization: Bearer
 ``/v5/import/otel/v1/traces``) take OTLP/HTTP trace exports, the same keys required: GenAI spans
 become logs in the same store (see :mod:`promptrail.server._otlp`). ``/`` is left free: mount a
 UI there with ``app.mount("/", other_app)`` after ``create_app()`` (routes declared here are
-matched first), or pass ``routes=``.
+matched first), or pass ``routes=``. Humanloop's update and read routes (``PATCH`` a log,
+``GET /v5/logs`` and ``/v5/logs/{id}``) are in :mod:`promptrail.server._humanloop`, and the
+bodies Humanloop's API accepts are read as it does (:mod:`promptrail.server._humanloop_bodies`).
 """
 
 from __future__ import annotations
