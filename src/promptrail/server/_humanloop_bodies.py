@@ -204,6 +204,23 @@ def _tool_function(tool: Any) -> Any:
     return tool
 
 
+_CHOICES = {"none": "none", "auto": "auto", "required": "required", "any": "required"}
+
+
+def _tool_choice_out(choice: Any) -> Any:
+    """A stored tool choice in Humanloop's shape (OpenAI's; Anthropic's mapped), else None."""
+    if isinstance(choice, str):
+        return _CHOICES.get(choice)
+    if not isinstance(choice, dict):
+        return None
+    function = choice.get("function")
+    name = function.get("name") if isinstance(function, dict) else choice.get("name")
+    if isinstance(name, str) and choice.get("type") in ("function", "tool"):
+        return {"type": "function", "function": {"name": name}}
+    kind = choice.get("type")
+    return _CHOICES.get(kind) if isinstance(kind, str) else None
+
+
 def _file(record: LogRecord, counts: Mapping[tuple[str, str], int]) -> dict[str, Any]:
     """The file a log belongs to, in the shape of Humanloop's ``*Response`` for that kind."""
     kind, path = record.kind, record.path
@@ -217,6 +234,10 @@ def _file(record: LogRecord, counts: Mapping[tuple[str, str], int]) -> dict[str,
             details["template"] = [_message_out(m) for m in details["template"]]
         if "tools" in details:
             details["tools"] = [_tool_function(t) for t in details["tools"]]
+        response_format = details.get("response_format")
+        if isinstance(response_format, dict) and "type" not in response_format:
+            # Humanloop's ResponseFormat needs a type: an untyped one is taken as the schema.
+            details["response_format"] = {"type": "json_schema", "json_schema": response_format}
     elif kind == "flow":
         details = {"attributes": {}, **(record.flow or {})}
     elif kind == "tool":
@@ -265,6 +286,10 @@ def log_response(record: LogRecord, counts: Mapping[tuple[str, str], int]) -> di
             body[name] = _message_out(body[name])
     if "messages" in body:
         body["messages"] = [_message_out(m) for m in body["messages"]]
+    if "tool_choice" in body:
+        choice = _tool_choice_out(body.pop("tool_choice"))
+        if choice is not None:
+            body["tool_choice"] = choice
     body[record.kind] = _file(record, counts)
     body["id"] = record.log_id
     body["log_status"] = record.log_status or "complete"

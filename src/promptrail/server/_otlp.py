@@ -6,8 +6,8 @@ binary protobuf (``Content-Type: application/x-protobuf``) or the OTLP JSON mapp
 (``application/json``: lowerCamelCase field names, trace and span ids in hex, or in base64 as
 protobuf's own JSON mapping writes them; a body with no Content-Type that starts with ``{`` is
 JSON, as the Humanloop SDK sends it). A gzip ``Content-Encoding`` is accepted. The Humanloop
-SDK's spans are read by :mod:`promptrail.otel.ingest._humanloop`. GenAI spans become promptrail records through
-:func:`records_from_spans` (the conversion the live
+SDK's spans are read by :mod:`promptrail.otel.ingest._humanloop`. GenAI spans become promptrail
+records through :func:`records_from_spans` (the conversion the live
 :class:`~promptrail.GenAiSpanProcessor` uses), including the spans of promptrail's own
 :class:`~promptrail.OtelBridge` from another process; other spans are ignored. Records go into
 the receiver's store.
