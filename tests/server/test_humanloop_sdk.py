@@ -297,9 +297,10 @@ def test_openapi_declares_bodies_and_errors(server: ServerThread) -> None:
 
 
 def test_evaluator_log_reads_back_strictly(client: BaseHumanloop, answers: Answers) -> None:
-    """A score logged with evaluators.log reads back as a strict EvaluatorLogResponse."""
+    """evaluators.log is answered strictly and the score reads back as EvaluatorLogResponse."""
     judged = client.prompts.log(path="hl/answer", prompt={"model": "m"}, output="x")
     score = client.evaluators.log(parent_id=judged.id, path="hl/judge", judgment=0.5)
+    assert strict(hl.CreateEvaluatorLogResponse, answers.last).parent_id == judged.id
     client.logs.get(id=score.id)
     answer = strict(hl.EvaluatorLogResponse, answers.last)
     assert (answer.judgment, answer.parent_id) == (0.5, judged.id)

@@ -174,7 +174,7 @@ def path_of(store: Store, kind: str, wanted: str) -> str | None:
 
 
 def created(record: LogRecord) -> dict[str, Any]:
-    """The answer to a stored log: Humanloop's ``Create{Prompt,Flow,Tool}LogResponse``."""
+    """The answer to a stored log: Humanloop's ``Create{Prompt,Flow,Tool,Evaluator}LogResponse``."""
     answer: dict[str, Any] = {
         "id": record.log_id,
         f"{record.kind}_id": file_id(record.kind, record.path),
@@ -184,6 +184,8 @@ def created(record: LogRecord) -> dict[str, Any]:
     }
     if record.session_id is not None:
         answer["session_id"] = record.session_id
+    if record.kind == "evaluator" and record.parent_id is not None:
+        answer["parent_id"] = record.parent_id
     return answer
 
 
