@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -38,7 +39,7 @@ from promptrail._record.models import LogRecord
 from promptrail._runtime.state import STATE, Settings
 from promptrail.otel.ingest._genai import span_error, span_record
 from promptrail.otel.ingest._processor import span_log_id
-from promptrail.stores._base import Store
+from promptrail.stores._base import Store, StoreUnavailableError
 
 __all__ = ["is_humanloop_span", "parse_attributes", "store_humanloop_spans"]
 
@@ -261,7 +262,8 @@ def store_humanloop_spans(
     """Store the logs of the Humanloop SDK's spans (see the module docstring); return how many.
 
     Spans are handled in end order, so a flow completes after the logs inside it are stored. A
-    span whose log cannot be built is passed to ``on_error`` (raised without it) and skipped.
+    span whose log cannot be built or stored is passed to ``on_error`` (raised without it) and
+    skipped; a store that is unavailable raises.
     """
     if settings is None:
         settings = STATE.settings
@@ -286,7 +288,15 @@ def store_humanloop_spans(
             continue
         if record is None:
             continue  # a provider call outside a @prompt, or a kind not known here
-        if not (kind == "flow" and store.update(record)):
-            store.insert([record])
+        try:
+            if not (kind == "flow" and store.update(record)):
+                store.insert([record])
+        except (StoreUnavailableError, sqlite3.OperationalError):
+            raise  # nothing more can be stored now: the client retries the request
+        except (ValueError, OverflowError, RecursionError) as exc:  # a value the store refuses
+            if on_error is None:
+                raise
+            on_error(span, exc)
+            continue
         stored += 1
     return stored
