@@ -29,9 +29,9 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from promptrail._record.models import LogKind, LogRecord
+from promptrail.server import _humanloop_bodies as bodies
 from promptrail.server._humanloop_bodies import (
     file_counts,
-    file_id,
     lenient_body,
     log_response,
     strip_content,
@@ -271,6 +271,6 @@ def _file(store: Store, wanted: str) -> tuple[str, str] | None:
         key = (summary.kind, summary.path)
         if key not in seen:
             seen.add(key)
-            if file_id(*key) == wanted:
+            if bodies.file_id(*key) == wanted:
                 return key
     return None
