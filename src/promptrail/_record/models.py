@@ -83,7 +83,7 @@ class PromptKernel(_Frozen):
     """
 
     model: str | None = None
-    endpoint: Literal["chat", "complete"] | None = None
+    endpoint: Literal["chat", "complete", "edit"] | None = None
     template: str | list[dict[str, Any]] | None = None
     template_language: str | None = None
     provider: str | None = None
@@ -95,9 +95,12 @@ class PromptKernel(_Frozen):
     frequency_penalty: float | None = None
     seed: int | None = None
     response_format: dict[str, Any] | None = None
-    reasoning_effort: str | None = None
+    reasoning_effort: str | int | None = None
+    """``"low"``/``"medium"``/``"high"`` (OpenAI), or a thinking budget in tokens (Anthropic)."""
     tools: list[dict[str, Any]] | None = None
     other: dict[str, Any] | None = None
+    attributes: dict[str, Any] | None = None
+    """Free-form details of the version (Humanloop's ``prompt.attributes``)."""
 
 
 class LogRecord(_Frozen):
@@ -122,6 +125,8 @@ class LogRecord(_Frozen):
     output_message: ChatMessage | None = None
     prompt: PromptKernel | None = None
     tool: dict[str, Any] | None = None
+    flow: dict[str, Any] | None = None
+    """A flow log's version details, e.g. ``{"attributes": {...}}`` (Humanloop's ``flow``)."""
     version_id: str | None = None
     environment: str | None = None
     prompt_tokens: TokenCount | None = None
@@ -149,6 +154,8 @@ class LogRecord(_Frozen):
     source_datapoint_id: str | None = None
     run_id: str | None = None
     save: bool = True
+    log_status: Literal["complete", "incomplete"] | None = None
+    """``incomplete`` while a client means to update the log (Humanloop's manual tracing)."""
 
     def to_body(self) -> dict[str, Any]:
         """Return the JSON request body of this log (``None`` fields left out).

@@ -12,14 +12,15 @@ Everything under ``/v5`` needs a key in ``X-API-KEY`` or ``Authorization: Bearer
 ``/v5/import/otel/v1/traces``) take OTLP/HTTP trace exports, the same keys required: GenAI spans
 become logs in the same store (see :mod:`promptrail.server._otlp`). ``/`` is left free: mount a
 UI there with ``app.mount("/", other_app)`` after ``create_app()`` (routes declared here are
-matched first), or pass ``routes=``.
+matched first), or pass ``routes=``. Humanloop's update and read routes (``PATCH`` a log,
+``GET /v5/logs`` and ``/v5/logs/{id}``) are in :mod:`promptrail.server._humanloop`, and the
+bodies Humanloop's API accepts are read as it does (:mod:`promptrail.server._humanloop_bodies`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import hmac
 import json
 import os
@@ -27,9 +28,9 @@ import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -37,9 +38,10 @@ from starlette.routing import BaseRoute
 
 from promptrail._record.humanloop import restore_extras
 from promptrail._record.models import LogKind, LogRecord
-from promptrail._record.versions import version_id
 from promptrail._runtime.ids import DEFAULT_IDS, next_seq
 from promptrail.exceptions import ConfigurationError
+from promptrail.server._humanloop import humanloop_router
+from promptrail.server._humanloop_bodies import created, lenient_body
 from promptrail.server._openapi import (
     batch_body,
     error_responses,
@@ -63,27 +65,6 @@ DEFAULT_BODY_TIMEOUT = 30.0
 
 RETRY_AFTER_SECONDS = 1
 """What a 503 (the store is locked, down or restarting) asks clients to wait, in seconds."""
-
-_ID_PREFIX: dict[LogKind, str] = {
-    "prompt": "pr_",
-    "flow": "fl_",
-    "tool": "tl_",
-    "evaluator": "ev_",
-}
-
-
-def _stable_id(kind: LogKind, path: str) -> str:
-    """The file id of ``path``: the same path always gets the same id."""
-    return _ID_PREFIX[kind] + hashlib.sha256(f"{kind}:{path}".encode()).hexdigest()[:24]
-
-
-def _version_id(record: LogRecord) -> str | None:
-    """The given version, else one derived from the prompt details (equal details, equal id)."""
-    if record.version_id is not None:
-        return record.version_id
-    if record.prompt is None:
-        return None
-    return version_id(record.prompt)  # what a promptrail client would have sent
 
 
 def _api_keys(api_keys: Iterable[str] | None) -> tuple[bytes, ...]:
@@ -277,14 +258,7 @@ def create_app(
         record = await run_in_threadpool(accept, raw, kind, request.query_params)
         if isinstance(record, JSONResponse):
             return record
-        return JSONResponse(
-            {
-                "id": record.log_id,
-                f"{kind}_id": _stable_id(kind, record.path),
-                "version_id": _version_id(record),
-                "trace_id": record.trace_id,
-            }
-        )
+        return JSONResponse(created(record))
 
     writes: dict[str, Any] = {
         "responses": error_responses(400, 401, 408, 413, 422, 503),
@@ -321,18 +295,6 @@ def create_app(
         """Store a score: an evaluator log whose ``parent_id`` is the judged log."""
         return await receive(request, "evaluator")
 
-    @api.get("/logs", responses=error_responses(401, 422, 503))
-    async def list_logs(
-        path: str | None = None,
-        trace_id: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> JSONResponse:
-        """Return logs, newest first, filtered by path (or folder) and trace."""
-        records = await run_in_threadpool(
-            lambda: store.logs(path=path, trace_id=trace_id, limit=limit)
-        )
-        return JSONResponse({"records": [r.to_body() for r in records]})
-
     @api.get("/traces/{trace_id}", responses=error_responses(401, 404, 422, 503))
     async def get_trace(trace_id: str) -> JSONResponse:
         """Return one trace as a tree of logs (``children`` nested, in start order)."""
@@ -340,6 +302,10 @@ def create_app(
         if not records:
             raise HTTPException(404, f"no trace {trace_id!r}")
         return JSONResponse({"trace_id": trace_id, "logs": _tree(records)})
+
+    api.include_router(
+        humanloop_router(store, read_body=read_body, max_body_bytes=max_body_bytes, error=_error)
+    )
 
     @api.get("/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:
@@ -447,7 +413,8 @@ def _given_key(headers: Mapping[str, str]) -> bytes:
 
 def _complete(store: Store, data: dict[str, Any], kind: LogKind, query: Any) -> dict[str, Any]:
     """Fill what a Humanloop-style client may leave out; the endpoint decides the kind."""
-    data = restore_extras(data)  # promptrail's fields, sent in a Humanloop-shaped body
+    # promptrail's fields sent in a Humanloop-shaped body, then what Humanloop's API accepts.
+    data = lenient_body(store, restore_extras(data), kind)
     data["kind"] = kind
     for name in ("version_id", "environment"):
         if data.get(name) is None and query.get(name):

@@ -3,9 +3,11 @@
 ``POST /v1/traces`` (the path OTLP exporters append to their endpoint) and the same under
 ``/v5/import/otel/v1/traces`` take an ``ExportTraceServiceRequest`` in either OTLP/HTTP encoding:
 binary protobuf (``Content-Type: application/x-protobuf``) or the OTLP JSON mapping
-(``application/json``: lowerCamelCase field names, trace and span ids in hex). A gzip
-``Content-Encoding`` is accepted. GenAI spans become promptrail records through
-:func:`records_from_spans` (the conversion the live
+(``application/json``: lowerCamelCase field names, trace and span ids in hex, or in base64 as
+protobuf's own JSON mapping writes them; a body with no Content-Type that starts with ``{`` is
+JSON, as the Humanloop SDK sends it). A gzip ``Content-Encoding`` is accepted. The Humanloop
+SDK's spans are read by :mod:`promptrail.otel.ingest._humanloop`. GenAI spans become promptrail
+records through :func:`records_from_spans` (the conversion the live
 :class:`~promptrail.GenAiSpanProcessor` uses), including the spans of promptrail's own
 :class:`~promptrail.OtelBridge` from another process; other spans are ignored. Records go into
 the receiver's store.
@@ -125,16 +127,35 @@ def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
     return out
 
 
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
 def _hex_to_base64(container: dict[str, Any], keys: tuple[str, ...]) -> None:
-    """OTLP/JSON ids are hex; protobuf's JSON mapping wants bytes as base64."""
+    """OTLP/JSON ids are hex; protobuf's JSON mapping (what ``MessageToJson`` writes) base64.
+
+    A trace id is 16 bytes, a span id 8: 32 or 16 hex digits, or 24 or 12 base64 characters
+    (padded; 22 or 11 unpadded). An id of hex length made only of hex digits is hex; any other
+    id is taken as base64, as protobuf's parser expects.
+    """
     for key in keys:
         value = container.get(key)
         if isinstance(value, str) and value:
-            try:
-                container[key] = base64.b64encode(bytes.fromhex(value)).decode()
-            except ValueError:
-                msg = f"{key} is not a hex string"
-                raise OtlpError(400, msg) from None
+            size = 16 if key.startswith("trace") else 8
+            if len(value) != 2 * size or not _HEX_DIGITS.issuperset(value):
+                _check_base64(key, value, size)
+                continue
+            container[key] = base64.b64encode(bytes.fromhex(value)).decode()
+
+
+def _check_base64(key: str, value: str, size: int) -> None:
+    padded = (value + "=" * (-len(value) % 4)).replace("-", "+").replace("_", "/")
+    try:
+        decoded = base64.b64decode(padded, validate=True)  # standard or URL-safe alphabet
+    except ValueError:
+        decoded = b""
+    if len(decoded) != size:
+        msg = f"{key} is neither {2 * size} hex digits nor {size} bytes in base64"
+        raise OtlpError(400, msg)
 
 
 def _dicts(container: Any, *keys: str) -> list[dict[str, Any]]:
@@ -269,23 +290,48 @@ def spans_from_request(request: ExportTraceServiceRequest) -> list[ReadableSpan]
     return spans
 
 
-def _convert(body: bytes, as_json: bool) -> tuple[list[LogRecord], int, str]:
-    """Decode a body into records; also how many GenAI spans failed, and the first error."""
+def _convert(
+    body: bytes, as_json: bool
+) -> tuple[list[LogRecord], list[ReadableSpan], int, list[str]]:
+    """Decode a body into records and the Humanloop SDK's spans (stored apart).
+
+    Also returns how many spans were dropped (no valid ids) and why GenAI spans failed.
+    """
+    from promptrail.otel.ingest._humanloop import is_humanloop_span
     from promptrail.otel.ingest._processor import records_from_spans
 
     message = decode_request(body, as_json=as_json)
+    spans = spans_from_request(message)
+    sent = sum(len(s.spans) for r in message.resource_spans for s in r.scope_spans)
+    dropped = sent - len(spans)  # no valid trace or span id
+    humanloop = [span for span in spans if is_humanloop_span(span)]
     failures: list[str] = []
+    records = records_from_spans(
+        [span for span in spans if not is_humanloop_span(span)],
+        include_bridge=True,
+        on_error=_rejected(failures),
+    )
+    return records, humanloop, dropped, failures
 
+
+def _rejected(failures: list[str]) -> Callable[[ReadableSpan, Exception], None]:
     def rejected(span: ReadableSpan, exc: Exception) -> None:
         failures.append(f"span {span.name!r}: {type(exc).__name__}")
         _errors.report("otlp:convert", exc, "could not convert an OTLP span", internal=False)
 
-    spans = spans_from_request(message)
-    sent = sum(len(s.spans) for r in message.resource_spans for s in r.scope_spans)
-    dropped = sent - len(spans)  # no valid trace or span id
-    records = records_from_spans(spans, include_bridge=True, on_error=rejected)
-    notes = [f"{dropped} span(s) without a valid trace or span id"] if dropped else []
-    return records, dropped + len(failures), "; ".join(notes + failures[:1])
+    return rejected
+
+
+def _store(store: Store, records: list[LogRecord], humanloop: list[ReadableSpan]) -> list[str]:
+    """Store the records and the Humanloop SDK's spans' logs; the failures of the latter."""
+    from promptrail.otel.ingest._humanloop import store_humanloop_spans
+
+    if records:
+        store.insert(records)
+    failures: list[str] = []
+    if humanloop:
+        store_humanloop_spans(store, humanloop, on_error=_rejected(failures))
+    return failures
 
 
 def _success(rejected: int, error: str, *, as_json: bool) -> Response:
@@ -331,13 +377,14 @@ def add_otlp_routes(
     async def otlp_traces(request: Request) -> Response:
         media = _media_type(request)
         as_json = media == _JSON_TYPE
+        sniff = not media  # no Content-Type (the Humanloop SDK's upload): the body decides
         if not key_ok(request.headers):
             return status_response(
                 401,
                 "missing or invalid API key (X-API-KEY or Authorization: Bearer)",
                 as_json=as_json,
             )
-        if not as_json and media not in _PROTOBUF_TYPES:
+        if not as_json and not sniff and media not in _PROTOBUF_TYPES:
             return status_response(
                 415,
                 f"unsupported Content-Type {media!r} (use application/x-protobuf or "
@@ -350,18 +397,24 @@ def add_otlp_routes(
             return status_response(exc.status_code, str(exc.detail), as_json=as_json)
         try:
             raw = decompress(raw, request.headers.get("content-encoding"), max_body_bytes)
-            records, rejected, error = await run_in_threadpool(_convert, raw, as_json)
+            if sniff:  # JSON if it looks like it; a protobuf body must say so
+                as_json = raw.lstrip()[:1] == b"{"
+                if not as_json:
+                    return status_response(415, "no Content-Type and not a JSON body", as_json=True)
+            records, humanloop, dropped, failures = await run_in_threadpool(_convert, raw, as_json)
         except OtlpError as exc:
             return status_response(exc.status, exc.message, as_json=as_json)
         if join is not None:
             records = await run_in_threadpool(join, records)
-        if records:
+        if records or humanloop:
             try:
-                await run_in_threadpool(store.insert, records)
+                failures += await run_in_threadpool(_store, store, records, humanloop)
             except (StoreUnavailableError, sqlite3.OperationalError):
                 # Locked past the busy timeout, or the database is down: the exporter retries.
                 return status_response(503, "the store is busy", as_json=as_json)
-        return _success(rejected, error, as_json=as_json)
+        notes = [f"{dropped} span(s) without a valid trace or span id"] if dropped else []
+        error = "; ".join(notes + failures[:1])
+        return _success(dropped + len(failures), error, as_json=as_json)
 
     for path in OTLP_TRACES_PATHS:
         app.add_api_route(
