@@ -92,7 +92,14 @@ RECORDS = [
         provider_latency=0.4,
     ),
     make("prompt", log_id="no-model", prompt={"temperature": 0.1}, version_id="user-version"),
-    make("flow", log_id="log-flow", inputs={"q": "hi"}, output="done"),
+    make(
+        "flow",
+        log_id="log-flow",
+        inputs={"q": "hi"},
+        output="done",
+        flow={"attributes": {"team": "search"}},
+        log_status="complete",
+    ),
     make(
         "tool",
         trace_parent_id="log-flow",
@@ -165,3 +172,11 @@ def test_a_derived_version_id_is_not_a_version_to_log_to() -> None:
     """pv_ ids are promptrail's own; a user's version id is passed on."""
     assert humanloop_version_id(RECORDS[0]) is None
     assert humanloop_version_id(RECORDS[1]) == "user-version"
+
+
+def test_humanloop_fields_stay_in_the_body() -> None:
+    """Fields Humanloop's request has (a flow's attributes, log_status) are not moved to metadata."""
+    body = humanloop_body(RECORDS[2])
+    assert body["flow"] == {"attributes": {"team": "search"}}
+    assert body["log_status"] == "complete"
+    assert set(body["metadata"]["promptrail"]) == {"kind", "trace_id", "session_id", "tags"}

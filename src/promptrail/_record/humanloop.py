@@ -52,6 +52,7 @@ _COMMON = frozenset(
         "log_id",
         "run_id",
         "environment",
+        "log_status",
     }
 )
 _FIELDS: dict[LogKind, frozenset[str]] = {
@@ -68,7 +69,7 @@ _FIELDS: dict[LogKind, frozenset[str]] = {
         "tool_choice",
         "prompt",
     },
-    "flow": _COMMON | {"messages", "output_message"},
+    "flow": _COMMON | {"messages", "output_message", "flow"},
     "tool": _COMMON | {"tool"},
     "evaluator": _COMMON | {"parent_id", "judgment", "output_message"},
 }

@@ -36,24 +36,13 @@ from promptrail.server._humanloop_bodies import (
     log_response,
     strip_content,
 )
+from promptrail.server._openapi import error_responses
 from promptrail.stores._base import Store, StoreUnavailableError
 
 __all__ = ["ERROR_RESPONSES", "humanloop_router", "json_body"]
 
-_DETAIL = {"type": "object", "properties": {"detail": {}}}
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {
-        "description": "Missing or invalid API key",
-        "content": {"application/json": {"schema": _DETAIL}},
-    },
-    404: {"description": "No such log", "content": {"application/json": {"schema": _DETAIL}}},
-    413: {
-        "description": "Request body too large",
-        "content": {"application/json": {"schema": _DETAIL}},
-    },
-    422: {"description": "Invalid request", "content": {"application/json": {"schema": _DETAIL}}},
-}
-"""The error answers of every Humanloop route, for the OpenAPI schema."""
+ERROR_RESPONSES = error_responses(401, 404, 408, 413, 422, 503)
+"""The error answers of the Humanloop routes that take a body, for the OpenAPI schema."""
 
 _TEXT = {"type": ["string", "null"]}
 _NUMBER = {"type": ["number", "null"]}
@@ -189,7 +178,7 @@ def humanloop_router(
         """Update (e.g. complete) a flow log (Humanloop's ``flows.update_log``)."""
         return await patch(request, log_id, "flow")
 
-    @router.get("/logs/{log_id}", responses=ERROR_RESPONSES)
+    @router.get("/logs/{log_id}", responses=error_responses(401, 404, 422, 503))
     async def get_log(log_id: str) -> JSONResponse:
         """Return one log (Humanloop's ``logs.get``)."""
 
@@ -202,7 +191,7 @@ def humanloop_router(
             raise HTTPException(404, f"no log {log_id!r}")
         return JSONResponse(body)
 
-    @router.get("/logs", responses={k: v for k, v in ERROR_RESPONSES.items() if k != 404})
+    @router.get("/logs", responses=error_responses(401, 422, 503))
     async def list_logs(
         file_id: str | None = None,
         path: str | None = None,
