@@ -175,7 +175,7 @@ def test_a_derived_version_id_is_not_a_version_to_log_to() -> None:
 
 
 def test_humanloop_fields_stay_in_the_body() -> None:
-    """Fields Humanloop's request has (a flow's attributes, log_status) are not moved to metadata."""
+    """Fields of Humanloop's request (a flow's attributes, log_status) stay out of metadata."""
     body = humanloop_body(RECORDS[2])
     assert body["flow"] == {"attributes": {"team": "search"}}
     assert body["log_status"] == "complete"
