@@ -290,8 +290,9 @@ def test_openapi_declares_bodies_and_errors(server: ServerThread) -> None:
     }
     for method, path in routes:
         operation = schema["paths"][path][method]
-        assert {"401", "404", "413", "422"} <= set(operation["responses"])
+        assert {"401", "404", "422", "503"} <= set(operation["responses"])
         if method == "patch":
+            assert "413" in operation["responses"]
             assert "application/json" in operation["requestBody"]["content"]
     assert {"401", "422"} <= set(schema["paths"]["/v5/logs"]["get"]["responses"])
 
