@@ -100,6 +100,45 @@ def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
+async def read_request(
+    request: Request,
+    *,
+    key_ok: Callable[[Mapping[str, str]], bool],
+    read_body: Callable[[Request, int], Any],
+    max_body_bytes: int,
+    protobuf_without_type: bool,
+) -> tuple[bytes, bool] | Response:
+    """Check an OTLP/HTTP request's key and Content-Type, then read and decompress its body.
+
+    A body without a Content-Type (the Humanloop SDK's upload) is JSON when it starts with
+    ``{``; otherwise protobuf if ``protobuf_without_type``, else 415.
+
+    Returns:
+        ``(body, as_json)``, or the error answer to send.
+    """
+    media = _media_type(request)
+    as_json = media == _JSON_TYPE
+    if not key_ok(request.headers):
+        message = "missing or invalid API key (X-API-KEY or Authorization: Bearer)"
+        return status_response(401, message, as_json=as_json)
+    if media and not as_json and media not in _PROTOBUF_TYPES:
+        message = f"unsupported Content-Type {media!r} (use application/x-protobuf or {_JSON_TYPE})"
+        return status_response(415, message, as_json=True)
+    try:
+        raw = await read_body(request, max_body_bytes)
+    except HTTPException as exc:
+        return status_response(exc.status_code, str(exc.detail), as_json=as_json)
+    try:
+        raw = decompress(raw, request.headers.get("content-encoding"), max_body_bytes)
+    except OtlpError as exc:
+        return status_response(exc.status, exc.message, as_json=as_json)
+    if not media:
+        as_json = raw.lstrip()[:1] == b"{"
+        if not as_json and not protobuf_without_type:
+            return status_response(415, "no Content-Type and not a JSON body", as_json=True)
+    return raw, as_json
+
+
 def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
     """Undo ``Content-Encoding`` (gzip, deflate or none), refusing output over ``limit`` bytes.
 
@@ -130,8 +169,10 @@ def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
-def _hex_to_base64(container: dict[str, Any], keys: tuple[str, ...]) -> None:
-    """OTLP/JSON ids are hex; protobuf's JSON mapping (what ``MessageToJson`` writes) base64.
+def hex_ids_to_base64(container: dict[str, Any], keys: tuple[str, ...]) -> None:
+    """Rewrite ``container``'s ids for protobuf's JSON parser, which reads base64.
+
+    OTLP/JSON ids are hex; protobuf's JSON mapping (what ``MessageToJson`` writes) base64.
 
     A trace id is 16 bytes, a span id 8: 32 or 16 hex digits, or 24 or 12 base64 characters
     (padded; 22 or 11 unpadded). An id of hex length made only of hex digits is hex; any other
@@ -158,7 +199,8 @@ def _check_base64(key: str, value: str, size: int) -> None:
         raise OtlpError(400, msg)
 
 
-def _dicts(container: Any, *keys: str) -> list[dict[str, Any]]:
+def dicts(container: Any, *keys: str) -> list[dict[str, Any]]:
+    """The objects in the list under the first of ``keys`` that ``container`` has."""
     if not isinstance(container, dict):
         return []
     for key in keys:
@@ -193,12 +235,12 @@ def decode_request(body: bytes, *, as_json: bool) -> ExportTraceServiceRequest:
         raise OtlpError(400, f"invalid JSON body: {exc}") from None
     if not isinstance(data, dict):
         raise OtlpError(400, "invalid JSON body: expected an object")
-    for resource_spans in _dicts(data, "resourceSpans", "resource_spans"):
-        for scope_spans in _dicts(resource_spans, "scopeSpans", "scope_spans"):
-            for span in _dicts(scope_spans, "spans"):
-                _hex_to_base64(span, _ID_KEYS)
-                for link in _dicts(span, "links"):
-                    _hex_to_base64(link, _LINK_ID_KEYS)
+    for resource_spans in dicts(data, "resourceSpans", "resource_spans"):
+        for scope_spans in dicts(resource_spans, "scopeSpans", "scope_spans"):
+            for span in dicts(scope_spans, "spans"):
+                hex_ids_to_base64(span, _ID_KEYS)
+                for link in dicts(span, "links"):
+                    hex_ids_to_base64(link, _LINK_ID_KEYS)
     try:
         # Unknown fields are ignored, as the OTLP spec asks of JSON receivers.
         json_format.ParseDict(data, message, ignore_unknown_fields=True)
@@ -375,32 +417,17 @@ def add_otlp_routes(
     """
 
     async def otlp_traces(request: Request) -> Response:
-        media = _media_type(request)
-        as_json = media == _JSON_TYPE
-        sniff = not media  # no Content-Type (the Humanloop SDK's upload): the body decides
-        if not key_ok(request.headers):
-            return status_response(
-                401,
-                "missing or invalid API key (X-API-KEY or Authorization: Bearer)",
-                as_json=as_json,
-            )
-        if not as_json and not sniff and media not in _PROTOBUF_TYPES:
-            return status_response(
-                415,
-                f"unsupported Content-Type {media!r} (use application/x-protobuf or "
-                "application/json)",
-                as_json=True,
-            )
+        got = await read_request(
+            request,
+            key_ok=key_ok,
+            read_body=read_body,
+            max_body_bytes=max_body_bytes,
+            protobuf_without_type=False,
+        )
+        if isinstance(got, Response):
+            return got
+        raw, as_json = got
         try:
-            raw = await read_body(request, max_body_bytes)
-        except HTTPException as exc:
-            return status_response(exc.status_code, str(exc.detail), as_json=as_json)
-        try:
-            raw = decompress(raw, request.headers.get("content-encoding"), max_body_bytes)
-            if sniff:  # JSON if it looks like it; a protobuf body must say so
-                as_json = raw.lstrip()[:1] == b"{"
-                if not as_json:
-                    return status_response(415, "no Content-Type and not a JSON body", as_json=True)
             records, humanloop, dropped, failures = await run_in_threadpool(_convert, raw, as_json)
         except OtlpError as exc:
             return status_response(exc.status, exc.message, as_json=as_json)

@@ -15,15 +15,13 @@ without a trace or span id, which cannot be joined); errors as the traces endpoi
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -31,7 +29,13 @@ from promptrail._record.models import LogRecord
 from promptrail._runtime.state import STATE
 from promptrail.otel.ingest._events import EventJoin, GenAiEvent, amend, is_genai_event
 from promptrail.server._openapi import error_responses, otlp_body
-from promptrail.server._otlp import OtlpError, decompress, status_response
+from promptrail.server._otlp import (
+    OtlpError,
+    dicts,
+    hex_ids_to_base64,
+    read_request,
+    status_response,
+)
 from promptrail.stores._base import Store, StoreUnavailableError
 
 if TYPE_CHECKING:
@@ -43,43 +47,14 @@ __all__ = ["OTLP_LOGS_PATHS", "add_otlp_log_routes", "decode_logs", "events_from
 OTLP_LOGS_PATHS = ("/v1/logs", "/v5/import/otel/v1/logs")
 """The paths that accept OTLP/HTTP log exports."""
 
-_PROTOBUF_TYPES = frozenset({"application/x-protobuf", "application/protobuf"})
 _JSON_TYPE = "application/json"
-_ID_KEYS = (("traceId", 16), ("trace_id", 16), ("spanId", 8), ("span_id", 8))
+_ID_KEYS = ("traceId", "trace_id", "spanId", "span_id")
 
 # A known span whose log is not in the store yet is being stored: wait this long for it, at most.
 _STORE_TRIES = 10
 _STORE_PAUSE = 0.02
 
 Events = dict[tuple[str, str], list[GenAiEvent]]
-
-
-def _id_to_base64(record: dict[str, Any]) -> None:
-    """OTLP/JSON ids are hex; protobuf's JSON mapping (which some SDKs send) has them base64."""
-    for key, size in _ID_KEYS:
-        value = record.get(key)
-        if not isinstance(value, str) or not value:
-            continue
-        if len(value) == 2 * size:
-            try:
-                record[key] = base64.b64encode(bytes.fromhex(value)).decode()
-                continue
-            except ValueError:
-                pass
-        try:
-            base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            raise OtlpError(400, f"{key} is neither hex nor base64") from None
-
-
-def _dicts(container: Any, *keys: str) -> list[dict[str, Any]]:
-    if not isinstance(container, dict):
-        return []
-    for key in keys:
-        value = container.get(key)
-        if isinstance(value, list):
-            return [item for item in value if isinstance(item, dict)]
-    return []
 
 
 def decode_logs(body: bytes, *, as_json: bool) -> ExportLogsServiceRequest:
@@ -105,10 +80,10 @@ def decode_logs(body: bytes, *, as_json: bool) -> ExportLogsServiceRequest:
         raise OtlpError(400, f"invalid JSON body: {exc}") from None
     if not isinstance(data, dict):
         raise OtlpError(400, "invalid JSON body: expected an object")
-    for resource_logs in _dicts(data, "resourceLogs", "resource_logs"):
-        for scope_logs in _dicts(resource_logs, "scopeLogs", "scope_logs"):
-            for record in _dicts(scope_logs, "logRecords", "log_records"):
-                _id_to_base64(record)
+    for resource_logs in dicts(data, "resourceLogs", "resource_logs"):
+        for scope_logs in dicts(resource_logs, "scopeLogs", "scope_logs"):
+            for record in dicts(scope_logs, "logRecords", "log_records"):
+                hex_ids_to_base64(record, _ID_KEYS)
     try:
         json_format.ParseDict(data, message, ignore_unknown_fields=True)
     except (json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
@@ -215,29 +190,17 @@ def add_otlp_log_routes(
     events = EventJoin() if join is None else join
 
     async def otlp_logs(request: Request) -> Response:
-        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        as_json = media == _JSON_TYPE
-        if not key_ok(request.headers):
-            return status_response(
-                401,
-                "missing or invalid API key (X-API-KEY or Authorization: Bearer)",
-                as_json=as_json,
-            )
-        if media and not as_json and media not in _PROTOBUF_TYPES:
-            return status_response(
-                415,
-                f"unsupported Content-Type {media!r} (use application/x-protobuf or "
-                "application/json)",
-                as_json=True,
-            )
+        got = await read_request(
+            request,
+            key_ok=key_ok,
+            read_body=read_body,
+            max_body_bytes=max_body_bytes,
+            protobuf_without_type=True,
+        )
+        if isinstance(got, Response):
+            return got
+        raw, as_json = got
         try:
-            raw = await read_body(request, max_body_bytes)
-        except HTTPException as exc:
-            return status_response(exc.status_code, str(exc.detail), as_json=as_json)
-        try:
-            raw = decompress(raw, request.headers.get("content-encoding"), max_body_bytes)
-            if not media:  # no Content-Type: JSON if it looks like it, else protobuf
-                as_json = raw.lstrip()[:1] == b"{"
             orphans = await run_in_threadpool(_store_events, raw, as_json, store, events)
         except OtlpError as exc:
             return status_response(exc.status, exc.message, as_json=as_json)
