@@ -5,14 +5,13 @@ Values are the SDK's objects or the same shapes as dicts; ``anthropic`` is never
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from promptrail.providers._common import (
-    CACHE_CREATION_KEY,
-    CACHED_KEY,
+    assistant_message,
+    cached_usage,
+    function_call,
     get,
-    int_or_none,
     prompt_of,
 )
 
@@ -23,18 +22,14 @@ def anthropic_usage(usage: Any, fields: dict[str, Any], metadata: dict[str, Any]
     """Copy an Anthropic ``usage`` object into ``fields``/``metadata`` (cache tokens added)."""
     if usage is None:
         return
-    uncached = int_or_none(get(usage, "input_tokens"))
-    read = int_or_none(get(usage, "cache_read_input_tokens"))
-    written = int_or_none(get(usage, "cache_creation_input_tokens"))
-    if uncached is not None or read is not None or written is not None:
-        fields["prompt_tokens"] = (uncached or 0) + (read or 0) + (written or 0)
-    output = int_or_none(get(usage, "output_tokens"))
-    if output is not None:
-        fields["output_tokens"] = output
-    if read is not None:
-        metadata[CACHED_KEY] = read
-    if written is not None:
-        metadata[CACHE_CREATION_KEY] = written
+    cached_usage(
+        fields,
+        metadata,
+        uncached=get(usage, "input_tokens"),
+        read=get(usage, "cache_read_input_tokens"),
+        written=get(usage, "cache_creation_input_tokens"),
+        output=get(usage, "output_tokens"),
+    )
 
 
 def anthropic_blocks(blocks: Any) -> tuple[dict[str, Any], str | None]:
@@ -49,26 +44,10 @@ def anthropic_blocks(blocks: Any) -> tuple[dict[str, Any], str | None]:
         elif kind == "thinking":
             thinking.append(get(block, "thinking", ""))
         elif kind in ("tool_use", "server_tool_use"):
-            arguments = get(block, "input", {})
             calls.append(
-                {
-                    "id": get(block, "id", ""),
-                    "type": "function",
-                    "function": {
-                        "name": get(block, "name", ""),
-                        "arguments": arguments
-                        if isinstance(arguments, str)
-                        else json.dumps(arguments, ensure_ascii=False, default=str),
-                    },
-                }
+                function_call(get(block, "id"), get(block, "name"), get(block, "input", {}))
             )
-    text = "".join(texts) if texts else None
-    message: dict[str, Any] = {"role": "assistant", "content": text}
-    if calls:
-        message["tool_calls"] = calls
-    if thinking:
-        message["thinking"] = "".join(thinking)
-    return message, text
+    return assistant_message(texts, thinking, calls)
 
 
 def read_anthropic_message(value: Any) -> dict[str, Any]:

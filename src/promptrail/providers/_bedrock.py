@@ -19,7 +19,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptrail.providers._anthropic import read_anthropic_message
-from promptrail.providers._common import CACHE_CREATION_KEY, CACHED_KEY, get, int_or_none
+from promptrail.providers._common import (
+    assistant_message,
+    cached_usage,
+    function_call,
+    get,
+)
 
 __all__ = [
     "PROVIDER",
@@ -76,10 +81,9 @@ def is_bedrock_event(value: Any) -> bool:
     return kind in _EVENTS
 
 
-def _arguments(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value if value is not None else {}, ensure_ascii=False, default=str)
+def _call(use: Any) -> dict[str, Any]:
+    """A Converse ``toolUse`` block as a tool call."""
+    return function_call(get(use, "toolUseId"), get(use, "name"), get(use, "input"))
 
 
 def _output_message(blocks: Any) -> tuple[dict[str, Any], str | None]:
@@ -94,44 +98,25 @@ def _output_message(blocks: Any) -> tuple[dict[str, Any], str | None]:
             continue
         use = get(block, "toolUse")
         if use is not None:
-            calls.append(
-                {
-                    "id": get(use, "toolUseId", ""),
-                    "type": "function",
-                    "function": {
-                        "name": get(use, "name", ""),
-                        "arguments": _arguments(get(use, "input")),
-                    },
-                }
-            )
+            calls.append(_call(use))
             continue
         reasoning = get(get(block, "reasoningContent"), "reasoningText")
         if isinstance(get(reasoning, "text"), str):
             thinking.append(get(reasoning, "text"))
-    text = "".join(texts) if texts else None
-    message: dict[str, Any] = {"role": "assistant", "content": text}
-    if calls:
-        message["tool_calls"] = calls
-    if thinking:
-        message["thinking"] = "".join(thinking)
-    return message, text
+    return assistant_message(texts, thinking, calls)
 
 
 def _usage(usage: Any, fields: dict[str, Any], metadata: dict[str, Any]) -> None:
     if usage is None:
         return
-    uncached = int_or_none(get(usage, "inputTokens"))
-    read = int_or_none(get(usage, "cacheReadInputTokens"))
-    written = int_or_none(get(usage, "cacheWriteInputTokens"))
-    if uncached is not None or read is not None or written is not None:
-        fields["prompt_tokens"] = (uncached or 0) + (read or 0) + (written or 0)
-    output = int_or_none(get(usage, "outputTokens"))
-    if output is not None:
-        fields["output_tokens"] = output
-    if read:
-        metadata[CACHED_KEY] = read
-    if written:
-        metadata[CACHE_CREATION_KEY] = written
+    cached_usage(
+        fields,
+        metadata,
+        uncached=get(usage, "inputTokens"),
+        read=get(usage, "cacheReadInputTokens"),
+        written=get(usage, "cacheWriteInputTokens"),
+        output=get(usage, "outputTokens"),
+    )
 
 
 def read_bedrock(value: Any) -> dict[str, Any]:
@@ -301,17 +286,7 @@ def _messages(messages: Any) -> list[dict[str, Any]]:
                 texts.append(get(block, "text"))
                 parts.append({"type": "text", "text": get(block, "text")})
             elif get(block, "toolUse") is not None:
-                use = get(block, "toolUse")
-                calls.append(
-                    {
-                        "id": get(use, "toolUseId", ""),
-                        "type": "function",
-                        "function": {
-                            "name": get(use, "name", ""),
-                            "arguments": _arguments(get(use, "input")),
-                        },
-                    }
-                )
+                calls.append(_call(get(block, "toolUse")))
             elif get(block, "toolResult") is not None:
                 results.append(_tool_result(get(block, "toolResult")))
             elif get(block, "reasoningContent") is not None:

@@ -11,6 +11,9 @@ __all__ = [
     "CACHE_CREATION_KEY",
     "MODALITY_KEYS",
     "SDKS",
+    "assistant_message",
+    "cached_usage",
+    "function_call",
     "get",
     "int_or_none",
     "json_or_text",
@@ -105,3 +108,55 @@ def prompt_of(value: Any, model: Any) -> dict[str, Any]:
         prompt["provider"] = provider
     prompt["endpoint"] = "chat"
     return prompt
+
+
+def function_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
+    """A tool call in the record's (OpenAI's) shape; ``arguments`` as given, or JSON text."""
+    if not isinstance(arguments, str):
+        arguments = json.dumps(
+            arguments if arguments is not None else {}, ensure_ascii=False, default=str
+        )
+    return {
+        "id": call_id or "",
+        "type": "function",
+        "function": {"name": name or "", "arguments": arguments},
+    }
+
+
+def assistant_message(
+    texts: list[str], thinking: list[str], calls: list[dict[str, Any]]
+) -> tuple[dict[str, Any], str | None]:
+    """(output_message, output text) of a reply's text, thinking and tool calls."""
+    text = "".join(texts) if texts else None
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if calls:
+        message["tool_calls"] = calls
+    if thinking:
+        message["thinking"] = "".join(thinking)
+    return message, text
+
+
+def cached_usage(
+    fields: dict[str, Any],
+    metadata: dict[str, Any],
+    *,
+    uncached: Any,
+    read: Any,
+    written: Any,
+    output: Any,
+) -> None:
+    """Token counts of a provider that reports cache reads and writes apart from the rest.
+
+    ``prompt_tokens`` is all three (what the prompt was); the cache reads and writes are also
+    kept in ``metadata`` (:data:`CACHED_KEY`, :data:`CACHE_CREATION_KEY`) for pricing.
+    """
+    uncached, read, written = int_or_none(uncached), int_or_none(read), int_or_none(written)
+    if uncached is not None or read is not None or written is not None:
+        fields["prompt_tokens"] = (uncached or 0) + (read or 0) + (written or 0)
+    output = int_or_none(output)
+    if output is not None:
+        fields["output_tokens"] = output
+    if read is not None:
+        metadata[CACHED_KEY] = read
+    if written is not None:
+        metadata[CACHE_CREATION_KEY] = written
