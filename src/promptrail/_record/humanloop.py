@@ -21,6 +21,7 @@ So ``restore_extras(humanloop_body(record))`` is ``record.to_body()`` again, les
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from promptrail._record.models import LogKind, LogRecord
@@ -76,6 +77,16 @@ _FIELDS: dict[LogKind, frozenset[str]] = {
 _MESSAGE_FIELDS = ("messages", "output_message")
 
 
+def _each_message(data: dict[str, Any], change: Callable[[Any], Any]) -> None:
+    """Apply ``change`` to each message of ``data``'s ``messages`` and ``output_message``."""
+    for key in _MESSAGE_FIELDS:
+        value = data.get(key)
+        if isinstance(value, list):
+            data[key] = [change(m) for m in value]
+        elif isinstance(value, dict):
+            data[key] = change(value)
+
+
 def humanloop_version_id(record: LogRecord) -> str | None:
     """The version to log to, for a Humanloop server: a user's, never one promptrail derived."""
     version = record.version_id
@@ -122,12 +133,7 @@ def humanloop_body(record: LogRecord) -> dict[str, Any]:
     extras.pop("version_id", None)
     if record.version_id is not None and humanloop_version_id(record) is None:
         extras["version_id"] = record.version_id
-    for key in _MESSAGE_FIELDS:
-        value = body.get(key)
-        if isinstance(value, list):
-            body[key] = [_thinking_blocks(m) for m in value]
-        elif isinstance(value, dict):
-            body[key] = _thinking_blocks(value)
+    _each_message(body, _thinking_blocks)
     prompt = body.get("prompt")
     if isinstance(prompt, dict):
         if not prompt.get("model"):
@@ -179,10 +185,5 @@ def restore_extras(data: dict[str, Any]) -> dict[str, Any]:
             restored["prompt"] = {**restored["prompt"], "tools": tools}
         if shaped_tool is not None:
             restored["tool"] = shaped_tool
-    for key in _MESSAGE_FIELDS:
-        value = restored.get(key)
-        if isinstance(value, list):
-            restored[key] = [_thinking_text(m) for m in value]
-        elif isinstance(value, dict):
-            restored[key] = _thinking_text(value)
+    _each_message(restored, _thinking_text)
     return restored
