@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CASES = {
     "openinference": ("openinference.instrumentation.openai", "tool_calls", True),
     "openllmetry": ("opentelemetry.instrumentation.openai", "tool_call", True),
+    "openllmetry-0.52": ("opentelemetry.instrumentation.openai", "tool_calls", True),
     "otel-latest": ("opentelemetry.instrumentation.openai_v2", "tool_calls", False),
     "otel-events": ("opentelemetry.instrumentation.openai_v2", "tool_calls", False),
 }
@@ -73,9 +74,27 @@ def fixture_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
             process.communicate(timeout=5)
 
 
-def _run(name: str, url: str, *extra: str) -> list[LogRecord]:
-    """Run the client process; return the records its in-process ingest made."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+OLD_OPENLLMETRY = "PROMPTRAIL_TEST_OPENLLMETRY_052"
+"""A folder holding ``opentelemetry-instrumentation-openai==0.52.6`` and its
+``opentelemetry-semantic-conventions-ai`` 0.4 (``pip install --no-deps --target``): one
+environment cannot install two versions of a package, so the old one is put first on the client
+process's path. ``.ci/run`` makes it; unset, the case skips (under CI it fails)."""
+
+
+def _old_openllmetry() -> str:
+    folder = os.environ.get(OLD_OPENLLMETRY)
+    if folder and Path(folder, "opentelemetry", "instrumentation", "openai").is_dir():
+        return folder
+    reason = f"{OLD_OPENLLMETRY} does not name a folder with OpenLLMetry 0.52.6"
+    if os.environ.get("CI"):
+        pytest.fail(f"the OpenLLMetry 0.52 case must run here but cannot: {reason}")
+    pytest.skip(reason)
+
+
+def _run(name: str, url: str, *extra: str, first: str | None = None) -> list[LogRecord]:
+    """Run the client process (``first`` ahead on its path); return its in-process records."""
+    path = [str(ROOT / "src"), str(ROOT)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*([first] if first else []), *path])}
     env.pop("PROMPTRAIL_RAISE_INTERNAL_ERRORS", None)
     done = subprocess.run(
         [sys.executable, "-m", "tests.fixtures.dialect_client", name, url, KEY, *extra],
@@ -141,8 +160,16 @@ def _check(records: list[LogRecord], finish: str, tools: bool) -> None:
         ("otel-latest", ()),
         ("otel-events", ()),
         ("otel-events", ("--logs-after",)),
+        ("openllmetry", ("--version", "0.52.6")),
     ],
-    ids=["openinference", "openllmetry", "otel-latest", "otel-events", "otel-events-logs-after"],
+    ids=[
+        "openinference",
+        "openllmetry",
+        "otel-latest",
+        "otel-events",
+        "otel-events-logs-after",
+        "openllmetry-0.52",
+    ],
 )
 def test_instrumented_openai_arrives_whole(
     name: str,
@@ -150,10 +177,12 @@ def test_instrumented_openai_arrives_whole(
     served: tuple[str, Path],
 ) -> None:
     """Messages, tool calls, tools, parameters, tokens and finish reasons reach both ingests."""
-    package, finish, tools = CASES[name]
+    old = "--version" in extra
+    package, finish, tools = CASES[f"{name}-0.52" if old else name]
     pytest.importorskip(package)
     url, db = served
-    local = _run(name, url, *extra)
+    first = _old_openllmetry() if old else None
+    local = _run(name, url, *extra, first=first)
     ids = {r.log_id for r in local}
     stored = [r for r in SqliteStore(db).logs(limit=None) if r.log_id in ids]
     _check(local, finish, tools)
