@@ -23,6 +23,7 @@ __all__ = [
     "Store",
     "StoreUnavailableError",
     "TraceSummary",
+    "input_preview",
     "total_cost",
 ]
 
@@ -55,6 +56,35 @@ class TraceSummary(NamedTuple):
     output_tokens: int | None
     cost: float | None
     complete: bool
+    session_id: str | None = None
+    """The head's session (``.. versionadded:: 0.2.0`` for this and the next two)."""
+    user: str | None = None
+    preview: str | None = None
+    """The start of the head's input: its last user message's text, else its inputs as JSON."""
+
+
+PREVIEW_CHARS = 200
+"""Characters of input a trace list shows."""
+
+
+def input_preview(message: object, inputs: str | None) -> str | None:
+    """Return a trace's one-line input preview from its last user message or its inputs.
+
+    ``message`` is that message's content as stored (text, or a list of content parts); ``inputs`` the
+    inputs as JSON text (``{}`` counts as none).
+    """
+    text: str | None = None
+    if isinstance(message, str):
+        text = message
+    elif isinstance(message, list):
+        parts = [p.get("text") for p in message if isinstance(p, dict)]
+        text = " ".join(p for p in parts if isinstance(p, str)) or None
+    if not text and inputs and inputs not in ("{}", "null"):
+        text = inputs
+    if not text:
+        return None
+    line = " ".join(text.split())
+    return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1] + "…"
 
 
 class LogSummary(NamedTuple):
@@ -137,8 +167,14 @@ class Store(Protocol):
         errors_only: bool = False,
         since: str | None = None,
         limit: int | None = 100,
+        session_id: str | None = None,
+        user: str | None = None,
+        tags: Sequence[str] = (),
     ) -> list[LogRecord]:
-        """Return logs, newest first, filtered by path (prefix ``folder/``), trace or errors."""
+        """Return logs, newest first, filtered by path (prefix ``folder/``), trace or errors.
+
+        ``session_id``, ``user`` and each of ``tags`` (all of them) narrow the list further.
+        """
         ...
 
     def trace(self, trace_id: str) -> list[LogRecord]:
@@ -153,10 +189,14 @@ class Store(Protocol):
         errors_only: bool = False,
         since: str | None = None,
         before: str | None = None,
+        session_id: str | None = None,
+        user: str | None = None,
+        tags: Sequence[str] = (),
     ) -> list[str]:
         """Return the ids of the ``last`` most recently started traces, newest first.
 
-        ``before`` (an ISO start time, the last one of the previous page) pages backwards.
+        A trace is listed when one of its logs matches every filter given. ``before`` (an ISO
+        start time, the last one of the previous page) pages backwards.
         """
         ...
 

@@ -1,7 +1,7 @@
 """``PostgresStore``: the logs in a PostgreSQL database that several receivers share.
 
 The table ``promptrail_logs`` holds the body as JSONB beside the columns the viewer filters on,
-the same ones as SQLite's. ``seq`` (an identity column) numbers inserts for the live page: inserts
+the same ones as SQLite's (a log's tags are a ``text[]`` column with a GIN index). ``seq`` (an identity column) numbers inserts for the live page: inserts
 take a transaction-level advisory lock, so ``seq`` order is commit order and a follower reading
 ``seq > cursor`` never skips a row committed late. Text columns use the "C" collation, so ISO times
 and paths compare byte by byte as in SQLite. Migrations are versioned (``promptrail_schema``) and
@@ -27,11 +27,13 @@ import psycopg_pool
 from promptrail._record.encode import dump_json
 from promptrail._record.models import LogRecord
 from promptrail.stores._base import (
+    PREVIEW_CHARS,
     InsertResult,
     LogSummary,
     NotAStoreError,
     StoreUnavailableError,
     TraceSummary,
+    input_preview,
     recent_traces,
     total_cost,
 )
@@ -66,6 +68,25 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             WHERE log_id = trace_id;
         """,
     ),
+    (
+        2,
+        """
+        ALTER TABLE promptrail_logs
+            ADD COLUMN session_id text COLLATE "C",
+            ADD COLUMN user_id text COLLATE "C",
+            ADD COLUMN tags text[] COLLATE "C";
+        UPDATE promptrail_logs SET session_id = body->>'session_id', user_id = body->>'user',
+            tags = CASE WHEN jsonb_typeof(body->'tags') = 'array'
+                THEN ARRAY(SELECT jsonb_array_elements_text(body->'tags')) END
+            WHERE body ?| array['session_id', 'user', 'tags'];
+        CREATE INDEX promptrail_logs_session_id ON promptrail_logs (session_id, start_time)
+            WHERE session_id IS NOT NULL;
+        CREATE INDEX promptrail_logs_user_id ON promptrail_logs (user_id, start_time)
+            WHERE user_id IS NOT NULL;
+        CREATE INDEX promptrail_logs_tags ON promptrail_logs USING gin (tags)
+            WHERE tags IS NOT NULL;
+        """,
+    ),
 )
 """(version, SQL) in order; a database is at the highest version applied."""
 
@@ -78,21 +99,26 @@ PRUNE_LOCK = 0x70726D33
 
 _COLUMNS = (
     "log_id, trace_id, trace_parent_id, path, kind, start_time, end_time, latency, error, "
-    "prompt_tokens, output_tokens, cost, body"
+    "prompt_tokens, output_tokens, cost, session_id, user_id, body"
 )
+# Tags are a text[] each, and unnest() flattens arrays of arrays: they are set from the body.
 _INSERT = f"""
-INSERT INTO promptrail_logs ({_COLUMNS})
-SELECT * FROM unnest(
+INSERT INTO promptrail_logs ({_COLUMNS}, tags)
+SELECT *, CASE WHEN jsonb_typeof(b->'tags') = 'array'
+    THEN ARRAY(SELECT jsonb_array_elements_text(b->'tags')) END
+FROM unnest(
     %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
-    %b::float8[], %b::text[], %b::int8[], %b::int8[], %b::float8[], %b::text[]::jsonb[]
-)
+    %b::float8[], %b::text[], %b::int8[], %b::int8[], %b::float8[], %b::text[], %b::text[],
+    %b::text[]::jsonb[]
+) AS r(l, t, tp, p, k, st, et, lat, e, pt, ot, c, s, u, b)
 ON CONFLICT (log_id) DO NOTHING
 RETURNING log_id
 """
 _UPDATE = """
 UPDATE promptrail_logs SET trace_id = %s, trace_parent_id = %s, path = %s, kind = %s,
     start_time = %s, end_time = %s, latency = %s, error = %s, prompt_tokens = %s,
-    output_tokens = %s, cost = %s, body = %s::jsonb
+    output_tokens = %s, cost = %s, session_id = %s, user_id = %s, body = %s::jsonb,
+    tags = %s::text[]
 WHERE log_id = %s
 """
 # JSONB refuses the NUL character: an escaped one (not an escaped backslash before "u0000")
@@ -118,6 +144,8 @@ def _row(record: LogRecord) -> tuple[Any, ...]:
         record.prompt_tokens,
         record.output_tokens,
         total_cost(record),
+        _text(record.session_id),
+        _text(record.user),
         _jsonb_text(dump_json(record).decode()),
     )
 
@@ -142,8 +170,9 @@ class PostgresStore:
 
     Args:
         url: A libpq connection URL.
-        create: Apply pending migrations at start; when False, a database without promptrail's
-            schema raises :class:`NotAStoreError` (readers use this).
+        create: Create the schema at start; when False, a database without promptrail's
+            schema raises :class:`NotAStoreError` (readers use this). Either way, a database an
+            older promptrail made is migrated to the current schema.
         max_connections: The pool's size.
         timeout: Seconds to wait for a connection before :class:`StoreUnavailableError`.
 
@@ -161,9 +190,13 @@ class PostgresStore:
         try:
             if create:
                 self.upgrade()
-            elif self.schema_version() == 0:
-                msg = f"{self.location}: no promptrail schema (run: promptrail db upgrade)"
-                raise NotAStoreError(msg)
+            else:
+                version = self.schema_version()
+                if version == 0:
+                    msg = f"{self.location}: no promptrail schema (run: promptrail db upgrade)"
+                    raise NotAStoreError(msg)
+                if version < SCHEMA_VERSION:  # an older promptrail's database: bring it up
+                    self.upgrade()
         except BaseException:
             self._pool.close()
             raise
@@ -268,8 +301,9 @@ class PostgresStore:
     def update(self, record: LogRecord) -> bool:
         """Replace the stored log with ``record``'s id; False when there is none."""
         row = _row(record)
+        tags = None if record.tags is None else [_text(tag) for tag in record.tags]
         with self._conn() as conn:
-            return conn.execute(_UPDATE, (*row[1:], row[0])).rowcount == 1
+            return conn.execute(_UPDATE, (*row[1:], tags, row[0])).rowcount == 1
 
     def get(self, log_id: str) -> LogRecord | None:
         """Return the log with this id, or None."""
@@ -284,9 +318,23 @@ class PostgresStore:
         errors_only: bool = False,
         since: str | None = None,
         limit: int | None = 100,
+        session_id: str | None = None,
+        user: str | None = None,
+        tags: Sequence[str] = (),
     ) -> list[LogRecord]:
-        """Return logs, newest first, filtered by path (prefix ``folder/``), trace or errors."""
-        where, params = _filters(path=path, trace_id=trace_id, errors_only=errors_only, since=since)
+        """Return logs, newest first, filtered by path (prefix ``folder/``), trace or errors.
+
+        ``session_id``, ``user`` and each of ``tags`` (all of them) narrow the list further.
+        """
+        where, params = _filters(
+            path=path,
+            trace_id=trace_id,
+            errors_only=errors_only,
+            since=since,
+            session_id=session_id,
+            user=user,
+            tags=tags,
+        )
         sql = f"SELECT body::text FROM promptrail_logs{where} ORDER BY start_time DESC, log_id DESC"
         if limit is not None:
             sql += " LIMIT %s"
@@ -310,9 +358,22 @@ class PostgresStore:
         errors_only: bool = False,
         since: str | None = None,
         before: str | None = None,
+        session_id: str | None = None,
+        user: str | None = None,
+        tags: Sequence[str] = (),
     ) -> list[str]:
-        """Return the ids of the ``last`` most recently started traces, newest first."""
-        where, params = _filters(path=path, errors_only=errors_only, since=since)
+        """Return the ids of the ``last`` most recently started traces, newest first.
+
+        A trace is listed when one of its logs matches every filter given.
+        """
+        where, params = _filters(
+            path=path,
+            errors_only=errors_only,
+            since=since,
+            session_id=session_id,
+            user=user,
+            tags=tags,
+        )
         extra = " AND " if where else " WHERE "
 
         def scan(after: tuple[str, str] | None, n: int) -> list[tuple[str, str, str]]:
@@ -349,7 +410,13 @@ class PostgresStore:
         }
         # The root's log_id is the trace_id (found by primary key); until it is stored, the
         # earliest log stands in.
-        columns = "trace_id, log_id, path, kind, latency, error"
+        columns = (
+            "trace_id, log_id, path, kind, latency, error, session_id, user_id, "
+            "(SELECT m->'content' FROM jsonb_array_elements(CASE WHEN jsonb_typeof("
+            "body->'messages') = 'array' THEN body->'messages' END) WITH ORDINALITY AS e(m, i) "
+            "WHERE m->>'role' = 'user' ORDER BY i DESC LIMIT 1), "
+            f"left((body->'inputs')::text, {4 * PREVIEW_CHARS})"
+        )
         heads = {
             row[0]: row
             for row in self._query(
@@ -371,7 +438,9 @@ class PostgresStore:
             if trace_id not in totals:
                 continue
             start, end, logs, errors, prompt_tokens, output_tokens, cost = totals[trace_id]
-            _, log_id, path, kind, latency, error = heads[trace_id]
+            _, log_id, path, kind, latency, error, session, user, message, inputs = heads[
+                trace_id
+            ]
             complete = log_id == trace_id
             summaries.append(
                 TraceSummary(
@@ -388,6 +457,9 @@ class PostgresStore:
                     output_tokens=None if output_tokens is None else int(output_tokens),
                     cost=cost,
                     complete=complete,
+                    session_id=session,
+                    user=user,
+                    preview=input_preview(message, inputs),
                 )
             )
         return summaries
@@ -475,6 +547,9 @@ def _filters(
     trace_id: str | None = None,
     errors_only: bool = False,
     since: str | None = None,
+    session_id: str | None = None,
+    user: str | None = None,
+    tags: Sequence[str] = (),
 ) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
@@ -489,4 +564,13 @@ def _filters(
     if since:
         clauses.append("start_time >= %s")
         params.append(since)
+    if session_id:
+        clauses.append("session_id = %s")
+        params.append(session_id)
+    if user:
+        clauses.append("user_id = %s")
+        params.append(user)
+    if tags:
+        clauses.append("tags @> %s::text[]")
+        params.append(list(dict.fromkeys(tags)))
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

@@ -1,7 +1,10 @@
 """The embedded store: ``SqliteStore`` (schema, writes, reads).
 
 One table, ``logs``: the record's JSON body plus indexed columns (``trace_id``,
-``trace_parent_id``, ``path``, ``start_time``) for the queries the CLI and the receiver make.
+``trace_parent_id``, ``path``, ``start_time``, ``session_id``, ``user_id``) for the queries the
+CLI and the receiver make; a log's tags are rows of ``log_tags`` (indexed by tag). The schema is
+versioned (``promptrail_meta``): opening an older file applies the missing migrations in one
+transaction, so existing databases upgrade in place.
 WAL mode and a busy timeout let several processes write one file; inserts are idempotent on
 ``log_id`` (a retried batch does not duplicate); each batch is one transaction, so a crash mid-batch
 leaves none of it half-written. A child may be stored before its parent.
@@ -9,6 +12,7 @@ leaves none of it half-written. A child may be stored before its parent.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -20,11 +24,13 @@ from promptrail._record.encode import dump_json
 from promptrail._record.models import LogRecord
 from promptrail._runtime.locks import hold_across_fork
 from promptrail.stores._base import (
+    PREVIEW_CHARS,
     InsertResult,
     LogSummary,
     NotAStoreError,
     StoreUnavailableError,
     TraceSummary,
+    input_preview,
     recent_traces,
     total_cost,
 )
@@ -38,8 +44,6 @@ __all__ = [
     "default_db_path",
     "total_cost",
 ]
-
-SCHEMA_VERSION = 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS promptrail_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -63,20 +67,56 @@ CREATE INDEX IF NOT EXISTS logs_trace_parent_id ON logs (trace_parent_id);
 CREATE INDEX IF NOT EXISTS logs_path ON logs (path);
 CREATE INDEX IF NOT EXISTS logs_start_time ON logs (start_time);
 """
+"""Version 1: a new file starts here, then takes every migration."""
+
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (
+        2,
+        (
+            "ALTER TABLE logs ADD COLUMN session_id TEXT",
+            "ALTER TABLE logs ADD COLUMN user_id TEXT",
+            "CREATE TABLE IF NOT EXISTS log_tags (tag TEXT NOT NULL, log_id TEXT NOT NULL, "
+            "PRIMARY KEY (tag, log_id)) WITHOUT ROWID",
+            "CREATE INDEX IF NOT EXISTS log_tags_log_id ON log_tags (log_id)",
+            # Logs stored before: their session, user and tags are in the body.
+            "UPDATE logs SET session_id = json_extract(body, '$.session_id'), "
+            "user_id = json_extract(body, '$.user') "
+            "WHERE json_valid(body) AND (json_type(body, '$.session_id') = 'text' "
+            "OR json_type(body, '$.user') = 'text')",
+            "INSERT OR IGNORE INTO log_tags (tag, log_id) SELECT t.value, logs.log_id "
+            "FROM logs, json_each(logs.body, '$.tags') AS t WHERE json_valid(logs.body) "
+            "AND json_type(logs.body, '$.tags') = 'array' AND t.type = 'text'",
+            "CREATE INDEX IF NOT EXISTS logs_session_id ON logs (session_id, start_time)",
+            "CREATE INDEX IF NOT EXISTS logs_user_id ON logs (user_id, start_time)",
+        ),
+    ),
+)
+"""(version, statements) in order; a file is at the highest version applied."""
+
+SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 _INSERT = """
 INSERT OR IGNORE INTO logs (
     log_id, trace_id, trace_parent_id, path, kind, start_time, end_time, latency, error,
-    prompt_tokens, output_tokens, cost, body
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    prompt_tokens, output_tokens, cost, session_id, user_id, body
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 
 _UPDATE = """
 UPDATE logs SET trace_id = ?, trace_parent_id = ?, path = ?, kind = ?, start_time = ?,
-    end_time = ?, latency = ?, error = ?, prompt_tokens = ?, output_tokens = ?, cost = ?, body = ?
+    end_time = ?, latency = ?, error = ?, prompt_tokens = ?, output_tokens = ?, cost = ?,
+    session_id = ?, user_id = ?, body = ?
 WHERE log_id = ?
 """
+
+_INSERT_TAG = "INSERT OR IGNORE INTO log_tags (tag, log_id) VALUES (?, ?)"
+
+# The traces whose every log started before a time (two parameters: the time twice).
+_PRUNED_TRACES = (
+    "SELECT trace_id FROM logs WHERE start_time < ? AND trace_id NOT IN "
+    "(SELECT trace_id FROM logs WHERE start_time >= ?)"
+)
 
 
 def default_db_path() -> str:
@@ -98,8 +138,14 @@ def _row(record: LogRecord) -> tuple[Any, ...]:
         record.prompt_tokens,
         record.output_tokens,
         total_cost(record),
+        record.session_id,
+        record.user,
         dump_json(record).decode(),
     )
+
+
+def _tag_rows(record: LogRecord) -> list[tuple[str, str]]:
+    return [(tag, record.log_id) for tag in dict.fromkeys(record.tags or ())]
 
 
 class SqliteStore:
@@ -153,16 +199,14 @@ class SqliteStore:
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.executescript(_SCHEMA)
                 conn.execute(
-                    "INSERT OR IGNORE INTO promptrail_meta (key, value) VALUES ('schema', ?)",
-                    (str(SCHEMA_VERSION),),
+                    "INSERT OR IGNORE INTO promptrail_meta (key, value) VALUES ('schema', '1')"
                 )
-            else:
-                row = conn.execute(
-                    "SELECT value FROM promptrail_meta WHERE key = 'schema'"
-                ).fetchone()
-                if row is None:  # pragma: no cover - a table without the row
-                    problem = "no schema row"
-                    raise sqlite3.DatabaseError(problem)
+            row = conn.execute("SELECT value FROM promptrail_meta WHERE key = 'schema'").fetchone()
+            if row is None:  # pragma: no cover - a table without the row
+                problem = "no schema row"
+                raise sqlite3.DatabaseError(problem)
+            if int(row[0]) < SCHEMA_VERSION:
+                _upgrade(conn)
         except sqlite3.DatabaseError as exc:
             conn.close()
             msg = f"{self._path}: not a promptrail database ({exc})"
@@ -199,9 +243,11 @@ class SqliteStore:
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    for row in rows:
+                    for record, row in zip(records, rows, strict=True):
                         # rowcount is 0 when INSERT OR IGNORE skipped the row.
                         new = conn.execute(_INSERT, row).rowcount == 1
+                        if new and record.tags:
+                            conn.executemany(_INSERT_TAG, _tag_rows(record))
                         results.append(InsertResult(row[0], "created" if new else "duplicate"))
                     conn.execute("COMMIT")
                 except BaseException:
@@ -223,8 +269,19 @@ class SqliteStore:
         """Replace the stored log with ``record``'s id; False when there is none."""
         row = _row(record)
         with self._lock:
-            cur = self._connect().execute(_UPDATE, (*row[1:], row[0]))
-            return cur.rowcount == 1
+            conn = self._connect()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                found = conn.execute(_UPDATE, (*row[1:], row[0])).rowcount == 1
+                if found:
+                    conn.execute("DELETE FROM log_tags WHERE log_id = ?", (record.log_id,))
+                    conn.executemany(_INSERT_TAG, _tag_rows(record))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return found
 
     def prune(self, older_than: str) -> int:
         """Delete the traces whose every log started before ``older_than``; return the logs gone.
@@ -232,12 +289,23 @@ class SqliteStore:
         Whole traces go, so no tree is left half-pruned.
         """
         with self._lock:
-            cur = self._connect().execute(
-                "DELETE FROM logs WHERE trace_id IN (SELECT trace_id FROM logs "
-                "WHERE start_time < ?) AND trace_id NOT IN (SELECT trace_id FROM logs "
-                "WHERE start_time >= ?)",
-                (older_than, older_than),
-            )
+            conn = self._connect()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "DELETE FROM log_tags WHERE log_id IN (SELECT log_id FROM logs WHERE "
+                    f"trace_id IN ({_PRUNED_TRACES}))",
+                    (older_than, older_than),
+                )
+                cur = conn.execute(
+                    f"DELETE FROM logs WHERE trace_id IN ({_PRUNED_TRACES})",
+                    (older_than, older_than),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
             return cur.rowcount
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -252,9 +320,23 @@ class SqliteStore:
         errors_only: bool = False,
         since: str | None = None,
         limit: int | None = 100,
+        session_id: str | None = None,
+        user: str | None = None,
+        tags: Sequence[str] = (),
     ) -> list[LogRecord]:
-        """Return logs, newest first, filtered by path (prefix ``folder/``), trace or errors."""
-        where, params = _filters(path=path, trace_id=trace_id, errors_only=errors_only, since=since)
+        """Return logs, newest first, filtered by path (prefix ``folder/``), trace or errors.
+
+        ``session_id``, ``user`` and each of ``tags`` (all of them) narrow the list further.
+        """
+        where, params = _filters(
+            path=path,
+            trace_id=trace_id,
+            errors_only=errors_only,
+            since=since,
+            session_id=session_id,
+            user=user,
+            tags=tags,
+        )
         sql = f"SELECT body FROM logs{where} ORDER BY start_time DESC, log_id DESC"
         if limit is not None:
             sql += " LIMIT ?"
@@ -285,14 +367,25 @@ class SqliteStore:
         errors_only: bool = False,
         since: str | None = None,
         before: str | None = None,
+        session_id: str | None = None,
+        user: str | None = None,
+        tags: Sequence[str] = (),
     ) -> list[str]:
         """Return the ids of the ``last`` most recently started traces, newest first.
 
         With filters, a trace is listed when one of its logs matches (``path``, ``errors_only``,
-        started at or after ``since``, an ISO time). ``before`` (an ISO time: the start of the
-        previous page's last trace) lists the traces that started earlier.
+        started at or after ``since``, an ISO time, in ``session_id``, by ``user``, carrying every
+        tag of ``tags``). ``before`` (an ISO time: the start of the previous page's last trace)
+        lists the traces that started earlier.
         """
-        where, params = _filters(path=path, errors_only=errors_only, since=since)
+        where, params = _filters(
+            path=path,
+            errors_only=errors_only,
+            since=since,
+            session_id=session_id,
+            user=user,
+            tags=tags,
+        )
         extra = " AND " if where else " WHERE "
 
         def scan(after: tuple[str, str] | None, n: int) -> list[tuple[str, str, str]]:
@@ -329,7 +422,12 @@ class SqliteStore:
         }
         # The root's log_id is the trace_id (found by primary key); until it is stored, the
         # earliest log stands in.
-        columns = "trace_id, log_id, path, kind, start_time, end_time, latency, error"
+        columns = (
+            "trace_id, log_id, path, kind, start_time, end_time, latency, error, session_id, "
+            "user_id, (SELECT m.value FROM json_each(body, '$.messages') AS m "
+            "WHERE json_extract(m.value, '$.role') = 'user' ORDER BY m.key DESC LIMIT 1), "
+            f"substr(json_extract(body, '$.inputs'), 1, {4 * PREVIEW_CHARS})"
+        )
         heads: dict[str, tuple[Any, ...]] = {
             row[0]: row
             for row in self._query(
@@ -352,7 +450,10 @@ class SqliteStore:
             if trace_id not in totals:
                 continue
             start, end, logs, errors, prompt_tokens, output_tokens, cost = totals[trace_id]
-            _, log_id, path, kind, _, _, latency, error = heads[trace_id]
+            _, log_id, path, kind, _, _, latency, error, session, user, message, inputs = heads[
+                trace_id
+            ]
+            content = json.loads(message).get("content") if message else None
             complete = log_id == trace_id
             summaries.append(
                 TraceSummary(
@@ -369,6 +470,9 @@ class SqliteStore:
                     output_tokens=output_tokens,
                     cost=cost,
                     complete=complete,
+                    session_id=session,
+                    user=user,
+                    preview=input_preview(content, inputs),
                 )
             )
         return summaries
@@ -447,12 +551,35 @@ def _scores_in_their_traces(
     return out
 
 
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Apply the migrations the file lacks, in one transaction (another process may race)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute("SELECT value FROM promptrail_meta WHERE key = 'schema'").fetchone()
+        current = int(row[0]) if row else 1
+        for version, statements in MIGRATIONS:
+            if version > current:
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute(
+                    "UPDATE promptrail_meta SET value = ? WHERE key = 'schema'", (str(version),)
+                )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 def _filters(
     *,
     path: str | None = None,
     trace_id: str | None = None,
     errors_only: bool = False,
     since: str | None = None,
+    session_id: str | None = None,
+    user: str | None = None,
+    tags: Sequence[str] = (),
 ) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
@@ -468,4 +595,13 @@ def _filters(
     if since:
         clauses.append("start_time >= ?")
         params.append(since)
+    if session_id:
+        clauses.append("session_id = ?")
+        params.append(session_id)
+    if user:
+        clauses.append("user_id = ?")
+        params.append(user)
+    for tag in dict.fromkeys(tags):
+        clauses.append("log_id IN (SELECT log_id FROM log_tags WHERE tag = ?)")
+        params.append(tag)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
