@@ -143,7 +143,8 @@ def _v1_sqlite(path: Path, records: list[LogRecord]) -> str:
     conn = sqlite3.connect(path)
     conn.executescript(_SQLITE_V1)
     conn.executemany(
-        "INSERT INTO logs (log_id, trace_id, path, kind, start_time, body) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO logs (log_id, trace_id, path, kind, start_time, body) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
         [
             (r.log_id, r.trace_id, r.path, r.kind, r.start_time.isoformat(), dump_json(r).decode())
             for r in records

@@ -70,8 +70,8 @@ PREVIEW_CHARS = 200
 def input_preview(message: object, inputs: str | None) -> str | None:
     """Return a trace's one-line input preview from its last user message or its inputs.
 
-    ``message`` is that message's content as stored (text, or a list of content parts); ``inputs`` the
-    inputs as JSON text (``{}`` counts as none).
+    ``message`` is that message's content as stored (text, or a list of content parts);
+    ``inputs`` the inputs as JSON text (``{}`` counts as none).
     """
     text: str | None = None
     if isinstance(message, str):

@@ -1,9 +1,10 @@
 """``PostgresStore``: the logs in a PostgreSQL database that several receivers share.
 
 The table ``promptrail_logs`` holds the body as JSONB beside the columns the viewer filters on,
-the same ones as SQLite's (a log's tags are a ``text[]`` column with a GIN index). ``seq`` (an identity column) numbers inserts for the live page: inserts
-take a transaction-level advisory lock, so ``seq`` order is commit order and a follower reading
-``seq > cursor`` never skips a row committed late. Text columns use the "C" collation, so ISO times
+the same ones as SQLite's (a log's tags are a ``text[]`` column with a GIN index). ``seq`` (an
+identity column) numbers inserts for the live page: inserts take a transaction-level advisory
+lock, so ``seq`` order is commit order and a follower reading ``seq > cursor`` never skips a row
+committed late. Text columns use the "C" collation, so ISO times
 and paths compare byte by byte as in SQLite. Migrations are versioned (``promptrail_schema``) and
 applied at start under an advisory lock, so replicas starting together do not race.
 
@@ -438,9 +439,7 @@ class PostgresStore:
             if trace_id not in totals:
                 continue
             start, end, logs, errors, prompt_tokens, output_tokens, cost = totals[trace_id]
-            _, log_id, path, kind, latency, error, session, user, message, inputs = heads[
-                trace_id
-            ]
+            _, log_id, path, kind, latency, error, session, user, message, inputs = heads[trace_id]
             complete = log_id == trace_id
             summaries.append(
                 TraceSummary(
