@@ -259,6 +259,12 @@ def _header(records: Sequence[LogRecord], palette: Palette) -> str:
         parts.append(palette.paint(f"✗ {errors} error{'s' if errors != 1 else ''}", "red", "bold"))
     if root is None:
         parts.append(palette.paint("(root not stored yet)", "yellow"))
+    head = root or first
+    labels = [("session", head.session_id), ("user", head.user)]
+    labels += [("tag", tag) for tag in head.tags or ()]
+    parts.extend(
+        palette.paint(sanitize(f"{name} {value}"), "cyan") for name, value in labels if value
+    )
     return "  ".join(parts)
 
 
