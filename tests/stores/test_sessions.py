@@ -86,7 +86,7 @@ class TestFilters:
 
 
 def test_summaries_carry_session_user_and_preview(store: Store) -> None:
-    """A trace's summary has its head's session, user and input preview."""
+    """A trace's summary has its head's session, user, input preview and reply preview."""
     long_text = "word " * 100
     store.insert(
         [
@@ -105,8 +105,16 @@ def test_summaries_carry_session_user_and_preview(store: Store) -> None:
                     ),
                     ChatMessage(role="assistant", content="thinking"),
                 ],
+                output_message=ChatMessage(role="assistant", content="the\nanswer"),
             ),
-            log("i", "chat/tool", trace_id="i", inputs={"query": long_text}, base=ago(1)),
+            log(
+                "i",
+                "chat/tool",
+                trace_id="i",
+                inputs={"query": long_text},
+                output="out",
+                base=ago(1),
+            ),
             log("n", "chat/none", trace_id="n", inputs={}, base=ago(2)),
         ]
     )
@@ -122,7 +130,8 @@ def test_summaries_carry_session_user_and_preview(store: Store) -> None:
     assert "word word" in preview
     assert len(preview) == PREVIEW_CHARS
     assert preview.endswith("…")
-    assert by_id["n"].preview is None
+    assert (by_id["m"].reply, by_id["i"].reply) == ("the answer", "out")
+    assert (by_id["n"].preview, by_id["n"].reply) == (None, None)
     assert by_id["n"].session_id is None
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "StoreUnavailableError",
     "TraceSummary",
     "input_preview",
+    "reply_preview",
     "total_cost",
 ]
 
@@ -61,6 +62,8 @@ class TraceSummary(NamedTuple):
     user: str | None = None
     preview: str | None = None
     """The start of the head's input: its last user message's text, else its inputs as JSON."""
+    reply: str | None = None
+    """The start of the head's output: its reply's text, else its ``output``."""
 
 
 PREVIEW_CHARS = 200
@@ -83,6 +86,15 @@ def input_preview(message: object, inputs: str | None) -> str | None:
         text = inputs
     if not text:
         return None
+    return _one_line(text)
+
+
+def reply_preview(message: object, output: str | None) -> str | None:
+    """Return a trace's one-line output preview from its reply's content or its ``output``."""
+    return input_preview(message, output)
+
+
+def _one_line(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1] + "…"
 

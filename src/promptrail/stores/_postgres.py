@@ -36,6 +36,7 @@ from promptrail.stores._base import (
     TraceSummary,
     input_preview,
     recent_traces,
+    reply_preview,
     total_cost,
 )
 
@@ -416,7 +417,8 @@ class PostgresStore:
             "(SELECT m->'content' FROM jsonb_array_elements(CASE WHEN jsonb_typeof("
             "body->'messages') = 'array' THEN body->'messages' END) WITH ORDINALITY AS e(m, i) "
             "WHERE m->>'role' = 'user' ORDER BY i DESC LIMIT 1), "
-            f"left((body->'inputs')::text, {4 * PREVIEW_CHARS})"
+            f"left((body->'inputs')::text, {4 * PREVIEW_CHARS}), "
+            f"body->'output_message'->'content', left(body->>'output', {4 * PREVIEW_CHARS})"
         )
         heads = {
             row[0]: row
@@ -439,7 +441,8 @@ class PostgresStore:
             if trace_id not in totals:
                 continue
             start, end, logs, errors, prompt_tokens, output_tokens, cost = totals[trace_id]
-            _, log_id, path, kind, latency, error, session, user, message, inputs = heads[trace_id]
+            _, log_id, path, kind, latency, error, session, user = heads[trace_id][:8]
+            message, inputs, reply, output = heads[trace_id][8:]
             complete = log_id == trace_id
             summaries.append(
                 TraceSummary(
@@ -459,6 +462,7 @@ class PostgresStore:
                     session_id=session,
                     user=user,
                     preview=input_preview(message, inputs),
+                    reply=reply_preview(reply, output),
                 )
             )
         return summaries

@@ -32,6 +32,7 @@ from promptrail.stores._base import (
     TraceSummary,
     input_preview,
     recent_traces,
+    reply_preview,
     total_cost,
 )
 
@@ -426,7 +427,9 @@ class SqliteStore:
             "trace_id, log_id, path, kind, start_time, end_time, latency, error, session_id, "
             "user_id, (SELECT m.value FROM json_each(body, '$.messages') AS m "
             "WHERE json_extract(m.value, '$.role') = 'user' ORDER BY m.key DESC LIMIT 1), "
-            f"substr(json_extract(body, '$.inputs'), 1, {4 * PREVIEW_CHARS})"
+            f"substr(json_extract(body, '$.inputs'), 1, {4 * PREVIEW_CHARS}), "
+            "json_extract(body, '$.output_message'), "
+            f"substr(json_extract(body, '$.output'), 1, {4 * PREVIEW_CHARS})"
         )
         heads: dict[str, tuple[Any, ...]] = {
             row[0]: row
@@ -450,10 +453,10 @@ class SqliteStore:
             if trace_id not in totals:
                 continue
             start, end, logs, errors, prompt_tokens, output_tokens, cost = totals[trace_id]
-            _, log_id, path, kind, _, _, latency, error, session, user, message, inputs = heads[
-                trace_id
-            ]
+            _, log_id, path, kind, _, _, latency, error, session, user = heads[trace_id][:10]
+            message, inputs, reply, output = heads[trace_id][10:]
             content = json.loads(message).get("content") if message else None
+            answer = json.loads(reply).get("content") if reply else None
             complete = log_id == trace_id
             summaries.append(
                 TraceSummary(
@@ -473,6 +476,7 @@ class SqliteStore:
                     session_id=session,
                     user=user,
                     preview=input_preview(content, inputs),
+                    reply=reply_preview(answer, output),
                 )
             )
         return summaries
