@@ -1,6 +1,7 @@
 // promptrail trace viewer: a list of recent traces and one trace as a waterfall with details.
 // Log content is untrusted: it only ever reaches the page as text (textContent / text nodes),
-// never as HTML. Hash routes: #/?path=&errors=1&since=1h (list), #/trace/<id>?log=<id> (trace).
+// never as HTML. Hash routes: #/?path=&errors=1&since=1h&session=&user=&tag= (list),
+// #/trace/<id>?log=<id> (trace), #/session/<id> (a session's traces as one conversation).
 "use strict";
 (function () {
   const params = new URLSearchParams(location.search);
@@ -42,6 +43,14 @@
 
   function traceHref(id, logId) {
     return "#/trace/" + encodeURIComponent(id) + (logId ? "?log=" + encodeURIComponent(logId) : "");
+  }
+
+  function sessionHref(id) {
+    return "#/session/" + encodeURIComponent(id);
+  }
+
+  function sessionLink(id) {
+    return el("a", { href: sessionHref(id), class: "chip session-link", title: "this session's traces, as one conversation" }, "session " + id);
   }
 
   function kindBadge(kind) {
@@ -127,11 +136,17 @@
     if (path.startsWith("/trace/")) {
       return { name: "trace", id: decodeURIComponent(path.slice(7)), log: query.get("log") };
     }
+    if (path.startsWith("/session/")) {
+      return { name: "session", id: decodeURIComponent(path.slice(9)) };
+    }
     return {
       name: "list",
       path: query.get("path") || "",
       errors: query.get("errors") === "1",
       since: query.get("since") || "",
+      session: query.get("session") || "",
+      user: query.get("user") || "",
+      tag: query.get("tag") || "",
     };
   }
 
@@ -140,6 +155,9 @@
     if (v.path) q.set("path", v.path);
     if (v.errors) q.set("errors", "1");
     if (v.since) q.set("since", v.since);
+    if (v.session) q.set("session", v.session);
+    if (v.user) q.set("user", v.user);
+    if (v.tag) q.set("tag", v.tag);
     const s = q.toString();
     return "#/" + (s ? "?" + s : "");
   }
@@ -180,11 +198,23 @@
       since.append(el("option", { value: v.since, selected: true }, "since " + v.since));
     }
     since.addEventListener("change", () => navigateList({ since: since.value }));
+    const textFilter = (name, placeholder) => {
+      const input = el("input", { type: "search", id: "filter-" + name, placeholder: placeholder, value: v[name], size: "12" });
+      let wait = null;
+      input.addEventListener("input", () => {
+        clearTimeout(wait);
+        wait = setTimeout(() => navigateList({ [name]: input.value.trim() }), 350);
+      });
+      return input;
+    };
     main.replaceChildren(
       el(
         "form",
         { class: "filters", onsubmit: (e) => e.preventDefault() },
         el("label", { class: "grow" }, "Path ", pathInput),
+        el("label", {}, "Session ", textFilter("session", "session id")),
+        el("label", {}, "User ", textFilter("user", "user")),
+        el("label", {}, "Tag ", textFilter("tag", "tag")),
         el("label", {}, errors, " errors only"),
         el("label", {}, "Time ", since)
       ),
@@ -205,6 +235,9 @@
     if (v.path) q.set("path", v.path);
     if (v.errors) q.set("errors", "1");
     if (v.since) q.set("since", v.since);
+    if (v.session) q.set("session_id", v.session);
+    if (v.user) q.set("user", v.user);
+    if (v.tag) q.set("tag", v.tag);
     const box = document.getElementById("trace-list");
     let data;
     try {
@@ -242,7 +275,10 @@
           { class: "path" },
           kindBadge(t.kind),
           el("a", { href: traceHref(t.trace_id), class: "trace-link" }, t.path),
-          t.complete ? null : el("small", { class: "muted" }, " (in progress)")
+          t.complete ? null : el("small", { class: "muted" }, " (in progress)"),
+          t.session_id ? el("a", { href: sessionHref(t.session_id), class: "session-tag", title: "session" }, t.session_id) : null,
+          t.user ? el("small", { class: "muted user-tag" }, " · " + t.user) : null,
+          t.preview ? el("div", { class: "preview", title: t.preview }, t.preview) : null
         ),
         el("td", { class: "num" }, t.logs),
         el("td", { class: "num" }, fmtDuration(duration)),
@@ -263,6 +299,59 @@
         ),
         el("tbody", {}, rows)
       )
+    );
+  }
+
+  // -- session: its traces in order, as one conversation ------------------------------------------
+
+  async function refreshSession(v) {
+    let data;
+    try {
+      data = await getJSON("ui/api/sessions/" + encodeURIComponent(v.id));
+    } catch (e) {
+      main.replaceChildren(el("a", { href: "#/", class: "back" }, "← all traces"), problem("Could not load session " + v.id + ": " + e.message));
+      return;
+    }
+    if (view !== v) return;
+    cursor = data.cursor;
+    const traces = data.traces;
+    const errors = traces.reduce((s, t) => s + t.errors, 0);
+    const costs = traces.map((t) => t.cost).filter((c) => c !== null && c !== undefined);
+    const users = [...new Set(traces.map((t) => t.user).filter((u) => u))];
+    const turns = traces.map((t, i) =>
+      el(
+        "div",
+        { class: "turn" + (t.errors ? " has-error" : ""), dataset: { traceId: t.trace_id } },
+        el(
+          "div",
+          { class: "turn-head" },
+          el("span", { class: "turn-n" }, "#" + (i + 1)),
+          kindBadge(t.kind),
+          el("a", { href: traceHref(t.trace_id), class: "trace-link" }, t.path),
+          el("small", { class: "muted", title: t.start_time }, " " + fmtTime(t.start_time) + " · " + fmtDuration(t.latency)),
+          t.errors ? el("span", { class: "status bad", title: t.error || "" }, " ✗ " + t.errors) : null
+        ),
+        t.preview ? el("div", { class: "msg role-user" }, el("div", { class: "msg-role" }, "input" + (t.user ? " · " + t.user : "")), el("div", { class: "text" }, t.preview)) : null,
+        t.reply ? el("div", { class: "msg role-assistant reply" }, el("div", { class: "msg-role" }, "output"), el("div", { class: "text" }, t.reply)) : null
+      )
+    );
+    main.replaceChildren(
+      el(
+        "div",
+        { class: "trace-head" },
+        el("a", { href: listHash({ session: v.id }), class: "back" }, "← this session's traces"),
+        el("h1", {}, "Session " + v.id),
+        el(
+          "div",
+          { class: "chips" },
+          el("span", { class: "chip" }, traces.length + (traces.length === 1 ? " trace" : " traces")),
+          users.length ? el("span", { class: "chip" }, "user " + users.join(", ")) : null,
+          traces.length ? el("span", { class: "chip" }, fmtTime(traces[0].start_time) + " → " + fmtTime(traces[traces.length - 1].start_time)) : null,
+          costs.length ? el("span", { class: "chip" }, fmtCost(costs.reduce((a, b) => a + b, 0))) : null,
+          errors ? el("span", { class: "chip bad" }, "✗ " + errors + (errors === 1 ? " error" : " errors")) : null
+        )
+      ),
+      el("div", { id: "conversation", class: "card chat conversation" }, turns)
     );
   }
 
@@ -334,6 +423,8 @@
         "div",
         { class: "chips" },
         el("span", { class: "chip", title: "trace id" }, "trace " + data.trace_id),
+        root.session_id ? sessionLink(root.session_id) : null,
+        root.user ? el("span", { class: "chip" }, "user " + root.user) : null,
         el("span", { class: "chip" }, fmtTime(root.start_time)),
         el("span", { class: "chip" }, fmtDuration(span / 1000)),
         el("span", { class: "chip" }, data.logs.length + (data.logs.length === 1 ? " log" : " logs")),
@@ -522,6 +613,7 @@
       do {
         again = false;
         if (view.name === "trace") await refreshTrace(view);
+        else if (view.name === "session") await refreshSession(view);
         else await refreshList(view);
       } while (again);
       setLive(true);
@@ -540,7 +632,7 @@
       }
       view = next;
     } else {
-      if (!view || view.name !== "trace" || view.id !== next.id) main.replaceChildren(el("p", { class: "empty" }, "Loading…"));
+      if (!view || view.name !== next.name || view.id !== next.id) main.replaceChildren(el("p", { class: "empty" }, "Loading…"));
       view = next;
     }
     document.body.dataset.view = view.name;
