@@ -67,3 +67,25 @@ def test_header_names_the_session_user_and_tags(tmp_path: Path) -> None:
     assert "user bob" in header
     assert "tag web" in header
     assert "tag beta" in header
+
+
+def test_full_details_show_the_traceback_once(tmp_path: Path) -> None:
+    """show --full prints a failed log's traceback as its own field, not inside the metadata."""
+    store = SqliteStore(tmp_path / "p.db")
+    traceback = 'Traceback (most recent call last):\n  File "app.py", line 3\nKeyError: 1'
+    store.write(
+        [
+            log(
+                "bad",
+                "app/fail",
+                trace_id="bad",
+                error="KeyError: 1",
+                metadata={"error_traceback": traceback, "region": "eu"},
+            )
+        ]
+    )
+    store.close()
+    text = run("show", "--db", str(tmp_path / "p.db"), "bad", "--full", "--color", "never")[1]
+    assert text.count('File "app.py", line 3') == 1
+    assert "traceback Traceback (most recent call last):" in text
+    assert '{"region": "eu"}' in text

@@ -49,7 +49,12 @@ TURNS = [
     turn(0, "conv-1", "ann", ["web"], "Hello, who are you?"),
     turn(1, "conv-2", "bob", ["mobile"], "Where is my order?"),
     turn(2, "conv-1", "ann", ["web", "beta"], "And what can you do?"),
-    turn(3, None, None, [], "<b>no session</b>"),
+    turn(3, None, None, [], "<b>no session</b>").model_copy(
+        update={
+            "error": "KeyError: 'x'",
+            "metadata": {"error_traceback": "Traceback (most recent call last):\nKeyError: 'x'"},
+        }
+    ),
 ]
 
 
@@ -171,3 +176,12 @@ def test_page_filters_previews_and_shows_a_session_as_a_conversation(
     browser.find_element("css selector", '.turn[data-trace-id="turn-2"] a.trace-link').click()
     _wait(browser, lambda d: "#/trace/turn-2" in d.current_url)
     _wait(browser, lambda d: d.find_elements("css selector", ".chips .session-link"))
+
+
+def test_page_shows_a_failed_logs_traceback(page: str, browser: Any) -> None:
+    """The detail panel of a failed log shows its traceback in the error box."""
+    browser.get(page + "/?poll=300#/trace/turn-3")
+    found = _wait(browser, lambda d: d.find_elements("css selector", ".error-box .traceback pre"))
+    assert found[0].text == "Traceback (most recent call last):\nKeyError: 'x'"
+    metadata = browser.find_elements("css selector", "#detail section.block h3")
+    assert "Metadata" not in [h.text for h in metadata]

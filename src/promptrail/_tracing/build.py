@@ -9,6 +9,8 @@ reused from a memo instead of validated again (``_record.encode``).
 from __future__ import annotations
 
 import json
+import os
+import traceback
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -29,18 +31,51 @@ from promptrail.providers._common import CACHE_CREATION_KEY, CACHED_KEY
 from promptrail.providers._prices import modalities_of, priced
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     from promptrail._runtime.state import Settings
     from promptrail._tracing.active import ActiveLog
     from promptrail._tracing.spec import CallSpec
 
 __all__ = [
+    "ERROR_TRACEBACK_KEY",
     "INVALID_KEY",
+    "MAX_TRACEBACK",
     "PRICE_SOURCE_KEY",
     "RESPONSE_MODEL_KEY",
     "answered_model",
     "build_record",
     "describe",
+    "format_traceback",
 ]
+
+
+ERROR_TRACEBACK_KEY = "error_traceback"
+"""Metadata key: the formatted traceback of the exception a call raised (redacted, bounded)."""
+
+MAX_TRACEBACK = 8192
+"""Characters of a traceback kept: its end (the innermost frames and the error itself)."""
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def format_traceback(exc: BaseException, tb: TracebackType | None) -> str | None:
+    """Return ``exc``'s traceback as Python prints it, from the user's code on (bounded).
+
+    ``tb`` is the traceback as it was when the log ended; promptrail's own frames (the wrapper)
+    are left out. Cut text starts with a marker saying how much was cut. Runs user code (the
+    exception's ``__str__``): whatever it raises gives ``None``.
+    """
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE):
+        tb = tb.tb_next
+    try:
+        text = "".join(traceback.format_exception(type(exc), exc, tb))
+    except BaseException:
+        return None
+    if len(text) > MAX_TRACEBACK:
+        cut = len(text) - MAX_TRACEBACK
+        text = f"[{cut} characters cut]\n…" + text[cut:]
+    return text
 
 
 def describe(exc: BaseException) -> str:
@@ -89,9 +124,12 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
         body["end_time"] = datetime.fromtimestamp(start + latency, UTC)
     body["created_at"] = body.get("end_time", body["start_time"])
     error = log.error
+    error_traceback = None
     if error is not None:
         text = describe(error) if isinstance(error, BaseException) else error
         body["error"] = _serialize.to_jsonable(text, limits=limits, redactor=redactor)
+        if isinstance(error, BaseException):
+            error_traceback = format_traceback(error, log.error_tb)
 
     # Remembered sub-models and request details (see _fastrecord): None when every value
     # must take the general path.
@@ -205,6 +243,8 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
     inherited = _inherited.effective(log.attrs, log.root.trace_attrs)
     if inherited is not None:
         _inherit(body, metadata, inherited, clean)
+    if error_traceback is not None:
+        metadata[ERROR_TRACEBACK_KEY] = error_traceback
     if spec.metadata:
         metadata.update(spec.metadata)
     for key, value in fields.items():

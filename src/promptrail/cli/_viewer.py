@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from promptrail._record.models import ChatMessage, LogRecord
+from promptrail._tracing.build import ERROR_TRACEBACK_KEY
 from promptrail.stores._sqlite import total_cost
 
 __all__ = [
@@ -359,8 +360,12 @@ def _details(record: LogRecord, palette: Palette) -> list[str]:
         lines += _field("output", record.output.splitlines() or [""], palette)
     if record.finish_reason:
         lines += _field("finish", [record.finish_reason], palette)
-    if record.metadata:
-        lines += _field("metadata", _json(record.metadata), palette)
+    metadata = {k: v for k, v in record.metadata.items() if k != ERROR_TRACEBACK_KEY}
+    if metadata:
+        lines += _field("metadata", _json(metadata), palette)
     if record.error:
         lines += _field("error", record.error.splitlines() or [""], palette, "red")
+    traceback = record.metadata.get(ERROR_TRACEBACK_KEY)
+    if isinstance(traceback, str) and traceback:
+        lines += _field("traceback", traceback.splitlines(), palette, "red")
     return lines

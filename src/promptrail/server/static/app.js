@@ -556,6 +556,20 @@
     return s.path + " = " + value + (s.source ? " (" + s.source + ")" : "") + comment;
   }
 
+  const TRACEBACK_KEY = "error_traceback";
+
+  function tracebackOf(log) {
+    const text = log.metadata && log.metadata[TRACEBACK_KEY];
+    return typeof text === "string" && text ? text : null;
+  }
+
+  // The metadata without what the panel shows elsewhere (the traceback); null when empty.
+  function shownMetadata(log) {
+    const rest = Object.assign({}, log.metadata || {});
+    delete rest[TRACEBACK_KEY];
+    return Object.keys(rest).length ? rest : null;
+  }
+
   function renderDetail(logId) {
     const panel = document.getElementById("detail");
     const log = traceData && traceData.logs.find((l) => l.log_id === logId);
@@ -569,7 +583,15 @@
     fill(
       panel,
       el("h2", {}, kindBadge(log.kind), log.path),
-      log.error ? el("div", { class: "error-box", role: "alert" }, el("strong", {}, "Error"), el("pre", {}, log.error)) : null,
+      log.error
+        ? el(
+            "div",
+            { class: "error-box", role: "alert" },
+            el("strong", {}, "Error"),
+            el("pre", {}, log.error),
+            tracebackOf(log) ? el("details", { class: "traceback", open: true }, el("summary", {}, "Traceback"), el("pre", {}, tracebackOf(log))) : null
+          )
+        : null,
       section("Feedback", scoresOf(log.log_id).map((s) => el("div", { class: "score" }, "★ " + scoreText(s)))),
       el(
         "dl",
@@ -591,7 +613,7 @@
       section("Messages", log.messages && log.messages.length ? el("div", { class: "chat" }, log.messages.map((m) => message(m))) : null),
       section("Output", reply ? el("div", { class: "chat" }, reply) : null),
       section("Inputs", log.inputs && Object.keys(log.inputs).length ? pretty(log.inputs) : null),
-      section("Metadata", log.metadata && Object.keys(log.metadata).length ? pretty(log.metadata) : null),
+      section("Metadata", shownMetadata(log) ? pretty(shownMetadata(log)) : null),
       section("Prompt", log.prompt ? pretty(log.prompt) : null),
       section("Stdout", log.stdout ? el("pre", {}, log.stdout) : null),
       section("Provider request", log.provider_request ? pretty(log.provider_request) : null),
