@@ -13,7 +13,7 @@ import pytest
 from tests.fixtures.traces import NOW, log
 from tests.server.test_web import _rows, _wait, fixture_browser
 
-from promptrail import ChatMessage, LogRecord
+from promptrail import ChatMessage, FunctionCall, LogRecord, ToolCall
 from promptrail.exporters import SqliteStore
 
 pytest.importorskip("starlette")
@@ -58,12 +58,43 @@ TURNS = [
 ]
 
 
+AGENT = [
+    log(
+        "agent", "agent/run", trace_id="agent", kind="flow", base=NOW - datetime.timedelta(hours=2)
+    ),
+    log(
+        "agent-llm",
+        "agent/llm",
+        trace_id="agent",
+        parent="agent",
+        base=NOW - datetime.timedelta(hours=2),
+        output_message=ChatMessage(
+            role="assistant",
+            tool_calls=[
+                ToolCall(id="call_7", function=FunctionCall(name="lookup", arguments="{}"))
+            ],
+        ),
+    ),
+    log(
+        "agent-tool",
+        "agent/lookup",
+        trace_id="agent",
+        parent="agent",
+        kind="tool",
+        start=0.2,
+        base=NOW - datetime.timedelta(hours=2),
+        metadata={"tool_call_id": "call_7"},
+    ),
+]
+
+
 @pytest.fixture(name="db")
 def fixture_db(tmp_path: Path) -> Path:
     """A store holding two sessions' turns and one turn without a session."""
     path = tmp_path / "s.db"
     store = SqliteStore(path)
     store.write(TURNS)
+    store.write(AGENT)
     store.close()
     return path
 
@@ -163,7 +194,7 @@ def test_page_filters_previews_and_shows_a_session_as_a_conversation(
 ) -> None:
     """The list shows input previews and filters; a session opens as its turns in order."""
     browser.get(page + "/?poll=300#/")
-    _wait(browser, lambda d: _rows(d) == ["turn-3", "turn-2", "turn-1", "turn-0"])
+    _wait(browser, lambda d: _rows(d) == ["turn-3", "turn-2", "turn-1", "turn-0", "agent"])
     row = browser.find_element("css selector", 'tr[data-trace-id="turn-3"]')
     assert "<b>no session</b>" in row.find_element("css selector", ".preview").text
     browser.get(page + "/?poll=300#/?user=ann")
@@ -185,3 +216,14 @@ def test_page_shows_a_failed_logs_traceback(page: str, browser: Any) -> None:
     assert found[0].text == "Traceback (most recent call last):\nKeyError: 'x'"
     metadata = browser.find_elements("css selector", "#detail section.block h3")
     assert "Metadata" not in [h.text for h in metadata]
+
+
+def test_page_links_a_tool_log_and_the_tool_call_it_answers(page: str, browser: Any) -> None:
+    """A tool log names the call it answers, linked to the reply that asked; and back."""
+    browser.get(page + "/?poll=300#/trace/agent?log=agent-tool")
+    link = _wait(browser, lambda d: d.find_elements("css selector", "#detail a.tool-call-link"))
+    assert link[0].text == "call_7 (from agent/llm)"
+    link[0].click()
+    back = _wait(browser, lambda d: d.find_elements("css selector", "#detail a.answered-by"))
+    assert "agent-llm" in browser.current_url
+    assert back[0].text.strip() == "answered by agent/lookup"

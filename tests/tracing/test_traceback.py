@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import pytest
 
 import promptrail
-from promptrail._tracing.build import ERROR_TRACEBACK_KEY, MAX_TRACEBACK
+from promptrail._tracing.failures import ERROR_TRACEBACK_KEY, MAX_TRACEBACK
 from promptrail.exporters import InMemoryExporter
 from promptrail.testing import capture_logs
 

@@ -9,8 +9,6 @@ reused from a memo instead of validated again (``_record.encode``).
 from __future__ import annotations
 
 import json
-import os
-import traceback
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -24,6 +22,8 @@ from promptrail._record.versions import version_id
 from promptrail._runtime import errors as _errors
 from promptrail._tracing import inherited as _inherited
 from promptrail._tracing import reuse as _reuse
+from promptrail._tracing import tool_calls as _tool_calls
+from promptrail._tracing.failures import ERROR_TRACEBACK_KEY, describe, format_traceback
 from promptrail.providers import _registry as _extract
 from promptrail.providers import _request as _request
 from promptrail.providers._accumulate import StreamAccumulator
@@ -31,65 +31,18 @@ from promptrail.providers._common import CACHE_CREATION_KEY, CACHED_KEY
 from promptrail.providers._prices import modalities_of, priced
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from promptrail._runtime.state import Settings
     from promptrail._tracing.active import ActiveLog
     from promptrail._tracing.spec import CallSpec
 
 __all__ = [
-    "ERROR_TRACEBACK_KEY",
     "INVALID_KEY",
-    "MAX_TRACEBACK",
     "PRICE_SOURCE_KEY",
     "RESPONSE_MODEL_KEY",
     "answered_model",
     "build_record",
     "describe",
-    "format_traceback",
 ]
-
-
-ERROR_TRACEBACK_KEY = "error_traceback"
-"""Metadata key: the formatted traceback of the exception a call raised (redacted, bounded)."""
-
-MAX_TRACEBACK = 8192
-"""Characters of a traceback kept: its end (the innermost frames and the error itself)."""
-
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-
-
-def format_traceback(exc: BaseException, tb: TracebackType | None) -> str | None:
-    """Return ``exc``'s traceback as Python prints it, from the user's code on (bounded).
-
-    ``tb`` is the traceback as it was when the log ended; promptrail's own frames (the wrapper)
-    are left out. Cut text starts with a marker saying how much was cut. Runs user code (the
-    exception's ``__str__``): whatever it raises gives ``None``.
-    """
-    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE):
-        tb = tb.tb_next
-    try:
-        text = "".join(traceback.format_exception(type(exc), exc, tb))
-    except BaseException:
-        return None
-    if len(text) > MAX_TRACEBACK:
-        cut = len(text) - MAX_TRACEBACK
-        text = f"[{cut} characters cut]\n…" + text[cut:]
-    return text
-
-
-def describe(exc: BaseException) -> str:
-    """Return ``"{ExceptionType}: {message}"`` for ``exc``, even if its ``__str__`` fails.
-
-    ``__str__`` is user code: whatever it raises (``SystemExit`` and ``KeyboardInterrupt``
-    included) is caught here, never passed on.
-    """
-    name = type(exc).__name__
-    try:
-        text = str(exc)
-    except BaseException:
-        text = f"<unprintable {name}>"
-    return f"{name}: {text}" if text else name
 
 
 def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
@@ -252,6 +205,12 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
             metadata.update(value)
         elif key not in ("inputs", "messages"):
             body[key] = clean(value)
+    if spec.kind == "tool" and _tool_calls.TOOL_CALL_ID_KEY not in metadata:
+        call_id = _tool_calls.passed_in(inputs) or _tool_calls.TOOL_CALLS.answer(
+            log.trace_id, log.log_id, log.start_ns, _tool_name(spec), body.get("inputs")
+        )
+        if call_id is not None:
+            metadata[_tool_calls.TOOL_CALL_ID_KEY] = call_id
     body["metadata"] = clean(metadata) if metadata else {}
     if body.get("output") is not None and not isinstance(body["output"], str):
         body["output"] = _to_json(body["output"])
@@ -261,14 +220,25 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
     # fields moved to metadata.
     try:
         # model_validate() without its Python-level wrapper (same call, same result).
-        return cast("LogRecord", _validate_record(body))
+        record = cast("LogRecord", _validate_record(body))
     except ValidationError:
-        pass
-    if "messages" in body:
-        body["messages"] = _messages(body["messages"])
-    if "output_message" in body:
-        body["output_message"] = _message(body["output_message"])
-    return _validate(body)
+        if "messages" in body:
+            body["messages"] = _messages(body["messages"])
+        if "output_message" in body:
+            body["output_message"] = _message(body["output_message"])
+        record = _validate(body)
+    reply = record.output_message
+    if reply is not None and reply.tool_calls:  # what later tool logs of the trace answer
+        end_ns = log.start_ns + ((log.perf_end or log.perf_start) - log.perf_start)
+        _tool_calls.TOOL_CALLS.offered(record.trace_id, end_ns, reply.tool_calls)
+    return record
+
+
+def _tool_name(spec: CallSpec) -> str:
+    """The name a model calls the tool by: its definition's, else the path's last part."""
+    tool = spec.tool
+    name = tool.get("name") if tool else None
+    return name if isinstance(name, str) else spec.path.rsplit("/", 1)[-1]
 
 
 def _inherit(body: dict[str, Any], metadata: dict[str, Any], inherited: Any, clean: Any) -> None:

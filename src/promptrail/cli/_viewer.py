@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from promptrail._record.models import ChatMessage, LogRecord
-from promptrail._tracing.build import ERROR_TRACEBACK_KEY
+from promptrail._tracing.failures import ERROR_TRACEBACK_KEY
 from promptrail.stores._sqlite import total_cost
 
 __all__ = [

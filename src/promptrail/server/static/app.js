@@ -525,10 +525,13 @@
     } catch (e) {
       /* keep the raw text */
     }
+    const answer = call.id ? answeringLog(call.id) : null;
     return el(
       "div",
       { class: "tool-call" },
       el("span", { class: "fn" }, "→ " + ((call.function && call.function.name) || "?") + "()"),
+      call.id ? el("small", { class: "muted call-id" }, " " + call.id) : null,
+      answer ? el("a", { href: traceHref(answer.trace_id, answer.log_id), class: "answered-by", onclick: (e) => { e.preventDefault(); selectLog(answer.log_id); } }, " answered by " + answer.path) : null,
       args ? el("pre", { class: "json" }, args) : null
     );
   }
@@ -543,6 +546,31 @@
       contentNodes(m.content),
       (m.tool_calls || []).map(toolCallNode)
     );
+  }
+
+  const TOOL_CALL_KEY = "tool_call_id";
+
+  // The tool log answering a model's tool call, and the prompt log that asked for it.
+  function answeringLog(callId) {
+    if (!traceData) return null;
+    return traceData.logs.find((l) => l.kind === "tool" && l.metadata && l.metadata[TOOL_CALL_KEY] === callId) || null;
+  }
+
+  function askingLog(callId) {
+    if (!traceData) return null;
+    return (
+      traceData.logs.find((l) => l.output_message && (l.output_message.tool_calls || []).some((c) => c.id === callId)) || null
+    );
+  }
+
+  function toolCallField(log) {
+    const callId = log.kind === "tool" && log.metadata ? log.metadata[TOOL_CALL_KEY] : null;
+    if (typeof callId !== "string" || !callId) return null;
+    const asking = askingLog(callId);
+    const value = asking
+      ? el("a", { href: traceHref(asking.trace_id, asking.log_id), class: "tool-call-link", onclick: (e) => { e.preventDefault(); selectLog(asking.log_id); } }, callId + " (from " + asking.path + ")")
+      : callId;
+    return field("Tool call", value);
   }
 
   function scoresOf(logId) {
@@ -597,6 +625,7 @@
         "dl",
         { class: "facts" },
         field("Duration", fmtDuration(logDuration(log))),
+        toolCallField(log),
         field("Model", prompt.model ? prompt.model + (prompt.provider ? " (" + prompt.provider + ")" : "") : null),
         field("Tokens", fmtTokens(log.prompt_tokens, log.output_tokens) + (log.reasoning_tokens ? " (" + log.reasoning_tokens + " reasoning)" : "")),
         field("Cost", fmtCost(logCost(log))),
