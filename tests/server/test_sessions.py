@@ -84,6 +84,7 @@ AGENT = [
         start=0.2,
         base=NOW - datetime.timedelta(hours=2),
         metadata={"tool_call_id": "call_7"},
+        output='{"hits": [1, 2]}',
     ),
 ]
 
@@ -219,10 +220,13 @@ def test_page_shows_a_failed_logs_traceback(page: str, browser: Any) -> None:
 
 
 def test_page_links_a_tool_log_and_the_tool_call_it_answers(page: str, browser: Any) -> None:
-    """A tool log names the call it answers, linked to the reply that asked; and back."""
+    """A tool log names the call it answers (linked to the reply that asked, and back) and
+    shows its JSON result as data."""
     browser.get(page + "/?poll=300#/trace/agent?log=agent-tool")
     link = _wait(browser, lambda d: d.find_elements("css selector", "#detail a.tool-call-link"))
     assert link[0].text == "call_7 (from agent/llm)"
+    output = browser.find_element("css selector", "#detail .output-json").text
+    assert output == '{\n  "hits": [\n    1,\n    2\n  ]\n}'
     link[0].click()
     back = _wait(browser, lambda d: d.find_elements("css selector", "#detail a.answered-by"))
     assert "agent-llm" in browser.current_url

@@ -301,6 +301,18 @@ def _json(value: Any) -> list[str]:
     return json.dumps(value, ensure_ascii=False, indent=2, default=str).splitlines()
 
 
+def _output_lines(text: str) -> list[str]:
+    """A tool's dict or list result (stored as JSON text) shown as data; other text as is."""
+    if text.lstrip()[:1] in ("{", "["):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if isinstance(value, (dict, list)):
+            return _json(value)
+    return text.splitlines() or [""]
+
+
 def _field(label: str, body: list[str], palette: Palette, style: str = "dim") -> list[str]:
     """``label`` then the first body line (``body`` is never empty), the rest aligned under it."""
     head = palette.paint(f"{label:<9}", style)
@@ -357,7 +369,7 @@ def _details(record: LogRecord, palette: Palette) -> list[str]:
         lines.append(palette.paint("reply", "dim"))
         lines += _chat([record.output_message], palette)
     elif record.output is not None:
-        lines += _field("output", record.output.splitlines() or [""], palette)
+        lines += _field("output", _output_lines(record.output), palette)
     if record.finish_reason:
         lines += _field("finish", [record.finish_reason], palette)
     metadata = {k: v for k, v in record.metadata.items() if k != ERROR_TRACEBACK_KEY}

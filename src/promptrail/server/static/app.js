@@ -598,7 +598,20 @@
     return Object.keys(rest).length ? rest : null;
   }
 
-  function renderDetail(logId) {
+  // A tool's dict or list result is stored as JSON text (output is a string): shown as data.
+  function outputNode(text) {
+    if (/^\s*[[{]/.test(text)) {
+      try {
+        const value = JSON.parse(text);
+        if (value !== null && typeof value === "object") return el("pre", { class: "json output-json" }, JSON.stringify(value, null, 2));
+      } catch (e) {
+        /* not JSON: plain text */
+      }
+    }
+    return el("div", { class: "text" }, text);
+  }
+
+    function renderDetail(logId) {
     const panel = document.getElementById("detail");
     const log = traceData && traceData.logs.find((l) => l.log_id === logId);
     if (!panel || !log) return;
@@ -606,7 +619,7 @@
     const reply = log.output_message
       ? message(log.output_message, "reply")
       : log.output !== undefined && log.output !== null
-        ? el("div", { class: "msg role-assistant reply" }, el("div", { class: "msg-role" }, "output"), el("div", { class: "text" }, log.output))
+        ? el("div", { class: "msg role-assistant reply" }, el("div", { class: "msg-role" }, "output"), outputNode(log.output))
         : null;
     fill(
       panel,
