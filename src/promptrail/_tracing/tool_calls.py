@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from promptrail._runtime.locks import hold_across_fork
+from promptrail._runtime.locks import relock_after_fork
 
 __all__ = ["TOOL_CALLS", "TOOL_CALL_ID_KEY", "ToolCalls"]
 
@@ -46,7 +46,7 @@ class ToolCalls:
 
     def __init__(self, max_traces: int = _MAX_TRACES) -> None:
         self._lock = threading.Lock()
-        hold_across_fork(self, "_lock")
+        relock_after_fork(self, "_lock")  # a child forked mid-update gets a fresh lock
         self._max_traces = max_traces
         self._traces: OrderedDict[str, _Offered] = OrderedDict()
 
