@@ -89,6 +89,20 @@ AGENT = [
 ]
 
 
+THUMBS_UP = log(
+    "score-0",
+    "thumbs_up",
+    trace_id="turn-0",
+    parent="turn-0",
+    kind="evaluator",
+    parent_id="turn-0",
+    judgment=True,
+    source="user",
+    metadata={"comment": "spot on"},
+    base=NOW - datetime.timedelta(minutes=9),
+)
+
+
 @pytest.fixture(name="db")
 def fixture_db(tmp_path: Path) -> Path:
     """A store holding two sessions' turns and one turn without a session."""
@@ -96,6 +110,7 @@ def fixture_db(tmp_path: Path) -> Path:
     store = SqliteStore(path)
     store.write(TURNS)
     store.write(AGENT)
+    store.write([THUMBS_UP])
     store.close()
     return path
 
@@ -193,7 +208,8 @@ def _turns(driver: Any) -> list[str]:
 def test_page_filters_previews_and_shows_a_session_as_a_conversation(
     page: str, browser: Any
 ) -> None:
-    """The list shows input previews and filters; a session opens as its turns in order."""
+    """The list shows input previews and filters; a session opens as its turns in order, with
+    their feedback."""
     browser.get(page + "/?poll=300#/")
     _wait(browser, lambda d: _rows(d) == ["turn-3", "turn-2", "turn-1", "turn-0", "agent"])
     row = browser.find_element("css selector", 'tr[data-trace-id="turn-3"]')
@@ -204,6 +220,8 @@ def test_page_filters_previews_and_shows_a_session_as_a_conversation(
     _wait(browser, lambda d: _turns(d) == ["turn-0", "turn-2"])
     text = browser.find_element("id", "conversation").text
     assert text.index("Hello, who are you?") < text.index("answer 0") < text.index("And what")
+    assert text.index("answer 0") < text.index("thumbs_up = 👍 true (user) — spot on")
+    assert text.index("thumbs_up") < text.index("And what")
     assert "Session conv-1" in browser.find_element("css selector", ".trace-head h1").text
     browser.find_element("css selector", '.turn[data-trace-id="turn-2"] a.trace-link').click()
     _wait(browser, lambda d: "#/trace/turn-2" in d.current_url)

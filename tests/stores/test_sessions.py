@@ -217,3 +217,44 @@ def test_a_version_1_database_upgrades_and_filters_old_logs(
 def test_schema_version_is_current(open_any: Opener) -> None:
     """A new store is at version 2."""
     assert open_any().schema_version() == 2
+
+
+def test_summaries_carry_the_traces_scores(store: Store) -> None:
+    """A summary lists its trace's scores in order: name, value, source, comment, judged log."""
+    store.insert(turn("t", 5, session_id="s"))
+    store.insert(
+        [
+            log(
+                "score-1",
+                "thumbs_up",
+                trace_id="t",
+                parent="t-llm",
+                kind="evaluator",
+                parent_id="t-llm",
+                judgment=True,
+                source="user",
+                metadata={"comment": "exactly right"},
+                base=ago(4),
+            ),
+            log(
+                "score-2",
+                "rating",
+                trace_id="t",
+                parent="t",
+                kind="evaluator",
+                judgment=4.5,
+                base=ago(3),
+            ),
+        ]
+    )
+    (summary,) = store.trace_summaries(["t"])
+    assert summary.scores == (
+        {
+            "name": "thumbs_up",
+            "value": True,
+            "source": "user",
+            "comment": "exactly right",
+            "log_id": "t-llm",
+        },
+        {"name": "rating", "value": 4.5, "source": None, "comment": None, "log_id": "t"},
+    )

@@ -25,6 +25,7 @@ __all__ = [
     "TraceSummary",
     "input_preview",
     "reply_preview",
+    "score_summary",
     "total_cost",
 ]
 
@@ -64,6 +65,9 @@ class TraceSummary(NamedTuple):
     """The start of the head's input: its last user message's text, else its inputs as JSON."""
     reply: str | None = None
     """The start of the head's output: its reply's text, else its ``output``."""
+    scores: tuple[dict[str, object], ...] = ()
+    """The trace's feedback, oldest first: ``name``, ``value``, ``source``, ``comment`` and
+    ``log_id`` (the judged log) of each score."""
 
 
 PREVIEW_CHARS = 200
@@ -92,6 +96,19 @@ def input_preview(message: object, inputs: str | None) -> str | None:
 def reply_preview(message: object, output: str | None) -> str | None:
     """Return a trace's one-line output preview from its reply's content or its ``output``."""
     return input_preview(message, output)
+
+
+def score_summary(
+    name: str, value: object, source: object, comment: object, log_id: object
+) -> dict[str, object]:
+    """One score of a trace summary (see :attr:`TraceSummary.scores`)."""
+    return {
+        "name": name,
+        "value": value,
+        "source": source if isinstance(source, str) else None,
+        "comment": comment if isinstance(comment, str) else None,
+        "log_id": log_id if isinstance(log_id, str) else None,
+    }
 
 
 def _one_line(text: str) -> str:

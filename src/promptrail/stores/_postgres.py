@@ -37,6 +37,7 @@ from promptrail.stores._base import (
     input_preview,
     recent_traces,
     reply_preview,
+    score_summary,
     total_cost,
 )
 
@@ -436,6 +437,17 @@ class PostgresStore:
                 (missing,),
             ):
                 heads[row[0]] = row
+        scores: dict[str, list[dict[str, object]]] = {}
+        for trace_id, name, value, source, comment, judged in self._query(
+            "SELECT trace_id, path, body->'judgment', body->>'source', "
+            "body->'metadata'->>'comment', COALESCE(body->>'parent_id', trace_parent_id) "
+            "FROM promptrail_logs WHERE kind = 'evaluator' AND trace_id = ANY(%s) "
+            "ORDER BY start_time, log_id",
+            ([t for t in ids if t in totals],),
+        ):
+            scores.setdefault(trace_id, []).append(
+                score_summary(name, value, source, comment, judged)
+            )
         summaries = []
         for trace_id in trace_ids:
             if trace_id not in totals:
@@ -463,6 +475,7 @@ class PostgresStore:
                     user=user,
                     preview=input_preview(message, inputs),
                     reply=reply_preview(reply, output),
+                    scores=tuple(scores.get(trace_id, ())),
                 )
             )
         return summaries

@@ -33,6 +33,7 @@ from promptrail.stores._base import (
     input_preview,
     recent_traces,
     reply_preview,
+    score_summary,
     total_cost,
 )
 
@@ -448,6 +449,22 @@ class SqliteStore:
                 missing,
             ):
                 heads[row[0]] = row
+        present = [t for t in trace_ids if t in totals]
+        scores: dict[str, list[dict[str, object]]] = {}
+        for trace_id, name, value, kind, source, comment, judged in self._query(
+            "SELECT trace_id, path, json_extract(body, '$.judgment'), "
+            "json_type(body, '$.judgment'), json_extract(body, '$.source'), "
+            "json_extract(body, '$.metadata.comment'), "
+            "COALESCE(json_extract(body, '$.parent_id'), trace_parent_id) "
+            f"FROM logs WHERE kind = 'evaluator' AND trace_id IN ({','.join('?' * len(present))}) "
+            "ORDER BY start_time, log_id",
+            present,
+        ):
+            if kind in ("true", "false"):
+                value = kind == "true"
+            scores.setdefault(trace_id, []).append(
+                score_summary(name, value, source, comment, judged)
+            )
         summaries = []
         for trace_id in trace_ids:
             if trace_id not in totals:
@@ -477,6 +494,7 @@ class SqliteStore:
                     user=user,
                     preview=input_preview(content, inputs),
                     reply=reply_preview(answer, output),
+                    scores=tuple(scores.get(trace_id, ())),
                 )
             )
         return summaries

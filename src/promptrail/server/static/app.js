@@ -284,7 +284,7 @@
         el("td", { class: "num" }, fmtDuration(duration)),
         el("td", { class: "num" }, fmtTokens(t.prompt_tokens, t.output_tokens)),
         el("td", { class: "num" }, fmtCost(t.cost)),
-        el("td", {}, status)
+        el("td", {}, status, (t.scores || []).length ? el("span", { class: "score-dot", title: t.scores.map(scoreSummaryText).join("\n") }, " ★" + t.scores.length) : null)
       );
       return row;
     });
@@ -332,7 +332,8 @@
           t.errors ? el("span", { class: "status bad", title: t.error || "" }, " ✗ " + t.errors) : null
         ),
         t.preview ? el("div", { class: "msg role-user" }, el("div", { class: "msg-role" }, "input" + (t.user ? " · " + t.user : "")), el("div", { class: "text" }, t.preview)) : null,
-        t.reply ? el("div", { class: "msg role-assistant reply" }, el("div", { class: "msg-role" }, "output"), el("div", { class: "text" }, t.reply)) : null
+        t.reply ? el("div", { class: "msg role-assistant reply" }, el("div", { class: "msg-role" }, "output"), el("div", { class: "text" }, t.reply)) : null,
+        (t.scores || []).length ? el("div", { class: "turn-scores" }, t.scores.map((sc) => el("div", { class: "score" }, "★ " + scoreSummaryText(sc)))) : null
       )
     );
     main.replaceChildren(
@@ -576,6 +577,11 @@
   function scoresOf(logId) {
     if (!traceData) return [];
     return traceData.logs.filter((l) => l.kind === "evaluator" && (l.parent_id || l.trace_parent_id) === logId);
+  }
+
+  // A score as a trace summary lists it (name, value, source, comment).
+  function scoreSummaryText(sc) {
+    return scoreText({ path: sc.name, judgment: sc.value, source: sc.source, metadata: { comment: sc.comment } });
   }
 
   function scoreText(s) {
