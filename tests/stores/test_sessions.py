@@ -111,14 +111,15 @@ def test_summaries_carry_session_user_and_preview(store: Store) -> None:
                 "i",
                 "chat/tool",
                 trace_id="i",
-                inputs={"query": long_text},
+                inputs={"query": long_text, "k": 3},
                 output="out",
                 base=ago(1),
             ),
             log("n", "chat/none", trace_id="n", inputs={}, base=ago(2)),
+            log("q", "chat/flow", trace_id="q", inputs={"question": "Why?\n"}, base=ago(3)),
         ]
     )
-    by_id = {s.trace_id: s for s in store.trace_summaries(["m", "i", "n"])}
+    by_id = {s.trace_id: s for s in store.trace_summaries(["m", "i", "n", "q"])}
     assert (by_id["m"].session_id, by_id["m"].user, by_id["m"].preview) == (
         "s",
         "u",
@@ -132,6 +133,7 @@ def test_summaries_carry_session_user_and_preview(store: Store) -> None:
     assert preview.endswith("…")
     assert (by_id["m"].reply, by_id["i"].reply) == ("the answer", "out")
     assert (by_id["n"].preview, by_id["n"].reply) == (None, None)
+    assert by_id["q"].preview == "Why?"  # one text argument: its text
     assert by_id["n"].session_id is None
 
 

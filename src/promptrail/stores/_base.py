@@ -10,6 +10,7 @@ database cannot be reached or stays locked, which the receiver answers with 503 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Literal, NamedTuple, Protocol
 
@@ -78,7 +79,8 @@ def input_preview(message: object, inputs: str | None) -> str | None:
     """Return a trace's one-line input preview from its last user message or its inputs.
 
     ``message`` is that message's content as stored (text, or a list of content parts);
-    ``inputs`` the inputs as JSON text (``{}`` counts as none).
+    ``inputs`` the inputs as JSON text (``{}`` counts as none; one text argument is shown as its
+    text).
     """
     text: str | None = None
     if isinstance(message, str):
@@ -87,7 +89,7 @@ def input_preview(message: object, inputs: str | None) -> str | None:
         parts = [p.get("text") for p in message if isinstance(p, dict)]
         text = " ".join(p for p in parts if isinstance(p, str)) or None
     if not text and inputs and inputs not in ("{}", "null"):
-        text = inputs
+        text = _sole_text(inputs) or inputs
     if not text:
         return None
     return _one_line(text)
@@ -109,6 +111,19 @@ def score_summary(
         "comment": comment if isinstance(comment, str) else None,
         "log_id": log_id if isinstance(log_id, str) else None,
     }
+
+
+def _sole_text(inputs: str) -> str | None:
+    """The text of inputs that are one text argument (``{"question": "..."}``), else None."""
+    try:
+        value = json.loads(inputs)
+    except ValueError:  # cut short, or not JSON
+        return None
+    if isinstance(value, dict) and len(value) == 1:
+        (only,) = value.values()
+        if isinstance(only, str) and only:
+            return only
+    return None
 
 
 def _one_line(text: str) -> str:
