@@ -12,7 +12,8 @@ from tests.stores.test_contract import Opener, fixture_open_any, fixture_store
 
 from promptrail import ChatMessage, LogRecord
 from promptrail._record.encode import dump_json
-from promptrail.stores._base import PREVIEW_CHARS, Store
+from promptrail.stores import _sqlite
+from promptrail.stores._base import PREVIEW_CHARS, NotAStoreError, Store, StoreUnavailableError
 from promptrail.stores._open import open_store
 
 __all__ = ["fixture_open_any", "fixture_store"]
@@ -261,3 +262,26 @@ def test_summaries_carry_the_traces_scores(store: Store) -> None:
         },
         {"name": "rating", "value": 4.5, "source": None, "comment": None, "log_id": "t"},
     )
+
+
+@pytest.mark.parametrize(
+    ("problem", "error"),
+    [
+        ("attempt to write a readonly database", NotAStoreError),
+        ("database is locked", StoreUnavailableError),
+    ],
+)
+def test_an_upgrade_that_cannot_write_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, problem: str, error: type[Exception]
+) -> None:
+    """A file that may not be written says how to upgrade it; a locked one is unavailable."""
+    path = _v1_sqlite(tmp_path / "old.db", turn("t", 1))
+
+    def cannot(conn: sqlite3.Connection) -> None:
+        raise sqlite3.OperationalError(problem)
+
+    monkeypatch.setattr(_sqlite, "_upgrade", cannot)
+    with pytest.raises(error, match="could not be upgraded") as raised:
+        open_store(path, create=False)
+    if error is NotAStoreError:
+        assert "promptrail db upgrade --db" in str(raised.value)

@@ -208,7 +208,20 @@ class SqliteStore:
                 problem = "no schema row"
                 raise sqlite3.DatabaseError(problem)
             if int(row[0]) < SCHEMA_VERSION:
-                _upgrade(conn)
+                try:
+                    _upgrade(conn)
+                except sqlite3.OperationalError as exc:
+                    conn.close()
+                    msg = (
+                        f"{self._path}: schema version {row[0]} could not be upgraded to "
+                        f"{SCHEMA_VERSION} ({exc})"
+                    )
+                    if "readonly" in str(exc):  # a reader on a file it may not write
+                        msg += (
+                            f"; run once with write access: promptrail db upgrade --db {self._path}"
+                        )
+                        raise NotAStoreError(msg) from exc
+                    raise StoreUnavailableError(msg) from exc
         except sqlite3.DatabaseError as exc:
             conn.close()
             msg = f"{self._path}: not a promptrail database ({exc})"
