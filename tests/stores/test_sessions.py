@@ -12,7 +12,7 @@ from tests.stores.test_contract import Opener, fixture_open_any, fixture_store
 
 from promptrail import ChatMessage, LogRecord
 from promptrail._record.encode import dump_json
-from promptrail.stores import _sqlite
+from promptrail.stores import _sqlite_schema
 from promptrail.stores._base import PREVIEW_CHARS, NotAStoreError, Store, StoreUnavailableError
 from promptrail.stores._open import open_store
 
@@ -171,7 +171,7 @@ def _v1_sqlite(path: Path, records: list[LogRecord]) -> str:
 def _v1_postgres(url: str, records: list[LogRecord]) -> str:
     import psycopg
 
-    from promptrail.stores._postgres import MIGRATIONS
+    from promptrail.stores._postgres_schema import MIGRATIONS
 
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(MIGRATIONS[0][1].encode())
@@ -280,7 +280,7 @@ def test_an_upgrade_that_cannot_write_says_why(
     def cannot(conn: sqlite3.Connection) -> None:
         raise sqlite3.OperationalError(problem)
 
-    monkeypatch.setattr(_sqlite, "_upgrade", cannot)
+    monkeypatch.setattr(_sqlite_schema, "upgrade", cannot)
     with pytest.raises(error, match="could not be upgraded") as raised:
         open_store(path, create=False)
     if error is NotAStoreError:

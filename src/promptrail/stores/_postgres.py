@@ -16,7 +16,6 @@ imported only when a ``postgresql://`` URL is used. A database that is down or r
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -25,8 +24,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import psycopg_pool
 
-from promptrail._record.encode import dump_json
 from promptrail._record.models import LogRecord
+from promptrail.stores import _postgres_schema as _schema
 from promptrail.stores._base import (
     PREVIEW_CHARS,
     InsertResult,
@@ -38,123 +37,17 @@ from promptrail.stores._base import (
     recent_traces,
     reply_preview,
     score_summary,
-    total_cost,
 )
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgresStore"]
 
-MIGRATIONS: tuple[tuple[int, str], ...] = (
-    (
-        1,
-        """
-        CREATE TABLE promptrail_logs (
-            seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
-            log_id text PRIMARY KEY,
-            trace_id text COLLATE "C" NOT NULL,
-            trace_parent_id text COLLATE "C",
-            path text COLLATE "C" NOT NULL,
-            kind text NOT NULL,
-            start_time text COLLATE "C" NOT NULL,
-            end_time text COLLATE "C",
-            latency double precision,
-            error text,
-            prompt_tokens bigint,
-            output_tokens bigint,
-            cost double precision,
-            body jsonb NOT NULL
-        );
-        CREATE INDEX promptrail_logs_trace_id ON promptrail_logs (trace_id, start_time);
-        CREATE INDEX promptrail_logs_parent_id ON promptrail_logs (trace_parent_id);
-        CREATE INDEX promptrail_logs_path ON promptrail_logs (path text_pattern_ops);
-        CREATE INDEX promptrail_logs_start_time ON promptrail_logs (start_time);
-        CREATE INDEX promptrail_logs_roots ON promptrail_logs (start_time DESC)
-            WHERE log_id = trace_id;
-        """,
-    ),
-    (
-        2,
-        """
-        ALTER TABLE promptrail_logs
-            ADD COLUMN session_id text COLLATE "C",
-            ADD COLUMN user_id text COLLATE "C",
-            ADD COLUMN tags text[] COLLATE "C";
-        UPDATE promptrail_logs SET session_id = body->>'session_id', user_id = body->>'user',
-            tags = CASE WHEN jsonb_typeof(body->'tags') = 'array'
-                THEN ARRAY(SELECT jsonb_array_elements_text(body->'tags')) END
-            WHERE body ?| array['session_id', 'user', 'tags'];
-        CREATE INDEX promptrail_logs_session_id ON promptrail_logs (session_id, start_time)
-            WHERE session_id IS NOT NULL;
-        CREATE INDEX promptrail_logs_user_id ON promptrail_logs (user_id, start_time)
-            WHERE user_id IS NOT NULL;
-        CREATE INDEX promptrail_logs_tags ON promptrail_logs USING gin (tags)
-            WHERE tags IS NOT NULL;
-        """,
-    ),
-)
-"""(version, SQL) in order; a database is at the highest version applied."""
-
-SCHEMA_VERSION = MIGRATIONS[-1][0]
+SCHEMA_VERSION = _schema.SCHEMA_VERSION
+MIGRATIONS = _schema.MIGRATIONS
 
 _MIGRATION_LOCK = 0x70726D31  # advisory lock keys: arbitrary, fixed, promptrail's own
 _INSERT_LOCK = 0x70726D32
 PRUNE_LOCK = 0x70726D33
 """The advisory lock a periodic prune holds, so one replica at a time prunes."""
-
-_COLUMNS = (
-    "log_id, trace_id, trace_parent_id, path, kind, start_time, end_time, latency, error, "
-    "prompt_tokens, output_tokens, cost, session_id, user_id, body"
-)
-# Tags are a text[] each, and unnest() flattens arrays of arrays: they are set from the body.
-_INSERT = f"""
-INSERT INTO promptrail_logs ({_COLUMNS}, tags)
-SELECT *, CASE WHEN jsonb_typeof(b->'tags') = 'array'
-    THEN ARRAY(SELECT jsonb_array_elements_text(b->'tags')) END
-FROM unnest(
-    %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
-    %b::float8[], %b::text[], %b::int8[], %b::int8[], %b::float8[], %b::text[], %b::text[],
-    %b::text[]::jsonb[]
-) AS r(l, t, tp, p, k, st, et, lat, e, pt, ot, c, s, u, b)
-ON CONFLICT (log_id) DO NOTHING
-RETURNING log_id
-"""
-_UPDATE = """
-UPDATE promptrail_logs SET trace_id = %s, trace_parent_id = %s, path = %s, kind = %s,
-    start_time = %s, end_time = %s, latency = %s, error = %s, prompt_tokens = %s,
-    output_tokens = %s, cost = %s, session_id = %s, user_id = %s, body = %s::jsonb,
-    tags = %s::text[]
-WHERE log_id = %s
-"""
-# JSONB refuses the NUL character: an escaped one (not an escaped backslash before "u0000")
-# becomes U+FFFD, and NULs leave the text columns.
-_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
-
-
-def _text(value: str | None) -> str | None:
-    return None if value is None else value.replace("\x00", "\ufffd")
-
-
-def _row(record: LogRecord) -> tuple[Any, ...]:
-    return (
-        _text(record.log_id),
-        _text(record.trace_id),
-        _text(record.trace_parent_id),
-        _text(record.path),
-        record.kind,
-        record.start_time.isoformat(),
-        None if record.end_time is None else record.end_time.isoformat(),
-        record.provider_latency,
-        _text(record.error),
-        record.prompt_tokens,
-        record.output_tokens,
-        total_cost(record),
-        _text(record.session_id),
-        _text(record.user),
-        _jsonb_text(dump_json(record).decode()),
-    )
-
-
-def _jsonb_text(body: str) -> str:
-    return _JSON_NUL.sub(r"\1\\ufffd", body) if "\\u0000" in body else body
 
 
 def redact_url(url: str) -> str:
@@ -285,11 +178,11 @@ class PostgresStore:
         """
         if not records:
             return []
-        rows = [_row(r) for r in records]
+        rows = [_schema.row(r) for r in records]
         columns = [list(col) for col in zip(*rows, strict=True)]
         with self._conn() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_INSERT_LOCK,))
-            created = {row[0] for row in conn.execute(_INSERT, columns).fetchall()}
+            created = {row[0] for row in conn.execute(_schema.INSERT, columns).fetchall()}
         results: list[InsertResult] = []
         for record in records:
             new = record.log_id in created
@@ -303,10 +196,10 @@ class PostgresStore:
 
     def update(self, record: LogRecord) -> bool:
         """Replace the stored log with ``record``'s id; False when there is none."""
-        row = _row(record)
-        tags = None if record.tags is None else [_text(tag) for tag in record.tags]
+        row = _schema.row(record)
+        tags = None if record.tags is None else [_schema.text(tag) for tag in record.tags]
         with self._conn() as conn:
-            return conn.execute(_UPDATE, (*row[1:], tags, row[0])).rowcount == 1
+            return conn.execute(_schema.UPDATE, (*row[1:], tags, row[0])).rowcount == 1
 
     def get(self, log_id: str) -> LogRecord | None:
         """Return the log with this id, or None."""
@@ -329,7 +222,7 @@ class PostgresStore:
 
         ``session_id``, ``user`` and each of ``tags`` (all of them) narrow the list further.
         """
-        where, params = _filters(
+        where, params = _schema.filters(
             path=path,
             trace_id=trace_id,
             errors_only=errors_only,
@@ -369,7 +262,7 @@ class PostgresStore:
 
         A trace is listed when one of its logs matches every filter given.
         """
-        where, params = _filters(
+        where, params = _schema.filters(
             path=path,
             errors_only=errors_only,
             since=since,
@@ -482,7 +375,7 @@ class PostgresStore:
 
     def match_trace_ids(self, fragment: str, *, limit: int = 2) -> list[str]:
         """Return up to ``limit`` trace ids that start or end with ``fragment`` (a shortened id)."""
-        escaped = _escape(fragment)
+        escaped = _schema.escape(fragment)
         rows = self._query(
             "SELECT DISTINCT trace_id FROM promptrail_logs WHERE trace_id LIKE %s "
             "OR trace_id LIKE %s LIMIT %s",
@@ -494,7 +387,7 @@ class PostgresStore:
         self, *, path: str | None = None, since: str | None = None
     ) -> list[LogSummary]:
         """Return the indexed columns of the logs matching ``path`` and ``since`` (for stats)."""
-        where, params = _filters(path=path, since=since)
+        where, params = _schema.filters(path=path, since=since)
         sql = (
             "SELECT path, kind, latency, error, prompt_tokens, output_tokens, cost "
             f"FROM promptrail_logs{where}"
@@ -551,42 +444,3 @@ def _prune(conn: psycopg.Connection[Any], older_than: str) -> int:
         (older_than, older_than),
     )
     return cur.rowcount
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _filters(
-    *,
-    path: str | None = None,
-    trace_id: str | None = None,
-    errors_only: bool = False,
-    since: str | None = None,
-    session_id: str | None = None,
-    user: str | None = None,
-    tags: Sequence[str] = (),
-) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if path:
-        clauses.append("(path = %s OR path LIKE %s)")
-        params += [path, _escape(path.rstrip("/")) + "/%"]
-    if trace_id:
-        clauses.append("trace_id = %s")
-        params.append(trace_id)
-    if errors_only:
-        clauses.append("error IS NOT NULL")
-    if since:
-        clauses.append("start_time >= %s")
-        params.append(since)
-    if session_id:
-        clauses.append("session_id = %s")
-        params.append(session_id)
-    if user:
-        clauses.append("user_id = %s")
-        params.append(user)
-    if tags:
-        clauses.append("tags @> %s::text[]")
-        params.append(list(dict.fromkeys(tags)))
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

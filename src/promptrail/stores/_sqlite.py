@@ -4,7 +4,7 @@ One table, ``logs``: the record's JSON body plus indexed columns (``trace_id``,
 ``trace_parent_id``, ``path``, ``start_time``, ``session_id``, ``user_id``) for the queries the
 CLI and the receiver make; a log's tags are rows of ``log_tags`` (indexed by tag). The schema is
 versioned (``promptrail_meta``): opening an older file applies the missing migrations in one
-transaction, so existing databases upgrade in place.
+transaction, so existing databases upgrade in place (the schema: ``_sqlite_schema``).
 WAL mode and a busy timeout let several processes write one file; inserts are idempotent on
 ``log_id`` (a retried batch does not duplicate); each batch is one transaction, so a crash mid-batch
 leaves none of it half-written. A child may be stored before its parent.
@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from promptrail._record.encode import dump_json
 from promptrail._record.models import LogRecord
 from promptrail._runtime.locks import hold_across_fork
+from promptrail.stores import _sqlite_schema as _schema
 from promptrail.stores._base import (
     PREVIEW_CHARS,
     InsertResult,
@@ -37,6 +37,8 @@ from promptrail.stores._base import (
     total_cost,
 )
 
+SCHEMA_VERSION = _schema.SCHEMA_VERSION
+
 __all__ = [
     "SCHEMA_VERSION",
     "LogSummary",
@@ -47,107 +49,10 @@ __all__ = [
     "total_cost",
 ]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS promptrail_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS logs (
-    log_id TEXT PRIMARY KEY,
-    trace_id TEXT NOT NULL,
-    trace_parent_id TEXT,
-    path TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    start_time TEXT NOT NULL,
-    end_time TEXT,
-    latency REAL,
-    error TEXT,
-    prompt_tokens INTEGER,
-    output_tokens INTEGER,
-    cost REAL,
-    body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS logs_trace_id ON logs (trace_id);
-CREATE INDEX IF NOT EXISTS logs_trace_parent_id ON logs (trace_parent_id);
-CREATE INDEX IF NOT EXISTS logs_path ON logs (path);
-CREATE INDEX IF NOT EXISTS logs_start_time ON logs (start_time);
-"""
-"""Version 1: a new file starts here, then takes every migration."""
-
-MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
-    (
-        2,
-        (
-            "ALTER TABLE logs ADD COLUMN session_id TEXT",
-            "ALTER TABLE logs ADD COLUMN user_id TEXT",
-            "CREATE TABLE IF NOT EXISTS log_tags (tag TEXT NOT NULL, log_id TEXT NOT NULL, "
-            "PRIMARY KEY (tag, log_id)) WITHOUT ROWID",
-            "CREATE INDEX IF NOT EXISTS log_tags_log_id ON log_tags (log_id)",
-            # Logs stored before: their session, user and tags are in the body.
-            "UPDATE logs SET session_id = json_extract(body, '$.session_id'), "
-            "user_id = json_extract(body, '$.user') "
-            "WHERE json_valid(body) AND (json_type(body, '$.session_id') = 'text' "
-            "OR json_type(body, '$.user') = 'text')",
-            "INSERT OR IGNORE INTO log_tags (tag, log_id) SELECT t.value, logs.log_id "
-            "FROM logs, json_each(logs.body, '$.tags') AS t WHERE json_valid(logs.body) "
-            "AND json_type(logs.body, '$.tags') = 'array' AND t.type = 'text'",
-            "CREATE INDEX IF NOT EXISTS logs_session_id ON logs (session_id, start_time)",
-            "CREATE INDEX IF NOT EXISTS logs_user_id ON logs (user_id, start_time)",
-        ),
-    ),
-)
-"""(version, statements) in order; a file is at the highest version applied."""
-
-SCHEMA_VERSION = MIGRATIONS[-1][0]
-
-_INSERT = """
-INSERT OR IGNORE INTO logs (
-    log_id, trace_id, trace_parent_id, path, kind, start_time, end_time, latency, error,
-    prompt_tokens, output_tokens, cost, session_id, user_id, body
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
-
-
-_UPDATE = """
-UPDATE logs SET trace_id = ?, trace_parent_id = ?, path = ?, kind = ?, start_time = ?,
-    end_time = ?, latency = ?, error = ?, prompt_tokens = ?, output_tokens = ?, cost = ?,
-    session_id = ?, user_id = ?, body = ?
-WHERE log_id = ?
-"""
-
-_INSERT_TAG = "INSERT OR IGNORE INTO log_tags (tag, log_id) VALUES (?, ?)"
-
-# The traces whose every log started before a time (two parameters: the time twice).
-_PRUNED_TRACES = (
-    "SELECT trace_id FROM logs WHERE start_time < ? AND trace_id NOT IN "
-    "(SELECT trace_id FROM logs WHERE start_time >= ?)"
-)
-
 
 def default_db_path() -> str:
     """Return the embedded store's file: ``$PROMPTRAIL_DB``, else ``./promptrail.db``."""
     return os.environ.get("PROMPTRAIL_DB") or "promptrail.db"
-
-
-def _row(record: LogRecord) -> tuple[Any, ...]:
-    return (
-        record.log_id,
-        record.trace_id,
-        record.trace_parent_id,
-        record.path,
-        record.kind,
-        record.start_time.isoformat(),
-        None if record.end_time is None else record.end_time.isoformat(),
-        record.provider_latency,
-        record.error,
-        record.prompt_tokens,
-        record.output_tokens,
-        total_cost(record),
-        record.session_id,
-        record.user,
-        dump_json(record).decode(),
-    )
-
-
-def _tag_rows(record: LogRecord) -> list[tuple[str, str]]:
-    return [(tag, record.log_id) for tag in dict.fromkeys(record.tags or ())]
 
 
 class SqliteStore:
@@ -199,7 +104,7 @@ class SqliteStore:
             if self._create:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
-                conn.executescript(_SCHEMA)
+                conn.executescript(_schema.SCHEMA_V1)
                 conn.execute(
                     "INSERT OR IGNORE INTO promptrail_meta (key, value) VALUES ('schema', '1')"
                 )
@@ -207,14 +112,14 @@ class SqliteStore:
             if row is None:  # pragma: no cover - a table without the row
                 problem = "no schema row"
                 raise sqlite3.DatabaseError(problem)
-            if int(row[0]) < SCHEMA_VERSION:
+            if int(row[0]) < _schema.SCHEMA_VERSION:
                 try:
-                    _upgrade(conn)
+                    _schema.upgrade(conn)
                 except sqlite3.OperationalError as exc:
                     conn.close()
                     msg = (
                         f"{self._path}: schema version {row[0]} could not be upgraded to "
-                        f"{SCHEMA_VERSION} ({exc})"
+                        f"{_schema.SCHEMA_VERSION} ({exc})"
                     )
                     if "readonly" in str(exc):  # a reader on a file it may not write
                         msg += (
@@ -254,15 +159,15 @@ class SqliteStore:
             conn = self._connect()
             if any(r.kind == "evaluator" for r in records):
                 records = _scores_in_their_traces(conn, records)
-            rows = [_row(r) for r in records]
+            rows = [_schema.row(r) for r in records]
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     for record, row in zip(records, rows, strict=True):
                         # rowcount is 0 when INSERT OR IGNORE skipped the row.
-                        new = conn.execute(_INSERT, row).rowcount == 1
+                        new = conn.execute(_schema.INSERT, row).rowcount == 1
                         if new and record.tags:
-                            conn.executemany(_INSERT_TAG, _tag_rows(record))
+                            conn.executemany(_schema.INSERT_TAG, _schema.tag_rows(record))
                         results.append(InsertResult(row[0], "created" if new else "duplicate"))
                     conn.execute("COMMIT")
                 except BaseException:
@@ -282,15 +187,15 @@ class SqliteStore:
 
     def update(self, record: LogRecord) -> bool:
         """Replace the stored log with ``record``'s id; False when there is none."""
-        row = _row(record)
+        row = _schema.row(record)
         with self._lock:
             conn = self._connect()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                found = conn.execute(_UPDATE, (*row[1:], row[0])).rowcount == 1
+                found = conn.execute(_schema.UPDATE, (*row[1:], row[0])).rowcount == 1
                 if found:
                     conn.execute("DELETE FROM log_tags WHERE log_id = ?", (record.log_id,))
-                    conn.executemany(_INSERT_TAG, _tag_rows(record))
+                    conn.executemany(_schema.INSERT_TAG, _schema.tag_rows(record))
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -309,11 +214,11 @@ class SqliteStore:
             try:
                 conn.execute(
                     "DELETE FROM log_tags WHERE log_id IN (SELECT log_id FROM logs WHERE "
-                    f"trace_id IN ({_PRUNED_TRACES}))",
+                    f"trace_id IN ({_schema.PRUNED_TRACES}))",
                     (older_than, older_than),
                 )
                 cur = conn.execute(
-                    f"DELETE FROM logs WHERE trace_id IN ({_PRUNED_TRACES})",
+                    f"DELETE FROM logs WHERE trace_id IN ({_schema.PRUNED_TRACES})",
                     (older_than, older_than),
                 )
                 conn.execute("COMMIT")
@@ -343,7 +248,7 @@ class SqliteStore:
 
         ``session_id``, ``user`` and each of ``tags`` (all of them) narrow the list further.
         """
-        where, params = _filters(
+        where, params = _schema.filters(
             path=path,
             trace_id=trace_id,
             errors_only=errors_only,
@@ -393,7 +298,7 @@ class SqliteStore:
         tag of ``tags``). ``before`` (an ISO time: the start of the previous page's last trace)
         lists the traces that started earlier.
         """
-        where, params = _filters(
+        where, params = _schema.filters(
             path=path,
             errors_only=errors_only,
             since=since,
@@ -526,7 +431,7 @@ class SqliteStore:
         self, *, path: str | None = None, since: str | None = None
     ) -> list[LogSummary]:
         """Return the indexed columns of the logs matching ``path`` and ``since`` (for stats)."""
-        where, params = _filters(path=path, since=since)
+        where, params = _schema.filters(path=path, since=since)
         sql = (
             "SELECT path, kind, latency, error, prompt_tokens, output_tokens, cost "
             f"FROM logs{where}"
@@ -584,59 +489,3 @@ def _scores_in_their_traces(
                 record = record.model_copy(update={"trace_id": trace_id})
         out.append(record)
     return out
-
-
-def _upgrade(conn: sqlite3.Connection) -> None:
-    """Apply the migrations the file lacks, in one transaction (another process may race)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        row = conn.execute("SELECT value FROM promptrail_meta WHERE key = 'schema'").fetchone()
-        current = int(row[0]) if row else 1
-        for version, statements in MIGRATIONS:
-            if version > current:
-                for statement in statements:
-                    conn.execute(statement)
-                conn.execute(
-                    "UPDATE promptrail_meta SET value = ? WHERE key = 'schema'", (str(version),)
-                )
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-
-
-def _filters(
-    *,
-    path: str | None = None,
-    trace_id: str | None = None,
-    errors_only: bool = False,
-    since: str | None = None,
-    session_id: str | None = None,
-    user: str | None = None,
-    tags: Sequence[str] = (),
-) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if path:
-        clauses.append("(path = ? OR path LIKE ? ESCAPE '\\')")
-        escaped = path.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        params += [path, escaped + "/%"]
-    if trace_id:
-        clauses.append("trace_id = ?")
-        params.append(trace_id)
-    if errors_only:
-        clauses.append("error IS NOT NULL")
-    if since:
-        clauses.append("start_time >= ?")
-        params.append(since)
-    if session_id:
-        clauses.append("session_id = ?")
-        params.append(session_id)
-    if user:
-        clauses.append("user_id = ?")
-        params.append(user)
-    for tag in dict.fromkeys(tags):
-        clauses.append("log_id IN (SELECT log_id FROM log_tags WHERE tag = ?)")
-        params.append(tag)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
