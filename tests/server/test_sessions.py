@@ -155,7 +155,7 @@ class TestApi:
         assert client.get("/ui/api/sessions/nope").status_code == 404
 
     def test_read_api_filters_logs(self, db: Path) -> None:
-        """GET /v5/logs takes session_id, user and tag (repeatable)."""
+        """GET /v5/logs takes session_id, user and tag (repeatable); its total counts matches."""
         with ServerThread(create_app(db_path=db, api_keys=[KEY])) as server:
 
             def ids(params: list[tuple[str, str]]) -> list[str]:
@@ -169,6 +169,12 @@ class TestApi:
             assert ids([("user", "bob")]) == ["turn-1"]
             assert ids([("tag", "web"), ("tag", "beta")]) == ["turn-2"]
             assert ids([("tag", "nope")]) == []
+            paged = httpx2.get(
+                server.url + "/v5/logs",
+                params=[("user", "ann"), ("size", "1")],
+                headers={"X-API-KEY": KEY},
+            ).json()
+            assert (len(paged["records"]), paged["total"]) == (1, 2)  # the total is filtered too
 
 
 @pytest.fixture(name="page")
