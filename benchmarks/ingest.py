@@ -12,7 +12,8 @@ Three measurements, on whatever machine runs it (clients and servers share it):
   from 1 or 2 processes (one per replica), each with its own store object.
 * **Reads at scale**: ``--logs N`` (default 1,000,000) logs in 50-log traces bulk-loaded (SQLite
   ``executemany``, PostgreSQL ``COPY``), then the trace list's first page (50 traces with their
-  summaries, as the viewer asks) and one 50-log trace tree, median of 20 reads.
+  summaries, as the viewer asks), one 50-log trace tree, one session's page (traces are in
+  sessions of 10) and a rare tag's page (1 trace in 1,000 carries it), median of 20 reads.
 
 PostgreSQL comes from ``--postgres URL`` (or ``PROMPTRAIL_TEST_POSTGRES_URL``); its promptrail
 tables are dropped and recreated. Usage::
@@ -209,8 +210,21 @@ def through_serve(target: str, replicas: int, seconds: float, *, batch: bool) ->
 _BODY = (
     '{{"log_id":"{log_id}","path":"{path}","kind":"{kind}","trace_id":"{trace_id}",'
     '"trace_parent_id":{parent},"start_time":"{start}","end_time":"{end}",'
-    '"created_at":"{start}","output":"ok","prompt_tokens":120,"output_tokens":20}}'
+    '"created_at":"{start}","output":"ok","prompt_tokens":120,"output_tokens":20,'
+    '"session_id":"{session}","user":"{user}"{tags}}}'
 )
+_COLUMNS = (
+    "log_id, trace_id, trace_parent_id, path, kind, start_time, end_time, latency, error, "
+    "prompt_tokens, output_tokens, cost, session_id, user_id, body"
+)
+
+
+def _session(trace: int) -> str:
+    return f"s{trace // 500:07d}"  # 10 traces of 50 logs each
+
+
+def _rare(trace: int) -> bool:
+    return trace % 50_000 == 0  # 1 trace in 1,000
 
 
 def bulk_rows(n: int) -> Any:
@@ -222,6 +236,7 @@ def bulk_rows(n: int) -> Any:
         start = (BASE + datetime.timedelta(milliseconds=i)).isoformat()
         end = (BASE + datetime.timedelta(milliseconds=i + 5)).isoformat()
         path, kind = ("bench/answer", "flow") if root else ("bench/llm", "prompt")
+        session, user = _session(trace), f"u{trace // 5000:06d}"
         body = _BODY.format(
             log_id=log_id,
             path=path,
@@ -230,8 +245,12 @@ def bulk_rows(n: int) -> Any:
             parent="null" if parent is None else f'"{parent}"',
             start=start,
             end=end,
+            session=session,
+            user=user,
+            tags=',"tags":["rare"]' if _rare(trace) else "",
         )
-        yield (log_id, trace_id, parent, path, kind, start, end, 0.005, None, 120, 20, None, body)
+        row = (log_id, trace_id, parent, path, kind, start, end, 0.005, None, 120, 20, None)
+        yield (*row, session, user, body), ["rare"] if _rare(trace) else None
 
 
 def bulk_load(kind: str, target: str, n: int) -> None:
@@ -239,28 +258,44 @@ def bulk_load(kind: str, target: str, n: int) -> None:
         import psycopg
 
         with psycopg.connect(target) as conn, conn.cursor() as cur:
-            cols = (
-                "log_id, trace_id, trace_parent_id, path, kind, start_time, end_time, latency, "
-                "error, prompt_tokens, output_tokens, cost, body"
-            )
-            with cur.copy(f"COPY promptrail_logs ({cols}) FROM STDIN") as copy:
-                for row in bulk_rows(n):
-                    copy.write_row(row)
+            with cur.copy(f"COPY promptrail_logs ({_COLUMNS}, tags) FROM STDIN") as copy:
+                for row, tags in bulk_rows(n):
+                    copy.write_row((*row, tags))
             conn.execute("ANALYZE promptrail_logs")
         return
     import sqlite3
 
     conn = sqlite3.connect(target)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.executemany("INSERT INTO logs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", bulk_rows(n))
+    tagged: list[tuple[str, str]] = []
+
+    def rows() -> Any:
+        for row, tags in bulk_rows(n):
+            tagged.extend((tag, row[0]) for tag in tags or ())
+            yield row
+
+    marks = ",".join("?" * 15)
+    conn.executemany(f"INSERT INTO logs ({_COLUMNS}) VALUES ({marks})", rows())
+    conn.executemany("INSERT INTO log_tags (tag, log_id) VALUES (?, ?)", tagged)
     conn.commit()
     conn.execute("ANALYZE")
     conn.close()
 
 
-def read_latency(target: str, n: int, repeats: int = 20) -> tuple[float, float]:
+def read_latency(target: str, n: int, repeats: int = 20) -> tuple[float, ...]:
     store = open_store(target, create=False)
     trace_id = f"b{(n // 2) - (n // 2) % 50:08d}"
+    session = _session((n // 2) - (n // 2) % 50)
+
+    def session_page() -> None:
+        ids = store.recent_trace_ids(50, session_id=session)
+        assert len(ids) == 10, len(ids)
+        store.trace_summaries(ids)
+
+    def tag_page() -> None:
+        ids = store.recent_trace_ids(50, tags=["rare"])
+        assert ids, "no tagged trace"
+        store.trace_summaries(ids)
 
     def first_page() -> None:
         store.trace_summaries(store.recent_trace_ids(50))
@@ -279,7 +314,7 @@ def read_latency(target: str, n: int, repeats: int = 20) -> tuple[float, float]:
         return statistics.median(times) * 1000
 
     try:
-        return median_ms(first_page), median_ms(tree)
+        return median_ms(first_page), median_ms(tree), median_ms(session_page), median_ms(tag_page)
     finally:
         store.close()
 
@@ -318,15 +353,22 @@ def main() -> None:
                 )
         if args.skip_reads:
             return
-        print("\n| store | logs | load s | trace list first page ms | 50-log trace tree ms |")
-        print("|---|---|---|---|---|")
+        print(
+            "\n| store | logs | load s | trace list first page ms | 50-log trace tree ms "
+            "| one session's page ms | a rare tag's page ms |"
+        )
+        print("|---|---|---|---|---|---|---|")
         for kind in kinds:
             target = fresh_target(kind, args.postgres, tmp, "reads")
             start = time.perf_counter()
             bulk_load(kind, target, args.logs)
             load = time.perf_counter() - start
-            page, tree = read_latency(target, args.logs)
-            print(f"| {kind} | {args.logs:,} | {load:.0f} | {page:.1f} | {tree:.1f} |", flush=True)
+            page, tree, session, tag = read_latency(target, args.logs)
+            print(
+                f"| {kind} | {args.logs:,} | {load:.0f} | {page:.1f} | {tree:.1f} "
+                f"| {session:.1f} | {tag:.1f} |",
+                flush=True,
+            )
         if args.postgres:
             drop_postgres(args.postgres)
 

@@ -7,6 +7,11 @@ middleware and the httpx2 hook do both for the common stacks::
 
     app.add_middleware(PromptrailASGIMiddleware)                  # FastAPI / Starlette
     client = httpx2.AsyncClient(event_hooks=httpx_hooks(asynchronous=True))
+    session = requests_session()                                  # requests
+
+With the OpenTelemetry bridge configured, OTel's global propagator writes and reads the
+``traceparent`` (see :mod:`promptrail.otel`), so promptrail and OTel-instrumented services share
+one trace.
 
 .. versionadded:: 0.2.0
 """
@@ -18,6 +23,8 @@ from promptrail.integrations._middleware import (
     PromptrailASGIMiddleware,
     PromptrailWSGIMiddleware,
     httpx_hooks,
+    requests_adapter,
+    requests_session,
 )
 
 __all__ = [
@@ -27,4 +34,6 @@ __all__ = [
     "extract",
     "httpx_hooks",
     "inject",
+    "requests_adapter",
+    "requests_session",
 ]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import httpx2
+import pytest
 from fastapi import FastAPI
 
 import promptrail
@@ -19,6 +21,8 @@ from promptrail.propagation import (
     extract,
     httpx_hooks,
     inject,
+    requests_adapter,
+    requests_session,
 )
 from promptrail.server import ServerThread, create_app
 from promptrail.testing import capture_logs
@@ -130,3 +134,52 @@ def test_two_services_on_loopback_store_one_tree(tmp_path: Path) -> None:
     assert root.trace_parent_id is None
     assert (child.trace_id, child.trace_parent_id) == (root.log_id, root.log_id)
     assert (child.session_id, child.user) == ("conv-9", "ada")
+
+
+def test_requests_session_injects_and_a_flask_style_wsgi_app_extracts() -> None:
+    """A requests session carries the trace to a WSGI service on loopback; its log nests."""
+    requests = pytest.importorskip("requests")
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        answer("q")
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = make_server("127.0.0.1", 0, PromptrailWSGIMiddleware(app), handler_class=Quiet)
+    server.timeout = 10
+    with capture_logs() as logs:
+        with trace(path="caller", session_id="conv-r"), requests_session() as session:
+            thread = threading.Thread(target=server.handle_request, daemon=True)
+            thread.start()
+            response = session.get(f"http://127.0.0.1:{server.server_port}/", timeout=10)
+            thread.join(10)
+        server.server_close()
+    assert response.text == "ok"
+    assert isinstance(session, requests.Session)
+    caller, called = logs[1], logs[0]  # the called service's log ends first
+    assert caller.path == "caller"
+    assert (called.trace_parent_id, called.session_id) == (caller.log_id, "conv-r")
+
+
+def test_requests_adapter_keeps_its_options_and_injects(monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests_adapter() takes HTTPAdapter's options; each request it sends gets the headers."""
+    requests = pytest.importorskip("requests")
+    adapter = requests_adapter(max_retries=3)
+    assert adapter.max_retries.total == 3
+    sent: list[Any] = []
+
+    def fake_send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(request)
+        return requests.Response()
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", fake_send)
+    with capture_logs(), trace(path="t") as t:
+        session = requests.Session()
+        session.mount("http://", adapter)
+        session.get("http://127.0.0.1:9/x")
+    assert f"promptrail.parent={t.log_id}" in sent[0].headers["baggage"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from promptrail._record import serialize as _serialize
@@ -85,6 +86,8 @@ class ActiveLog:
 
     error: str | BaseException | None = None
     """The error's description, or the exception itself until the record is built."""
+    error_tb: TracebackType | None = None
+    """The exception's traceback as it was when the log ended (formatted in the worker)."""
     fields: dict[str, Any] | None = None
     items: list[Any] | None = None
     held: Any = None

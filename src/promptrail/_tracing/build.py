@@ -22,6 +22,8 @@ from promptrail._record.versions import version_id
 from promptrail._runtime import errors as _errors
 from promptrail._tracing import inherited as _inherited
 from promptrail._tracing import reuse as _reuse
+from promptrail._tracing import tool_calls as _tool_calls
+from promptrail._tracing.failures import ERROR_TRACEBACK_KEY, describe, format_traceback
 from promptrail.providers import _registry as _extract
 from promptrail.providers import _request as _request
 from promptrail.providers._accumulate import StreamAccumulator
@@ -41,20 +43,6 @@ __all__ = [
     "build_record",
     "describe",
 ]
-
-
-def describe(exc: BaseException) -> str:
-    """Return ``"{ExceptionType}: {message}"`` for ``exc``, even if its ``__str__`` fails.
-
-    ``__str__`` is user code: whatever it raises (``SystemExit`` and ``KeyboardInterrupt``
-    included) is caught here, never passed on.
-    """
-    name = type(exc).__name__
-    try:
-        text = str(exc)
-    except BaseException:
-        text = f"<unprintable {name}>"
-    return f"{name}: {text}" if text else name
 
 
 def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
@@ -89,9 +77,12 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
         body["end_time"] = datetime.fromtimestamp(start + latency, UTC)
     body["created_at"] = body.get("end_time", body["start_time"])
     error = log.error
+    error_traceback = None
     if error is not None:
         text = describe(error) if isinstance(error, BaseException) else error
         body["error"] = _serialize.to_jsonable(text, limits=limits, redactor=redactor)
+        if isinstance(error, BaseException):
+            error_traceback = format_traceback(error, log.error_tb)
 
     # Remembered sub-models and request details (see _fastrecord): None when every value
     # must take the general path.
@@ -205,6 +196,8 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
     inherited = _inherited.effective(log.attrs, log.root.trace_attrs)
     if inherited is not None:
         _inherit(body, metadata, inherited, clean)
+    if error_traceback is not None:
+        metadata[ERROR_TRACEBACK_KEY] = error_traceback
     if spec.metadata:
         metadata.update(spec.metadata)
     for key, value in fields.items():
@@ -212,6 +205,12 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
             metadata.update(value)
         elif key not in ("inputs", "messages"):
             body[key] = clean(value)
+    if spec.kind == "tool" and _tool_calls.TOOL_CALL_ID_KEY not in metadata:
+        call_id = _tool_calls.passed_in(inputs) or _tool_calls.TOOL_CALLS.answer(
+            log.trace_id, log.log_id, log.start_ns, _tool_name(spec), body.get("inputs")
+        )
+        if call_id is not None:
+            metadata[_tool_calls.TOOL_CALL_ID_KEY] = call_id
     body["metadata"] = clean(metadata) if metadata else {}
     if body.get("output") is not None and not isinstance(body["output"], str):
         body["output"] = _to_json(body["output"])
@@ -221,14 +220,25 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
     # fields moved to metadata.
     try:
         # model_validate() without its Python-level wrapper (same call, same result).
-        return cast("LogRecord", _validate_record(body))
+        record = cast("LogRecord", _validate_record(body))
     except ValidationError:
-        pass
-    if "messages" in body:
-        body["messages"] = _messages(body["messages"])
-    if "output_message" in body:
-        body["output_message"] = _message(body["output_message"])
-    return _validate(body)
+        if "messages" in body:
+            body["messages"] = _messages(body["messages"])
+        if "output_message" in body:
+            body["output_message"] = _message(body["output_message"])
+        record = _validate(body)
+    reply = record.output_message
+    if reply is not None and reply.tool_calls:  # what later tool logs of the trace answer
+        end_ns = log.start_ns + ((log.perf_end or log.perf_start) - log.perf_start)
+        _tool_calls.TOOL_CALLS.offered(record.trace_id, end_ns, reply.tool_calls)
+    return record
+
+
+def _tool_name(spec: CallSpec) -> str:
+    """The name a model calls the tool by: its definition's, else the path's last part."""
+    tool = spec.tool
+    name = tool.get("name") if tool else None
+    return name if isinstance(name, str) else spec.path.rsplit("/", 1)[-1]
 
 
 def _inherit(body: dict[str, Any], metadata: dict[str, Any], inherited: Any, clean: Any) -> None:

@@ -192,6 +192,8 @@ def end_log(st: _State, log: ActiveLog, exc: BaseException | None = None) -> Non
         # Kept as the object: formatting it runs user code (``__str__``), which may raise,
         # exit or block; the worker describes it when it builds the record.
         log.error = exc
+        # Its traceback now: the exception's grows with every frame it leaves afterwards.
+        log.error_tb = exc.__traceback__
         _http_status(log, exc)
     target = log.merge_into
     if target is not None:

@@ -95,6 +95,14 @@ def _show_parser(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="oldest first (default: newest first, as the web page)",
     )
+    parser.add_argument("--session", help="only traces of this session (a session_id)")
+    parser.add_argument("--user", help="only traces of this user")
+    parser.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        help="only traces tagged so (repeat: every tag given)",
+    )
 
 
 def _resolve(store: Store, trace_id: str) -> str | None:
@@ -124,7 +132,13 @@ def _show(args: argparse.Namespace, out: TextIO) -> int:
         trace_ids = [found]
     else:
         trace_ids = store.recent_trace_ids(
-            args.last, path=args.path, errors_only=args.errors, since=args.since
+            args.last,
+            path=args.path,
+            errors_only=args.errors,
+            since=args.since,
+            session_id=args.session,
+            user=args.user,
+            tags=args.tag,
         )
     if not trace_ids:
         if not args.json:

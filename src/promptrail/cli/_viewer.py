@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from promptrail._record.models import ChatMessage, LogRecord
+from promptrail._tracing.failures import ERROR_TRACEBACK_KEY
 from promptrail.stores._sqlite import total_cost
 
 __all__ = [
@@ -259,6 +260,12 @@ def _header(records: Sequence[LogRecord], palette: Palette) -> str:
         parts.append(palette.paint(f"✗ {errors} error{'s' if errors != 1 else ''}", "red", "bold"))
     if root is None:
         parts.append(palette.paint("(root not stored yet)", "yellow"))
+    head = root or first
+    labels = [("session", head.session_id), ("user", head.user)]
+    labels += [("tag", tag) for tag in head.tags or ()]
+    parts.extend(
+        palette.paint(sanitize(f"{name} {value}"), "cyan") for name, value in labels if value
+    )
     return "  ".join(parts)
 
 
@@ -292,6 +299,18 @@ def _json(value: Any) -> list[str]:
     if len(text) <= 100:
         return [text]
     return json.dumps(value, ensure_ascii=False, indent=2, default=str).splitlines()
+
+
+def _output_lines(text: str) -> list[str]:
+    """A tool's dict or list result (stored as JSON text) shown as data; other text as is."""
+    if text.lstrip()[:1] in ("{", "["):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if isinstance(value, (dict, list)):
+            return _json(value)
+    return text.splitlines() or [""]
 
 
 def _field(label: str, body: list[str], palette: Palette, style: str = "dim") -> list[str]:
@@ -350,11 +369,15 @@ def _details(record: LogRecord, palette: Palette) -> list[str]:
         lines.append(palette.paint("reply", "dim"))
         lines += _chat([record.output_message], palette)
     elif record.output is not None:
-        lines += _field("output", record.output.splitlines() or [""], palette)
+        lines += _field("output", _output_lines(record.output), palette)
     if record.finish_reason:
         lines += _field("finish", [record.finish_reason], palette)
-    if record.metadata:
-        lines += _field("metadata", _json(record.metadata), palette)
+    metadata = {k: v for k, v in record.metadata.items() if k != ERROR_TRACEBACK_KEY}
+    if metadata:
+        lines += _field("metadata", _json(metadata), palette)
     if record.error:
         lines += _field("error", record.error.splitlines() or [""], palette, "red")
+    traceback = record.metadata.get(ERROR_TRACEBACK_KEY)
+    if isinstance(traceback, str) and traceback:
+        lines += _field("traceback", traceback.splitlines(), palette, "red")
     return lines

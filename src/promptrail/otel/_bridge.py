@@ -35,15 +35,23 @@ correlated. A recording span carries ``promptrail.log_id``, ``promptrail.trace_i
 endpoint) can rebuild the log from the span alone, whatever batch its parent was exported in.
 Requires ``opentelemetry-api`` (the ``promptrail[otel]`` extra); without an SDK the spans are
 no-ops. promptrail never sets the global tracer provider.
+
+Across services, :func:`promptrail.propagation.inject` and ``extract`` go through OpenTelemetry's
+global propagator (``OTEL_PROPAGATORS``; W3C trace context and baggage by default) while the
+bridge is configured: the ``traceparent`` is the current span's, and in the called service the
+remote span is the parent of the spans started inside the block (unless a server span is
+current already, e.g. from OTel's own ASGI instrumentation). So a service traced by OTel's own
+instrumentation and one traced by promptrail share one trace.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, MutableMapping
 from typing import Literal
 
 from opentelemetry import context as otel_context
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind, StatusCode, TracerProvider
 
 from promptrail._runtime import errors as _errors
@@ -213,6 +221,23 @@ class OtelBridge:
 
     def detach(self, log: ActiveLog, token: object) -> None:
         """Restore the OTel context that was current before :meth:`attach`."""
+        if token is not None:
+            otel_context.detach(token)  # type: ignore[arg-type]
+
+    # -- propagation: OTel's propagators carry the trace across services ---------------------
+
+    def inject_headers(self, headers: MutableMapping[str, str]) -> None:
+        """Write the current OTel context into ``headers`` with the global propagator."""
+        propagate.inject(headers)
+
+    def extract_headers(self, headers: Mapping[str, str]) -> object:
+        """Make the remote context in ``headers`` current (unless a span is current already)."""
+        if trace.get_current_span().get_span_context().is_valid:
+            return None  # the app's own server span (OTel instrumentation) is the better parent
+        return otel_context.attach(propagate.extract(headers))
+
+    def detach_headers(self, token: object) -> None:
+        """Restore the OTel context current before :meth:`extract_headers`."""
         if token is not None:
             otel_context.detach(token)  # type: ignore[arg-type]
 

@@ -30,6 +30,7 @@ from promptrail._runtime.state import STATE, env_flag
 from promptrail._tracing import sampling as _sampling
 from promptrail._tracing.context import Scope
 from promptrail._tracing.lifecycle import UNROUTED, run_deferred
+from promptrail._tracing.tool_calls import TOOL_CALLS
 from promptrail.exceptions import ConfigurationError
 from promptrail.exporters._base import Exporter, ExportResult
 from promptrail.exporters._sqlite import SqliteExporter
@@ -87,6 +88,7 @@ class Stats:
 def _install(processors: tuple[Processor, ...]) -> tuple[Processor, ...]:
     """Make ``processors`` the pipeline; return the ones it replaces."""
     old = STATE.processors or ()
+    TOOL_CALLS.clear()  # ids may start again (deterministic ones in tests)
     STATE.processors = processors
     STATE.starters = tuple(p for p in processors if _overrides_on_start(p))
     STATE.refresh_slow_start()

@@ -199,8 +199,14 @@ def humanloop_router(
         page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
         size: Annotated[int | None, Query(ge=1, le=1000)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        session_id: str | None = None,
+        user: str | None = None,
+        tag: Annotated[list[str] | None, Query()] = None,
     ) -> JSONResponse:
-        """Return logs, newest first, a page at a time (Humanloop's ``logs.list``)."""
+        """Return logs, newest first, a page at a time (Humanloop's ``logs.list``).
+
+        ``session_id``, ``user`` and ``tag`` (repeatable: every tag given) narrow the list.
+        """
         per_page = size or limit
         body = await run_in_threadpool(
             list_page,
@@ -210,6 +216,9 @@ def humanloop_router(
             trace_id=trace_id,
             page=page,
             size=per_page,
+            session_id=session_id,
+            user=user,
+            tags=tuple(tag or ()),
         )
         return JSONResponse(body)
 
@@ -224,6 +233,9 @@ def list_page(
     trace_id: str | None,
     page: int,
     size: int,
+    session_id: str | None = None,
+    user: str | None = None,
+    tags: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """One page of matching logs and the total, as Humanloop's ``PaginatedDataLogResponse``."""
     kind: str | None = None
@@ -233,16 +245,32 @@ def list_page(
             return {"records": [], "page": page, "size": size, "total": 0}
         kind, path = found
     end = page * size
-    matches = store.logs(path=path, trace_id=trace_id, limit=None if kind else end)
+    matches = store.logs(
+        path=path,
+        trace_id=trace_id,
+        limit=None if kind else end,
+        session_id=session_id,
+        user=user,
+        tags=tags,
+    )
     if kind is not None:  # one file: its exact path and kind, not the folder below it
         matches = [r for r in matches if r.kind == kind and r.path == path]
         total = len(matches)
     elif len(matches) < end:
         total = len(matches)
-    elif trace_id is None:
+    elif trace_id is None and not (session_id or user or tags):
         total = len(store.log_summaries(path=path))
     else:
-        total = len(store.logs(path=path, trace_id=trace_id, limit=None))
+        total = len(
+            store.logs(
+                path=path,
+                trace_id=trace_id,
+                limit=None,
+                session_id=session_id,
+                user=user,
+                tags=tags,
+            )
+        )
     records = matches[end - size : end]
     counts = file_counts(store, records)
     return {

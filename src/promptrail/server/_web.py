@@ -71,7 +71,9 @@ def web_routes(store: Store) -> list[BaseRoute]:
 
     Returns:
         Starlette routes: ``/``, ``/ui/static/{name}``, ``/ui/api/cursor``,
-        ``/ui/api/traces`` and ``/ui/api/traces/{trace_id}``.
+        ``/ui/api/traces`` (filters: ``path``, ``errors``, ``since``, ``session_id``, ``user``,
+        ``tag``), ``/ui/api/traces/{trace_id}`` and ``/ui/api/sessions/{session_id}`` (a
+        session's traces, oldest first: one conversation).
 
     .. versionadded:: 0.1.0
     """
@@ -104,8 +106,22 @@ def web_routes(store: Store) -> list[BaseRoute]:
             path=query.get("path") or None,
             errors_only=query.get("errors") in ("1", "true", "on"),
             since=since,
+            session_id=query.get("session_id") or None,
+            user=query.get("user") or None,
+            tags=[tag for tag in query.getlist("tag") if tag],
         )
         body = {"cursor": position, "traces": [_summary(s) for s in store.trace_summaries(ids)]}
+        return JSONResponse(body, headers=_API_HEADERS)
+
+    def session(request: Request) -> Response:
+        # One conversation: the session's traces, oldest first (its turns in order).
+        session_id = request.path_params["session_id"]
+        position = store.cursor()
+        ids = store.recent_trace_ids(_MAX_LIMIT, session_id=session_id)
+        if not ids:
+            return _error(404, f"no session {session_id}")
+        summaries = [_summary(s) for s in reversed(store.trace_summaries(ids))]
+        body = {"cursor": position, "session_id": session_id, "traces": summaries}
         return JSONResponse(body, headers=_API_HEADERS)
 
     def trace(request: Request) -> Response:
@@ -127,6 +143,7 @@ def web_routes(store: Store) -> list[BaseRoute]:
         Route("/ui/api/cursor", cursor, methods=["GET"]),
         Route("/ui/api/traces", traces, methods=["GET"]),
         Route("/ui/api/traces/{trace_id:path}", trace, methods=["GET"]),
+        Route("/ui/api/sessions/{session_id:path}", session, methods=["GET"]),
     ]
 
 

@@ -10,6 +10,7 @@ database cannot be reached or stays locked, which the receiver answers with 503 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Literal, NamedTuple, Protocol
 
@@ -23,6 +24,9 @@ __all__ = [
     "Store",
     "StoreUnavailableError",
     "TraceSummary",
+    "input_preview",
+    "reply_preview",
+    "score_summary",
     "total_cost",
 ]
 
@@ -55,6 +59,76 @@ class TraceSummary(NamedTuple):
     output_tokens: int | None
     cost: float | None
     complete: bool
+    session_id: str | None = None
+    """The head's session (``.. versionadded:: 0.2.0`` for this and the next two)."""
+    user: str | None = None
+    preview: str | None = None
+    """The start of the head's input: its last user message's text, else its inputs as JSON."""
+    reply: str | None = None
+    """The start of the head's output: its reply's text, else its ``output``."""
+    scores: tuple[dict[str, object], ...] = ()
+    """The trace's feedback, oldest first: ``name``, ``value``, ``source``, ``comment`` and
+    ``log_id`` (the judged log) of each score."""
+
+
+PREVIEW_CHARS = 200
+"""Characters of input a trace list shows."""
+
+
+def input_preview(message: object, inputs: str | None) -> str | None:
+    """Return a trace's one-line input preview from its last user message or its inputs.
+
+    ``message`` is that message's content as stored (text, or a list of content parts);
+    ``inputs`` the inputs as JSON text (``{}`` counts as none; one text argument is shown as its
+    text).
+    """
+    text: str | None = None
+    if isinstance(message, str):
+        text = message
+    elif isinstance(message, list):
+        parts = [p.get("text") for p in message if isinstance(p, dict)]
+        text = " ".join(p for p in parts if isinstance(p, str)) or None
+    if not text and inputs and inputs not in ("{}", "null"):
+        text = _sole_text(inputs) or inputs
+    if not text:
+        return None
+    return _one_line(text)
+
+
+def reply_preview(message: object, output: str | None) -> str | None:
+    """Return a trace's one-line output preview from its reply's content or its ``output``."""
+    return input_preview(message, output)
+
+
+def score_summary(
+    name: str, value: object, source: object, comment: object, log_id: object
+) -> dict[str, object]:
+    """One score of a trace summary (see :attr:`TraceSummary.scores`)."""
+    return {
+        "name": name,
+        "value": value,
+        "source": source if isinstance(source, str) else None,
+        "comment": comment if isinstance(comment, str) else None,
+        "log_id": log_id if isinstance(log_id, str) else None,
+    }
+
+
+def _sole_text(inputs: str) -> str | None:
+    """The text of inputs that are one text argument (``{"question": "..."}``), else None."""
+    try:
+        value = json.loads(inputs)
+    except ValueError:  # cut short, or not JSON
+        return None
+    if isinstance(value, dict) and len(value) == 1:
+        (only,) = value.values()
+        if isinstance(only, str) and only:
+            return only
+    return None
+
+
+def _one_line(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1] + "…"
 
 
 class LogSummary(NamedTuple):
@@ -137,8 +211,14 @@ class Store(Protocol):
         errors_only: bool = False,
         since: str | None = None,
         limit: int | None = 100,
+        session_id: str | None = None,
+        user: str | None = None,
+        tags: Sequence[str] = (),
     ) -> list[LogRecord]:
-        """Return logs, newest first, filtered by path (prefix ``folder/``), trace or errors."""
+        """Return logs, newest first, filtered by path (prefix ``folder/``), trace or errors.
+
+        ``session_id``, ``user`` and each of ``tags`` (all of them) narrow the list further.
+        """
         ...
 
     def trace(self, trace_id: str) -> list[LogRecord]:
@@ -153,10 +233,14 @@ class Store(Protocol):
         errors_only: bool = False,
         since: str | None = None,
         before: str | None = None,
+        session_id: str | None = None,
+        user: str | None = None,
+        tags: Sequence[str] = (),
     ) -> list[str]:
         """Return the ids of the ``last`` most recently started traces, newest first.
 
-        ``before`` (an ISO start time, the last one of the previous page) pages backwards.
+        A trace is listed when one of its logs matches every filter given. ``before`` (an ISO
+        start time, the last one of the previous page) pages backwards.
         """
         ...
 

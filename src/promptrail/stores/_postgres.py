@@ -1,9 +1,10 @@
 """``PostgresStore``: the logs in a PostgreSQL database that several receivers share.
 
 The table ``promptrail_logs`` holds the body as JSONB beside the columns the viewer filters on,
-the same ones as SQLite's. ``seq`` (an identity column) numbers inserts for the live page: inserts
-take a transaction-level advisory lock, so ``seq`` order is commit order and a follower reading
-``seq > cursor`` never skips a row committed late. Text columns use the "C" collation, so ISO times
+the same ones as SQLite's (a log's tags are a ``text[]`` column with a GIN index). ``seq`` (an
+identity column) numbers inserts for the live page: inserts take a transaction-level advisory
+lock, so ``seq`` order is commit order and a follower reading ``seq > cursor`` never skips a row
+committed late. Text columns use the "C" collation, so ISO times
 and paths compare byte by byte as in SQLite. Migrations are versioned (``promptrail_schema``) and
 applied at start under an advisory lock, so replicas starting together do not race.
 
@@ -15,7 +16,6 @@ imported only when a ``postgresql://`` URL is used. A database that is down or r
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -24,106 +24,30 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import psycopg_pool
 
-from promptrail._record.encode import dump_json
 from promptrail._record.models import LogRecord
+from promptrail.stores import _postgres_schema as _schema
 from promptrail.stores._base import (
+    PREVIEW_CHARS,
     InsertResult,
     LogSummary,
     NotAStoreError,
     StoreUnavailableError,
     TraceSummary,
+    input_preview,
     recent_traces,
-    total_cost,
+    reply_preview,
+    score_summary,
 )
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgresStore"]
 
-MIGRATIONS: tuple[tuple[int, str], ...] = (
-    (
-        1,
-        """
-        CREATE TABLE promptrail_logs (
-            seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
-            log_id text PRIMARY KEY,
-            trace_id text COLLATE "C" NOT NULL,
-            trace_parent_id text COLLATE "C",
-            path text COLLATE "C" NOT NULL,
-            kind text NOT NULL,
-            start_time text COLLATE "C" NOT NULL,
-            end_time text COLLATE "C",
-            latency double precision,
-            error text,
-            prompt_tokens bigint,
-            output_tokens bigint,
-            cost double precision,
-            body jsonb NOT NULL
-        );
-        CREATE INDEX promptrail_logs_trace_id ON promptrail_logs (trace_id, start_time);
-        CREATE INDEX promptrail_logs_parent_id ON promptrail_logs (trace_parent_id);
-        CREATE INDEX promptrail_logs_path ON promptrail_logs (path text_pattern_ops);
-        CREATE INDEX promptrail_logs_start_time ON promptrail_logs (start_time);
-        CREATE INDEX promptrail_logs_roots ON promptrail_logs (start_time DESC)
-            WHERE log_id = trace_id;
-        """,
-    ),
-)
-"""(version, SQL) in order; a database is at the highest version applied."""
-
-SCHEMA_VERSION = MIGRATIONS[-1][0]
+SCHEMA_VERSION = _schema.SCHEMA_VERSION
+MIGRATIONS = _schema.MIGRATIONS
 
 _MIGRATION_LOCK = 0x70726D31  # advisory lock keys: arbitrary, fixed, promptrail's own
 _INSERT_LOCK = 0x70726D32
 PRUNE_LOCK = 0x70726D33
 """The advisory lock a periodic prune holds, so one replica at a time prunes."""
-
-_COLUMNS = (
-    "log_id, trace_id, trace_parent_id, path, kind, start_time, end_time, latency, error, "
-    "prompt_tokens, output_tokens, cost, body"
-)
-_INSERT = f"""
-INSERT INTO promptrail_logs ({_COLUMNS})
-SELECT * FROM unnest(
-    %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
-    %b::float8[], %b::text[], %b::int8[], %b::int8[], %b::float8[], %b::text[]::jsonb[]
-)
-ON CONFLICT (log_id) DO NOTHING
-RETURNING log_id
-"""
-_UPDATE = """
-UPDATE promptrail_logs SET trace_id = %s, trace_parent_id = %s, path = %s, kind = %s,
-    start_time = %s, end_time = %s, latency = %s, error = %s, prompt_tokens = %s,
-    output_tokens = %s, cost = %s, body = %s::jsonb
-WHERE log_id = %s
-"""
-# JSONB refuses the NUL character: an escaped one (not an escaped backslash before "u0000")
-# becomes U+FFFD, and NULs leave the text columns.
-_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
-
-
-def _text(value: str | None) -> str | None:
-    return None if value is None else value.replace("\x00", "\ufffd")
-
-
-def _row(record: LogRecord) -> tuple[Any, ...]:
-    return (
-        _text(record.log_id),
-        _text(record.trace_id),
-        _text(record.trace_parent_id),
-        _text(record.path),
-        record.kind,
-        record.start_time.isoformat(),
-        None if record.end_time is None else record.end_time.isoformat(),
-        record.provider_latency,
-        _text(record.error),
-        record.prompt_tokens,
-        record.output_tokens,
-        total_cost(record),
-        _jsonb_text(dump_json(record).decode()),
-    )
-
-
-def _jsonb_text(body: str) -> str:
-    return _JSON_NUL.sub(r"\1\\ufffd", body) if "\\u0000" in body else body
 
 
 def redact_url(url: str) -> str:
@@ -142,8 +66,9 @@ class PostgresStore:
 
     Args:
         url: A libpq connection URL.
-        create: Apply pending migrations at start; when False, a database without promptrail's
-            schema raises :class:`NotAStoreError` (readers use this).
+        create: Create the schema at start; when False, a database without promptrail's
+            schema raises :class:`NotAStoreError` (readers use this). Either way, a database an
+            older promptrail made is migrated to the current schema.
         max_connections: The pool's size.
         timeout: Seconds to wait for a connection before :class:`StoreUnavailableError`.
 
@@ -161,9 +86,13 @@ class PostgresStore:
         try:
             if create:
                 self.upgrade()
-            elif self.schema_version() == 0:
-                msg = f"{self.location}: no promptrail schema (run: promptrail db upgrade)"
-                raise NotAStoreError(msg)
+            else:
+                version = self.schema_version()
+                if version == 0:
+                    msg = f"{self.location}: no promptrail schema (run: promptrail db upgrade)"
+                    raise NotAStoreError(msg)
+                if version < SCHEMA_VERSION:  # an older promptrail's database: bring it up
+                    self.upgrade()
         except BaseException:
             self._pool.close()
             raise
@@ -249,11 +178,11 @@ class PostgresStore:
         """
         if not records:
             return []
-        rows = [_row(r) for r in records]
+        rows = [_schema.row(r) for r in records]
         columns = [list(col) for col in zip(*rows, strict=True)]
         with self._conn() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_INSERT_LOCK,))
-            created = {row[0] for row in conn.execute(_INSERT, columns).fetchall()}
+            created = {row[0] for row in conn.execute(_schema.INSERT, columns).fetchall()}
         results: list[InsertResult] = []
         for record in records:
             new = record.log_id in created
@@ -267,9 +196,10 @@ class PostgresStore:
 
     def update(self, record: LogRecord) -> bool:
         """Replace the stored log with ``record``'s id; False when there is none."""
-        row = _row(record)
+        row = _schema.row(record)
+        tags = None if record.tags is None else [_schema.text(tag) for tag in record.tags]
         with self._conn() as conn:
-            return conn.execute(_UPDATE, (*row[1:], row[0])).rowcount == 1
+            return conn.execute(_schema.UPDATE, (*row[1:], tags, row[0])).rowcount == 1
 
     def get(self, log_id: str) -> LogRecord | None:
         """Return the log with this id, or None."""
@@ -284,9 +214,23 @@ class PostgresStore:
         errors_only: bool = False,
         since: str | None = None,
         limit: int | None = 100,
+        session_id: str | None = None,
+        user: str | None = None,
+        tags: Sequence[str] = (),
     ) -> list[LogRecord]:
-        """Return logs, newest first, filtered by path (prefix ``folder/``), trace or errors."""
-        where, params = _filters(path=path, trace_id=trace_id, errors_only=errors_only, since=since)
+        """Return logs, newest first, filtered by path (prefix ``folder/``), trace or errors.
+
+        ``session_id``, ``user`` and each of ``tags`` (all of them) narrow the list further.
+        """
+        where, params = _schema.filters(
+            path=path,
+            trace_id=trace_id,
+            errors_only=errors_only,
+            since=since,
+            session_id=session_id,
+            user=user,
+            tags=tags,
+        )
         sql = f"SELECT body::text FROM promptrail_logs{where} ORDER BY start_time DESC, log_id DESC"
         if limit is not None:
             sql += " LIMIT %s"
@@ -310,9 +254,22 @@ class PostgresStore:
         errors_only: bool = False,
         since: str | None = None,
         before: str | None = None,
+        session_id: str | None = None,
+        user: str | None = None,
+        tags: Sequence[str] = (),
     ) -> list[str]:
-        """Return the ids of the ``last`` most recently started traces, newest first."""
-        where, params = _filters(path=path, errors_only=errors_only, since=since)
+        """Return the ids of the ``last`` most recently started traces, newest first.
+
+        A trace is listed when one of its logs matches every filter given.
+        """
+        where, params = _schema.filters(
+            path=path,
+            errors_only=errors_only,
+            since=since,
+            session_id=session_id,
+            user=user,
+            tags=tags,
+        )
         extra = " AND " if where else " WHERE "
 
         def scan(after: tuple[str, str] | None, n: int) -> list[tuple[str, str, str]]:
@@ -349,7 +306,14 @@ class PostgresStore:
         }
         # The root's log_id is the trace_id (found by primary key); until it is stored, the
         # earliest log stands in.
-        columns = "trace_id, log_id, path, kind, latency, error"
+        columns = (
+            "trace_id, log_id, path, kind, latency, error, session_id, user_id, "
+            "(SELECT m->'content' FROM jsonb_array_elements(CASE WHEN jsonb_typeof("
+            "body->'messages') = 'array' THEN body->'messages' END) WITH ORDINALITY AS e(m, i) "
+            "WHERE m->>'role' = 'user' ORDER BY i DESC LIMIT 1), "
+            f"left((body->'inputs')::text, {4 * PREVIEW_CHARS}), "
+            f"body->'output_message'->'content', left(body->>'output', {4 * PREVIEW_CHARS})"
+        )
         heads = {
             row[0]: row
             for row in self._query(
@@ -366,12 +330,24 @@ class PostgresStore:
                 (missing,),
             ):
                 heads[row[0]] = row
+        scores: dict[str, list[dict[str, object]]] = {}
+        for trace_id, name, value, source, comment, judged in self._query(
+            "SELECT trace_id, path, body->'judgment', body->>'source', "
+            "body->'metadata'->>'comment', COALESCE(body->>'parent_id', trace_parent_id) "
+            "FROM promptrail_logs WHERE kind = 'evaluator' AND trace_id = ANY(%s) "
+            "ORDER BY start_time, log_id",
+            ([t for t in ids if t in totals],),
+        ):
+            scores.setdefault(trace_id, []).append(
+                score_summary(name, value, source, comment, judged)
+            )
         summaries = []
         for trace_id in trace_ids:
             if trace_id not in totals:
                 continue
             start, end, logs, errors, prompt_tokens, output_tokens, cost = totals[trace_id]
-            _, log_id, path, kind, latency, error = heads[trace_id]
+            _, log_id, path, kind, latency, error, session, user = heads[trace_id][:8]
+            message, inputs, reply, output = heads[trace_id][8:]
             complete = log_id == trace_id
             summaries.append(
                 TraceSummary(
@@ -388,13 +364,18 @@ class PostgresStore:
                     output_tokens=None if output_tokens is None else int(output_tokens),
                     cost=cost,
                     complete=complete,
+                    session_id=session,
+                    user=user,
+                    preview=input_preview(message, inputs),
+                    reply=reply_preview(reply, output),
+                    scores=tuple(scores.get(trace_id, ())),
                 )
             )
         return summaries
 
     def match_trace_ids(self, fragment: str, *, limit: int = 2) -> list[str]:
         """Return up to ``limit`` trace ids that start or end with ``fragment`` (a shortened id)."""
-        escaped = _escape(fragment)
+        escaped = _schema.escape(fragment)
         rows = self._query(
             "SELECT DISTINCT trace_id FROM promptrail_logs WHERE trace_id LIKE %s "
             "OR trace_id LIKE %s LIMIT %s",
@@ -406,7 +387,7 @@ class PostgresStore:
         self, *, path: str | None = None, since: str | None = None
     ) -> list[LogSummary]:
         """Return the indexed columns of the logs matching ``path`` and ``since`` (for stats)."""
-        where, params = _filters(path=path, since=since)
+        where, params = _schema.filters(path=path, since=since)
         sql = (
             "SELECT path, kind, latency, error, prompt_tokens, output_tokens, cost "
             f"FROM promptrail_logs{where}"
@@ -463,30 +444,3 @@ def _prune(conn: psycopg.Connection[Any], older_than: str) -> int:
         (older_than, older_than),
     )
     return cur.rowcount
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _filters(
-    *,
-    path: str | None = None,
-    trace_id: str | None = None,
-    errors_only: bool = False,
-    since: str | None = None,
-) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if path:
-        clauses.append("(path = %s OR path LIKE %s)")
-        params += [path, _escape(path.rstrip("/")) + "/%"]
-    if trace_id:
-        clauses.append("trace_id = %s")
-        params.append(trace_id)
-    if errors_only:
-        clauses.append("error IS NOT NULL")
-    if since:
-        clauses.append("start_time >= %s")
-        params.append(since)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

@@ -1,7 +1,10 @@
 """The embedded store: ``SqliteStore`` (schema, writes, reads).
 
 One table, ``logs``: the record's JSON body plus indexed columns (``trace_id``,
-``trace_parent_id``, ``path``, ``start_time``) for the queries the CLI and the receiver make.
+``trace_parent_id``, ``path``, ``start_time``, ``session_id``, ``user_id``) for the queries the
+CLI and the receiver make; a log's tags are rows of ``log_tags`` (indexed by tag). The schema is
+versioned (``promptrail_meta``): opening an older file applies the missing migrations in one
+transaction, so existing databases upgrade in place (the schema: ``_sqlite_schema``).
 WAL mode and a busy timeout let several processes write one file; inserts are idempotent on
 ``log_id`` (a retried batch does not duplicate); each batch is one transaction, so a crash mid-batch
 leaves none of it half-written. A child may be stored before its parent.
@@ -9,6 +12,7 @@ leaves none of it half-written. A child may be stored before its parent.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -16,18 +20,24 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from promptrail._record.encode import dump_json
 from promptrail._record.models import LogRecord
 from promptrail._runtime.locks import hold_across_fork
+from promptrail.stores import _sqlite_schema as _schema
 from promptrail.stores._base import (
+    PREVIEW_CHARS,
     InsertResult,
     LogSummary,
     NotAStoreError,
     StoreUnavailableError,
     TraceSummary,
+    input_preview,
     recent_traces,
+    reply_preview,
+    score_summary,
     total_cost,
 )
+
+SCHEMA_VERSION = _schema.SCHEMA_VERSION
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -39,67 +49,10 @@ __all__ = [
     "total_cost",
 ]
 
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS promptrail_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS logs (
-    log_id TEXT PRIMARY KEY,
-    trace_id TEXT NOT NULL,
-    trace_parent_id TEXT,
-    path TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    start_time TEXT NOT NULL,
-    end_time TEXT,
-    latency REAL,
-    error TEXT,
-    prompt_tokens INTEGER,
-    output_tokens INTEGER,
-    cost REAL,
-    body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS logs_trace_id ON logs (trace_id);
-CREATE INDEX IF NOT EXISTS logs_trace_parent_id ON logs (trace_parent_id);
-CREATE INDEX IF NOT EXISTS logs_path ON logs (path);
-CREATE INDEX IF NOT EXISTS logs_start_time ON logs (start_time);
-"""
-
-_INSERT = """
-INSERT OR IGNORE INTO logs (
-    log_id, trace_id, trace_parent_id, path, kind, start_time, end_time, latency, error,
-    prompt_tokens, output_tokens, cost, body
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
-
-
-_UPDATE = """
-UPDATE logs SET trace_id = ?, trace_parent_id = ?, path = ?, kind = ?, start_time = ?,
-    end_time = ?, latency = ?, error = ?, prompt_tokens = ?, output_tokens = ?, cost = ?, body = ?
-WHERE log_id = ?
-"""
-
 
 def default_db_path() -> str:
     """Return the embedded store's file: ``$PROMPTRAIL_DB``, else ``./promptrail.db``."""
     return os.environ.get("PROMPTRAIL_DB") or "promptrail.db"
-
-
-def _row(record: LogRecord) -> tuple[Any, ...]:
-    return (
-        record.log_id,
-        record.trace_id,
-        record.trace_parent_id,
-        record.path,
-        record.kind,
-        record.start_time.isoformat(),
-        None if record.end_time is None else record.end_time.isoformat(),
-        record.provider_latency,
-        record.error,
-        record.prompt_tokens,
-        record.output_tokens,
-        total_cost(record),
-        dump_json(record).decode(),
-    )
 
 
 class SqliteStore:
@@ -151,18 +104,29 @@ class SqliteStore:
             if self._create:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
-                conn.executescript(_SCHEMA)
+                conn.executescript(_schema.SCHEMA_V1)
                 conn.execute(
-                    "INSERT OR IGNORE INTO promptrail_meta (key, value) VALUES ('schema', ?)",
-                    (str(SCHEMA_VERSION),),
+                    "INSERT OR IGNORE INTO promptrail_meta (key, value) VALUES ('schema', '1')"
                 )
-            else:
-                row = conn.execute(
-                    "SELECT value FROM promptrail_meta WHERE key = 'schema'"
-                ).fetchone()
-                if row is None:  # pragma: no cover - a table without the row
-                    problem = "no schema row"
-                    raise sqlite3.DatabaseError(problem)
+            row = conn.execute("SELECT value FROM promptrail_meta WHERE key = 'schema'").fetchone()
+            if row is None:  # pragma: no cover - a table without the row
+                problem = "no schema row"
+                raise sqlite3.DatabaseError(problem)
+            if int(row[0]) < _schema.SCHEMA_VERSION:
+                try:
+                    _schema.upgrade(conn)
+                except sqlite3.OperationalError as exc:
+                    conn.close()
+                    msg = (
+                        f"{self._path}: schema version {row[0]} could not be upgraded to "
+                        f"{_schema.SCHEMA_VERSION} ({exc})"
+                    )
+                    if "readonly" in str(exc):  # a reader on a file it may not write
+                        msg += (
+                            f"; run once with write access: promptrail db upgrade --db {self._path}"
+                        )
+                        raise NotAStoreError(msg) from exc
+                    raise StoreUnavailableError(msg) from exc
         except sqlite3.DatabaseError as exc:
             conn.close()
             msg = f"{self._path}: not a promptrail database ({exc})"
@@ -195,13 +159,15 @@ class SqliteStore:
             conn = self._connect()
             if any(r.kind == "evaluator" for r in records):
                 records = _scores_in_their_traces(conn, records)
-            rows = [_row(r) for r in records]
+            rows = [_schema.row(r) for r in records]
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    for row in rows:
+                    for record, row in zip(records, rows, strict=True):
                         # rowcount is 0 when INSERT OR IGNORE skipped the row.
-                        new = conn.execute(_INSERT, row).rowcount == 1
+                        new = conn.execute(_schema.INSERT, row).rowcount == 1
+                        if new and record.tags:
+                            conn.executemany(_schema.INSERT_TAG, _schema.tag_rows(record))
                         results.append(InsertResult(row[0], "created" if new else "duplicate"))
                     conn.execute("COMMIT")
                 except BaseException:
@@ -221,10 +187,21 @@ class SqliteStore:
 
     def update(self, record: LogRecord) -> bool:
         """Replace the stored log with ``record``'s id; False when there is none."""
-        row = _row(record)
+        row = _schema.row(record)
         with self._lock:
-            cur = self._connect().execute(_UPDATE, (*row[1:], row[0]))
-            return cur.rowcount == 1
+            conn = self._connect()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                found = conn.execute(_schema.UPDATE, (*row[1:], row[0])).rowcount == 1
+                if found:
+                    conn.execute("DELETE FROM log_tags WHERE log_id = ?", (record.log_id,))
+                    conn.executemany(_schema.INSERT_TAG, _schema.tag_rows(record))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return found
 
     def prune(self, older_than: str) -> int:
         """Delete the traces whose every log started before ``older_than``; return the logs gone.
@@ -232,12 +209,23 @@ class SqliteStore:
         Whole traces go, so no tree is left half-pruned.
         """
         with self._lock:
-            cur = self._connect().execute(
-                "DELETE FROM logs WHERE trace_id IN (SELECT trace_id FROM logs "
-                "WHERE start_time < ?) AND trace_id NOT IN (SELECT trace_id FROM logs "
-                "WHERE start_time >= ?)",
-                (older_than, older_than),
-            )
+            conn = self._connect()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "DELETE FROM log_tags WHERE log_id IN (SELECT log_id FROM logs WHERE "
+                    f"trace_id IN ({_schema.PRUNED_TRACES}))",
+                    (older_than, older_than),
+                )
+                cur = conn.execute(
+                    f"DELETE FROM logs WHERE trace_id IN ({_schema.PRUNED_TRACES})",
+                    (older_than, older_than),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
             return cur.rowcount
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -252,9 +240,23 @@ class SqliteStore:
         errors_only: bool = False,
         since: str | None = None,
         limit: int | None = 100,
+        session_id: str | None = None,
+        user: str | None = None,
+        tags: Sequence[str] = (),
     ) -> list[LogRecord]:
-        """Return logs, newest first, filtered by path (prefix ``folder/``), trace or errors."""
-        where, params = _filters(path=path, trace_id=trace_id, errors_only=errors_only, since=since)
+        """Return logs, newest first, filtered by path (prefix ``folder/``), trace or errors.
+
+        ``session_id``, ``user`` and each of ``tags`` (all of them) narrow the list further.
+        """
+        where, params = _schema.filters(
+            path=path,
+            trace_id=trace_id,
+            errors_only=errors_only,
+            since=since,
+            session_id=session_id,
+            user=user,
+            tags=tags,
+        )
         sql = f"SELECT body FROM logs{where} ORDER BY start_time DESC, log_id DESC"
         if limit is not None:
             sql += " LIMIT ?"
@@ -285,14 +287,25 @@ class SqliteStore:
         errors_only: bool = False,
         since: str | None = None,
         before: str | None = None,
+        session_id: str | None = None,
+        user: str | None = None,
+        tags: Sequence[str] = (),
     ) -> list[str]:
         """Return the ids of the ``last`` most recently started traces, newest first.
 
         With filters, a trace is listed when one of its logs matches (``path``, ``errors_only``,
-        started at or after ``since``, an ISO time). ``before`` (an ISO time: the start of the
-        previous page's last trace) lists the traces that started earlier.
+        started at or after ``since``, an ISO time, in ``session_id``, by ``user``, carrying every
+        tag of ``tags``). ``before`` (an ISO time: the start of the previous page's last trace)
+        lists the traces that started earlier.
         """
-        where, params = _filters(path=path, errors_only=errors_only, since=since)
+        where, params = _schema.filters(
+            path=path,
+            errors_only=errors_only,
+            since=since,
+            session_id=session_id,
+            user=user,
+            tags=tags,
+        )
         extra = " AND " if where else " WHERE "
 
         def scan(after: tuple[str, str] | None, n: int) -> list[tuple[str, str, str]]:
@@ -329,7 +342,14 @@ class SqliteStore:
         }
         # The root's log_id is the trace_id (found by primary key); until it is stored, the
         # earliest log stands in.
-        columns = "trace_id, log_id, path, kind, start_time, end_time, latency, error"
+        columns = (
+            "trace_id, log_id, path, kind, start_time, end_time, latency, error, session_id, "
+            "user_id, (SELECT m.value FROM json_each(body, '$.messages') AS m "
+            "WHERE json_extract(m.value, '$.role') = 'user' ORDER BY m.key DESC LIMIT 1), "
+            f"substr(json_extract(body, '$.inputs'), 1, {4 * PREVIEW_CHARS}), "
+            "json_extract(body, '$.output_message'), "
+            f"substr(json_extract(body, '$.output'), 1, {4 * PREVIEW_CHARS})"
+        )
         heads: dict[str, tuple[Any, ...]] = {
             row[0]: row
             for row in self._query(
@@ -347,12 +367,31 @@ class SqliteStore:
                 missing,
             ):
                 heads[row[0]] = row
+        present = [t for t in trace_ids if t in totals]
+        scores: dict[str, list[dict[str, object]]] = {}
+        for trace_id, name, value, kind, source, comment, judged in self._query(
+            "SELECT trace_id, path, json_extract(body, '$.judgment'), "
+            "json_type(body, '$.judgment'), json_extract(body, '$.source'), "
+            "json_extract(body, '$.metadata.comment'), "
+            "COALESCE(json_extract(body, '$.parent_id'), trace_parent_id) "
+            f"FROM logs WHERE kind = 'evaluator' AND trace_id IN ({','.join('?' * len(present))}) "
+            "ORDER BY start_time, log_id",
+            present,
+        ):
+            if kind in ("true", "false"):
+                value = kind == "true"
+            scores.setdefault(trace_id, []).append(
+                score_summary(name, value, source, comment, judged)
+            )
         summaries = []
         for trace_id in trace_ids:
             if trace_id not in totals:
                 continue
             start, end, logs, errors, prompt_tokens, output_tokens, cost = totals[trace_id]
-            _, log_id, path, kind, _, _, latency, error = heads[trace_id]
+            _, log_id, path, kind, _, _, latency, error, session, user = heads[trace_id][:10]
+            message, inputs, reply, output = heads[trace_id][10:]
+            content = json.loads(message).get("content") if message else None
+            answer = json.loads(reply).get("content") if reply else None
             complete = log_id == trace_id
             summaries.append(
                 TraceSummary(
@@ -369,6 +408,11 @@ class SqliteStore:
                     output_tokens=output_tokens,
                     cost=cost,
                     complete=complete,
+                    session_id=session,
+                    user=user,
+                    preview=input_preview(content, inputs),
+                    reply=reply_preview(answer, output),
+                    scores=tuple(scores.get(trace_id, ())),
                 )
             )
         return summaries
@@ -387,7 +431,7 @@ class SqliteStore:
         self, *, path: str | None = None, since: str | None = None
     ) -> list[LogSummary]:
         """Return the indexed columns of the logs matching ``path`` and ``since`` (for stats)."""
-        where, params = _filters(path=path, since=since)
+        where, params = _schema.filters(path=path, since=since)
         sql = (
             "SELECT path, kind, latency, error, prompt_tokens, output_tokens, cost "
             f"FROM logs{where}"
@@ -445,27 +489,3 @@ def _scores_in_their_traces(
                 record = record.model_copy(update={"trace_id": trace_id})
         out.append(record)
     return out
-
-
-def _filters(
-    *,
-    path: str | None = None,
-    trace_id: str | None = None,
-    errors_only: bool = False,
-    since: str | None = None,
-) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if path:
-        clauses.append("(path = ? OR path LIKE ? ESCAPE '\\')")
-        escaped = path.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        params += [path, escaped + "/%"]
-    if trace_id:
-        clauses.append("trace_id = ?")
-        params.append(trace_id)
-    if errors_only:
-        clauses.append("error IS NOT NULL")
-    if since:
-        clauses.append("start_time >= ?")
-        params.append(since)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

@@ -1,6 +1,7 @@
 // promptrail trace viewer: a list of recent traces and one trace as a waterfall with details.
 // Log content is untrusted: it only ever reaches the page as text (textContent / text nodes),
-// never as HTML. Hash routes: #/?path=&errors=1&since=1h (list), #/trace/<id>?log=<id> (trace).
+// never as HTML. Hash routes: #/?path=&errors=1&since=1h&session=&user=&tag= (list),
+// #/trace/<id>?log=<id> (trace), #/session/<id> (a session's traces as one conversation).
 "use strict";
 (function () {
   const params = new URLSearchParams(location.search);
@@ -42,6 +43,14 @@
 
   function traceHref(id, logId) {
     return "#/trace/" + encodeURIComponent(id) + (logId ? "?log=" + encodeURIComponent(logId) : "");
+  }
+
+  function sessionHref(id) {
+    return "#/session/" + encodeURIComponent(id);
+  }
+
+  function sessionLink(id) {
+    return el("a", { href: sessionHref(id), class: "chip session-link", title: "this session's traces, as one conversation" }, "session " + id);
   }
 
   function kindBadge(kind) {
@@ -127,11 +136,17 @@
     if (path.startsWith("/trace/")) {
       return { name: "trace", id: decodeURIComponent(path.slice(7)), log: query.get("log") };
     }
+    if (path.startsWith("/session/")) {
+      return { name: "session", id: decodeURIComponent(path.slice(9)) };
+    }
     return {
       name: "list",
       path: query.get("path") || "",
       errors: query.get("errors") === "1",
       since: query.get("since") || "",
+      session: query.get("session") || "",
+      user: query.get("user") || "",
+      tag: query.get("tag") || "",
     };
   }
 
@@ -140,6 +155,9 @@
     if (v.path) q.set("path", v.path);
     if (v.errors) q.set("errors", "1");
     if (v.since) q.set("since", v.since);
+    if (v.session) q.set("session", v.session);
+    if (v.user) q.set("user", v.user);
+    if (v.tag) q.set("tag", v.tag);
     const s = q.toString();
     return "#/" + (s ? "?" + s : "");
   }
@@ -180,11 +198,23 @@
       since.append(el("option", { value: v.since, selected: true }, "since " + v.since));
     }
     since.addEventListener("change", () => navigateList({ since: since.value }));
+    const textFilter = (name, placeholder) => {
+      const input = el("input", { type: "search", id: "filter-" + name, placeholder: placeholder, value: v[name], size: "12" });
+      let wait = null;
+      input.addEventListener("input", () => {
+        clearTimeout(wait);
+        wait = setTimeout(() => navigateList({ [name]: input.value.trim() }), 350);
+      });
+      return input;
+    };
     main.replaceChildren(
       el(
         "form",
         { class: "filters", onsubmit: (e) => e.preventDefault() },
         el("label", { class: "grow" }, "Path ", pathInput),
+        el("label", {}, "Session ", textFilter("session", "session id")),
+        el("label", {}, "User ", textFilter("user", "user")),
+        el("label", {}, "Tag ", textFilter("tag", "tag")),
         el("label", {}, errors, " errors only"),
         el("label", {}, "Time ", since)
       ),
@@ -205,6 +235,9 @@
     if (v.path) q.set("path", v.path);
     if (v.errors) q.set("errors", "1");
     if (v.since) q.set("since", v.since);
+    if (v.session) q.set("session_id", v.session);
+    if (v.user) q.set("user", v.user);
+    if (v.tag) q.set("tag", v.tag);
     const box = document.getElementById("trace-list");
     let data;
     try {
@@ -242,13 +275,16 @@
           { class: "path" },
           kindBadge(t.kind),
           el("a", { href: traceHref(t.trace_id), class: "trace-link" }, t.path),
-          t.complete ? null : el("small", { class: "muted" }, " (in progress)")
+          t.complete ? null : el("small", { class: "muted" }, " (in progress)"),
+          t.session_id ? el("a", { href: sessionHref(t.session_id), class: "session-tag", title: "session" }, t.session_id) : null,
+          t.user ? el("small", { class: "muted user-tag" }, " · " + t.user) : null,
+          t.preview ? el("div", { class: "preview", title: t.preview }, t.preview) : null
         ),
         el("td", { class: "num" }, t.logs),
         el("td", { class: "num" }, fmtDuration(duration)),
         el("td", { class: "num" }, fmtTokens(t.prompt_tokens, t.output_tokens)),
         el("td", { class: "num" }, fmtCost(t.cost)),
-        el("td", {}, status)
+        el("td", {}, status, (t.scores || []).length ? el("span", { class: "score-dot", title: t.scores.map(scoreSummaryText).join("\n") }, " ★" + t.scores.length) : null)
       );
       return row;
     });
@@ -263,6 +299,60 @@
         ),
         el("tbody", {}, rows)
       )
+    );
+  }
+
+  // -- session: its traces in order, as one conversation ------------------------------------------
+
+  async function refreshSession(v) {
+    let data;
+    try {
+      data = await getJSON("ui/api/sessions/" + encodeURIComponent(v.id));
+    } catch (e) {
+      main.replaceChildren(el("a", { href: "#/", class: "back" }, "← all traces"), problem("Could not load session " + v.id + ": " + e.message));
+      return;
+    }
+    if (view !== v) return;
+    cursor = data.cursor;
+    const traces = data.traces;
+    const errors = traces.reduce((s, t) => s + t.errors, 0);
+    const costs = traces.map((t) => t.cost).filter((c) => c !== null && c !== undefined);
+    const users = [...new Set(traces.map((t) => t.user).filter((u) => u))];
+    const turns = traces.map((t, i) =>
+      el(
+        "div",
+        { class: "turn" + (t.errors ? " has-error" : ""), dataset: { traceId: t.trace_id } },
+        el(
+          "div",
+          { class: "turn-head" },
+          el("span", { class: "turn-n" }, "#" + (i + 1)),
+          kindBadge(t.kind),
+          el("a", { href: traceHref(t.trace_id), class: "trace-link" }, t.path),
+          el("small", { class: "muted", title: t.start_time }, " " + fmtTime(t.start_time) + " · " + fmtDuration(t.latency)),
+          t.errors ? el("span", { class: "status bad", title: t.error || "" }, " ✗ " + t.errors) : null
+        ),
+        t.preview ? el("div", { class: "msg role-user" }, el("div", { class: "msg-role" }, "input" + (t.user ? " · " + t.user : "")), el("div", { class: "text" }, t.preview)) : null,
+        t.reply ? el("div", { class: "msg role-assistant reply" }, el("div", { class: "msg-role" }, "output"), el("div", { class: "text" }, t.reply)) : null,
+        (t.scores || []).length ? el("div", { class: "turn-scores" }, t.scores.map((sc) => el("div", { class: "score" }, "★ " + scoreSummaryText(sc)))) : null
+      )
+    );
+    main.replaceChildren(
+      el(
+        "div",
+        { class: "trace-head" },
+        el("a", { href: listHash({ session: v.id }), class: "back" }, "← this session's traces"),
+        el("h1", {}, "Session " + v.id),
+        el(
+          "div",
+          { class: "chips" },
+          el("span", { class: "chip" }, traces.length + (traces.length === 1 ? " trace" : " traces")),
+          users.length ? el("span", { class: "chip" }, "user " + users.join(", ")) : null,
+          traces.length ? el("span", { class: "chip" }, fmtTime(traces[0].start_time) + " → " + fmtTime(traces[traces.length - 1].start_time)) : null,
+          costs.length ? el("span", { class: "chip" }, fmtCost(costs.reduce((a, b) => a + b, 0))) : null,
+          errors ? el("span", { class: "chip bad" }, "✗ " + errors + (errors === 1 ? " error" : " errors")) : null
+        )
+      ),
+      el("div", { id: "conversation", class: "card chat conversation" }, turns)
     );
   }
 
@@ -334,6 +424,8 @@
         "div",
         { class: "chips" },
         el("span", { class: "chip", title: "trace id" }, "trace " + data.trace_id),
+        root.session_id ? sessionLink(root.session_id) : null,
+        root.user ? el("span", { class: "chip" }, "user " + root.user) : null,
         el("span", { class: "chip" }, fmtTime(root.start_time)),
         el("span", { class: "chip" }, fmtDuration(span / 1000)),
         el("span", { class: "chip" }, data.logs.length + (data.logs.length === 1 ? " log" : " logs")),
@@ -434,10 +526,13 @@
     } catch (e) {
       /* keep the raw text */
     }
+    const answer = call.id ? answeringLog(call.id) : null;
     return el(
       "div",
       { class: "tool-call" },
       el("span", { class: "fn" }, "→ " + ((call.function && call.function.name) || "?") + "()"),
+      call.id ? el("small", { class: "muted call-id" }, " " + call.id) : null,
+      answer ? el("a", { href: traceHref(answer.trace_id, answer.log_id), class: "answered-by", onclick: (e) => { e.preventDefault(); selectLog(answer.log_id); } }, " answered by " + answer.path) : null,
       args ? el("pre", { class: "json" }, args) : null
     );
   }
@@ -454,9 +549,39 @@
     );
   }
 
+  const TOOL_CALL_KEY = "tool_call_id";
+
+  // The tool log answering a model's tool call, and the prompt log that asked for it.
+  function answeringLog(callId) {
+    if (!traceData) return null;
+    return traceData.logs.find((l) => l.kind === "tool" && l.metadata && l.metadata[TOOL_CALL_KEY] === callId) || null;
+  }
+
+  function askingLog(callId) {
+    if (!traceData) return null;
+    return (
+      traceData.logs.find((l) => l.output_message && (l.output_message.tool_calls || []).some((c) => c.id === callId)) || null
+    );
+  }
+
+  function toolCallField(log) {
+    const callId = log.kind === "tool" && log.metadata ? log.metadata[TOOL_CALL_KEY] : null;
+    if (typeof callId !== "string" || !callId) return null;
+    const asking = askingLog(callId);
+    const value = asking
+      ? el("a", { href: traceHref(asking.trace_id, asking.log_id), class: "tool-call-link", onclick: (e) => { e.preventDefault(); selectLog(asking.log_id); } }, callId + " (from " + asking.path + ")")
+      : callId;
+    return field("Tool call", value);
+  }
+
   function scoresOf(logId) {
     if (!traceData) return [];
     return traceData.logs.filter((l) => l.kind === "evaluator" && (l.parent_id || l.trace_parent_id) === logId);
+  }
+
+  // A score as a trace summary lists it (name, value, source, comment).
+  function scoreSummaryText(sc) {
+    return scoreText({ path: sc.name, judgment: sc.value, source: sc.source, metadata: { comment: sc.comment } });
   }
 
   function scoreText(s) {
@@ -465,7 +590,34 @@
     return s.path + " = " + value + (s.source ? " (" + s.source + ")" : "") + comment;
   }
 
-  function renderDetail(logId) {
+  const TRACEBACK_KEY = "error_traceback";
+
+  function tracebackOf(log) {
+    const text = log.metadata && log.metadata[TRACEBACK_KEY];
+    return typeof text === "string" && text ? text : null;
+  }
+
+  // The metadata without what the panel shows elsewhere (the traceback); null when empty.
+  function shownMetadata(log) {
+    const rest = Object.assign({}, log.metadata || {});
+    delete rest[TRACEBACK_KEY];
+    return Object.keys(rest).length ? rest : null;
+  }
+
+  // A tool's dict or list result is stored as JSON text (output is a string): shown as data.
+  function outputNode(text) {
+    if (/^\s*[[{]/.test(text)) {
+      try {
+        const value = JSON.parse(text);
+        if (value !== null && typeof value === "object") return el("pre", { class: "json output-json" }, JSON.stringify(value, null, 2));
+      } catch (e) {
+        /* not JSON: plain text */
+      }
+    }
+    return el("div", { class: "text" }, text);
+  }
+
+    function renderDetail(logId) {
     const panel = document.getElementById("detail");
     const log = traceData && traceData.logs.find((l) => l.log_id === logId);
     if (!panel || !log) return;
@@ -473,17 +625,26 @@
     const reply = log.output_message
       ? message(log.output_message, "reply")
       : log.output !== undefined && log.output !== null
-        ? el("div", { class: "msg role-assistant reply" }, el("div", { class: "msg-role" }, "output"), el("div", { class: "text" }, log.output))
+        ? el("div", { class: "msg role-assistant reply" }, el("div", { class: "msg-role" }, "output"), outputNode(log.output))
         : null;
     fill(
       panel,
       el("h2", {}, kindBadge(log.kind), log.path),
-      log.error ? el("div", { class: "error-box", role: "alert" }, el("strong", {}, "Error"), el("pre", {}, log.error)) : null,
+      log.error
+        ? el(
+            "div",
+            { class: "error-box", role: "alert" },
+            el("strong", {}, "Error"),
+            el("pre", {}, log.error),
+            tracebackOf(log) ? el("details", { class: "traceback", open: true }, el("summary", {}, "Traceback"), el("pre", {}, tracebackOf(log))) : null
+          )
+        : null,
       section("Feedback", scoresOf(log.log_id).map((s) => el("div", { class: "score" }, "★ " + scoreText(s)))),
       el(
         "dl",
         { class: "facts" },
         field("Duration", fmtDuration(logDuration(log))),
+        toolCallField(log),
         field("Model", prompt.model ? prompt.model + (prompt.provider ? " (" + prompt.provider + ")" : "") : null),
         field("Tokens", fmtTokens(log.prompt_tokens, log.output_tokens) + (log.reasoning_tokens ? " (" + log.reasoning_tokens + " reasoning)" : "")),
         field("Cost", fmtCost(logCost(log))),
@@ -500,7 +661,7 @@
       section("Messages", log.messages && log.messages.length ? el("div", { class: "chat" }, log.messages.map((m) => message(m))) : null),
       section("Output", reply ? el("div", { class: "chat" }, reply) : null),
       section("Inputs", log.inputs && Object.keys(log.inputs).length ? pretty(log.inputs) : null),
-      section("Metadata", log.metadata && Object.keys(log.metadata).length ? pretty(log.metadata) : null),
+      section("Metadata", shownMetadata(log) ? pretty(shownMetadata(log)) : null),
       section("Prompt", log.prompt ? pretty(log.prompt) : null),
       section("Stdout", log.stdout ? el("pre", {}, log.stdout) : null),
       section("Provider request", log.provider_request ? pretty(log.provider_request) : null),
@@ -522,6 +683,7 @@
       do {
         again = false;
         if (view.name === "trace") await refreshTrace(view);
+        else if (view.name === "session") await refreshSession(view);
         else await refreshList(view);
       } while (again);
       setLive(true);
@@ -540,7 +702,7 @@
       }
       view = next;
     } else {
-      if (!view || view.name !== "trace" || view.id !== next.id) main.replaceChildren(el("p", { class: "empty" }, "Loading…"));
+      if (!view || view.name !== next.name || view.id !== next.id) main.replaceChildren(el("p", { class: "empty" }, "Loading…"));
       view = next;
     }
     document.body.dataset.view = view.name;
