@@ -210,6 +210,20 @@ class TestConversion:
         assert record.kind == "flow"
         assert record.error == "TimeoutError: late"
 
+    def test_exception_stacktrace_becomes_the_records_traceback(self, setup: Setup) -> None:
+        """The exception event's stack trace is kept as a decorated call's traceback is."""
+        attributes = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "b"}
+
+        def failing_agent_step() -> None:
+            with setup.tracer.start_as_current_span("invoke_agent b", attributes=attributes):
+                raise TimeoutError("late")
+
+        with pytest.raises(TimeoutError):
+            failing_agent_step()
+        traceback = setup.record("b").metadata["error_traceback"]
+        assert "failing_agent_step" in traceback
+        assert traceback.rstrip().endswith("TimeoutError: late")
+
     def test_openllmetry_attributes(self, setup: Setup) -> None:
         """OpenLLMetry's older flattened names (``gen_ai.prompt.0.*``, ``llm.*``) are read."""
         attributes = {

@@ -22,6 +22,7 @@ from promptrail._record import serialize as _serialize
 from promptrail._record.models import ChatMessage, LogKind, LogRecord, PromptKernel
 from promptrail._runtime.state import Settings
 from promptrail._tracing.build import RESPONSE_MODEL_KEY, answered_model
+from promptrail._tracing.failures import ERROR_TRACEBACK_KEY, MAX_TRACEBACK
 from promptrail.otel._attributes import REQUEST_PARAMS
 from promptrail.otel._bridge import OTEL_SPAN_ID, OTEL_TRACE_ID, SCOPE_NAME
 from promptrail.otel.ingest import _openinference
@@ -104,6 +105,21 @@ def span_error(span: ReadableSpan) -> str | None:
     if text.startswith(f"{type_text}: "):  # the SDK's own description already says it
         return text
     return f"{type_text}: {text}"
+
+
+def span_traceback(span: ReadableSpan) -> str | None:
+    """The ``exception.stacktrace`` of a failed span's exception event (its last part, bounded)."""
+    if span.status.status_code is not StatusCode.ERROR:
+        return None
+    for event in span.events:
+        if event.name == "exception":
+            text = (event.attributes or {}).get("exception.stacktrace")
+            if isinstance(text, str) and text:
+                if len(text) > MAX_TRACEBACK:
+                    cut = len(text) - MAX_TRACEBACK
+                    text = f"[{cut} characters cut]\n…" + text[cut:]
+                return text
+    return None
 
 
 def span_path(kind: LogKind, attrs: _Attrs, span_name: str) -> str:
@@ -399,6 +415,9 @@ def span_record(
     if span.instrumentation_scope is not None:
         metadata["otel.scope"] = span.instrumentation_scope.name
     metadata.update(reading.metadata)
+    stack = span_traceback(span)
+    if stack is not None:  # as a decorated call's record keeps it
+        metadata[ERROR_TRACEBACK_KEY] = stack
     answered = answered_model(
         None if prompt is None else prompt.get("model"), reading.response_model
     )
