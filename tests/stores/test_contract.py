@@ -182,6 +182,32 @@ class TestReads:
         assert new.cost == pytest.approx(0.0000858)
         assert (err.errors, err.error, err.cost) == (2, "RateLimitError: slow down", None)
 
+    def test_summary_spans_the_trace_not_its_scores(self, store: Store) -> None:
+        """A child that ends after its root sets the trace's end; a score given later does not."""
+        store.insert(
+            [
+                log("span", "chat/turn", trace_id="span", duration=1.0),
+                log(
+                    "span-s", "chat/stream", trace_id="span", parent="span", start=0.5, duration=2.0
+                ),
+                log(
+                    "span-fb",
+                    "feedback",
+                    trace_id="span",
+                    parent="span",
+                    kind="evaluator",
+                    start=3600.0,
+                    parent_id="span",
+                    judgment=True,
+                ),
+            ]
+        )
+        (summary,) = store.trace_summaries(["span"])
+        assert summary.end_time is not None
+        end = datetime.datetime.fromisoformat(summary.end_time)
+        start = datetime.datetime.fromisoformat(summary.start_time)
+        assert (end - start).total_seconds() == pytest.approx(2.5)
+
     def test_trace_without_root_is_incomplete(self, store: Store) -> None:
         """Until the root is stored, the earliest log names the trace."""
         store.insert(support_trace("partial")[1:])

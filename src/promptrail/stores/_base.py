@@ -51,6 +51,7 @@ class TraceSummary(NamedTuple):
     kind: str
     start_time: str
     end_time: str | None
+    """When its last log ended (scores left out): with ``start_time``, the trace's span."""
     latency: float | None
     error: str | None
     logs: int

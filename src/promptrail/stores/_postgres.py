@@ -298,7 +298,9 @@ class PostgresStore:
         totals = {
             row[0]: row[1:]
             for row in self._query(
-                "SELECT trace_id, MIN(start_time), MAX(end_time), COUNT(*), COUNT(error), "
+                # A score's end is when a user gave it, not part of the trace's span.
+                "SELECT trace_id, MIN(start_time), "
+                "MAX(CASE WHEN kind <> 'evaluator' THEN end_time END), COUNT(*), COUNT(error), "
                 "SUM(prompt_tokens), SUM(output_tokens), SUM(cost) "
                 "FROM promptrail_logs WHERE trace_id = ANY(%s) GROUP BY trace_id",
                 (ids,),

@@ -334,7 +334,9 @@ class SqliteStore:
         totals = {
             row[0]: row[1:]
             for row in self._query(
-                "SELECT trace_id, MIN(start_time), MAX(end_time), COUNT(*), COUNT(error), "
+                # A score's end is when a user gave it, not part of the trace's span.
+                "SELECT trace_id, MIN(start_time), "
+                "MAX(CASE WHEN kind <> 'evaluator' THEN end_time END), COUNT(*), COUNT(error), "
                 "SUM(prompt_tokens), SUM(output_tokens), SUM(cost) "
                 f"FROM logs WHERE trace_id IN ({marks}) GROUP BY trace_id",
                 trace_ids,

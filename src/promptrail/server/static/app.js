@@ -256,7 +256,8 @@
       return;
     }
     const rows = data.traces.map((t) => {
-      const duration = t.latency !== null ? t.latency : t.end_time ? (Date.parse(t.end_time) - Date.parse(t.start_time)) / 1000 : null;
+      // The trace's span (first start to last end): a streamed child may end after its root.
+      const duration = t.end_time ? Math.max(t.latency || 0, (Date.parse(t.end_time) - Date.parse(t.start_time)) / 1000) : t.latency;
       const status = t.errors
         ? el("span", { class: "status bad", title: t.error || "" }, "✗ " + t.errors + (t.errors === 1 ? " error" : " errors"))
         : el("span", { class: "status good" }, "✓ ok");
