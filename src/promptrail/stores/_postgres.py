@@ -29,15 +29,12 @@ from promptrail.stores import _postgres_schema as _schema
 from promptrail.stores._base import (
     PREVIEW_CHARS,
     InsertResult,
-    LogSummary,
     NotAStoreError,
     StoreUnavailableError,
     TraceSummary,
-    input_preview,
-    recent_traces,
-    reply_preview,
     score_summary,
 )
+from promptrail.stores._sql import SqlReads
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgresStore"]
 
@@ -59,7 +56,7 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc[0].split(":")[0] + ":***@" + netloc[1]))
 
 
-class PostgresStore:
+class PostgresStore(SqlReads):
     """A promptrail log store in a PostgreSQL database (``postgresql://user:pw@host/db``).
 
     Thread-safe (a connection pool); several processes and machines may share one database.
@@ -74,6 +71,15 @@ class PostgresStore:
 
     .. versionadded:: 0.1.0
     """
+
+    _TABLE = "promptrail_logs"
+    _BODY = "body::text"
+    _P = "%s"
+    _SEQ = "seq"
+    _filters = staticmethod(_schema.filters)
+
+    def _in(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(%s)", [list(values)]
 
     def __init__(
         self, url: str, *, create: bool = True, max_connections: int = 8, timeout: float = 5.0
@@ -190,10 +196,6 @@ class PostgresStore:
             results.append(InsertResult(record.log_id, "created" if new else "duplicate"))
         return results
 
-    def write(self, records: Sequence[LogRecord]) -> int:
-        """Store ``records`` in one transaction; return how many were new."""
-        return sum(r.status == "created" for r in self.insert(records))
-
     def update(self, record: LogRecord) -> bool:
         """Replace the stored log with ``record``'s id; False when there is none."""
         row = _schema.row(record)
@@ -201,111 +203,12 @@ class PostgresStore:
         with self._conn() as conn:
             return conn.execute(_schema.UPDATE, (*row[1:], tags, row[0])).rowcount == 1
 
-    def get(self, log_id: str) -> LogRecord | None:
-        """Return the log with this id, or None."""
-        rows = self._query("SELECT body::text FROM promptrail_logs WHERE log_id = %s", (log_id,))
-        return LogRecord.model_validate_json(rows[0][0]) if rows else None
-
-    def logs(
-        self,
-        *,
-        path: str | None = None,
-        trace_id: str | None = None,
-        errors_only: bool = False,
-        since: str | None = None,
-        limit: int | None = 100,
-        session_id: str | None = None,
-        user: str | None = None,
-        tags: Sequence[str] = (),
-    ) -> list[LogRecord]:
-        """Return logs, newest first, filtered by path (prefix ``folder/``), trace or errors.
-
-        ``session_id``, ``user`` and each of ``tags`` (all of them) narrow the list further.
-        """
-        where, params = _schema.filters(
-            path=path,
-            trace_id=trace_id,
-            errors_only=errors_only,
-            since=since,
-            session_id=session_id,
-            user=user,
-            tags=tags,
-        )
-        sql = f"SELECT body::text FROM promptrail_logs{where} ORDER BY start_time DESC, log_id DESC"
-        if limit is not None:
-            sql += " LIMIT %s"
-            params.append(limit)
-        return [LogRecord.model_validate_json(row[0]) for row in self._query(sql, params)]
-
-    def trace(self, trace_id: str) -> list[LogRecord]:
-        """Return every log of one trace, in start order."""
-        rows = self._query(
-            "SELECT body::text FROM promptrail_logs WHERE trace_id = %s "
-            "ORDER BY start_time, log_id",
-            (trace_id,),
-        )
-        return [LogRecord.model_validate_json(row[0]) for row in rows]
-
-    def recent_trace_ids(
-        self,
-        last: int = 10,
-        *,
-        path: str | None = None,
-        errors_only: bool = False,
-        since: str | None = None,
-        before: str | None = None,
-        session_id: str | None = None,
-        user: str | None = None,
-        tags: Sequence[str] = (),
-    ) -> list[str]:
-        """Return the ids of the ``last`` most recently started traces, newest first.
-
-        A trace is listed when one of its logs matches every filter given.
-        """
-        where, params = _schema.filters(
-            path=path,
-            errors_only=errors_only,
-            since=since,
-            session_id=session_id,
-            user=user,
-            tags=tags,
-        )
-        extra = " AND " if where else " WHERE "
-
-        def scan(after: tuple[str, str] | None, n: int) -> list[tuple[str, str, str]]:
-            sql = f"SELECT start_time, log_id, trace_id FROM promptrail_logs{where}"
-            args = list(params)
-            if after is not None:
-                sql += f"{extra}(start_time < %s OR (start_time = %s AND log_id < %s))"
-                args += [after[0], after[0], after[1]]
-            sql += " ORDER BY start_time DESC, log_id DESC LIMIT %s"
-            return [(r[0], r[1], r[2]) for r in self._query(sql, [*args, n])]
-
-        def starts(trace_ids: list[str]) -> dict[str, str]:
-            sql = (
-                f"SELECT trace_id, MIN(start_time) FROM promptrail_logs{where}{extra}"
-                "trace_id = ANY(%s) GROUP BY trace_id"
-            )
-            return {r[0]: r[1] for r in self._query(sql, [*params, trace_ids])}
-
-        return recent_traces(scan, starts, last, before)
-
     def trace_summaries(self, trace_ids: Sequence[str]) -> list[TraceSummary]:
         """Return one :class:`TraceSummary` per stored trace of ``trace_ids``, in that order."""
         if not trace_ids:
             return []
         ids = list(trace_ids)
-        totals = {
-            row[0]: row[1:]
-            for row in self._query(
-                # A score's end is when a user gave it, not part of the trace's span.
-                "SELECT trace_id, MIN(start_time), "
-                "MAX(CASE WHEN kind <> 'evaluator' THEN end_time END), COUNT(*), COUNT(error), "
-                "SUM(prompt_tokens), SUM(output_tokens), SUM(cost) "
-                "FROM promptrail_logs WHERE trace_id = ANY(%s) GROUP BY trace_id",
-                (ids,),
-            )
-        }
+        totals = self._totals(ids)
         # The root's log_id is the trace_id (found by primary key); until it is stored, the
         # earliest log stands in.
         columns = (
@@ -343,81 +246,8 @@ class PostgresStore:
             scores.setdefault(trace_id, []).append(
                 score_summary(name, value, source, comment, judged)
             )
-        summaries = []
-        for trace_id in trace_ids:
-            if trace_id not in totals:
-                continue
-            start, end, logs, errors, prompt_tokens, output_tokens, cost = totals[trace_id]
-            _, log_id, path, kind, latency, error, session, user = heads[trace_id][:8]
-            message, inputs, reply, output = heads[trace_id][8:]
-            complete = log_id == trace_id
-            summaries.append(
-                TraceSummary(
-                    trace_id=trace_id,
-                    path=path,
-                    kind=kind,
-                    start_time=start,
-                    end_time=end,
-                    latency=latency if complete else None,
-                    error=error,
-                    logs=int(logs),
-                    errors=int(errors),
-                    prompt_tokens=None if prompt_tokens is None else int(prompt_tokens),
-                    output_tokens=None if output_tokens is None else int(output_tokens),
-                    cost=cost,
-                    complete=complete,
-                    session_id=session,
-                    user=user,
-                    preview=input_preview(message, inputs),
-                    reply=reply_preview(reply, output),
-                    scores=tuple(scores.get(trace_id, ())),
-                )
-            )
-        return summaries
-
-    def match_trace_ids(self, fragment: str, *, limit: int = 2) -> list[str]:
-        """Return up to ``limit`` trace ids that start or end with ``fragment`` (a shortened id)."""
-        escaped = _schema.escape(fragment)
-        rows = self._query(
-            "SELECT DISTINCT trace_id FROM promptrail_logs WHERE trace_id LIKE %s "
-            "OR trace_id LIKE %s LIMIT %s",
-            (escaped + "%", "%" + escaped, limit),
-        )
-        return [row[0] for row in rows]
-
-    def log_summaries(
-        self, *, path: str | None = None, since: str | None = None
-    ) -> list[LogSummary]:
-        """Return the indexed columns of the logs matching ``path`` and ``since`` (for stats)."""
-        where, params = _schema.filters(path=path, since=since)
-        sql = (
-            "SELECT path, kind, latency, error, prompt_tokens, output_tokens, cost "
-            f"FROM promptrail_logs{where}"
-        )
-        return [
-            LogSummary(
-                p, k, lat, err, None if pt is None else int(pt), None if ot is None else int(ot), c
-            )
-            for p, k, lat, err, pt, ot, c in self._query(sql, params)
-        ]
-
-    def cursor(self) -> int:
-        """Return a number that grows with every insert (the last ``seq``; 0 when empty)."""
-        return int(self._query("SELECT COALESCE(MAX(seq), 0) FROM promptrail_logs")[0][0])
-
-    def logs_after(self, cursor: int, *, limit: int = 1000) -> tuple[int, list[LogRecord]]:
-        """Return the logs inserted after ``cursor`` (in insert order) and the new cursor."""
-        rows = self._query(
-            "SELECT seq, body::text FROM promptrail_logs WHERE seq > %s ORDER BY seq LIMIT %s",
-            (cursor, limit),
-        )
-        if not rows:
-            return cursor, []
-        return int(rows[-1][0]), [LogRecord.model_validate_json(row[1]) for row in rows]
-
-    def count(self) -> int:
-        """Return the number of stored logs."""
-        return int(self._query("SELECT COUNT(*) FROM promptrail_logs")[0][0])
+        heads = {trace_id: row[1:] for trace_id, row in heads.items()}
+        return self._summaries(trace_ids, totals, heads, scores)
 
     def prune(self, older_than: str) -> int:
         """Delete the traces whose every log started before ``older_than``; return the logs gone."""

@@ -30,12 +30,10 @@ from promptrail.stores._base import (
     NotAStoreError,
     StoreUnavailableError,
     TraceSummary,
-    input_preview,
-    recent_traces,
-    reply_preview,
     score_summary,
     total_cost,
 )
+from promptrail.stores._sql import Head, SqlReads
 
 SCHEMA_VERSION = _schema.SCHEMA_VERSION
 
@@ -55,7 +53,7 @@ def default_db_path() -> str:
     return os.environ.get("PROMPTRAIL_DB") or "promptrail.db"
 
 
-class SqliteStore:
+class SqliteStore(SqlReads):
     """A promptrail log store in one SQLite file: write records, query logs and trees.
 
     Thread-safe (one connection, a lock) and fork-safe (a forked child opens its own
@@ -69,6 +67,12 @@ class SqliteStore:
 
     .. versionadded:: 0.1.0
     """
+
+    _TABLE = "logs"
+    _BODY = "body"
+    _P = "?"
+    _SEQ = "rowid"
+    _filters = staticmethod(_schema.filters)
 
     def __init__(
         self, path: str | os.PathLike[str], *, create: bool = True, busy_timeout: float = 10.0
@@ -181,10 +185,6 @@ class SqliteStore:
                 raise StoreUnavailableError(msg) from exc
         return results
 
-    def write(self, records: Sequence[LogRecord]) -> int:
-        """Store ``records`` in one transaction; return how many were new."""
-        return sum(r.status == "created" for r in self.insert(records))
-
     def update(self, record: LogRecord) -> bool:
         """Replace the stored log with ``record``'s id; False when there is none."""
         row = _schema.row(record)
@@ -232,143 +232,49 @@ class SqliteStore:
         with self._lock:
             return self._connect().execute(sql, params).fetchall()
 
-    def logs(
-        self,
-        *,
-        path: str | None = None,
-        trace_id: str | None = None,
-        errors_only: bool = False,
-        since: str | None = None,
-        limit: int | None = 100,
-        session_id: str | None = None,
-        user: str | None = None,
-        tags: Sequence[str] = (),
-    ) -> list[LogRecord]:
-        """Return logs, newest first, filtered by path (prefix ``folder/``), trace or errors.
-
-        ``session_id``, ``user`` and each of ``tags`` (all of them) narrow the list further.
-        """
-        where, params = _schema.filters(
-            path=path,
-            trace_id=trace_id,
-            errors_only=errors_only,
-            since=since,
-            session_id=session_id,
-            user=user,
-            tags=tags,
-        )
-        sql = f"SELECT body FROM logs{where} ORDER BY start_time DESC, log_id DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        return [LogRecord.model_validate_json(row[0]) for row in self._query(sql, params)]
-
-    def trace(self, trace_id: str) -> list[LogRecord]:
-        """Return every log of one trace, in start order."""
-        rows = self._query(
-            "SELECT body FROM logs WHERE trace_id = ? ORDER BY start_time, log_id", (trace_id,)
-        )
-        return [LogRecord.model_validate_json(row[0]) for row in rows]
-
     def try_prune(self, older_than: str) -> int | None:
         """Prune (SQLite's write lock already keeps two prunes apart); never None here."""
         return self.prune(older_than)
-
-    def get(self, log_id: str) -> LogRecord | None:
-        """Return the log with this id, or None."""
-        rows = self._query("SELECT body FROM logs WHERE log_id = ?", (log_id,))
-        return LogRecord.model_validate_json(rows[0][0]) if rows else None
-
-    def recent_trace_ids(
-        self,
-        last: int = 10,
-        *,
-        path: str | None = None,
-        errors_only: bool = False,
-        since: str | None = None,
-        before: str | None = None,
-        session_id: str | None = None,
-        user: str | None = None,
-        tags: Sequence[str] = (),
-    ) -> list[str]:
-        """Return the ids of the ``last`` most recently started traces, newest first.
-
-        With filters, a trace is listed when one of its logs matches (``path``, ``errors_only``,
-        started at or after ``since``, an ISO time, in ``session_id``, by ``user``, carrying every
-        tag of ``tags``). ``before`` (an ISO time: the start of the previous page's last trace)
-        lists the traces that started earlier.
-        """
-        where, params = _schema.filters(
-            path=path,
-            errors_only=errors_only,
-            since=since,
-            session_id=session_id,
-            user=user,
-            tags=tags,
-        )
-        extra = " AND " if where else " WHERE "
-
-        def scan(after: tuple[str, str] | None, n: int) -> list[tuple[str, str, str]]:
-            sql = f"SELECT start_time, log_id, trace_id FROM logs{where}"
-            args = list(params)
-            if after is not None:
-                sql += f"{extra}(start_time < ? OR (start_time = ? AND log_id < ?))"
-                args += [after[0], after[0], after[1]]
-            return self._query(sql + " ORDER BY start_time DESC, log_id DESC LIMIT ?", [*args, n])
-
-        def starts(trace_ids: list[str]) -> dict[str, str]:
-            marks = ",".join("?" * len(trace_ids))
-            sql = (
-                f"SELECT trace_id, MIN(start_time) FROM logs{where}{extra}trace_id IN ({marks}) "
-                "GROUP BY trace_id"
-            )
-            return dict(self._query(sql, [*params, *trace_ids]))
-
-        return recent_traces(scan, starts, last, before)
 
     def trace_summaries(self, trace_ids: Sequence[str]) -> list[TraceSummary]:
         """Return one :class:`TraceSummary` per stored trace of ``trace_ids``, in that order."""
         if not trace_ids:
             return []
-        marks = ",".join("?" * len(trace_ids))
-        totals = {
-            row[0]: row[1:]
-            for row in self._query(
-                # A score's end is when a user gave it, not part of the trace's span.
-                "SELECT trace_id, MIN(start_time), "
-                "MAX(CASE WHEN kind <> 'evaluator' THEN end_time END), COUNT(*), COUNT(error), "
-                "SUM(prompt_tokens), SUM(output_tokens), SUM(cost) "
-                f"FROM logs WHERE trace_id IN ({marks}) GROUP BY trace_id",
-                trace_ids,
-            )
-        }
+        totals = self._totals(trace_ids)
         # The root's log_id is the trace_id (found by primary key); until it is stored, the
         # earliest log stands in.
         columns = (
-            "trace_id, log_id, path, kind, start_time, end_time, latency, error, session_id, "
-            "user_id, (SELECT m.value FROM json_each(body, '$.messages') AS m "
+            "trace_id, log_id, path, kind, latency, error, session_id, user_id, "
+            "(SELECT m.value FROM json_each(body, '$.messages') AS m "
             "WHERE json_extract(m.value, '$.role') = 'user' ORDER BY m.key DESC LIMIT 1), "
             f"substr(json_extract(body, '$.inputs'), 1, {4 * PREVIEW_CHARS}), "
             "json_extract(body, '$.output_message'), "
             f"substr(json_extract(body, '$.output'), 1, {4 * PREVIEW_CHARS})"
         )
-        heads: dict[str, tuple[Any, ...]] = {
-            row[0]: row
-            for row in self._query(
-                f"SELECT {columns} FROM logs WHERE log_id IN ({marks}) AND log_id = trace_id",
-                trace_ids,
-            )
-        }
-        missing = [t for t in trace_ids if t in totals and t not in heads]
+        marks = ",".join("?" * len(trace_ids))
+        rows = self._query(
+            f"SELECT {columns} FROM logs WHERE log_id IN ({marks}) AND log_id = trace_id",
+            trace_ids,
+        )
+        missing = [t for t in trace_ids if t in totals and t not in {row[0] for row in rows}]
         if missing:
             marks = ",".join("?" * len(missing))
-            for row in self._query(
+            rows += self._query(
                 f"SELECT {columns} FROM logs WHERE trace_id IN ({marks}) AND start_time = "
                 "(SELECT MIN(start_time) FROM logs AS o WHERE o.trace_id = logs.trace_id) "
-                "ORDER BY log_id DESC",
+                "ORDER BY log_id DESC",  # the last row wins: the smallest id
                 missing,
-            ):
-                heads[row[0]] = row
+            )
+        heads: dict[str, Head] = {}
+        for row in rows:
+            message, reply = row[8], row[10]
+            heads[row[0]] = (
+                *row[1:8],
+                json.loads(message).get("content") if message else None,
+                row[9],
+                json.loads(reply).get("content") if reply else None,
+                row[11],
+            )
         present = [t for t in trace_ids if t in totals]
         scores: dict[str, list[dict[str, object]]] = {}
         for trace_id, name, value, kind, source, comment, judged in self._query(
@@ -385,80 +291,7 @@ class SqliteStore:
             scores.setdefault(trace_id, []).append(
                 score_summary(name, value, source, comment, judged)
             )
-        summaries = []
-        for trace_id in trace_ids:
-            if trace_id not in totals:
-                continue
-            start, end, logs, errors, prompt_tokens, output_tokens, cost = totals[trace_id]
-            _, log_id, path, kind, _, _, latency, error, session, user = heads[trace_id][:10]
-            message, inputs, reply, output = heads[trace_id][10:]
-            content = json.loads(message).get("content") if message else None
-            answer = json.loads(reply).get("content") if reply else None
-            complete = log_id == trace_id
-            summaries.append(
-                TraceSummary(
-                    trace_id=trace_id,
-                    path=path,
-                    kind=kind,
-                    start_time=start,
-                    end_time=end,
-                    latency=latency if complete else None,
-                    error=error,
-                    logs=logs,
-                    errors=errors,
-                    prompt_tokens=prompt_tokens,
-                    output_tokens=output_tokens,
-                    cost=cost,
-                    complete=complete,
-                    session_id=session,
-                    user=user,
-                    preview=input_preview(content, inputs),
-                    reply=reply_preview(answer, output),
-                    scores=tuple(scores.get(trace_id, ())),
-                )
-            )
-        return summaries
-
-    def match_trace_ids(self, fragment: str, *, limit: int = 2) -> list[str]:
-        """Return up to ``limit`` trace ids that start or end with ``fragment`` (a shortened id)."""
-        escaped = fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        rows = self._query(
-            "SELECT DISTINCT trace_id FROM logs WHERE trace_id LIKE ? ESCAPE '\\' "
-            "OR trace_id LIKE ? ESCAPE '\\' LIMIT ?",
-            (escaped + "%", "%" + escaped, limit),
-        )
-        return [row[0] for row in rows]
-
-    def log_summaries(
-        self, *, path: str | None = None, since: str | None = None
-    ) -> list[LogSummary]:
-        """Return the indexed columns of the logs matching ``path`` and ``since`` (for stats)."""
-        where, params = _schema.filters(path=path, since=since)
-        sql = (
-            "SELECT path, kind, latency, error, prompt_tokens, output_tokens, cost "
-            f"FROM logs{where}"
-        )
-        return [LogSummary(*row) for row in self._query(sql, params)]
-
-    def cursor(self) -> int:
-        """Return a number that grows with every insert (the last rowid; 0 when empty)."""
-        return int(self._query("SELECT COALESCE(MAX(rowid), 0) FROM logs")[0][0])
-
-    def logs_after(self, cursor: int, *, limit: int = 1000) -> tuple[int, list[LogRecord]]:
-        """Return the logs inserted after ``cursor`` (in insert order) and the new cursor.
-
-        ``cursor`` comes from :meth:`cursor` or an earlier call; follow a store with it.
-        """
-        rows = self._query(
-            "SELECT rowid, body FROM logs WHERE rowid > ? ORDER BY rowid LIMIT ?", (cursor, limit)
-        )
-        if not rows:
-            return cursor, []
-        return int(rows[-1][0]), [LogRecord.model_validate_json(row[1]) for row in rows]
-
-    def count(self) -> int:
-        """Return the number of stored logs."""
-        return int(self._query("SELECT COUNT(*) FROM logs")[0][0])
+        return self._summaries(trace_ids, totals, heads, scores)
 
     def close(self) -> None:
         """Close the connection (a later call reopens it)."""
