@@ -25,7 +25,7 @@ from promptrail._runtime import errors as _errors
 from promptrail._runtime.limits import Limits
 from promptrail._runtime.locks import relock_after_fork
 from promptrail._runtime.redaction import Redactor
-from promptrail._runtime.signals import on_signal
+from promptrail._runtime.signals import on_signal, watch_blocked_main_thread
 from promptrail._runtime.state import STATE, env_flag
 from promptrail._tracing import sampling as _sampling
 from promptrail._tracing.context import Scope
@@ -438,11 +438,13 @@ def _watch_signals() -> None:
 
     Also drains at the end of a ``multiprocessing`` child.
     """
-    _exit_in_mp_child()
+    child = _exit_in_mp_child()
     if not _signals[0] or not env_flag("PROMPTRAIL_HANDLE_SIGNALS", default=True):
         return
     on_signal(signal.SIGTERM, _flush_on_signal)
     on_signal(signal.SIGINT, _flush_on_signal, only_if_default=True)
+    if child:  # a worker blocked waiting for tasks must still take Pool.terminate()'s SIGTERM
+        watch_blocked_main_thread(signal.SIGTERM)
 
 
 def _flush_on_signal() -> bool:
@@ -469,7 +471,7 @@ class _ForkToken:
 _FORK_TOKEN = _ForkToken()
 
 
-def _exit_in_mp_child() -> None:
+def _exit_in_mp_child() -> bool:
     """Drain at the end of a ``multiprocessing`` child, which exits without running atexit.
 
     A finalizer registered now may be cleared when the child starts its target; the after-fork
@@ -478,19 +480,22 @@ def _exit_in_mp_child() -> None:
     util = sys.modules.get("multiprocessing.util")
     process = sys.modules.get("multiprocessing.process")
     if util is None or process is None:
-        return
+        return False
     # While a spawn/forkserver child imports the main module, only _inheriting says so.
     starting = getattr(process.current_process(), "_inheriting", False)
     if not starting and process.parent_process() is None:
-        return
+        return False
     _finalize_at_child_exit(None)
     util.register_after_fork(_FORK_TOKEN, _finalize_at_child_exit)
+    return True
 
 
 def _finalize_at_child_exit(_: object) -> None:
     util = sys.modules.get("multiprocessing.util")
     if util is not None:
         util.Finalize(None, _at_exit, exitpriority=10)
+    # A forked worker inherits our SIGTERM handler; it blocks in C waiting for tasks.
+    watch_blocked_main_thread(signal.SIGTERM)
 
 
 def _after_fork_in_child() -> None:
