@@ -376,23 +376,38 @@ def _store(store: Store, records: list[LogRecord], humanloop: list[ReadableSpan]
     return failures
 
 
-def _success(rejected: int, error: str, *, as_json: bool) -> Response:
+def success_response(
+    response: Callable[[], Any], rejected: int, error: str, *, kind: str, as_json: bool
+) -> Response:
+    """An OTLP export's 200 answer: empty, or ``partial_success`` counting what was rejected.
+
+    Args:
+        response: Makes the empty protobuf answer (``ExportTraceServiceResponse`` and the like;
+            imported only for a protobuf request).
+        rejected: How many items were rejected.
+        error: Why, for ``error_message``.
+        kind: What the items are, as OTLP names them (``spans``, ``log_records``).
+        as_json: Answer in OTLP/JSON rather than protobuf.
+    """
     if as_json:
         body: dict[str, Any] = {}
         if rejected:
-            body["partialSuccess"] = {"rejectedSpans": str(rejected), "errorMessage": error}
+            field = "rejected" + "".join(part.title() for part in kind.split("_"))
+            body["partialSuccess"] = {field: str(rejected), "errorMessage": error}
         return Response(json.dumps(body).encode(), media_type=_JSON_TYPE)
+    message = response()
+    if rejected:
+        setattr(message.partial_success, f"rejected_{kind}", rejected)
+        message.partial_success.error_message = error
+    return Response(message.SerializeToString(), media_type="application/x-protobuf")
+
+
+def _trace_response() -> Any:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-        ExportTracePartialSuccess,
         ExportTraceServiceResponse,
     )
 
-    response = ExportTraceServiceResponse()
-    if rejected:
-        response.partial_success.CopyFrom(
-            ExportTracePartialSuccess(rejected_spans=rejected, error_message=error)
-        )
-    return Response(response.SerializeToString(), media_type="application/x-protobuf")
+    return ExportTraceServiceResponse()
 
 
 def add_otlp_routes(
@@ -441,7 +456,9 @@ def add_otlp_routes(
                 return status_response(503, "the store is busy", as_json=as_json)
         notes = [f"{dropped} span(s) without a valid trace or span id"] if dropped else []
         error = "; ".join(notes + failures[:1])
-        return _success(dropped + len(failures), error, as_json=as_json)
+        return success_response(
+            _trace_response, dropped + len(failures), error, kind="spans", as_json=as_json
+        )
 
     for path in OTLP_TRACES_PATHS:
         app.add_api_route(

@@ -35,6 +35,7 @@ from promptrail.server._otlp import (
     hex_ids_to_base64,
     read_request,
     status_response,
+    success_response,
 )
 from promptrail.stores._base import Store, StoreUnavailableError
 
@@ -144,24 +145,13 @@ def _store_events(body: bytes, as_json: bool, store: Store, join: EventJoin) -> 
     return orphans
 
 
-def _success(orphans: int, *, as_json: bool) -> Response:
-    message = "GenAI log events without a trace and span id cannot be joined to a log"
-    if as_json:
-        body: dict[str, Any] = {}
-        if orphans:
-            body["partialSuccess"] = {"rejectedLogRecords": str(orphans), "errorMessage": message}
-        return Response(json.dumps(body).encode(), media_type=_JSON_TYPE)
-    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
-        ExportLogsPartialSuccess,
-        ExportLogsServiceResponse,
-    )
+_ORPHANS = "GenAI log events without a trace and span id cannot be joined to a log"
 
-    response = ExportLogsServiceResponse()
-    if orphans:
-        response.partial_success.CopyFrom(
-            ExportLogsPartialSuccess(rejected_log_records=orphans, error_message=message)
-        )
-    return Response(response.SerializeToString(), media_type="application/x-protobuf")
+
+def _logs_response() -> Any:
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+
+    return ExportLogsServiceResponse()
 
 
 def add_otlp_log_routes(
@@ -206,7 +196,9 @@ def add_otlp_log_routes(
             return status_response(exc.status, exc.message, as_json=as_json)
         except (StoreUnavailableError, sqlite3.OperationalError):
             return status_response(503, "the store is busy", as_json=as_json)
-        return _success(orphans, as_json=as_json)
+        return success_response(
+            _logs_response, orphans, _ORPHANS, kind="log_records", as_json=as_json
+        )
 
     for path in OTLP_LOGS_PATHS:
         app.add_api_route(
