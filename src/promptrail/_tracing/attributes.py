@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from promptrail._runtime.state import STATE, _State
-from promptrail._tracing.context import ATTRIBUTES, CURRENT
+from promptrail._tracing.context import ATTRIBUTES, CURRENT, AsyncBlock
 from promptrail._tracing.inherited import Inherited, validated
 
 __all__ = ["Attributes", "attributes", "enter", "update_current_trace"]
@@ -34,7 +34,7 @@ def enter(own: Inherited) -> tuple[Inherited, contextvars.Token[Any]]:
     return combined, ATTRIBUTES.set(combined)
 
 
-class Attributes:
+class Attributes(AsyncBlock):
     """A block whose logs inherit a session id, a user, tags and metadata; see :func:`attributes`.
 
     .. versionadded:: 0.2.0
@@ -62,17 +62,6 @@ class Attributes:
             # Exited in another context (a misuse): leave that context's value alone.
             with contextlib.suppress(ValueError):
                 ATTRIBUTES.reset(token)
-
-    async def __aenter__(self) -> Attributes:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
 
 
 def attributes(

@@ -13,7 +13,8 @@ import concurrent.futures
 import contextvars
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, Self, TypeVar
 
 from promptrail._runtime import errors as _errors
 
@@ -24,6 +25,7 @@ __all__ = [
     "ATTRIBUTES",
     "CURRENT",
     "IN_SDK_REQUEST",
+    "AsyncBlock",
     "ContextThreadPoolExecutor",
     "Scope",
     "attach",
@@ -96,6 +98,32 @@ def bind_context(fn: Callable[P, R]) -> Callable[P, R]:
         return ctx.copy().run(fn, *args, **kwargs)
 
     return run
+
+
+class AsyncBlock:
+    """``async with`` for a block whose ``__enter__``/``__exit__`` never wait (a mixin)."""
+
+    def __enter__(self) -> Self:
+        raise NotImplementedError
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
 
 
 class ContextThreadPoolExecutor(concurrent.futures.ThreadPoolExecutor):

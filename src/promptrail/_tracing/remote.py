@@ -31,7 +31,7 @@ from promptrail._runtime.ids import next_seq
 from promptrail._runtime.state import STATE
 from promptrail._tracing import attributes as _attributes
 from promptrail._tracing.active import ActiveLog
-from promptrail._tracing.context import ATTRIBUTES, CURRENT
+from promptrail._tracing.context import ATTRIBUTES, CURRENT, AsyncBlock
 from promptrail._tracing.inherited import Inherited, effective, validated
 from promptrail._tracing.spec import CallSpec
 
@@ -196,7 +196,7 @@ def _baggage(text: str | None) -> dict[str, str]:
     return found
 
 
-class RemoteParent:
+class RemoteParent(AsyncBlock):
     """A block inside which new logs nest under a log of another service; see :func:`extract`.
 
     Attributes:
@@ -283,17 +283,6 @@ class RemoteParent:
                 name = type(propagator).__name__
                 msg = f"{name}.detach_headers raised"
                 _errors.report(f"propagation:{name}", exc, msg, internal=False)
-
-    async def __aenter__(self) -> RemoteParent:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
 
 
 def extract(headers: Mapping[str, str] | Iterable[tuple[Any, Any]]) -> RemoteParent:

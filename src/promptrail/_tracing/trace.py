@@ -18,7 +18,7 @@ from promptrail._record.models import LogKind
 from promptrail._runtime.state import STATE
 from promptrail._tracing import attributes as _attributes
 from promptrail._tracing.active import UPDATABLE_FIELDS, ActiveLog
-from promptrail._tracing.context import ATTRIBUTES, CURRENT, Scope, attach, detach
+from promptrail._tracing.context import ATTRIBUTES, CURRENT, AsyncBlock, Scope, attach, detach
 from promptrail._tracing.inherited import Inherited, validated
 from promptrail._tracing.lifecycle import end_log, start_log
 from promptrail._tracing.spec import CallSpec
@@ -27,7 +27,7 @@ from promptrail.exceptions import ConfigurationError
 __all__ = ["Trace", "trace", "update_current"]
 
 
-class Trace:
+class Trace(AsyncBlock):
     """A ``flow`` log open for the duration of a ``with`` block; made by :func:`trace`.
 
     Attributes:
@@ -118,17 +118,6 @@ class Trace:
         if fields:
             log.update(fields)
         end_log(STATE, log, exc)
-
-    async def __aenter__(self) -> Trace:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
 
 
 def trace(
