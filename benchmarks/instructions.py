@@ -105,7 +105,7 @@ def build_steps(n: int, rounds: int = 1) -> tuple[list[tuple[str, Any]], Any]:
     from promptrail._tracing.reuse import prompt_fields as _prompt_fields
     from promptrail.exporters import JsonlExporter, SqliteExporter
     from promptrail.providers import _registry as _extract
-    from promptrail.providers._prices import costs
+    from promptrail.providers._prices import priced
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from overhead import _openai_dict_fields
@@ -221,8 +221,8 @@ def build_steps(n: int, rounds: int = 1) -> tuple[list[tuple[str, Any]], Any]:
             lambda: [LogRecord.model_validate(body) for _ in range(n)],
         ),
         (
-            "  costs(model, tokens)",
-            lambda: [costs("gpt-4o-mini-2024-07-18", 31, 7, None, None) for _ in range(n)],
+            "  priced(model, tokens)",
+            lambda: [priced("gpt-4o-mini-2024-07-18", 31, 7, None, None) for _ in range(n)],
         ),
         (
             "  version_id(kernel), not remembered",

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 import promptrail
 from promptrail.providers import _prices as _cost
 from promptrail.testing import capture_logs
+
+
+def costs(*args: Any, **kwargs: Any) -> tuple[float | None, float | None]:
+    """``(prompt_cost, output_cost)`` of :func:`priced` (where the price came from left out)."""
+    prompt_cost, output_cost, _ = _cost.priced(*args, **kwargs)
+    return prompt_cost, output_cost
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +51,7 @@ class TestPriceFor:
     def test_unknown_models_are_not_guessed(self, model: str) -> None:
         """A name neither registered nor known to genai-prices gets no price at all."""
         assert _cost.price_for(model) is None
-        assert _cost.costs(model, 100, 100) == (None, None)
+        assert costs(model, 100, 100) == (None, None)
 
 
 class TestInvoices:
@@ -62,7 +69,7 @@ class TestInvoices:
 
     def test_anthropic_cache_write_and_read(self) -> None:
         """claude-sonnet-4: $3/M input, $0.30/M cache read, $3.75/M cache write, $15/M output."""
-        prompt_cost, output_cost = _cost.costs(
+        prompt_cost, output_cost = costs(
             "claude-sonnet-4-20250514", 1000, 1000, 500, 200, provider="anthropic"
         )
         assert prompt_cost == pytest.approx((300 * 3.0 + 500 * 0.30 + 200 * 3.75) / 1e6)
@@ -70,14 +77,14 @@ class TestInvoices:
 
     def test_reasoning_model_output_includes_reasoning_tokens(self) -> None:
         """o4-mini: $1.10/M input, $4.40/M output; reasoning tokens are in the output count."""
-        prompt_cost, output_cost = _cost.costs("o4-mini", 40, 20, provider="openai")
+        prompt_cost, output_cost = costs("o4-mini", 40, 20, provider="openai")
         assert prompt_cost == pytest.approx(40 * 1.10 / 1e6)
         assert output_cost == pytest.approx(20 * 4.40 / 1e6)
 
     def test_long_context_tier(self) -> None:
         """gemini-2.5-pro above 200k prompt tokens: $2.50/M input, $15/M output."""
-        long_prompt, long_output = _cost.costs("gemini-2.5-pro", 300_000, 1000, provider="google")
-        short_prompt, _ = _cost.costs("gemini-2.5-pro", 100_000, 1000, provider="google")
+        long_prompt, long_output = costs("gemini-2.5-pro", 300_000, 1000, provider="google")
+        short_prompt, _ = costs("gemini-2.5-pro", 100_000, 1000, provider="google")
         assert long_prompt == pytest.approx(300_000 * 2.50 / 1e6)
         assert long_output == pytest.approx(1000 * 15.0 / 1e6)
         assert short_prompt == pytest.approx(100_000 * 1.25 / 1e6)
@@ -85,10 +92,10 @@ class TestInvoices:
     def test_service_tier(self) -> None:
         """gpt-5: $1.25/$10 per M; flex halves it, priority doubles it."""
         million = 1_000_000
-        assert _cost.costs("gpt-5", million, million, provider="openai") == (1.25, 10.0)
-        flex = _cost.costs("gpt-5", million, million, provider="openai", service_tier="flex")
+        assert costs("gpt-5", million, million, provider="openai") == (1.25, 10.0)
+        flex = costs("gpt-5", million, million, provider="openai", service_tier="flex")
         assert flex == (0.625, 5.0)
-        fast = _cost.costs("gpt-5", million, million, provider="openai", service_tier="priority")
+        fast = costs("gpt-5", million, million, provider="openai", service_tier="priority")
         assert fast == (2.5, 20.0)
 
     @pytest.mark.parametrize(
@@ -103,7 +110,7 @@ class TestInvoices:
         self, model: str, provider: str, per_million: tuple[float, float]
     ) -> None:
         """Mistral, Bedrock and Gemini list prices (promptrail's provider names are mapped)."""
-        prompt_cost, output_cost = _cost.costs(model, 1000, 1000, provider=provider)
+        prompt_cost, output_cost = costs(model, 1000, 1000, provider=provider)
         assert prompt_cost == pytest.approx(1000 * per_million[0] / 1e6)
         assert output_cost == pytest.approx(1000 * per_million[1] / 1e6)
 
@@ -124,32 +131,32 @@ class TestCosts:
         promptrail.register_price(
             "my-model", input=1.0, output=5.0, cached_input=0.1, cache_write=1.25
         )
-        prompt_cost, output_cost = _cost.costs("my-model", 1_000_000, 2_000_000, 400_000, 100_000)
+        prompt_cost, output_cost = costs("my-model", 1_000_000, 2_000_000, 400_000, 100_000)
         assert prompt_cost == pytest.approx(0.5 * 1.0 + 0.4 * 0.1 + 0.1 * 1.25)
         assert output_cost == pytest.approx(2 * 5.0)
 
     def test_missing_counts_give_missing_costs(self) -> None:
         """Without a token count there is no cost for that side."""
-        assert _cost.costs("gpt-4o", None, 1_000_000) == (None, 10.0)
-        assert _cost.costs(None, 10, 10) == (None, None)
+        assert costs("gpt-4o", None, 1_000_000) == (None, 10.0)
+        assert costs(None, 10, 10) == (None, None)
 
     def test_register_price_adds_and_overrides(self) -> None:
         """Registered prices price their model and its snapshots, and win over genai-prices."""
         promptrail.register_price("my-model", input=1.0, output=2.0, cached_input=0.5)
         promptrail.register_price("gpt-4o", input=100.0, output=100.0)
-        assert _cost.costs("my-model-2026-01-01", 2_000_000, 1_000_000, 1_000_000) == (1.5, 2.0)
-        assert _cost.costs("gpt-4o-2024-08-06", 1_000_000, 0) == (100.0, 0.0)
+        assert costs("my-model-2026-01-01", 2_000_000, 1_000_000, 1_000_000) == (1.5, 2.0)
+        assert costs("gpt-4o-2024-08-06", 1_000_000, 0) == (100.0, 0.0)
         _cost.unregister_price("gpt-4o")
-        assert _cost.costs("gpt-4o", 1_000_000, 0) == (2.5, 0.0)
+        assert costs("gpt-4o", 1_000_000, 0) == (2.5, 0.0)
 
     def test_remembered_costs_follow_price_changes(self) -> None:
         """A cost computed before register_price()/unregister_price() is not reused after."""
-        assert _cost.costs("gpt-4o", 1_000_000, 0) == (2.5, 0.0)
+        assert costs("gpt-4o", 1_000_000, 0) == (2.5, 0.0)
         promptrail.register_price("gpt-4o", input=100.0, output=100.0)
-        assert _cost.costs("gpt-4o", 1_000_000, 0) == (100.0, 0.0)
+        assert costs("gpt-4o", 1_000_000, 0) == (100.0, 0.0)
         _cost.unregister_price("gpt-4o")
-        assert _cost.costs("gpt-4o", 1_000_000, 0) == (2.5, 0.0)
-        assert _cost.costs("gpt-4o", True, 0) == (None, 0.0)  # a bool is not a token count
+        assert costs("gpt-4o", 1_000_000, 0) == (2.5, 0.0)
+        assert costs("gpt-4o", True, 0) == (None, 0.0)  # a bool is not a token count
 
     def test_register_price_rejects_bad_values(self) -> None:
         """Negative prices and empty names are refused at once."""
@@ -195,7 +202,7 @@ class TestModalities:
 
     def test_audio_tokens_invoice(self) -> None:
         """gpt-audio: text $2.50/$10 per M, audio $32/M in and $64/M out."""
-        prompt_cost, output_cost = _cost.costs(
+        prompt_cost, output_cost = costs(
             "gpt-audio", 1000, 2000, provider="openai", modalities=(400, 1500, 0, 0)
         )
         assert prompt_cost == pytest.approx((600 * 2.50 + 400 * 32.0) / 1e6)
@@ -203,7 +210,7 @@ class TestModalities:
 
     def test_image_output_tokens_invoice(self) -> None:
         """gemini-2.5-flash-image: $0.30/M in, $2.50/M text out, $30/M image out."""
-        prompt_cost, output_cost = _cost.costs(
+        prompt_cost, output_cost = costs(
             "gemini-2.5-flash-image", 100, 1300, provider="google", modalities=(0, 0, 0, 1290)
         )
         assert prompt_cost == pytest.approx(100 * 0.30 / 1e6)
@@ -212,8 +219,8 @@ class TestModalities:
     def test_registered_prices_charge_them_as_text(self) -> None:
         """A registered price has no audio rate: audio tokens cost what text tokens cost."""
         promptrail.register_price("my-model", input=1.0, output=2.0)
-        priced = _cost.costs("my-model", 1000, 1000, modalities=(500, 500, 0, 0))
-        assert priced == _cost.costs("my-model", 1000, 1000)
+        priced = costs("my-model", 1000, 1000, modalities=(500, 500, 0, 0))
+        assert priced == costs("my-model", 1000, 1000)
 
     def test_chat_completion_audio_usage_is_priced(self) -> None:
         """A Chat Completion's audio token details reach metadata and the record's costs."""

@@ -35,7 +35,6 @@ from promptrail.providers._common import MODALITY_KEYS
 __all__ = [
     "REGISTERED",
     "Price",
-    "costs",
     "describe_price",
     "modalities_of",
     "price_for",
@@ -142,31 +141,6 @@ def price_for(model: str) -> Price | None:
         if len(_cache) < 4096:
             _cache[key] = price
     return price
-
-
-def costs(
-    model: Any,
-    prompt_tokens: Any,
-    output_tokens: Any,
-    cached_tokens: Any = None,
-    cache_creation_tokens: Any = None,
-    *,
-    provider: Any = None,
-    service_tier: Any = None,
-    modalities: Any = None,
-) -> tuple[float | None, float | None]:
-    """Return ``(prompt_cost, output_cost)`` in USD; ``None`` for what cannot be priced."""
-    prompt_cost, output_cost, _ = priced(
-        model,
-        prompt_tokens,
-        output_tokens,
-        cached_tokens,
-        cache_creation_tokens,
-        provider=provider,
-        service_tier=service_tier,
-        modalities=modalities,
-    )
-    return prompt_cost, output_cost
 
 
 def priced(
