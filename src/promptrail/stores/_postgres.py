@@ -76,7 +76,9 @@ class PostgresStore(SqlReads):
     _BODY = "body::text"
     _P = "%s"
     _SEQ = "seq"
-    _filters = staticmethod(_schema.filters)
+
+    def _tagged(self, tags: Sequence[str]) -> tuple[list[str], list[Any]]:
+        return ["tags @> %s::text[]"], [list(tags)]
 
     def _in(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
         return f"{column} = ANY(%s)", [list(values)]

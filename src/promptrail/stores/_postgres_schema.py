@@ -6,14 +6,13 @@ Imports nothing from psycopg, so the schema can be read (and tested) without a d
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from typing import Any
 
 from promptrail._record.encode import dump_json
 from promptrail._record.models import LogRecord
 from promptrail.stores._base import total_cost
 
-__all__ = ["INSERT", "MIGRATIONS", "SCHEMA_VERSION", "UPDATE", "escape", "filters", "row", "text"]
+__all__ = ["INSERT", "MIGRATIONS", "SCHEMA_VERSION", "UPDATE", "row", "text"]
 
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (
@@ -122,42 +121,3 @@ def row(record: LogRecord) -> tuple[Any, ...]:
 
 def _jsonb_text(body: str) -> str:
     return _JSON_NUL.sub(r"\1\\ufffd", body) if "\\u0000" in body else body
-
-
-def escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def filters(
-    *,
-    path: str | None = None,
-    trace_id: str | None = None,
-    errors_only: bool = False,
-    since: str | None = None,
-    session_id: str | None = None,
-    user: str | None = None,
-    tags: Sequence[str] = (),
-) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if path:
-        clauses.append("(path = %s OR path LIKE %s)")
-        params += [path, escape(path.rstrip("/")) + "/%"]
-    if trace_id:
-        clauses.append("trace_id = %s")
-        params.append(trace_id)
-    if errors_only:
-        clauses.append("error IS NOT NULL")
-    if since:
-        clauses.append("start_time >= %s")
-        params.append(since)
-    if session_id:
-        clauses.append("session_id = %s")
-        params.append(session_id)
-    if user:
-        clauses.append("user_id = %s")
-        params.append(user)
-    if tags:
-        clauses.append("tags @> %s::text[]")
-        params.append(list(dict.fromkeys(tags)))
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

@@ -8,7 +8,7 @@ matched, which each store states as class attributes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from promptrail._record.models import LogRecord
@@ -28,6 +28,11 @@ Head = tuple[Any, ...]
 error, session_id, user, last user message's content, inputs text, reply's content, output)``."""
 
 
+def _escape_like(text: str) -> str:
+    r"""``text`` matched literally by ``LIKE ... ESCAPE '\'`` (backslash escapes)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _int(value: Any) -> int | None:
     return None if value is None else int(value)
 
@@ -43,11 +48,50 @@ class SqlReads:
     """The parameter placeholder."""
     _SEQ: ClassVar[str]
     """The column that grows with every insert (the live page's cursor)."""
-    _filters: ClassVar[Callable[..., tuple[str, list[Any]]]]
-    """The dialect's ``WHERE`` builder for the list filters."""
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         raise NotImplementedError
+
+    def _tagged(self, tags: Sequence[str]) -> tuple[list[str], list[Any]]:
+        """Conditions (and parameters) for a log carrying every tag of ``tags``."""
+        raise NotImplementedError
+
+    def _filters(
+        self,
+        *,
+        path: str | None = None,
+        trace_id: str | None = None,
+        errors_only: bool = False,
+        since: str | None = None,
+        session_id: str | None = None,
+        user: str | None = None,
+        tags: Sequence[str] = (),
+    ) -> tuple[str, list[Any]]:
+        """The ``WHERE`` clause (or ``""``) and its parameters for the list filters."""
+        p = self._P
+        clauses: list[str] = []
+        params: list[Any] = []
+        if path:
+            clauses.append(f"(path = {p} OR path LIKE {p} ESCAPE '\\')")
+            params += [path, _escape_like(path.rstrip("/")) + "/%"]
+        for column, value in (
+            ("trace_id", trace_id),
+            ("session_id", session_id),
+            ("user_id", user),
+        ):
+            if value:
+                clauses.append(f"{column} = {p}")
+                params.append(value)
+        if errors_only:
+            clauses.append("error IS NOT NULL")
+        if since:
+            clauses.append(f"start_time >= {p}")
+            params.append(since)
+        if tags:
+            tag_clauses, tag_params = self._tagged(list(dict.fromkeys(tags)))
+            clauses += tag_clauses
+            params += tag_params
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     def _in(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
         """``column`` is one of ``values``: the condition and its parameters."""
@@ -210,7 +254,7 @@ class SqlReads:
 
     def match_trace_ids(self, fragment: str, *, limit: int = 2) -> list[str]:
         """Return up to ``limit`` trace ids that start or end with ``fragment`` (a shortened id)."""
-        escaped = fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        escaped = _escape_like(fragment)
         like = f"trace_id LIKE {self._P} ESCAPE '\\'"
         rows = self._query(
             f"SELECT DISTINCT trace_id FROM {self._TABLE} WHERE {like} OR {like} LIMIT {self._P}",

@@ -72,7 +72,10 @@ class SqliteStore(SqlReads):
     _BODY = "body"
     _P = "?"
     _SEQ = "rowid"
-    _filters = staticmethod(_schema.filters)
+
+    def _tagged(self, tags: Sequence[str]) -> tuple[list[str], list[Any]]:
+        clause = "log_id IN (SELECT log_id FROM log_tags WHERE tag = ?)"
+        return [clause] * len(tags), list(tags)
 
     def __init__(
         self, path: str | os.PathLike[str], *, create: bool = True, busy_timeout: float = 10.0

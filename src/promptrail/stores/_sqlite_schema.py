@@ -7,7 +7,6 @@ A new file gets ``SCHEMA_V1`` and then every migration; an older file (``promptr
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 from typing import Any
 
 from promptrail._record.encode import dump_json
@@ -22,7 +21,6 @@ __all__ = [
     "SCHEMA_V1",
     "SCHEMA_VERSION",
     "UPDATE",
-    "filters",
     "row",
     "tag_rows",
     "upgrade",
@@ -144,39 +142,3 @@ def upgrade(conn: sqlite3.Connection) -> None:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-
-
-def filters(
-    *,
-    path: str | None = None,
-    trace_id: str | None = None,
-    errors_only: bool = False,
-    since: str | None = None,
-    session_id: str | None = None,
-    user: str | None = None,
-    tags: Sequence[str] = (),
-) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if path:
-        clauses.append("(path = ? OR path LIKE ? ESCAPE '\\')")
-        escaped = path.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        params += [path, escaped + "/%"]
-    if trace_id:
-        clauses.append("trace_id = ?")
-        params.append(trace_id)
-    if errors_only:
-        clauses.append("error IS NOT NULL")
-    if since:
-        clauses.append("start_time >= ?")
-        params.append(since)
-    if session_id:
-        clauses.append("session_id = ?")
-        params.append(session_id)
-    if user:
-        clauses.append("user_id = ?")
-        params.append(user)
-    for tag in dict.fromkeys(tags):
-        clauses.append("log_id IN (SELECT log_id FROM log_tags WHERE tag = ?)")
-        params.append(tag)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
