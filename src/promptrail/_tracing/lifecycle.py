@@ -24,6 +24,7 @@ from promptrail._tracing.active import ActiveLog
 from promptrail._tracing.build import describe
 from promptrail._tracing.context import ATTRIBUTES, CURRENT
 from promptrail._tracing.spec import CallSpec
+from promptrail.providers._common import error_status
 
 __all__ = [
     "DEFERRED",
@@ -206,24 +207,9 @@ def end_log(st: _State, log: ActiveLog, exc: BaseException | None = None) -> Non
 
 
 def _http_status(log: ActiveLog, exc: BaseException) -> None:
-    """Keep the HTTP status and type of an SDK's error.
-
-    ``status_code`` (OpenAI's, Anthropic's ``APIStatusError``, Ollama, Mistral), google-genai's
-    ``APIError.code``, or botocore's ``ClientError.response["ResponseMetadata"]``.
-    """
-    try:
-        status = getattr(exc, "status_code", None)
-        if status is None:
-            module = type(exc).__module__
-            if module.startswith("google.genai"):
-                status = getattr(exc, "code", None)
-            elif module.startswith("botocore"):
-                response = getattr(exc, "response", None)
-                meta = response.get("ResponseMetadata") if isinstance(response, dict) else None
-                status = meta.get("HTTPStatusCode") if isinstance(meta, dict) else None
-    except Exception:  # a user's exception whose attribute lookup raises: no status
-        return
-    if type(status) is int:
+    """Keep the HTTP status and type of an SDK's error (see :func:`error_status`)."""
+    status = error_status(exc)
+    if status is not None:
         log.update({"metadata": {ERROR_STATUS_KEY: status, ERROR_TYPE_KEY: type(exc).__name__}})
 
 

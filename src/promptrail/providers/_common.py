@@ -13,6 +13,7 @@ __all__ = [
     "SDKS",
     "assistant_message",
     "cached_usage",
+    "error_status",
     "function_call",
     "get",
     "int_or_none",
@@ -160,3 +161,24 @@ def cached_usage(
         metadata[CACHED_KEY] = read
     if written is not None:
         metadata[CACHE_CREATION_KEY] = written
+
+
+def error_status(exc: BaseException) -> int | None:
+    """The HTTP status of an SDK's error, else None (never raises).
+
+    ``status_code`` (OpenAI's and Anthropic's ``APIStatusError``, Ollama, Mistral), google-genai's
+    ``APIError.code``, or botocore's ``ClientError.response["ResponseMetadata"]``.
+    """
+    try:
+        status = getattr(exc, "status_code", None)
+        if status is None:
+            module = type(exc).__module__
+            if module.startswith("google.genai"):
+                status = getattr(exc, "code", None)
+            elif module.startswith("botocore"):
+                response = getattr(exc, "response", None)
+                meta = response.get("ResponseMetadata") if isinstance(response, dict) else None
+                status = meta.get("HTTPStatusCode") if isinstance(meta, dict) else None
+    except Exception:  # a user's exception whose attribute lookup raises: no status
+        return None
+    return status if type(status) is int else None
