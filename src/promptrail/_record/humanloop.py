@@ -26,7 +26,15 @@ from typing import Any
 
 from promptrail._record.models import LogKind, LogRecord
 
-__all__ = ["EXTRAS_KEY", "humanloop_body", "humanloop_version_id", "restore_extras"]
+__all__ = [
+    "EXTRAS_KEY",
+    "humanloop_body",
+    "humanloop_version_id",
+    "restore_extras",
+    "thinking_blocks",
+    "thinking_text",
+    "tool_function",
+]
 
 EXTRAS_KEY = "promptrail"
 """The ``metadata`` key under which promptrail's own fields travel in a Humanloop body."""
@@ -93,8 +101,9 @@ def humanloop_version_id(record: LogRecord) -> str | None:
     return None if version is None or version.startswith("pv_") else version
 
 
-def _thinking_blocks(message: dict[str, Any]) -> dict[str, Any]:
-    thinking = message.get("thinking")
+def thinking_blocks(message: Any) -> Any:
+    """``message`` with its thinking text as Humanloop's list of thinking blocks."""
+    thinking = message.get("thinking") if isinstance(message, dict) else None
     if isinstance(thinking, str):
         # Humanloop's type is a list of Anthropic-style blocks; the signature is not recorded.
         message = {
@@ -108,7 +117,7 @@ _FUNCTION_KEYS = ("name", "description", "strict", "parameters")
 _TOOL_KERNEL_KEYS = ("function", "source_code", "setup_values", "attributes")
 
 
-def _tool_function(tool: Any) -> Any:
+def tool_function(tool: Any) -> Any:
     """An OpenAI-style or bare function definition as Humanloop's ``ToolFunction``."""
     if not isinstance(tool, dict):
         return tool
@@ -121,7 +130,7 @@ def _tool_function(tool: Any) -> Any:
 def _tool_kernel(tool: dict[str, Any]) -> dict[str, Any]:
     shaped = {k: tool[k] for k in _TOOL_KERNEL_KEYS if tool.get(k) is not None}
     if "function" in shaped:
-        shaped["function"] = _tool_function(shaped["function"])
+        shaped["function"] = tool_function(shaped["function"])
     return shaped
 
 
@@ -133,13 +142,13 @@ def humanloop_body(record: LogRecord) -> dict[str, Any]:
     extras.pop("version_id", None)
     if record.version_id is not None and humanloop_version_id(record) is None:
         extras["version_id"] = record.version_id
-    _each_message(body, _thinking_blocks)
+    _each_message(body, thinking_blocks)
     prompt = body.get("prompt")
     if isinstance(prompt, dict):
         if not prompt.get("model"):
             extras["prompt"] = body.pop("prompt")
         elif isinstance(prompt.get("tools"), list):
-            tools = [_tool_function(t) for t in prompt["tools"]]
+            tools = [tool_function(t) for t in prompt["tools"]]
             if tools != prompt["tools"]:
                 extras["prompt_tools"] = prompt["tools"]  # promptrail's shape, read back
                 body["prompt"] = {**prompt, "tools": tools}
@@ -154,7 +163,8 @@ def humanloop_body(record: LogRecord) -> dict[str, Any]:
     return body
 
 
-def _thinking_text(message: Any) -> Any:
+def thinking_text(message: Any) -> Any:
+    """``message`` with Humanloop's thinking blocks as their text (blocks apart by a blank line)."""
     if not isinstance(message, dict) or not isinstance(message.get("thinking"), list):
         return message
     texts: list[str] = [
@@ -162,7 +172,7 @@ def _thinking_text(message: Any) -> Any:
         for block in message["thinking"]
         if isinstance(block, dict) and isinstance(block.get("thinking"), str)
     ]
-    return {**message, "thinking": "".join(texts) or None}
+    return {**message, "thinking": "\n\n".join(texts) or None}
 
 
 def restore_extras(data: dict[str, Any]) -> dict[str, Any]:
@@ -185,5 +195,5 @@ def restore_extras(data: dict[str, Any]) -> dict[str, Any]:
             restored["prompt"] = {**restored["prompt"], "tools": tools}
         if shaped_tool is not None:
             restored["tool"] = shaped_tool
-    _each_message(restored, _thinking_text)
+    _each_message(restored, thinking_text)
     return restored

@@ -22,6 +22,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from promptrail._record.humanloop import thinking_blocks, thinking_text, tool_function
 from promptrail._record.models import LogKind, LogRecord, PromptKernel
 from promptrail._record.versions import version_id as prompt_version_id
 from promptrail.stores._base import Store
@@ -75,24 +76,6 @@ def file_version_id(record: LogRecord) -> str:
 
 
 # -- in ---------------------------------------------------------------------------------------
-
-
-def _thinking_text(value: Any) -> Any:
-    """Humanloop's thinking blocks (``[{type, thinking, signature}]``) as their text."""
-    if not isinstance(value, list):
-        return value
-    parts = [
-        block["thinking"]
-        for block in value
-        if isinstance(block, dict) and isinstance(block.get("thinking"), str)
-    ]
-    return "\n\n".join(parts) if parts else None
-
-
-def _message_in(message: Any) -> Any:
-    if isinstance(message, dict) and "thinking" in message:
-        return {**message, "thinking": _thinking_text(message["thinking"])}
-    return message
 
 
 def _scalar(text: str) -> Any:
@@ -149,14 +132,14 @@ def lenient_body(store: Store, data: Mapping[str, Any], kind: LogKind) -> dict[s
     """Turn a body Humanloop's API accepts into record fields (see the module docstring)."""
     body = {key: value for key, value in data.items() if value is not None}
     if "output_message" in body:
-        body["output_message"] = _message_in(body["output_message"])
+        body["output_message"] = thinking_text(body["output_message"])
     if isinstance(body.get("messages"), list):
-        body["messages"] = [_message_in(m) for m in body["messages"]]
+        body["messages"] = [thinking_text(m) for m in body["messages"]]
     prompt = body.get("prompt")
     if isinstance(prompt, str):
         prompt = body["prompt"] = parse_serialized_prompt(prompt)
     if isinstance(prompt, dict) and isinstance(prompt.get("template"), list):
-        prompt["template"] = [_message_in(m) for m in prompt["template"]]
+        prompt["template"] = [thinking_text(m) for m in prompt["template"]]
     if "path" not in body and isinstance(body.get("id"), str):
         body["path"] = path_of(store, kind, body["id"]) or body["id"]
     return strip_content(body)
@@ -189,23 +172,6 @@ def created(record: LogRecord) -> dict[str, Any]:
     return answer
 
 
-def _message_out(message: Any) -> Any:
-    """A stored message with its thinking as Humanloop's list of thinking blocks."""
-    if isinstance(message, dict) and isinstance(message.get("thinking"), str):
-        block = {"type": "thinking", "thinking": message["thinking"], "signature": ""}
-        return {**message, "thinking": [block]}
-    return message
-
-
-def _tool_function(tool: Any) -> Any:
-    """An OpenAI-style tool (``{type, function}``) as Humanloop's ``ToolFunction``."""
-    if isinstance(tool, dict) and isinstance(tool.get("function"), dict):
-        tool = tool["function"]
-    if isinstance(tool, dict):
-        return {"description": "", **tool}
-    return tool
-
-
 _CHOICES = {"none": "none", "auto": "auto", "required": "required", "any": "required"}
 
 
@@ -233,9 +199,9 @@ def _file(record: LogRecord, counts: Mapping[tuple[str, str], int]) -> dict[str,
         details = record.prompt.model_dump(mode="json", exclude_none=True) if record.prompt else {}
         details.setdefault("model", "")
         if isinstance(details.get("template"), list):
-            details["template"] = [_message_out(m) for m in details["template"]]
+            details["template"] = [thinking_blocks(m) for m in details["template"]]
         if "tools" in details:
-            details["tools"] = [_tool_function(t) for t in details["tools"]]
+            details["tools"] = [tool_function(t) for t in details["tools"]]
         response_format = details.get("response_format")
         if isinstance(response_format, dict) and "type" not in response_format:
             # Humanloop's ResponseFormat needs a type: an untyped one is taken as the schema.
@@ -245,7 +211,7 @@ def _file(record: LogRecord, counts: Mapping[tuple[str, str], int]) -> dict[str,
     elif kind == "tool":
         details = dict(record.tool or {})
         if "function" in details:
-            details["function"] = _tool_function(details["function"])
+            details["function"] = tool_function(details["function"])
     elif kind == "evaluator":
         judgment = record.judgment
         returns = "boolean" if isinstance(judgment, bool) else "text"
@@ -285,9 +251,9 @@ def log_response(record: LogRecord, counts: Mapping[tuple[str, str], int]) -> di
     body = record.to_body()
     for name in ("output_message",):
         if name in body:
-            body[name] = _message_out(body[name])
+            body[name] = thinking_blocks(body[name])
     if "messages" in body:
-        body["messages"] = [_message_out(m) for m in body["messages"]]
+        body["messages"] = [thinking_blocks(m) for m in body["messages"]]
     if "tool_choice" in body:
         choice = _tool_choice_out(body.pop("tool_choice"))
         if choice is not None:
