@@ -194,6 +194,22 @@ class TestSecretFormats:
         (record,) = memory.records
         assert record.inputs == {"note": f"before {REDACTED} after"}
 
+    @pytest.mark.parametrize(
+        "text",
+        ["PaSsWoRd: hunter22", "Api_Key = abc123xyz", "TOKEN=abcdef123", "CreDentials: s3cr3tval"],
+    )
+    def test_values_after_secret_words_in_any_case(
+        self, memory: InMemoryExporter, text: str
+    ) -> None:
+        """A value after a secret-like word is masked whatever the word's letter case."""
+        echo(note=f"config {text} end")
+        (record,) = memory.records
+        word = text.split(":")[0].split("=")[0]
+        assert record.inputs is not None
+        assert record.inputs["note"].startswith(f"config {word}")
+        assert record.inputs["note"].endswith(f"{REDACTED} end")
+        assert text.rsplit(" ", 1)[-1] not in body(record)
+
 
 class TestUserRedaction:
     """Users add keys, patterns and a callable."""
