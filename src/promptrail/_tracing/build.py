@@ -212,8 +212,10 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
         if call_id is not None:
             metadata[_tool_calls.TOOL_CALL_ID_KEY] = call_id
     body["metadata"] = clean(metadata) if metadata else {}
-    if body.get("output") is not None and not isinstance(body["output"], str):
-        body["output"] = _to_json(body["output"])
+    output = body.get("output")
+    if output is not None and type(output) is not str:
+        # An int's JSON text is its str() (a tenth of the encoder's cost); bool is not int here.
+        body["output"] = str(output) if type(output) is int else _to_json(output)
     _derive(body, requested, response_model, clean, memo, requested_key, spec)
     # One validation of the whole body (nested messages included) is the common case; only
     # a body that fails it takes the lenient path: messages one by one, then wrong-typed

@@ -84,6 +84,8 @@ class ToolCalls:
         self, trace_id: str, log_id: str, start_ns: int, name: str, inputs: Any
     ) -> str | None:
         """Return the id of the call the tool log ``log_id`` (named ``name``) answers, or None."""
+        if trace_id not in self._traces:  # no call offered in this trace (a read: no lock)
+            return None
         with self._lock:
             offered = self._traces.get(trace_id)
             if offered is None:
