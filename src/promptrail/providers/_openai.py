@@ -73,20 +73,25 @@ def _copy_usage(
     prompt, output, output_details, prompt_details = names
     fields["prompt_tokens"] = int_or_none(get(usage, prompt))
     fields["output_tokens"] = int_or_none(get(usage, output))
-    reasoning = int_or_none(get(get(usage, output_details), "reasoning_tokens"))
-    if reasoning is not None:
-        fields["reasoning_tokens"] = reasoning
-    cached = int_or_none(get(get(usage, prompt_details), "cached_tokens"))
-    if cached is not None:
-        metadata[CACHED_KEY] = cached
     audio_in, audio_out, image_in, image_out = MODALITY_KEYS
-    for details, kind, key in (
-        (prompt_details, "audio_tokens", audio_in),
-        (output_details, "audio_tokens", audio_out),
-        (prompt_details, "image_tokens", image_in),
-        (output_details, "image_tokens", image_out),
-    ):
-        count = int_or_none(get(get(usage, details), kind))
+    out_details = get(usage, output_details)
+    if out_details is not None:
+        reasoning = int_or_none(get(out_details, "reasoning_tokens"))
+        if reasoning is not None:
+            fields["reasoning_tokens"] = reasoning
+        _copy_counts(out_details, metadata, audio_out, image_out)
+    in_details = get(usage, prompt_details)
+    if in_details is not None:
+        cached = int_or_none(get(in_details, "cached_tokens"))
+        if cached is not None:
+            metadata[CACHED_KEY] = cached
+        _copy_counts(in_details, metadata, audio_in, image_in)
+
+
+def _copy_counts(details: Any, metadata: dict[str, Any], audio_key: str, image_key: str) -> None:
+    """Copy a usage details object's non-zero audio and image token counts into ``metadata``."""
+    for kind, key in (("audio_tokens", audio_key), ("image_tokens", image_key)):
+        count = int_or_none(get(details, kind))
         if count:
             metadata[key] = count
 
