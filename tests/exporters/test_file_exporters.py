@@ -150,7 +150,30 @@ class TestSqlite:
         names = {
             row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")
         }
-        assert {"logs_trace_id", "logs_trace_parent_id", "logs_path", "logs_start_time"} <= names
+        assert {
+            "logs_trace_id",
+            "logs_path",
+            "logs_start_time",
+            "logs_session_id",
+            "logs_user_id",
+        } <= names
+        assert "logs_trace_parent_id" not in names  # no query needs it; every insert paid for it
+
+    @pytest.mark.parametrize(
+        ("where", "index"),
+        [("session_id = ?", "logs_session_id"), ("user_id = ?", "logs_user_id")],
+    )
+    def test_session_and_user_filters_use_their_index(
+        self, tmp_path: Path, where: str, index: str
+    ) -> None:
+        """The session and user filters are index searches (their indexes hold set values only)."""
+        SqliteStore(tmp_path / "t.db").write([make("a")])
+        conn = sqlite3.connect(tmp_path / "t.db")
+        plan = conn.execute(
+            f"EXPLAIN QUERY PLAN SELECT body FROM logs WHERE {where} ORDER BY start_time DESC",
+            ("x",),
+        ).fetchall()
+        assert any(f"USING INDEX {index}" in row[-1] for row in plan)
 
     def test_several_processes_write_one_file(self, tmp_path: Path) -> None:
         """Four processes writing one file concurrently lose nothing."""

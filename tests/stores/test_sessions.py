@@ -208,7 +208,7 @@ def test_a_version_1_database_upgrades_and_filters_old_logs(
         target = _v1_sqlite(tmp_path / "v1.db", records)
     store = open_store(target, create=create)
     try:
-        assert store.schema_version() == 2
+        assert store.schema_version() == 3
         assert store.recent_trace_ids(10, session_id="s") == ["old-a"]
         assert store.recent_trace_ids(10, user="ann", tags=["y"]) == ["old-a"]
         assert store.recent_trace_ids(10) == ["old-b", "old-a"]
@@ -219,8 +219,8 @@ def test_a_version_1_database_upgrades_and_filters_old_logs(
 
 
 def test_schema_version_is_current(open_any: Opener) -> None:
-    """A new store is at version 2."""
-    assert open_any().schema_version() == 2
+    """A new store is at version 3."""
+    assert open_any().schema_version() == 3
 
 
 def test_summaries_carry_the_traces_scores(store: Store) -> None:

@@ -61,6 +61,11 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             WHERE tags IS NOT NULL;
         """,
     ),
+    (
+        3,
+        # Every insert pays for every index, and no query looks logs up by their parent.
+        "DROP INDEX IF EXISTS promptrail_logs_parent_id;",
+    ),
 )
 """(version, SQL) in order; a database is at the highest version applied."""
 

@@ -1,8 +1,8 @@
 """The embedded store: ``SqliteStore`` (schema, writes, reads).
 
-One table, ``logs``: the record's JSON body plus indexed columns (``trace_id``,
-``trace_parent_id``, ``path``, ``start_time``, ``session_id``, ``user_id``) for the queries the
-CLI and the receiver make; a log's tags are rows of ``log_tags`` (indexed by tag). The schema is
+One table, ``logs``: the record's JSON body plus indexed columns (``trace_id``, ``path``,
+``start_time``, and ``session_id`` and ``user_id`` where set) for the queries the CLI and the
+receiver make; a log's tags are rows of ``log_tags`` (indexed by tag). The schema is
 versioned (``promptrail_meta``): opening an older file applies the missing migrations in one
 transaction, so existing databases upgrade in place (the schema: ``_sqlite_schema``).
 WAL mode and a busy timeout let several processes write one file; inserts are idempotent on

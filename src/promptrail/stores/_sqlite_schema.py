@@ -71,6 +71,19 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "CREATE INDEX IF NOT EXISTS logs_user_id ON logs (user_id, start_time)",
         ),
     ),
+    (
+        3,
+        (
+            # Every insert pays for every index. No query looks logs up by their parent, and
+            # most logs have no session or user: those indexes hold only the rows they find.
+            "DROP INDEX IF EXISTS logs_trace_parent_id",
+            "DROP INDEX IF EXISTS logs_session_id",
+            "DROP INDEX IF EXISTS logs_user_id",
+            "CREATE INDEX logs_session_id ON logs (session_id, start_time) "
+            "WHERE session_id IS NOT NULL",
+            "CREATE INDEX logs_user_id ON logs (user_id, start_time) WHERE user_id IS NOT NULL",
+        ),
+    ),
 )
 """(version, statements) in order; a file is at the highest version applied."""
 
