@@ -18,7 +18,8 @@ without, and nothing else.
 * **Worker floor** (one LLM-shaped record to a JSONL line): the UUIDv7 text of the id (one
   %-format), the start and end ``datetime``, a ``LogRecord`` with its ``ChatMessage`` and
   ``PromptKernel`` built **without validation**, its JSON line written by the cheapest of
-  ``model_dump_json``, ``json.dumps`` and ``pydantic_core.to_json`` of plain dicts, and
+  ``model_dump_json``, ``json.dumps``, ``pydantic_core.to_json`` and ``orjson`` (when
+  installed) of plain dicts, and
   ``os.write`` of the batch, with the garbage collector paused. No argument binding, no
   redaction, no size limits, no cost table, no version hash: each of those is promptrail's work
   above the floor.
@@ -56,6 +57,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import overhead  # the same scenarios, baselines and machine description
 import pydantic_core
+
+try:
+    from orjson import OPT_UTC_Z as _ORJSON_UTC_Z
+    from orjson import dumps as _orjson_dumps
+except ImportError:  # promptrail[fast] not installed: the floor's cheapest JSON is pydantic-core's
+    _orjson_dumps = None  # type: ignore[assignment]
+    _ORJSON_UTC_Z = 0
 
 import promptrail
 from promptrail import BatchProcessor
@@ -205,6 +213,13 @@ def core_line(record: LogRecord) -> bytes:
     return pydantic_core.to_json(plain_fields(record))
 
 
+def orjson_line(record: LogRecord) -> bytes:
+    """The record's JSON line by ``orjson.dumps`` of its plain dicts (``core_line`` without it)."""
+    if _orjson_dumps is None:
+        return core_line(record)
+    return _orjson_dumps(plain_fields(record), option=_ORJSON_UTC_Z)
+
+
 def floor_worker(items: Sequence[tuple[Any, ...]], fd: int) -> dict[str, int]:
     """Build and write the records of ``items``; CPU ns of each step (three JSON writers).
 
@@ -220,16 +235,19 @@ def floor_worker(items: Sequence[tuple[Any, ...]], fd: int) -> dict[str, int]:
     t3 = cpu_ns()
     core = [core_line(record) for record in built]
     t4 = cpu_ns()
-    os.write(fd, b"\n".join(lines) + b"\n")
+    fast = [orjson_line(record) for record in built]
     t5 = cpu_ns()
+    os.write(fd, b"\n".join(lines) + b"\n")
+    t6 = cpu_ns()
     gc.enable()
-    assert len(plain) == len(lines) == len(core)
+    assert len(plain) == len(lines) == len(core) == len(fast)
     return {
         "floor: build record": t1 - t0,
         "floor: JSON, model_dump_json": t2 - t1,
         "floor: JSON, json.dumps": t3 - t2,
         "floor: JSON, pydantic_core.to_json": t4 - t3,
-        "floor: write": t5 - t4,
+        "floor: JSON, orjson": t5 - t4,
+        "floor: write": t6 - t5,
     }
 
 
@@ -398,12 +416,13 @@ def measure(calls: int, bursts: int, repeats: int, tmp: Path) -> dict[str, Any]:
 
     floor_calls, promptrail_calls = minus_base("floor: calls"), minus_base("promptrail: calls")
     floor_worker = [
-        build + min(pyd, plain, core) + write
-        for build, pyd, plain, core, write in zip(
+        build + min(pyd, plain, core, fast) + write
+        for build, pyd, plain, core, fast, write in zip(
             paced["floor: build record"],
             paced["floor: JSON, model_dump_json"],
             paced["floor: JSON, json.dumps"],
             paced["floor: JSON, pydantic_core.to_json"],
+            paced["floor: JSON, orjson"],
             paced["floor: write"],
             strict=True,
         )
