@@ -226,6 +226,24 @@ class TestUserRedaction:
             "api_key": REDACTED,
         }
 
+    def test_keys_are_masked_in_every_record(self, memory: InMemoryExporter) -> None:
+        """A secret used as a key is masked in every record; a mask callable sees every key."""
+        seen: list[str] = []
+
+        def mask(text: str) -> str:
+            seen.append(text)
+            return text.replace("alice", "[NAME]")
+
+        echo(table={API_KEY: 1})
+        promptrail.configure(redact=Redactor(mask=mask))
+        echo(table={API_KEY: 1, "alice": 2})
+        echo(table={API_KEY: 1, "alice": 2})
+        default, *masked = memory.records
+        assert default.inputs == {"table": {REDACTED: 1}}
+        for record in masked:
+            assert record.inputs == {"table": {REDACTED: 1, "[NAME]": 2}}
+        assert seen.count("alice") == 2
+
     def test_callback_hides_chosen_values(self, memory: InMemoryExporter) -> None:
         """A callback(key, value) returning True hides that value, at any depth."""
 

@@ -251,8 +251,8 @@ class _Converter:
                 key = k if type(k) is str else _safe_repr(k, limits, redactor)
                 if not key.isascii():
                     key = _encodable(key)
-                key = redactor.mask(key)  # a secret used as a key
-                if redactor.is_secret_key(key) or (judged and redactor.hides(key, v)):
+                key, secret = redactor.judge_key(key)
+                if secret or (judged and redactor.hides(key, v)):
                     out[key] = REDACTED
                     continue
                 t = type(v)
@@ -322,8 +322,8 @@ class _Converter:
             key = k if type(k) is str else _safe_repr(k, limits, redactor)
             if not key.isascii():
                 key = _encodable(key)
-            key = redactor.mask(key)  # a secret used as a key
-            if redactor.is_secret_key(key) or redactor.hides(key, v):
+            key, secret = redactor.judge_key(key)
+            if secret or redactor.hides(key, v):
                 out[key] = REDACTED
             else:
                 out[key] = self.convert(v, depth - 1)

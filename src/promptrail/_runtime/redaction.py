@@ -45,6 +45,7 @@ class Redactor:
         "_cache",
         "_callback",
         "_enabled",
+        "_key_cache",
         "_keys",
         "_masker",
         "_min_length",
@@ -80,6 +81,9 @@ class Redactor:
         self._min_length = 0 if extra or self._masker is not None else 6
         # Keys repeat endlessly ("role", "content"): remember the verdicts (bounded).
         self._cache: dict[str, bool] = {}
+        # Mapping keys as written and their verdicts (without a mask callable: the built-in
+        # masking gives a key the same text every time).
+        self._key_cache: dict[str, tuple[str, bool]] = {}
 
     def is_secret_key(self, key: str) -> bool:
         """Return whether a value stored under ``key`` must be hidden."""
@@ -94,6 +98,21 @@ class Redactor:
                 self._cache.clear()
             self._cache[key] = verdict
         return verdict
+
+    def judge_key(self, key: str) -> tuple[str, bool]:
+        """Return ``key`` as written (masked, see :meth:`mask`) and whether its value is hidden.
+
+        The user callback is not asked here (see :meth:`hides`).
+        """
+        found = self._key_cache.get(key)
+        if found is None:
+            written = self.mask(key)  # a secret used as a key
+            found = (written, self.is_secret_key(written))
+            if self._masker is None:
+                if len(self._key_cache) >= 4096:
+                    self._key_cache.clear()
+                self._key_cache[key] = found
+        return found
 
     @property
     def has_callback(self) -> bool:
