@@ -50,7 +50,7 @@ def test_db_upgrade_reports_the_schema_version(target: str) -> None:
     """db upgrade on a current store says its version and changes nothing."""
     status, out = run("db", "upgrade", "--db", target)
     assert status == 0
-    assert "schema version 2" in out
+    assert "schema version 3" in out
     assert "promptrail:***@" in out or "postgresql" not in out  # no password printed
 
 

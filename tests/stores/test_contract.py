@@ -116,6 +116,24 @@ class TestWrites:
         assert store.write(support_trace("t1")) == 3
         assert store.write(support_trace("t1")) == 0
 
+    def test_write_keeps_the_first_of_a_repeated_id(self, store: Store) -> None:
+        """A batch repeating an id, stored or not, keeps the first and counts it once."""
+        first = log("x", "a/b", trace_id="x", output="first")
+        again = log("x", "a/b", trace_id="x", output="again")
+        assert store.write([first, again, log("y", "a/b", trace_id="y")]) == 2
+        assert store.write([log("y", "a/b", trace_id="y", output="later")]) == 0
+        stored_x, stored_y = store.get("x"), store.get("y")
+        assert stored_x is not None
+        assert stored_y is not None
+        assert (stored_x.output, stored_y.output) == ("first", None)
+
+    def test_write_stores_tags_of_new_logs_only(self, store: Store) -> None:
+        """Tags written with a batch filter its new logs; a duplicate's tags are not added."""
+        assert store.write([log("t", "a/b", trace_id="t", tags=["red"])]) == 1
+        assert store.write([log("t", "a/b", trace_id="t", tags=["blue"])]) == 0
+        assert [r.log_id for r in store.logs(tags=["red"])] == ["t"]
+        assert store.logs(tags=["blue"]) == []
+
     def test_text_with_nul_and_unicode_is_stored(self, store: Store) -> None:
         """Odd text (NUL, emoji, quotes, backslashes) does not fail a batch."""
         odd = log("odd", "a/b", trace_id="odd", output='nul\x00 \\u0000 "q" 😀 \\', error="e\x00")

@@ -12,11 +12,12 @@ leaves none of it half-written. A child may be stored before its parent.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -162,31 +163,56 @@ class SqliteStore(SqlReads):
             StoreUnavailableError: The file stayed locked past the busy timeout (nothing stored).
         """
         results: list[InsertResult] = []
-        with self._lock:
-            conn = self._connect()
+        with self._transaction() as conn:
             if any(r.kind == "evaluator" for r in records):
                 records = _scores_in_their_traces(conn, records)
-            rows = [_schema.row(r) for r in records]
+            for record in records:
+                row = _schema.row(record)
+                # rowcount is 0 when INSERT OR IGNORE skipped the row.
+                new = conn.execute(_schema.INSERT, row).rowcount == 1
+                if new and record.tags:
+                    conn.executemany(_schema.INSERT_TAG, _schema.tag_rows(record))
+                results.append(InsertResult(row[0], "created" if new else "duplicate"))
+        return results
+
+    def write(self, records: Sequence[LogRecord]) -> int:
+        """Store ``records`` like :meth:`insert` (one transaction); return how many were new.
+
+        Without per-record answers to give, a batch without tags or scores is one
+        ``executemany``; the others take :meth:`insert`'s path.
+        """
+        if any(r.tags or r.kind == "evaluator" for r in records):
+            return super().write(records)
+        rows = [_schema.row(r) for r in records]
+        with self._transaction() as conn:
+            before = conn.total_changes
+            conn.executemany(_schema.INSERT, rows)  # OR IGNORE: a duplicate changes nothing
+            return conn.total_changes - before
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed at the end, rolled back on any exception.
+
+        A failed COMMIT included: a transaction left open would make every later write fail.
+        The batch is all-or-nothing either way.
+
+        Raises:
+            StoreUnavailableError: The file stayed locked past the busy timeout (nothing stored).
+        """
+        with self._lock:
+            conn = self._connect()
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    for record, row in zip(records, rows, strict=True):
-                        # rowcount is 0 when INSERT OR IGNORE skipped the row.
-                        new = conn.execute(_schema.INSERT, row).rowcount == 1
-                        if new and record.tags:
-                            conn.executemany(_schema.INSERT_TAG, _schema.tag_rows(record))
-                        results.append(InsertResult(row[0], "created" if new else "duplicate"))
+                    yield conn
                     conn.execute("COMMIT")
                 except BaseException:
-                    # Never leave a transaction open (a failed COMMIT included): later writes
-                    # would all fail. The batch is all-or-nothing either way.
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
             except sqlite3.OperationalError as exc:
                 msg = f"{self._path}: {exc}"
                 raise StoreUnavailableError(msg) from exc
-        return results
 
     def update(self, record: LogRecord) -> bool:
         """Replace the stored log with ``record``'s id; False when there is none."""
