@@ -24,6 +24,12 @@ without, and nothing else.
   redaction, no size limits, no cost table, no version hash: each of those is promptrail's work
   above the floor.
 
+* **Dict-first floor** (the same calls, the worker only): the same fields as a plain dict, every
+  string through the built-in secret masking, written by the cheapest JSON writer installed. The
+  least a design that makes the ``LogRecord`` only when someone asks for one could cost.
+* **Reference tracer** (``overhead.ReferenceTracer``) in the same paced loop, so that the ratio
+  target (promptrail's caller + worker over the reference's) is judged for each design.
+
 A target missed even by the floor's best repeat is out of reach on this machine for any
 implementation doing at least that work in pure Python with these libraries (a cleverer one
 might cache the JSON of repeated messages, which the floor does not). Timings are CPU time:
@@ -69,6 +75,7 @@ import promptrail
 from promptrail import BatchProcessor
 from promptrail._record.models import ChatMessage, LogRecord, PromptKernel
 from promptrail._runtime.ids import DEFAULT_IDS
+from promptrail._runtime.secrets import mask_builtin
 from promptrail.exporters import JsonlExporter
 from promptrail.testing import reset
 
@@ -251,6 +258,59 @@ def floor_worker(items: Sequence[tuple[Any, ...]], fd: int) -> dict[str, int]:
     }
 
 
+def dict_record(item: tuple[Any, ...]) -> dict[str, Any]:
+    """The record of one queued LLM-shaped call as a plain dict, its strings masked.
+
+    The least a dict-first design does: the same fields as :func:`floor_record`, no model, and
+    the built-in secret masking of every string the call brought (the contract's one promise a
+    floor cannot drop: secrets never reach a record).
+    """
+    _fn, seq, _parent, start, t0, t1, _args, kwargs, result = item
+    log_id = _format_id(start, seq)
+    latency = (t1 - t0) / 1e9
+    start_time = _fromtimestamp(start / 1e9, _UTC)
+    end_time = _fromtimestamp(start / 1e9 + latency, _UTC)
+    mask = mask_builtin
+    messages = [{k: mask(v) for k, v in m.items()} for m in kwargs["messages"]]
+    choice = result["choices"][0]
+    usage = result["usage"]
+    text = mask(choice["message"]["content"])
+    model, temperature = mask(kwargs["model"]), kwargs["temperature"]
+    return {
+        "log_id": log_id,
+        "path": "bench/chat",
+        "kind": "prompt",
+        "trace_id": log_id,
+        "inputs": {"model": model, "temperature": temperature},
+        "messages": messages,
+        "output": text,
+        "output_message": {"role": "assistant", "content": text},
+        "prompt": {"model": model, "temperature": temperature},
+        "prompt_tokens": usage["prompt_tokens"],
+        "output_tokens": usage["completion_tokens"],
+        "finish_reason": choice["finish_reason"],
+        "start_time": start_time,
+        "end_time": end_time,
+        "created_at": end_time,
+        "provider_latency": latency,
+        "metadata": {},
+    }
+
+
+def dict_worker(items: Sequence[tuple[Any, ...]], fd: int) -> int:
+    """Build the dict records of ``items`` and write their JSON lines; CPU ns (GC paused)."""
+    gc.disable()
+    t0 = cpu_ns()
+    if _orjson_dumps is None:
+        lines = [pydantic_core.to_json(dict_record(item)) for item in items]
+    else:
+        lines = [_orjson_dumps(dict_record(item), option=_ORJSON_UTC_Z) for item in items]
+    os.write(fd, b"\n".join(lines) + b"\n")
+    spent = cpu_ns() - t0
+    gc.enable()
+    return spent
+
+
 # -- measuring ------------------------------------------------------------------------------
 
 
@@ -350,6 +410,7 @@ def measure_paced(bursts: int, repeats: int, tmp: Path) -> dict[str, list[float]
         overhead.chat
     )
     floored = floor_decorate_llm(overhead.chat)
+    referenced = overhead.REFERENCE.decorate(overhead.chat)
     samples: dict[str, list[float]] = collections.defaultdict(list)
     fd = os.open(tmp / "floor.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
@@ -361,8 +422,14 @@ def measure_paced(bursts: int, repeats: int, tmp: Path) -> dict[str, list[float]
         for r in range(repeats):
             totals: dict[str, int] = collections.Counter()
             for _ in range(bursts):
-                for variant in overhead.rotated(["undecorated", "floor", "promptrail"], r):
-                    fn = {"undecorated": overhead.chat, "floor": floored, "promptrail": traced}
+                variants = ["undecorated", "floor", "promptrail", "reference"]
+                for variant in overhead.rotated(variants, r):
+                    fn = {
+                        "undecorated": overhead.chat,
+                        "floor": floored,
+                        "promptrail": traced,
+                        "reference": referenced,
+                    }
                     worker_before = worker_ns()
                     before = cpu_ns()
                     overhead.loop_llm(fn[variant], BURST)
@@ -371,6 +438,11 @@ def measure_paced(bursts: int, repeats: int, tmp: Path) -> dict[str, list[float]
                         items = list(_QUEUE)
                         _QUEUE.clear()
                         totals.update(floor_worker(items, fd))
+                        totals["dict floor: build, JSON, write"] += dict_worker(items, fd)
+                    elif variant == "reference":
+                        before = cpu_ns()
+                        overhead.REFERENCE.flush()
+                        totals["reference: flush"] += cpu_ns() - before
                     elif variant == "promptrail":
                         promptrail.flush()
                         totals["promptrail: record + JSONL"] += worker_ns() - worker_before
@@ -428,7 +500,28 @@ def measure(calls: int, bursts: int, repeats: int, tmp: Path) -> dict[str, Any]:
         )
     ]
     promptrail_worker = paced["promptrail: record + JSONL"]
+    reference_calls = minus_base("reference: calls")
+    designs = {  # caller (added) and worker per repeat, µs per call
+        "reference tracer": (reference_calls, paced["reference: flush"]),
+        "floor: typed record": (floor_calls, floor_worker),
+        "floor: dict-first record": (floor_calls, paced["dict floor: build, JSON, write"]),
+        "promptrail": (promptrail_calls, promptrail_worker),
+    }
+    totals = {
+        name: [a + b for a, b in zip(calls_, worker, strict=True)]
+        for name, (calls_, worker) in designs.items()
+    }
+    versus = {
+        name: {
+            "caller": _median(designs[name][0]),
+            "worker": _median(designs[name][1]),
+            "total": _median(total),
+            "ratio": _median(overhead.ratios(total, totals["reference tracer"])),
+        }
+        for name, total in totals.items()
+    }
     return {
+        "versus_reference": versus,
         "calls": calls,
         "paced_calls": bursts * BURST,
         "repeats": repeats,
@@ -499,6 +592,32 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Paced target: {verdict(paced['floor: caller + worker'], target)}.",
     ]
+    ratio = overhead.REFERENCE_RATIOS["paced_llm_jsonl"]
+    out += [
+        "",
+        f"## The same calls against the reference tracer (target: <= {ratio:g}x its total)",
+        "",
+        "The 40-line reference tracer of `overhead.py` in the same loop: its caller, and its "
+        "`flush()` (`json.dumps` of the batch) as its worker. The dict-first floor builds each "
+        "record as a plain dict, masks its strings with the built-in secret formats and writes "
+        "it with the cheapest JSON writer installed. µs per call; x: total over the reference's, "
+        "per repeat; judged on the median ratio.",
+        "",
+        "| design | caller (added) | worker | total | x reference | target vs design |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, row in report["versus_reference"].items():
+        within = row["ratio"]["median"] <= ratio
+        if name == "reference tracer":
+            judged = "-"
+        elif name == "promptrail":
+            judged = "met" if within else "**not met**"
+        else:  # a floor: what the least implementation of that design reaches
+            judged = "within reach of this design" if within else "**out of reach** of this design"
+        out.append(
+            f"| {name} | {_fmt(row['caller'])} | {_fmt(row['worker'])} | {_fmt(row['total'])} "
+            f"| {_fmt(row['ratio'])} | {judged} |"
+        )
     return "\n".join(out) + "\n"
 
 
