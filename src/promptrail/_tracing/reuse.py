@@ -156,10 +156,11 @@ def remembered_request(
 
     What ``request_fields`` and ``clean(inputs)`` give depends only on the decorator's details
     and the arguments (messages aside, unless a system message is added: not remembered); the
-    values are shared between records and never changed.
+    values are shared between records and never changed. ``None`` for a tool or a flow: what
+    the memo spares is ``request_fields``, and their inputs cost less to clean than to look up.
     """
     requests = memo.requests
-    if requests is None or not requests.worth(spec):
+    if spec.kind != "prompt" or requests is None or not requests.worth(spec):
         return None
     inputs_key = _fastrecord.atomic_key(inputs)
     if inputs_key is None:
@@ -172,13 +173,9 @@ def remembered_request(
         requests.note(spec, True)
         return cast("tuple[dict[str, Any], Any, dict[str, Any], Any]", found[1])
     requests.note(spec, False)
-    tool_choice = None
-    if spec.kind == "prompt":
-        prompt, out, tool_choice = _request.request_fields(defaults, inputs, messages)
-        if out is not messages:
-            return None
-    else:
-        prompt = dict(defaults) if defaults else {}
+    prompt, out, tool_choice = _request.request_fields(defaults, inputs, messages)
+    if out is not messages:
+        return None
     value = (prompt, tool_choice, clean(inputs), _fastrecord.atomic_key(prompt))
     requests.put(key, (defaults, value), _fastrecord.key_chars(inputs))
     return value
