@@ -202,6 +202,22 @@ class TestSpanShape:
         assert span.name == "text_completion tiny-1"
         assert (span.attributes or {})["gen_ai.operation.name"] == "text_completion"
 
+    def test_each_call_names_its_own_model(self, spans: Spans, bridge: OtelBridge) -> None:
+        """Calls of one function name the model each call asked for, or the parameter's default."""
+
+        @promptrail.log_prompt(path="p")
+        def chat(prompt: str, model: str = "default-1") -> str:
+            return "ok"
+
+        chat("hi", model="a-1")
+        chat("hi", model="b-2")
+        chat(prompt="hi")
+        chat("hi", "positional-3")
+        names = [s.name for s in spans.finished()]
+        models = [(s.attributes or {}).get("gen_ai.request.model") for s in spans.finished()]
+        assert names == ["chat a-1", "chat b-2", "chat default-1", "chat positional-3"]
+        assert models == ["a-1", "b-2", "default-1", "positional-3"]
+
     def test_tool_and_flow_spans_are_internal(self, spans: Spans, bridge: OtelBridge) -> None:
         """Tools are ``execute_tool {name}``, flows ``invoke_workflow {path}``, both INTERNAL."""
         flow("q")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from promptrail._record.models import ChatMessage, LogRecord
 from promptrail._runtime.state import STATE
@@ -66,6 +66,12 @@ _USAGE = (
 
 AttrValue = str | bool | int | float | Sequence[str]
 
+_FROM_VALUES: Any = object()
+"""Not given: read the value from ``values``."""
+
+_NO_ID = frozenset({str, int, float, bool})
+"""Result types that carry no response id."""
+
 
 def raw_attributes(log: ActiveLog) -> dict[str, AttrValue]:
     """The result attributes of an ended log, read from its raw fields (no record is built).
@@ -75,21 +81,32 @@ def raw_attributes(log: ActiveLog) -> dict[str, AttrValue]:
     request parameters not given there come from the call's keyword arguments.
     """
     spec = log.spec
-    values: dict[str, Any] = {}
-    if log.error is None and spec.output_on(STATE.settings):
-        result = log.result if log.items is None else log.items
-        values.update(_extract.extract(result, is_stream=log.items is not None))
-    values.update(log.fields or {})
+    settings = STATE.settings
+    values: dict[str, Any]
+    fields = log.fields
+    if log.error is None and spec.output_on(settings):
+        if log.items is None:
+            values = _extract.extract(log.result)
+        else:
+            values = _extract.extract(log.items, is_stream=True)
+        if fields:
+            values = {**values, **fields}
+    else:
+        values = fields or {}
+    response_id = None
+    response_model: Any = _FROM_VALUES
     prompt: dict[str, Any] = {}
     if spec.kind == "prompt":
         extracted = values.get("prompt")
-        if isinstance(extracted, Mapping):
+        if not _is_mapping(extracted):
+            extracted = None
+        elif extracted:
             prompt.update(extracted)
         # The call's arguments, mapped exactly as the record maps them (aliases, positional
         # arguments, decorator defaults); extracted details fill only what the call did not say.
-        inputs, messages = log._inputs() if spec.inputs_on(STATE.settings) else ({}, None)
+        inputs, messages = log._inputs() if spec.inputs_on(settings) else ({}, None)
         requested, _messages, _choice = _request.request_fields(spec.prompt, inputs, messages)
-        answered = extracted.get("model") if isinstance(extracted, Mapping) else None
+        answered = None if extracted is None else extracted.get("model")
         sdk = log.sdk
         if sdk is not None:  # an instrumented SDK call completed this log: what it sent
             sent_inputs, sent_messages = sdk._inputs()
@@ -97,23 +114,29 @@ def raw_attributes(log: ActiveLog) -> dict[str, AttrValue]:
                 sdk.spec.prompt, sent_inputs, sent_messages
             )
             requested = {**requested, **sent, **(spec.prompt or {})}
-            if sdk.ended and sdk.error is None and spec.output_on(STATE.settings):
+            if sdk.ended and sdk.error is None and spec.output_on(settings):
                 result = sdk.result if sdk.items is None else sdk.items
                 from_sdk = _extract.extract(result, is_stream=sdk.items is not None)
+                values = {**values}
                 for key, value in from_sdk.items():
                     if values.get(key) is None:
                         values[key] = value
                 sdk_prompt = from_sdk.get("prompt")
-                if answered is None and isinstance(sdk_prompt, Mapping):
+                if answered is None and _is_mapping(sdk_prompt):
                     answered = sdk_prompt.get("model")
-        prompt.update({k: v for k, v in requested.items() if v is not None})
-        values["response_model"] = answered_model(requested.get("model"), answered)
+        for key, value in requested.items():
+            if value is not None:
+                prompt[key] = value
+        response_model = answered_model(requested.get("model"), answered)
         response_id = response_id_of(log)
-        if response_id is not None:
-            values["response_id"] = response_id
     metadata = values.get("metadata")
-    incomplete = metadata.get(INCOMPLETE_KEY) if isinstance(metadata, Mapping) else None
-    return _attributes(spec.kind, prompt, values, incomplete)
+    incomplete = metadata.get(INCOMPLETE_KEY) if _is_mapping(metadata) else None
+    return _attributes(spec.kind, prompt, values, incomplete, response_id, response_model)
+
+
+def _is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)``, without the ABC check for the usual plain dict."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def session_attributes(log: ActiveLog) -> dict[str, AttrValue]:
@@ -142,6 +165,8 @@ def response_id_of(log: ActiveLog) -> str | None:
         if source is None or source.error is not None:
             continue
         result = source.result
+        if result is None or type(result) in _NO_ID:
+            continue
         if type(result) is StreamAccumulator:
             result = result.response() if source.ended else None
         found = get(result, "id") if result is not None and not isinstance(result, str) else None
@@ -167,10 +192,16 @@ def result_attributes(record: LogRecord) -> dict[str, AttrValue]:
 
 
 def _attributes(
-    kind: str, prompt: Mapping[str, Any], values: Mapping[str, Any], incomplete: Any
+    kind: str,
+    prompt: Mapping[str, Any],
+    values: Mapping[str, Any],
+    incomplete: Any,
+    response_id: str | None = None,
+    response_model: Any = _FROM_VALUES,
 ) -> dict[str, AttrValue]:
+    """The request, usage and response attributes (``response_*`` given win over ``values``')."""
     attrs: dict[str, AttrValue] = {}
-    if kind == "prompt":
+    if kind == "prompt" and prompt:
         for field, key in (("model", REQUEST_MODEL), ("provider", PROVIDER)):
             text = prompt.get(field)
             if isinstance(text, str) and text:
@@ -184,25 +215,27 @@ def _attributes(
             attrs["gen_ai.request.stop_sequences"] = [stop]
         elif isinstance(stop, (list, tuple)) and stop:
             attrs["gen_ai.request.stop_sequences"] = [str(s) for s in stop]
+    get = values.get
     for field, key in _USAGE:
-        count = values.get(field)
+        count = get(field)
         if isinstance(count, int) and not isinstance(count, bool):
             attrs[key] = count
-    version = values.get("version_id")
+    version = get("version_id")
     if isinstance(version, str) and version:
         attrs["gen_ai.prompt.version"] = version
-    finish = values.get("finish_reason")
+    finish = get("finish_reason")
     if isinstance(finish, str) and finish:
         attrs["gen_ai.response.finish_reasons"] = [finish]
-    response_id = values.get("response_id")
+    if response_id is None:
+        response_id = get("response_id")
     if isinstance(response_id, str) and response_id:
         attrs["gen_ai.response.id"] = response_id
-    response = values.get("provider_response")
-    if isinstance(response, Mapping):
+    response = get("provider_response")
+    if response is not None and _is_mapping(response):
         for field, key in (("id", "gen_ai.response.id"), ("model", "gen_ai.response.model")):
             if isinstance(response.get(field), str):
                 attrs[key] = response[field]
-    answered = values.get("response_model")
+    answered = get("response_model") if response_model is _FROM_VALUES else response_model
     if "gen_ai.response.model" not in attrs and isinstance(answered, str) and answered:
         attrs["gen_ai.response.model"] = answered  # the model that answered, when it differs
     if isinstance(incomplete, str):

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, MutableMapping
-from typing import Literal
+from typing import Any, Literal
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -57,6 +57,7 @@ from opentelemetry.trace import Span, SpanKind, StatusCode, TracerProvider
 from promptrail._runtime import errors as _errors
 from promptrail._runtime.state import STATE
 from promptrail._tracing.active import ActiveLog
+from promptrail._tracing.spec import CallSpec
 from promptrail._version import __version__
 from promptrail.exceptions import ConfigurationError
 from promptrail.otel._attributes import (
@@ -86,6 +87,12 @@ OTEL_TRACE_ID = "otel.trace_id"
 OTEL_SPAN_ID = "otel.span_id"
 
 FlowOperation = Literal["invoke_workflow", "invoke_agent"]
+
+_Shape = tuple[str, SpanKind, dict[str, AttrValue], bool, Any, Any]
+"""Span name (the operation, for prompts), kind, constant attributes, whether the model is read
+from the call, the decorator's model and the ``model`` parameter's default."""
+
+_MAX_SHAPES = 1024
 
 
 def _env_capture() -> bool:
@@ -135,9 +142,12 @@ class OtelBridge:
         self._capture_content = _env_capture() if capture_content is None else capture_content
         self._flow_operation: FlowOperation = flow_operation
         self._exception_events = exception_events
-        # The open span of each log in progress. Keyed by the log itself (identity hash); entries
-        # are removed at on_end, so the dict holds only logs still running.
-        self._spans: dict[ActiveLog, Span] = {}
+        # The open span of each log in progress, with the attributes it was created with. Keyed
+        # by the log itself (identity hash); entries are removed at on_end, so the dict holds
+        # only logs still running.
+        self._spans: dict[ActiveLog, tuple[Span, dict[str, AttrValue]]] = {}
+        # Per decorated function, what its spans start with (see _shape).
+        self._shapes: dict[CallSpec, _Shape] = {}
 
     @property
     def capture_content(self) -> bool:
@@ -156,7 +166,7 @@ class OtelBridge:
         sc = span.get_span_context()
         if not sc.is_valid:
             return  # API only and no trace around: nothing to end, make current or correlate
-        self._spans[log] = span
+        self._spans[log] = (span, attributes)
         ids = {OTEL_TRACE_ID: trace.format_trace_id(sc.trace_id)}
         if parent_span is None:
             parent_span = trace.get_current_span(parent_ctx)
@@ -169,28 +179,22 @@ class OtelBridge:
         else:
             fields["metadata"] = {**(fields.get("metadata") or {}), **ids}
         if span.is_recording():
-            # What a receiver needs to rebuild the log from this span alone (OTLP ingest).
-            own: dict[str, AttrValue] = {
-                "promptrail.log_id": log.log_id,
-                "promptrail.trace_id": log.trace_id,
-                "promptrail.path": log.spec.path,
-            }
-            parent_id = log.trace_parent_id
-            if parent_id is not None:
-                own["promptrail.parent_id"] = parent_id
-            span.set_attributes(own)
+            # What a receiver needs to rebuild the log from this span alone (OTLP ingest), and
+            # what the live ingest reads from a running parent: set now, not at the end.
+            span.set_attributes(_own_attributes(log))
 
     def on_end(self, log: ActiveLog) -> None:
         """Set the result attributes (only if the span is recording) and end the span."""
-        span = self._spans.pop(log, None)
-        if span is None:
+        entry = self._spans.pop(log, None)
+        if entry is None:
             return  # started before this bridge was installed, or not a log of ours
+        span, started = entry
         end_ns = None
         if log.perf_end is not None:
             end_ns = log.start_ns + (log.perf_end - log.perf_start)
         try:
             if span.is_recording():
-                self._finish(span, log, end_ns)
+                self._finish(span, log, end_ns, started)
         finally:
             span.end(end_time=end_ns)
 
@@ -205,7 +209,7 @@ class OtelBridge:
         spans now keeps them (and the spans nested under them) in the app's traces.
         """
         spans, self._spans = self._spans, {}
-        for span in spans.values():
+        for span, _started in spans.values():
             if span.is_recording():
                 span.set_attribute("promptrail.incomplete", "shutdown")
             span.end()
@@ -214,10 +218,10 @@ class OtelBridge:
 
     def attach(self, log: ActiveLog) -> object:
         """Make the log's span the current OTel span; return the context token."""
-        span = self._spans.get(log)
-        if span is None:
+        entry = self._spans.get(log)
+        if entry is None:
             return None
-        return otel_context.attach(trace.set_span_in_context(span))
+        return otel_context.attach(trace.set_span_in_context(entry[0]))
 
     def detach(self, log: ActiveLog, token: object) -> None:
         """Restore the OTel context that was current before :meth:`attach`."""
@@ -254,9 +258,10 @@ class OtelBridge:
         parent = log.parent
         if parent is None:
             return None, None
-        parent_span = self._spans.get(parent)
-        if parent_span is None:
+        entry = self._spans.get(parent)
+        if entry is None:
             return None, None
+        parent_span = entry[0]
         current = trace.get_current_span()
         if current is parent_span:
             return None, parent_span
@@ -268,6 +273,25 @@ class OtelBridge:
     def _creation(self, log: ActiveLog) -> tuple[str, SpanKind, dict[str, AttrValue]]:
         """Span name, kind and the attributes known at start (the sampling-relevant ones)."""
         spec = log.spec
+        shape = self._shapes.get(spec)
+        if shape is None:
+            shape = self._shape(spec)
+        name, kind, constant, prompt, model, default_model = shape
+        attrs = dict(constant)
+        if not prompt:
+            return name, kind, attrs
+        if model is None and log.kwargs:
+            model = log.kwargs.get("model")
+        if model is None and not log.args:  # a parameter's default
+            model = default_model
+        if isinstance(model, str):
+            attrs[REQUEST_MODEL] = model
+            return f"{name} {model}", kind, attrs
+        return name, kind, attrs
+
+    def _shape(self, spec: CallSpec) -> _Shape:
+        """What the spans of one decorated function share: the start of every call's span."""
+        shape: _Shape
         if spec.kind == "prompt":
             prompt = spec.prompt or {}
             operation = "text_completion" if prompt.get("endpoint") == "complete" else "chat"
@@ -275,63 +299,89 @@ class OtelBridge:
             provider = prompt.get("provider")
             if isinstance(provider, str):
                 attrs[PROVIDER] = provider
-            model = prompt.get("model")
-            if model is None and log.kwargs:
-                model = log.kwargs.get("model")
-            if model is None and spec.signature is not None:  # a parameter's default
+            default = None
+            if spec.signature is not None:
                 parameter = spec.signature.parameters.get("model")
-                if parameter is not None and not log.args:
-                    model = parameter.default
-            if isinstance(model, str):
-                attrs[REQUEST_MODEL] = model
-                return f"{operation} {model}", SpanKind.CLIENT, attrs
-            return operation, SpanKind.CLIENT, attrs
-        if spec.kind == "tool":
+                if parameter is not None:
+                    default = parameter.default
+            shape = (operation, SpanKind.CLIENT, attrs, True, prompt.get("model"), default)
+        elif spec.kind == "tool":
             tool = spec.path.rsplit("/", 1)[-1]
             attrs = {OPERATION: "execute_tool", "gen_ai.tool.name": tool}
             attrs["gen_ai.tool.type"] = "function"
-            return f"execute_tool {tool}", SpanKind.INTERNAL, attrs
-        operation = self._flow_operation
-        key = "gen_ai.workflow.name" if operation == "invoke_workflow" else "gen_ai.agent.name"
-        attrs = {OPERATION: operation, key: spec.path}
-        return f"{operation} {spec.path}", SpanKind.INTERNAL, attrs
+            shape = (f"execute_tool {tool}", SpanKind.INTERNAL, attrs, False, None, None)
+        else:
+            operation = self._flow_operation
+            key = "gen_ai.workflow.name" if operation == "invoke_workflow" else "gen_ai.agent.name"
+            attrs = {OPERATION: operation, key: spec.path}
+            shape = (f"{operation} {spec.path}", SpanKind.INTERNAL, attrs, False, None, None)
+        if len(self._shapes) >= _MAX_SHAPES:  # functions decorated on the fly: bounded
+            self._shapes.clear()
+        self._shapes[spec] = shape
+        return shape
 
-    def _finish(self, span: Span, log: ActiveLog, end_ns: int | None) -> None:
-        """Set what is known only at the end: request and response details, errors, content."""
+    def _finish(
+        self, span: Span, log: ActiveLog, end_ns: int | None, started: Mapping[str, AttrValue]
+    ) -> None:
+        """Set what is known only at the end: request and response details, errors, content.
+
+        One ``set_attributes`` call (the SDK takes its locks and cleans the values per call),
+        without what the span was created with already.
+        """
+        attrs: dict[str, AttrValue] = {}
         error = log.error_text()
         if error is not None:
             type_name, _, message = error.partition(": ")
             # Masked like the record's error: an API key quoted by an exception stays out.
             message = STATE.settings.redactor.mask(message)
             span.set_status(StatusCode.ERROR, message or type_name)
-            span.set_attribute("error.type", type_name)
+            attrs["error.type"] = type_name
             if self._exception_events:
                 event = {"exception.type": type_name, "exception.message": message}
                 span.add_event("exception", event, timestamp=end_ns)
-        if not self._capture_content:
-            attrs = raw_attributes(log)
-        else:
-            try:
-                record = log.to_record(STATE.settings)
-            except Exception as exc:
-                _errors.report(
-                    "otel:record", exc, "could not build the record for the span", internal=True
-                )
-                return
-            attrs = {**result_attributes(record), **content_attributes(record)}
-            if "gen_ai.response.id" not in attrs and log.spec.kind == "prompt":
-                response_id = response_id_of(log)
-                if response_id is not None:
-                    attrs["gen_ai.response.id"] = response_id
-        attrs.update(session_attributes(log))
-        if attrs:  # the SDK's set_attributes takes its lock even for none
-            span.set_attributes(attrs)
-        model = attrs.get(REQUEST_MODEL)
+        try:
+            if not self._capture_content:
+                attrs.update(raw_attributes(log))
+            else:
+                try:
+                    record = log.to_record(STATE.settings)
+                except Exception as exc:
+                    _errors.report(
+                        "otel:record", exc, "could not build the record for the span", internal=True
+                    )
+                    return
+                attrs.update(result_attributes(record))
+                attrs.update(content_attributes(record))
+                if "gen_ai.response.id" not in attrs and log.spec.kind == "prompt":
+                    response_id = response_id_of(log)
+                    if response_id is not None:
+                        attrs["gen_ai.response.id"] = response_id
+            attrs.update(session_attributes(log))
+        finally:
+            model = attrs.get(REQUEST_MODEL)
+            for key, value in started.items():
+                if key in attrs and attrs[key] == value:
+                    del attrs[key]  # given at creation: the SDK would clean it again
+            if attrs:  # the SDK's set_attributes takes its lock even for none
+                span.set_attributes(attrs)
         name = getattr(span, "name", None)
         if isinstance(model, str) and isinstance(name, str) and " " not in name:
             # The model was not known at the start (a parameter default, or chosen in the
             # function's body and sent by an instrumented SDK call): name the span after it.
             span.update_name(f"{name} {model}")
+
+
+def _own_attributes(log: ActiveLog) -> dict[str, AttrValue]:
+    """The ids and path of a log: what a receiver needs to rebuild it from its span alone."""
+    own: dict[str, AttrValue] = {
+        "promptrail.log_id": log.log_id,
+        "promptrail.trace_id": log.trace_id,
+        "promptrail.path": log.spec.path,
+    }
+    parent_id = log.trace_parent_id
+    if parent_id is not None:
+        own["promptrail.parent_id"] = parent_id
+    return own
 
 
 # -- record → attributes ---------------------------------------------------------------------
