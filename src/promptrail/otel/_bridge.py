@@ -359,11 +359,12 @@ class OtelBridge:
             attrs.update(session_attributes(log))
         finally:
             model = attrs.get(REQUEST_MODEL)
-            for key, value in started.items():
-                if key in attrs and attrs[key] == value:
-                    del attrs[key]  # given at creation: the SDK would clean it again
             if attrs:  # the SDK's set_attributes takes its lock even for none
-                span.set_attributes(attrs)
+                for key, value in started.items():
+                    if key in attrs and attrs[key] == value:
+                        del attrs[key]  # given at creation: the SDK would clean it again
+                if attrs:
+                    span.set_attributes(attrs)
         name = getattr(span, "name", None)
         if isinstance(model, str) and isinstance(name, str) and " " not in name:
             # The model was not known at the start (a parameter default, or chosen in the
