@@ -142,9 +142,13 @@ class TestSqlite:
         store.write([make("a", path="a_b/x"), make("b", path="aXb/x")])
         assert [r.log_id for r in store.logs(path="a_b")] == ["a"]
 
-    def test_wal_mode_and_indexes(self, tmp_path: Path) -> None:
-        """The file is in WAL mode with the documented indexes."""
-        SqliteStore(tmp_path / "t.db").write([make("a")])
+    @pytest.mark.parametrize("opened", [1, 2])
+    def test_wal_mode_and_indexes(self, tmp_path: Path, opened: int) -> None:
+        """The file is in WAL mode with the documented indexes, however often it is opened."""
+        for n in range(opened):
+            store = SqliteStore(tmp_path / "t.db")
+            store.write([make(f"a{n}")])
+            store.close()
         conn = sqlite3.connect(tmp_path / "t.db")
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         names = {
@@ -158,6 +162,20 @@ class TestSqlite:
             "logs_user_id",
         } <= names
         assert "logs_trace_parent_id" not in names  # no query needs it; every insert paid for it
+
+    def test_write_counts_new_logs_despite_a_trigger(self, tmp_path: Path) -> None:
+        """write() counts the logs it stored, not rows a user's trigger changed as well."""
+        store = SqliteStore(tmp_path / "t.db")
+        store.write([])
+        conn = sqlite3.connect(tmp_path / "t.db")
+        conn.executescript(
+            "CREATE TABLE audit (log_id TEXT);"
+            "CREATE TRIGGER audited AFTER INSERT ON logs "
+            "BEGIN INSERT INTO audit VALUES (new.log_id); END;"
+        )
+        conn.close()
+        assert store.write([make("a"), make("b"), make("a")]) == 2
+        store.close()
 
     @pytest.mark.parametrize(
         ("where", "index"),

@@ -185,9 +185,9 @@ class SqliteStore(SqlReads):
             return super().write(records)
         rows = [_schema.row(r) for r in records]
         with self._transaction() as conn:
-            before = conn.total_changes
-            conn.executemany(_schema.INSERT, rows)  # OR IGNORE: a duplicate changes nothing
-            return conn.total_changes - before
+            # OR IGNORE: a duplicate changes nothing. rowcount adds up the rows each insert made
+            # (not those of triggers a user may have added).
+            return conn.executemany(_schema.INSERT, rows).rowcount
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
