@@ -218,6 +218,36 @@ class TestSpanShape:
         assert names == ["chat a-1", "chat b-2", "chat default-1", "chat positional-3"]
         assert models == ["a-1", "b-2", "default-1", "positional-3"]
 
+    def test_a_sampler_that_gives_no_attributes_loses_none(self, records: InMemoryExporter) -> None:
+        """A sampler that creates spans without attributes still gets the request's at the end."""
+
+        class Plain(Sampler):
+            def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
+                return SamplingResult(Decision.RECORD_AND_SAMPLE)
+
+            def get_description(self) -> str:
+                return "plain"
+
+        spans = Spans(sampler=Plain())
+        install(records, OtelBridge(tracer_provider=spans.provider))
+        answer("q", messages=[{"role": "user", "content": "q"}])
+        (span,) = spans.finished()
+        assert (span.attributes or {}).get("gen_ai.request.model") == "gpt-4o"
+
+    def test_a_start_attribute_changed_by_the_call_is_set_back(
+        self, spans: Spans, bridge: OtelBridge
+    ) -> None:
+        """An attribute the span was created with, changed meanwhile, ends with the log's value."""
+
+        @promptrail.log_prompt(path="p", model="m-1")
+        def chat(prompt: str) -> str:
+            trace.get_current_span().set_attribute("gen_ai.request.model", "changed")
+            return "ok"
+
+        chat("hi")
+        (span,) = spans.finished()
+        assert (span.attributes or {})["gen_ai.request.model"] == "m-1"
+
     def test_tool_and_flow_spans_are_internal(self, spans: Spans, bridge: OtelBridge) -> None:
         """Tools are ``execute_tool {name}``, flows ``invoke_workflow {path}``, both INTERNAL."""
         flow("q")

@@ -94,6 +94,8 @@ from the call, the decorator's model and the ``model`` parameter's default."""
 
 _MAX_SHAPES = 1024
 
+_ABSENT: Any = object()
+
 
 def _env_capture() -> bool:
     value = os.environ.get(CAPTURE_CONTENT_ENV, "")
@@ -142,10 +144,9 @@ class OtelBridge:
         self._capture_content = _env_capture() if capture_content is None else capture_content
         self._flow_operation: FlowOperation = flow_operation
         self._exception_events = exception_events
-        # The open span of each log in progress, with the attributes it was created with. Keyed
-        # by the log itself (identity hash); entries are removed at on_end, so the dict holds
-        # only logs still running.
-        self._spans: dict[ActiveLog, tuple[Span, dict[str, AttrValue]]] = {}
+        # The open span of each log in progress. Keyed by the log itself (identity hash); entries
+        # are removed at on_end, so the dict holds only logs still running.
+        self._spans: dict[ActiveLog, Span] = {}
         # Per decorated function, what its spans start with (see _shape).
         self._shapes: dict[CallSpec, _Shape] = {}
 
@@ -166,7 +167,7 @@ class OtelBridge:
         sc = span.get_span_context()
         if not sc.is_valid:
             return  # API only and no trace around: nothing to end, make current or correlate
-        self._spans[log] = (span, attributes)
+        self._spans[log] = span
         ids = {OTEL_TRACE_ID: trace.format_trace_id(sc.trace_id)}
         if parent_span is None:
             parent_span = trace.get_current_span(parent_ctx)
@@ -185,16 +186,15 @@ class OtelBridge:
 
     def on_end(self, log: ActiveLog) -> None:
         """Set the result attributes (only if the span is recording) and end the span."""
-        entry = self._spans.pop(log, None)
-        if entry is None:
+        span = self._spans.pop(log, None)
+        if span is None:
             return  # started before this bridge was installed, or not a log of ours
-        span, started = entry
         end_ns = None
         if log.perf_end is not None:
             end_ns = log.start_ns + (log.perf_end - log.perf_start)
         try:
             if span.is_recording():
-                self._finish(span, log, end_ns, started)
+                self._finish(span, log, end_ns)
         finally:
             span.end(end_time=end_ns)
 
@@ -209,7 +209,7 @@ class OtelBridge:
         spans now keeps them (and the spans nested under them) in the app's traces.
         """
         spans, self._spans = self._spans, {}
-        for span, _started in spans.values():
+        for span in spans.values():
             if span.is_recording():
                 span.set_attribute("promptrail.incomplete", "shutdown")
             span.end()
@@ -218,10 +218,10 @@ class OtelBridge:
 
     def attach(self, log: ActiveLog) -> object:
         """Make the log's span the current OTel span; return the context token."""
-        entry = self._spans.get(log)
-        if entry is None:
+        span = self._spans.get(log)
+        if span is None:
             return None
-        return otel_context.attach(trace.set_span_in_context(entry[0]))
+        return otel_context.attach(trace.set_span_in_context(span))
 
     def detach(self, log: ActiveLog, token: object) -> None:
         """Restore the OTel context that was current before :meth:`attach`."""
@@ -258,10 +258,9 @@ class OtelBridge:
         parent = log.parent
         if parent is None:
             return None, None
-        entry = self._spans.get(parent)
-        if entry is None:
+        parent_span = self._spans.get(parent)
+        if parent_span is None:
             return None, None
-        parent_span = entry[0]
         current = trace.get_current_span()
         if current is parent_span:
             return None, parent_span
@@ -320,13 +319,13 @@ class OtelBridge:
         self._shapes[spec] = shape
         return shape
 
-    def _finish(
-        self, span: Span, log: ActiveLog, end_ns: int | None, started: Mapping[str, AttrValue]
-    ) -> None:
+    def _finish(self, span: Span, log: ActiveLog, end_ns: int | None) -> None:
         """Set what is known only at the end: request and response details, errors, content.
 
         One ``set_attributes`` call (the SDK takes its locks and cleans the values per call),
-        without what the span was created with already.
+        without the values the span holds already. What it holds is read from the span, not
+        from what the bridge passed at creation: a sampler may create it with other attributes
+        (often none), and user code may have changed them since.
         """
         attrs: dict[str, AttrValue] = {}
         error = log.error_text()
@@ -360,9 +359,10 @@ class OtelBridge:
         finally:
             model = attrs.get(REQUEST_MODEL)
             if attrs:  # the SDK's set_attributes takes its lock even for none
-                for key, value in started.items():
-                    if key in attrs and attrs[key] == value:
-                        del attrs[key]  # given at creation: the SDK would clean it again
+                held = getattr(span, "attributes", None)  # an SDK span's, read-only
+                if held:
+                    for key in [k for k, v in attrs.items() if held.get(k, _ABSENT) == v]:
+                        del attrs[key]  # the span has it: the SDK would clean it again
                 if attrs:
                     span.set_attributes(attrs)
         name = getattr(span, "name", None)
