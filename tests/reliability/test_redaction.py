@@ -196,7 +196,14 @@ class TestSecretFormats:
 
     @pytest.mark.parametrize(
         "text",
-        ["PaSsWoRd: hunter22", "Api_Key = abc123xyz", "TOKEN=abcdef123", "CreDentials: s3cr3tval"],
+        [
+            "PaSsWoRd: hunter22",
+            "Api_Key = abc123xyz",
+            "TOKEN=abcdef123",
+            "CreDentials: s3cr3tval",
+            "pa\u017f\u017fword=hunter22x",  # the long s: an "s" to a case-blind match
+            "credent\u0131al=abcdef12",  # the dotless i
+        ],
     )
     def test_values_after_secret_words_in_any_case(
         self, memory: InMemoryExporter, text: str

@@ -20,6 +20,10 @@ from promptrail._runtime.secrets import (
 __all__ = ["DEFAULT_REDACTOR", "DEFAULT_SECRET_KEYS", "REDACTED", "Redactor"]
 
 
+_CACHED_KEY_LENGTH = 128
+"""Keys longer than this are judged every time: no cache keeps a long (maybe secret) key alive."""
+
+
 class Redactor:
     """Decides which keys and string values are secrets.
 
@@ -94,9 +98,10 @@ class Redactor:
                 low in self._keys
                 or (SECRET_KEY_RE.search(low) is not None and NOT_SECRET_KEY_RE.search(low) is None)
             )
-            if len(self._cache) >= 4096:
-                self._cache.clear()
-            self._cache[key] = verdict
+            if len(key) <= _CACHED_KEY_LENGTH:
+                if len(self._cache) >= 4096:
+                    self._cache.clear()
+                self._cache[key] = verdict
         return verdict
 
     def judge_key(self, key: str) -> tuple[str, bool]:
@@ -108,7 +113,7 @@ class Redactor:
         if found is None:
             written = self.mask(key)  # a secret used as a key
             found = (written, self.is_secret_key(written))
-            if self._masker is None:
+            if self._masker is None and len(key) <= _CACHED_KEY_LENGTH:
                 if len(self._key_cache) >= 4096:
                     self._key_cache.clear()
                 self._key_cache[key] = found

@@ -99,6 +99,8 @@ def _may_assign(text: str) -> bool:
     """
     if "=" not in text and ":" not in text:
         return False
+    if not text.isascii():  # IGNORECASE also folds the long s (U+017F) and dotless i (U+0131)
+        return True
     low = text.lower()
     return (
         "ass" in low  # pass, password, passwd
