@@ -314,9 +314,10 @@ class OtelBridge:
             key = "gen_ai.workflow.name" if operation == "invoke_workflow" else "gen_ai.agent.name"
             attrs = {OPERATION: operation, key: spec.path}
             shape = (f"{operation} {spec.path}", SpanKind.INTERNAL, attrs, False, None, None)
-        if len(self._shapes) >= _MAX_SHAPES:  # functions decorated on the fly: bounded
-            self._shapes.clear()
-        self._shapes[spec] = shape
+        if spec.signature is not None:  # a decorated function (each trace() block has its own)
+            if len(self._shapes) >= _MAX_SHAPES:  # functions decorated on the fly: bounded
+                self._shapes.clear()
+            self._shapes[spec] = shape
         return shape
 
     def _finish(self, span: Span, log: ActiveLog, end_ns: int | None) -> None:
