@@ -180,6 +180,20 @@ def floor_record(item: tuple[Any, ...]) -> LogRecord:
         "output": answer["content"],
         "output_message": _built(ChatMessage, {**_MESSAGE_DEFAULTS, **answer}),
         "prompt": _built(PromptKernel, kernel),
+        **_outcome(usage, choice, start_time, end_time, latency),
+    }
+    return cast("LogRecord", _built(LogRecord, fields))
+
+
+def _outcome(
+    usage: dict[str, Any],
+    choice: dict[str, Any],
+    start_time: datetime.datetime,
+    end_time: datetime.datetime,
+    latency: float,
+) -> dict[str, Any]:
+    """The fields every floor record takes as they come: tokens, finish reason, times."""
+    return {
         "prompt_tokens": usage["prompt_tokens"],
         "output_tokens": usage["completion_tokens"],
         "finish_reason": choice["finish_reason"],
@@ -189,7 +203,6 @@ def floor_record(item: tuple[Any, ...]) -> LogRecord:
         "provider_latency": latency,
         "metadata": {},
     }
-    return cast("LogRecord", _built(LogRecord, fields))
 
 
 _to_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -286,14 +299,7 @@ def dict_record(item: tuple[Any, ...]) -> dict[str, Any]:
         "output": text,
         "output_message": {"role": "assistant", "content": text},
         "prompt": {"model": model, "temperature": temperature},
-        "prompt_tokens": usage["prompt_tokens"],
-        "output_tokens": usage["completion_tokens"],
-        "finish_reason": choice["finish_reason"],
-        "start_time": start_time,
-        "end_time": end_time,
-        "created_at": end_time,
-        "provider_latency": latency,
-        "metadata": {},
+        **_outcome(usage, choice, start_time, end_time, latency),
     }
 
 
