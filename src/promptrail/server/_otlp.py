@@ -30,7 +30,7 @@ import json
 import sqlite3
 import zlib
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
@@ -42,6 +42,7 @@ from promptrail.server._openapi import error_responses, otlp_body
 from promptrail.stores._base import Store, StoreUnavailableError
 
 if TYPE_CHECKING:
+    from google.protobuf.message import Message
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceRequest,
     )
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
 
 __all__ = ["OTLP_TRACES_PATHS", "add_otlp_routes", "decode_request", "spans_from_request"]
+
+_M = TypeVar("_M", bound="Message")
 
 OTLP_TRACES_PATHS = ("/v1/traces", "/v5/import/otel/v1/traces")
 """The paths that accept OTLP/HTTP trace exports."""
@@ -216,13 +219,34 @@ def decode_request(body: bytes, *, as_json: bool) -> ExportTraceServiceRequest:
     Raises:
         OtlpError: 400 if the body cannot be decoded.
     """
-    from google.protobuf import json_format
-    from google.protobuf.message import DecodeError
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceRequest,
     )
 
-    message = ExportTraceServiceRequest()
+    def span_ids(data: dict[str, Any]) -> None:
+        for resource_spans in dicts(data, "resourceSpans", "resource_spans"):
+            for scope_spans in dicts(resource_spans, "scopeSpans", "scope_spans"):
+                for span in dicts(scope_spans, "spans"):
+                    hex_ids_to_base64(span, _ID_KEYS)
+                    for link in dicts(span, "links"):
+                        hex_ids_to_base64(link, _LINK_ID_KEYS)
+
+    return decode_export(body, ExportTraceServiceRequest(), as_json=as_json, hex_ids=span_ids)
+
+
+def decode_export(
+    body: bytes, message: _M, *, as_json: bool, hex_ids: Callable[[dict[str, Any]], None]
+) -> _M:
+    """Decode an OTLP/HTTP export into ``message``: binary protobuf, or the OTLP JSON mapping.
+
+    ``hex_ids`` turns the JSON's hex ids into the base64 the protobuf JSON parser reads.
+
+    Raises:
+        OtlpError: 400 if the body cannot be decoded.
+    """
+    from google.protobuf import json_format
+    from google.protobuf.message import DecodeError
+
     if not as_json:
         try:
             message.ParseFromString(body)
@@ -235,12 +259,7 @@ def decode_request(body: bytes, *, as_json: bool) -> ExportTraceServiceRequest:
         raise OtlpError(400, f"invalid JSON body: {exc}") from None
     if not isinstance(data, dict):
         raise OtlpError(400, "invalid JSON body: expected an object")
-    for resource_spans in dicts(data, "resourceSpans", "resource_spans"):
-        for scope_spans in dicts(resource_spans, "scopeSpans", "scope_spans"):
-            for span in dicts(scope_spans, "spans"):
-                hex_ids_to_base64(span, _ID_KEYS)
-                for link in dicts(span, "links"):
-                    hex_ids_to_base64(link, _LINK_ID_KEYS)
+    hex_ids(data)
     try:
         # Unknown fields are ignored, as the OTLP spec asks of JSON receivers.
         json_format.ParseDict(data, message, ignore_unknown_fields=True)

@@ -15,7 +15,6 @@ without a trace or span id, which cannot be joined); errors as the traces endpoi
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
@@ -31,6 +30,7 @@ from promptrail.otel.ingest._events import EventJoin, GenAiEvent, amend, is_gena
 from promptrail.server._openapi import error_responses, otlp_body
 from promptrail.server._otlp import (
     OtlpError,
+    decode_export,
     dicts,
     hex_ids_to_base64,
     read_request,
@@ -64,32 +64,15 @@ def decode_logs(body: bytes, *, as_json: bool) -> ExportLogsServiceRequest:
     Raises:
         OtlpError: 400 if the body cannot be decoded.
     """
-    from google.protobuf import json_format
-    from google.protobuf.message import DecodeError
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-    message = ExportLogsServiceRequest()
-    if not as_json:
-        try:
-            message.ParseFromString(body)
-        except (DecodeError, ValueError, RecursionError) as exc:
-            raise OtlpError(400, f"invalid protobuf body: {exc}") from None
-        return message
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise OtlpError(400, f"invalid JSON body: {exc}") from None
-    if not isinstance(data, dict):
-        raise OtlpError(400, "invalid JSON body: expected an object")
-    for resource_logs in dicts(data, "resourceLogs", "resource_logs"):
-        for scope_logs in dicts(resource_logs, "scopeLogs", "scope_logs"):
-            for record in dicts(scope_logs, "logRecords", "log_records"):
-                hex_ids_to_base64(record, _ID_KEYS)
-    try:
-        json_format.ParseDict(data, message, ignore_unknown_fields=True)
-    except (json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
-        raise OtlpError(400, f"invalid OTLP JSON: {exc}") from None
-    return message
+    def record_ids(data: dict[str, Any]) -> None:
+        for resource_logs in dicts(data, "resourceLogs", "resource_logs"):
+            for scope_logs in dicts(resource_logs, "scopeLogs", "scope_logs"):
+                for record in dicts(scope_logs, "logRecords", "log_records"):
+                    hex_ids_to_base64(record, _ID_KEYS)
+
+    return decode_export(body, ExportLogsServiceRequest(), as_json=as_json, hex_ids=record_ids)
 
 
 def _value(value: AnyValue) -> Any:
