@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -180,28 +178,8 @@ class TestApi:
 @pytest.fixture(name="page")
 def fixture_page(db: Path) -> Iterator[str]:
     """The web app over the store, served by uvicorn on a free 127.0.0.1 port."""
-    uvicorn = pytest.importorskip("uvicorn", reason="serving the page needs uvicorn")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_web_app(SqliteStore(db, create=False)),
-        log_level="warning",
-        ws="none",
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    for _ in range(400):  # up to 10 s on a loaded machine
-        if server.started:
-            break
-        threading.Event().wait(0.025)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
-    sock.close()
+    with ServerThread(create_web_app(SqliteStore(db, create=False))) as server:
+        yield server.url
 
 
 def _turns(driver: Any) -> list[str]:

@@ -6,9 +6,7 @@ import datetime
 import os
 import re
 import shutil
-import socket
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -144,7 +142,8 @@ def fixture_server(
     showcase_trace: Factory,
 ) -> Iterator[tuple[str, Path]]:
     """The web app over a sample store, served by uvicorn on a free 127.0.0.1 port."""
-    uvicorn = pytest.importorskip("uvicorn", reason="serving the page needs uvicorn")
+    pytest.importorskip("uvicorn", reason="serving the page needs uvicorn")
+    from promptrail.server import ServerThread
 
     db = tmp_path_factory.mktemp("web") / "web.db"
     now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
@@ -154,27 +153,8 @@ def fixture_server(
     exporter.export(support_trace("trace-new", base=now - datetime.timedelta(minutes=5)))
     exporter.export(showcase_trace(SHOWCASE, base=now - datetime.timedelta(minutes=1)))
     exporter.shutdown()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_web_app(SqliteStore(db, create=False)),
-        log_level="warning",
-        ws="none",
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    for _ in range(400):  # up to 10 s on a loaded machine
-        if server.started:
-            break
-        threading.Event().wait(0.025)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}", db
-    server.should_exit = True
-    thread.join(5)
-    sock.close()
+    with ServerThread(create_web_app(SqliteStore(db, create=False))) as server:
+        yield server.url, db
 
 
 @pytest.fixture(name="browser", scope="module")
