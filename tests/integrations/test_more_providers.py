@@ -233,21 +233,27 @@ print(json.dumps([
 """
 
 
-def test_litellm_records_the_provider_it_routed_to(tmp_path: Any) -> None:
-    """litellm.completion: the routed provider and model, tokens, cost; streams too."""
+def run_litellm(script: str, cwd: Any) -> Any:
+    """The JSON ``script`` printed last, run in a fresh interpreter (LiteLLM reads its settings,
+    such as the local price list, when imported)."""
     import subprocess
     import sys
 
     pytest.importorskip("litellm")
     out = subprocess.run(
-        [sys.executable, "-c", LITELLM_SCRIPT],
+        [sys.executable, "-c", script],
         capture_output=True,
         text=True,
         timeout=180,
-        cwd=tmp_path,
+        cwd=cwd,
         check=True,
     ).stdout
-    first, streamed, text = json.loads(out.strip().splitlines()[-1])
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_litellm_records_the_provider_it_routed_to(tmp_path: Any) -> None:
+    """litellm.completion: the routed provider and model, tokens, cost; streams too."""
+    first, streamed, text = run_litellm(LITELLM_SCRIPT, tmp_path)
     assert first["path"] == "litellm/completion"
     assert (first["model"], first["provider"]) == ("anthropic/claude-sonnet-4-5", "anthropic")
     assert first["output"] == "Paris."

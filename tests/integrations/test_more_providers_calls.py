@@ -22,6 +22,7 @@ from tests.integrations.test_more_providers import (  # noqa: E402
     MESSAGES,
     MISTRAL_REPLY,
     OLLAMA_DONE,
+    run_litellm,
 )
 
 Reply = Callable[[dict[str, Any]], Any]
@@ -547,19 +548,7 @@ print(json.dumps({"logs": out, "text": text, "raised": raised}))
 
 def test_litellm_tool_calls_async_calls_and_errors(tmp_path: Any) -> None:
     """litellm: a tool call, acompletion streamed or not, errors sync and async."""
-    import subprocess
-    import sys
-
-    pytest.importorskip("litellm")
-    out = subprocess.run(
-        [sys.executable, "-c", LITELLM_SCRIPT],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=tmp_path,
-        check=True,
-    ).stdout
-    result = json.loads(out.strip().splitlines()[-1])
+    result = run_litellm(LITELLM_SCRIPT, tmp_path)
     tool, error, plain, streamed, async_error = result["logs"]
     assert tool["calls"] == [["call_1", "lookup", '{"city": "Paris"}']]
     assert tool["tools"] == [
