@@ -27,6 +27,12 @@ without, and nothing else.
 * **Dict-first floor** (the same calls, the worker only): the same fields as a plain dict, every
   string through the built-in secret masking, written by the cheapest JSON writer installed. The
   least a design that makes the ``LogRecord`` only when someone asks for one could cost.
+* **promptrail's builder, dict-first** (a bound, not a floor): promptrail's own caller, and on
+  the worker everything ``to_record`` does but the validation (``record_body``: binding,
+  extraction, conversion, redaction, limits, cost, version id), the body written as JSON by the
+  cheapest writer and no ``LogRecord`` made. The best a redesign that writes records from the
+  builder's dict could reach: it would still have to check the types of the fields it did not
+  make itself.
 * **Reference tracer** (``overhead.ReferenceTracer``) in the same paced loop, so that the ratio
   target (promptrail's caller + worker over the reference's) is judged for each design.
 
@@ -73,9 +79,13 @@ except ImportError:  # promptrail[fast] not installed: the floor's cheapest JSON
 
 import promptrail
 from promptrail import BatchProcessor
+from promptrail._record.encode import _plain
 from promptrail._record.models import ChatMessage, LogRecord, PromptKernel
 from promptrail._runtime.ids import DEFAULT_IDS
 from promptrail._runtime.secrets import mask_builtin
+from promptrail._runtime.state import STATE
+from promptrail._tracing.active import ActiveLog
+from promptrail._tracing.build import record_body
 from promptrail.exporters import JsonlExporter
 from promptrail.testing import reset
 
@@ -317,6 +327,46 @@ def dict_worker(items: Sequence[tuple[Any, ...]], fd: int) -> int:
     return spent
 
 
+class _Collect(promptrail.BaseProcessor):
+    """Keeps the ended logs, for :func:`body_worker` to build on this thread."""
+
+    def __init__(self) -> None:
+        self.logs: list[ActiveLog] = []
+
+    def on_end(self, log: ActiveLog) -> None:
+        self.logs.append(log)
+
+
+def _submodel(value: Any) -> Any:
+    """orjson's fallback for the sub-models a body holds: their plain (remembered) dumps."""
+    if isinstance(value, (ChatMessage, PromptKernel)):
+        return _plain(value)
+    raise TypeError
+
+
+def body_worker(logs: Sequence[ActiveLog], fd: int) -> int:
+    """promptrail's builder, dict-first: each log's body written as JSON, no record; CPU ns.
+
+    ``record_body`` is everything ``to_record`` does but the validation (binding, extraction,
+    conversion, redaction, limits, cost, version id); the body's non-None fields are written by
+    the cheapest JSON writer installed. What the named redesign could reach at best: it would
+    still have to check the types of the fields it did not make itself. The garbage collector
+    runs, as in promptrail's worker.
+    """
+    settings = STATE.settings
+    t0 = cpu_ns()
+    lines = []
+    for log in logs:
+        body = record_body(log, settings)
+        fields = {k: v for k, v in body.items() if v is not None}
+        if _orjson_dumps is None:
+            lines.append(pydantic_core.to_json(fields))  # writes the sub-models itself
+        else:
+            lines.append(_orjson_dumps(fields, _submodel, _ORJSON_UTC_Z))
+    os.write(fd, b"\n".join(lines) + b"\n")
+    return cpu_ns() - t0
+
+
 # -- measuring ------------------------------------------------------------------------------
 
 
@@ -452,6 +502,9 @@ def measure_paced(bursts: int, repeats: int, tmp: Path) -> dict[str, list[float]
                     elif variant == "promptrail":
                         promptrail.flush()
                         totals["promptrail: record + JSONL"] += worker_ns() - worker_before
+            totals["promptrail dict-first: body, JSON, write"] = _body_phase(
+                traced, bursts, fd, tmp
+            )
             n = bursts * BURST
             for key, ns in totals.items():
                 samples[key].append(ns / n / 1000)
@@ -460,6 +513,25 @@ def measure_paced(bursts: int, repeats: int, tmp: Path) -> dict[str, list[float]
         promptrail.shutdown()
         reset()
     return samples
+
+
+def _body_phase(traced: Callable[..., Any], bursts: int, fd: int, tmp: Path) -> int:
+    """CPU ns of :func:`body_worker` over ``bursts`` bursts of ``traced`` (then JSONL again).
+
+    The calls end into a collecting processor instead of the JSONL pipeline; their bodies are
+    built on this thread after each burst.
+    """
+    collect = _Collect()
+    promptrail.configure(exporters=[], processors=[collect])
+    spent = 0
+    for _ in range(bursts):
+        overhead.loop_llm(traced, BURST)
+        logs, collect.logs = collect.logs, []
+        spent += body_worker(logs, fd)
+    promptrail.configure(exporters=[JsonlExporter(tmp / "paced.jsonl")])
+    overhead.loop_llm(traced, BURST)  # the worker starts again outside the timed bursts
+    promptrail.flush()
+    return spent
 
 
 def _background_clock() -> Callable[[], int]:
@@ -512,6 +584,11 @@ def measure(calls: int, bursts: int, repeats: int, tmp: Path) -> dict[str, Any]:
         "floor: typed record": (floor_calls, floor_worker),
         "floor: dict-first record": (floor_calls, paced["dict floor: build, JSON, write"]),
         "promptrail": (promptrail_calls, promptrail_worker),
+        # promptrail's caller with its builder's body written as JSON (no record, no validation)
+        "promptrail's builder, dict-first": (
+            promptrail_calls,
+            paced["promptrail dict-first: body, JSON, write"],
+        ),
     }
     totals = {
         name: [a + b for a, b in zip(calls_, worker, strict=True)]
@@ -606,8 +683,10 @@ def markdown(report: dict[str, Any]) -> str:
         "The 40-line reference tracer of `overhead.py` in the same loop: its caller, and its "
         "`flush()` (`json.dumps` of the batch) as its worker. The dict-first floor builds each "
         "record as a plain dict, masks its strings with the built-in secret formats and writes "
-        "it with the cheapest JSON writer installed. µs per call; x: total over the reference's, "
-        "per repeat; judged on the median ratio.",
+        "it with the cheapest JSON writer installed. promptrail's builder, dict-first, is "
+        "promptrail's caller and its builder's body (before validation) written as JSON: the "
+        "best a design without the typed record could reach with promptrail's builder. µs per "
+        "call; x: total over the reference's, per repeat; judged on the median ratio.",
         "",
         "| design | caller (added) | worker | total | x reference | target vs design |",
         "|---|---|---|---|---|---|",

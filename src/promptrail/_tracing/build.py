@@ -42,11 +42,39 @@ __all__ = [
     "answered_model",
     "build_record",
     "describe",
+    "record_body",
 ]
 
 
 def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
     """Build the validated, redacted, JSON-safe record of the ended ``log``."""
+    body = record_body(log, settings)
+    # One validation of the whole body (nested messages included) is the common case; only
+    # a body that fails it takes the lenient path: messages one by one, then wrong-typed
+    # fields moved to metadata.
+    try:
+        # model_validate() without its Python-level wrapper (same call, same result).
+        record = cast("LogRecord", _validate_record(body))
+    except ValidationError:
+        if "messages" in body:
+            body["messages"] = _messages(body["messages"])
+        if "output_message" in body:
+            body["output_message"] = _message(body["output_message"])
+        record = _validate(body)
+    reply = record.output_message
+    if reply is not None and reply.tool_calls:  # what later tool logs of the trace answer
+        end_ns = log.start_ns + ((log.perf_end or log.perf_start) - log.perf_start)
+        _tool_calls.TOOL_CALLS.offered(record.trace_id, end_ns, reply.tool_calls)
+    return record
+
+
+def record_body(log: ActiveLog, settings: Settings) -> dict[str, Any]:
+    """The fields of the ended ``log``'s record, before validation.
+
+    Every value is converted, limited and redacted (JSON-safe), except the start and end
+    times (``datetime``) and the sub-models remembered from earlier records
+    (:class:`ChatMessage`, :class:`PromptKernel`). :func:`build_record` validates it.
+    """
     spec = log.spec
     limits, redactor = settings.limits, settings.redactor
 
@@ -217,23 +245,7 @@ def build_record(log: ActiveLog, settings: Settings) -> LogRecord:
         # An int's JSON text is its str() (a tenth of the encoder's cost); bool is not int here.
         body["output"] = str(output) if type(output) is int else _to_json(output)
     _derive(body, requested, response_model, clean, memo, requested_key, spec)
-    # One validation of the whole body (nested messages included) is the common case; only
-    # a body that fails it takes the lenient path: messages one by one, then wrong-typed
-    # fields moved to metadata.
-    try:
-        # model_validate() without its Python-level wrapper (same call, same result).
-        record = cast("LogRecord", _validate_record(body))
-    except ValidationError:
-        if "messages" in body:
-            body["messages"] = _messages(body["messages"])
-        if "output_message" in body:
-            body["output_message"] = _message(body["output_message"])
-        record = _validate(body)
-    reply = record.output_message
-    if reply is not None and reply.tool_calls:  # what later tool logs of the trace answer
-        end_ns = log.start_ns + ((log.perf_end or log.perf_start) - log.perf_start)
-        _tool_calls.TOOL_CALLS.offered(record.trace_id, end_ns, reply.tool_calls)
-    return record
+    return body
 
 
 def _tool_name(spec: CallSpec) -> str:
