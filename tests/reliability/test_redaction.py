@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import logging
 import types
@@ -67,6 +68,29 @@ class TestSecretKeys:
             "listed": [{key: REDACTED}, [{key: REDACTED}]],
         }
         assert SECRET not in body(record)
+
+    @pytest.mark.parametrize("key", ["API key", "AWSSecretKey", "IDToken", "X-API-KEY"])
+    def test_spaced_and_acronym_keys(self, memory: InMemoryExporter, key: str) -> None:
+        """Keys spelled with a space or after an acronym are judged by their words."""
+        echo(settings={key: SECRET})
+        (record,) = memory.records
+        assert record.inputs == {"settings": {key: REDACTED}}
+
+    def test_bytes_and_str_enum_keys(self, memory: InMemoryExporter) -> None:
+        """A ``bytes`` or ``StrEnum`` key is judged by its text, as JSON would write it."""
+
+        class Header(enum.StrEnum):
+            API_KEY = "api_key"
+
+        class Mixin(str, enum.Enum):  # noqa: UP042 - the pre-3.11 spelling
+            TOKEN = "x-auth-token"
+
+        echo(raw={b"Authorization": SECRET.encode()}, named={Header.API_KEY: SECRET})
+        echo(mixed={Mixin.TOKEN: SECRET}, other={1: "one"})
+        first, second = memory.records
+        assert first.inputs == {"raw": {"Authorization": REDACTED}, "named": {"api_key": REDACTED}}
+        assert second.inputs == {"mixed": {"x-auth-token": REDACTED}, "other": {"1": "one"}}
+        assert SECRET not in body(first) + body(second)
 
     def test_metadata_via_update_current(self, memory: InMemoryExporter) -> None:
         """Metadata and inputs set during the call are redacted too."""

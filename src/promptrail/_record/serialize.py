@@ -189,6 +189,22 @@ def _safe_repr(value: Any, limits: Limits, redactor: Redactor) -> str:
     return _bounded_str(text, limits, redactor)
 
 
+def _key_text(key: Any, limits: Limits, redactor: Redactor) -> str:
+    """A mapping key that is not a ``str``, as text judged like one.
+
+    A ``str`` subclass (a ``StrEnum`` member) is its text and ``bytes`` are decoded, as JSON
+    would write them: ``{b"api_key": ...}`` or ``{Header.API_KEY: ...}`` hide their value like
+    ``{"api_key": ...}``. Anything else is its bounded ``repr``.
+    """
+    t = type(key)
+    if issubclass(t, str):
+        return str.__str__(key)[: limits.max_string]
+    if t is bytes:
+        head: bytes = key[: 4 * limits.max_string]
+        return head.decode("utf-8", errors="replace")
+    return _safe_repr(key, limits, redactor)
+
+
 def to_jsonable(
     value: Any,
     *,
@@ -231,9 +247,12 @@ class _Converter:
             # decoded whole. Anything cut here is past max_string characters, so it gets the mark.
             head = bytes(value[: 4 * self.limits.max_string + 4])
             return _bounded_str(head.decode("utf-8", errors="replace"), self.limits, self.redactor)
-        if isinstance(value, (str, int, float)):  # subclasses: enums, IntEnum, str mixins
+        if issubclass(t, (str, int, float)):  # subclasses: enums, IntEnum, str mixins
             return self.convert(_plain(value), depth)
-        return self.container(value, depth)
+        try:
+            return self.container(value, depth)
+        except Exception:  # a user type's __iter__, __len__ or __class__ raised: keep the rest
+            return _safe_repr(value, self.limits, self.redactor)
 
     def plain_dict(self, value: dict[Any, Any], depth: int) -> Any:
         """Convert a small dict, inlining the common leaves (the hot case: chat messages)."""
@@ -248,7 +267,7 @@ class _Converter:
         out: dict[str, Any] = {}
         try:
             for k, v in value.items():
-                key = k if type(k) is str else _safe_repr(k, limits, redactor)
+                key = k if type(k) is str else _key_text(k, limits, redactor)
                 if not key.isascii():
                     key = _encodable(key)
                 key, secret = redactor.judge_key(key)
@@ -319,7 +338,7 @@ class _Converter:
         except BaseException:
             return {"<unreadable mapping>": _safe_repr(value, limits, redactor)}
         for k, v in head:
-            key = k if type(k) is str else _safe_repr(k, limits, redactor)
+            key = k if type(k) is str else _key_text(k, limits, redactor)
             if not key.isascii():
                 key = _encodable(key)
             key, secret = redactor.judge_key(key)
