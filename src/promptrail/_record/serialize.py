@@ -173,9 +173,18 @@ def _encodable(text: str) -> str:
     return text
 
 
+_MASK_MARGIN = 1024
+"""Characters past ``max_string`` masked with the kept ones (see :func:`_bounded_str`)."""
+
+
 def _bounded_str(text: str, limits: Limits, redactor: Redactor) -> str:
     if len(text) > limits.max_string:
-        text = text[: limits.max_string] + TRUNCATED_MARK
+        # Masked before the cut, with a margin: a secret cut in two may no longer match its
+        # format ("postgres://user:password" without its "@") and its kept part would be written.
+        head = text[: limits.max_string + _MASK_MARGIN]
+        if not head.isascii():
+            head = _encodable(head)
+        return redactor.mask(head)[: limits.max_string] + TRUNCATED_MARK
     if not text.isascii():
         text = _encodable(text)
     return redactor.mask(text)
