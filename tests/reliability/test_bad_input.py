@@ -11,7 +11,7 @@ import logging
 import math
 import sys
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -406,3 +406,26 @@ class TestInvalidFields:
         assert promptrail.stats().errors == {
             "extract:TestInvalidFields.test_raising_extractor_is_skipped.<locals>.broken": 1
         }
+
+    def test_unreadable_mapping_is_kept_aside(self, memory: InMemoryExporter) -> None:
+        """A mapping whose iteration raises is set aside like a non-mapping; the call goes on."""
+
+        class Unreadable(Mapping[str, Any]):
+            def __getitem__(self, key: str) -> Any:
+                raise RuntimeError("no item")
+
+            def __iter__(self) -> Iterator[str]:
+                raise RuntimeError("no iteration")
+
+            def __len__(self) -> int:
+                raise RuntimeError("no length")
+
+        @log_prompt(path="llm")
+        def llm() -> str:
+            assert promptrail.update_current(metadata=Unreadable(), inputs=Unreadable())
+            return "ok"
+
+        assert llm() == "ok"
+        (record,) = memory.records
+        assert record.output == "ok"
+        assert set(record.metadata["promptrail.invalid_fields"]) == {"metadata", "inputs"}
