@@ -209,6 +209,25 @@ class TestLargeValues:
         assert value[TRUNCATED_MARK] == f"{100_000 - MAX_ITEMS} more items"
         assert peak < 1.5 * sys.getsizeof(big)
 
+    def test_queued_calls_hold_a_big_sets_head_only(self) -> None:
+        """Calls waiting in the queue hold a 100k-element set argument's kept head, not copies."""
+        exporter = InMemoryExporter()
+        promptrail.configure(processors=[promptrail.BatchProcessor(exporter, schedule_delay=60)])
+        big = set(range(100_000))
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            for _ in range(10):
+                echo(big)
+            held = tracemalloc.get_traced_memory()[0] - base
+        finally:
+            tracemalloc.stop()
+        assert held < sys.getsizeof(big)  # ten full copies would be ten times that
+        assert promptrail.flush(10.0) is True
+        value = exporter.records[0].inputs["value"]
+        assert len(value) == MAX_ITEMS + 1
+        assert value[-1] == f"{TRUNCATED_MARK} {100_000 - MAX_ITEMS} more items"
+
     def test_deep_nesting(self, memory: InMemoryExporter) -> None:
         """Nesting deeper than max_depth ends in a bounded repr, not a RecursionError."""
         deep: list[Any] = []

@@ -112,8 +112,8 @@ def snapshot(value: Any, depth: int = 3, max_items: int = DEFAULT_LIMITS.max_ite
     Cheap enough for the caller's thread: atomic values return at once, and only ``list``,
     ``dict`` and ``set`` (exact types) are copied. Each copy is a C-level ``copy()`` (exactly
     sized: one pointer table, never the elements) whose non-atomic entries are then replaced by
-    their own snapshots; leaves are tested inline rather than through a call each. A list, tuple
-    or dict longer than ``max_items`` keeps only its head (a :class:`Truncated`): the record
+    their own snapshots; leaves are tested inline rather than through a call each. A list, tuple,
+    dict or set longer than ``max_items`` keeps only its head (a :class:`Truncated`): the record
     would not keep more anyway.
     """
     t = type(value)
@@ -155,6 +155,8 @@ def snapshot(value: Any, depth: int = 3, max_items: int = DEFAULT_LIMITS.max_ite
         inner = depth - 1
         return tuple([v if type(v) in _ATOMIC else snapshot(v, inner, max_items) for v in value])
     if t is set:
+        if len(value) > max_items:  # its first items in iteration order, as to_jsonable keeps
+            return Truncated(list(itertools.islice(value, max_items)), len(value))
         return value.copy()
     return value
 
