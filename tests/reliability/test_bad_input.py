@@ -448,3 +448,14 @@ class TestInvalidFields:
         (record,) = memory.records
         assert record.output == "ok"
         assert set(record.metadata["promptrail.invalid_fields"]) == {"metadata", "inputs"}
+
+    @pytest.mark.parametrize("field", ["inputs", "metadata"])
+    @pytest.mark.parametrize("value", ["text", [1, 2], 5])
+    def test_trace_with_a_non_mapping(
+        self, memory: InMemoryExporter, field: str, value: Any
+    ) -> None:
+        """``trace(inputs=...)`` or ``metadata=`` of the wrong type is set aside, never raised."""
+        with trace(path="flow", **{field: value}) as block:
+            block.metadata["inside"] = True
+        (record,) = memory.records
+        assert record.metadata == {"inside": True, "promptrail.invalid_fields": {field: value}}
