@@ -69,9 +69,21 @@ class TestSecretKeys:
         }
         assert SECRET not in body(record)
 
-    @pytest.mark.parametrize("key", ["API key", "AWSSecretKey", "IDToken", "X-API-KEY"])
-    def test_spaced_and_acronym_keys(self, memory: InMemoryExporter, key: str) -> None:
-        """Keys spelled with a space or after an acronym are judged by their words."""
+    @pytest.mark.parametrize(
+        "key",
+        [
+            "API key",
+            "AWSSecretKey",
+            "IDToken",
+            "X-API-KEY",
+            "Ocp-Apim-Subscription-Key",
+            "x-functions-key",
+            "X-Auth-Key",
+            "AccountKey",
+        ],
+    )
+    def test_more_key_spellings(self, memory: InMemoryExporter, key: str) -> None:
+        """Keys with a space, after an acronym, and Azure's and Cloudflare's key headers."""
         echo(settings={key: SECRET})
         (record,) = memory.records
         assert record.inputs == {"settings": {key: REDACTED}}

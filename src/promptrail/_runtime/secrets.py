@@ -51,12 +51,14 @@ DEFAULT_SECRET_KEYS: tuple[str, ...] = (
 # A key is a secret when it *ends* with one of these words (after a separator, a space included,
 # or at the start; camelCase counts as separated, see :func:`key_words`): "openai_api_key",
 # "x-api-key", "API key", "access_token", "db_password", "stripe_key", "accessToken",
-# "AWSSecretKey" are; "max_tokens", "prompt_tokens", "cache_key", "signature" (a thinking
-# block's, needed to replay it) are not.
+# "AWSSecretKey", "Ocp-Apim-Subscription-Key" (Azure), "AccountKey" (Azure Storage) are;
+# "max_tokens", "prompt_tokens", "cache_key", "signature" (a thinking block's, needed to replay
+# it) are not.
 SECRET_KEY_RE = re.compile(
     r"(?:^|[_\-. ])(?:api[_\- ]?keys?|apikeys?|secrets?|secret[_\- ]?key|access[_\- ]?key"
     r"|passw(?:or)?ds?|pwd|token|auth|authori[sz]ation|cookie|private[_\- ]?key|credentials?"
-    r"|session[_\- ]?key|stripe[_\- ]?key|signing[_\- ]?key|encryption[_\- ]?key|bearer|jwt)$",
+    r"|session[_\- ]?key|stripe[_\- ]?key|signing[_\- ]?key|encryption[_\- ]?key|bearer|jwt"
+    r"|account[_\- ]?key|subscription[_\- ]?key|functions?[_\- ]?key|auth[_\- ]?key)$",
     re.IGNORECASE,
 )
 # Measurements that merely end in "token": "time_to_first_token", "last_token".
@@ -87,7 +89,8 @@ SECRET_VALUE_RE = re.compile(
 # wJalr...", '"api_key": "abc123"'): the value is masked, the word kept.
 SECRET_ASSIGNMENT_RE = re.compile(
     r"((?:passw(?:or)?d|pwd|secret(?:[_\- ]?access)?(?:[_\- ]?key)?|api[_\- ]?key|access[_\- ]?key"
-    r"|private[_\- ]?key|token|credentials?)[\"']?\s*[:=]\s*[\"']?)"
+    r"|private[_\- ]?key|token|credentials?|account[_\- ]?key|subscription[_\- ]?key)"
+    r"[\"']?\s*[:=]\s*[\"']?)"
     r"([^\s\"',;)}\]]{6,})",
     re.IGNORECASE,
 )
