@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import logging
 import types
@@ -440,6 +441,29 @@ class TestKeyNeverLeaks:
         flow = next(r for r in records if r.path == "app/run" and r.error is None)
         assert flow.inputs["settings"] == {"model": "fake-1", "openai_api_key": REDACTED}
         assert API_KEY not in json.dumps(flow.inputs)
+
+    @pytest.mark.parametrize(
+        "kwargs",
+        [
+            {"user": {"authorization": f"Bearer {API_KEY}"}},
+            {"session_id": [API_KEY]},
+            {"tags": 7},
+            {"tags": [{"token": API_KEY}]},
+        ],
+    )
+    def test_not_in_attribute_errors(self, kwargs: dict[str, Any]) -> None:
+        """A wrong-typed session id, user or tag is named by its type, never quoted."""
+        for block in (promptrail.attributes, functools.partial(trace, path="flow")):
+            with pytest.raises(ConfigurationError) as info:
+                block(**kwargs)
+            assert API_KEY not in str(info.value)
+            assert " not a " in str(info.value)
+
+    def test_metadata_not_in_trace_update_errors(self) -> None:
+        """``update_current_trace(metadata=...)`` of the wrong type is named by its type."""
+        with pytest.raises(ConfigurationError) as info:
+            promptrail.update_current_trace(metadata=[("api_key", API_KEY)])  # type: ignore[arg-type]
+        assert str(info.value) == "metadata must be a mapping, not a list"
 
     def test_not_in_configuration_errors(self) -> None:
         """Passing the client to configure() by mistake does not quote its repr (and key)."""
