@@ -270,6 +270,19 @@ class TestUserRedaction:
             "api_key": REDACTED,
         }
 
+    def test_extra_camel_case_keys(self, memory: InMemoryExporter) -> None:
+        """A camelCase name given in ``keys`` hides its value under that very key, in any case."""
+        promptrail.configure(redact=Redactor(keys=["sessionId", "userEmail"]))
+        echo(sessionId="s1", SESSIONID="s2", userEmail="a@b.c", user_email="d@e.f", role="kept")
+        (record,) = memory.records
+        assert record.inputs == {
+            "sessionId": REDACTED,
+            "SESSIONID": REDACTED,
+            "userEmail": REDACTED,
+            "user_email": REDACTED,
+            "role": "kept",
+        }
+
     def test_keys_are_masked_in_every_record(self, memory: InMemoryExporter) -> None:
         """A secret used as a key is masked in every record; a mask callable sees every key."""
         seen: list[str] = []
