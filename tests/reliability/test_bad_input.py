@@ -11,7 +11,7 @@ import logging
 import math
 import sys
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +208,25 @@ class TestLargeValues:
         assert len(value) == MAX_ITEMS + 1
         assert value[TRUNCATED_MARK] == f"{100_000 - MAX_ITEMS} more items"
         assert peak < 1.5 * sys.getsizeof(big)
+
+    def test_queued_calls_hold_a_big_sets_head_only(self) -> None:
+        """Calls waiting in the queue hold a 100k-element set argument's kept head, not copies."""
+        exporter = InMemoryExporter()
+        promptrail.configure(processors=[promptrail.BatchProcessor(exporter, schedule_delay=60)])
+        big = set(range(100_000))
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            for _ in range(10):
+                echo(big)
+            held = tracemalloc.get_traced_memory()[0] - base
+        finally:
+            tracemalloc.stop()
+        assert held < sys.getsizeof(big)  # ten full copies would be ten times that
+        assert promptrail.flush(10.0) is True
+        value = exporter.records[0].inputs["value"]
+        assert len(value) == MAX_ITEMS + 1
+        assert value[-1] == f"{TRUNCATED_MARK} {100_000 - MAX_ITEMS} more items"
 
     def test_deep_nesting(self, memory: InMemoryExporter) -> None:
         """Nesting deeper than max_depth ends in a bounded repr, not a RecursionError."""
@@ -406,3 +425,37 @@ class TestInvalidFields:
         assert promptrail.stats().errors == {
             "extract:TestInvalidFields.test_raising_extractor_is_skipped.<locals>.broken": 1
         }
+
+    def test_unreadable_mapping_is_kept_aside(self, memory: InMemoryExporter) -> None:
+        """A mapping whose iteration raises is set aside like a non-mapping; the call goes on."""
+
+        class Unreadable(Mapping[str, Any]):
+            def __getitem__(self, key: str) -> Any:
+                raise RuntimeError("no item")
+
+            def __iter__(self) -> Iterator[str]:
+                raise RuntimeError("no iteration")
+
+            def __len__(self) -> int:
+                raise RuntimeError("no length")
+
+        @log_prompt(path="llm")
+        def llm() -> str:
+            assert promptrail.update_current(metadata=Unreadable(), inputs=Unreadable())
+            return "ok"
+
+        assert llm() == "ok"
+        (record,) = memory.records
+        assert record.output == "ok"
+        assert set(record.metadata["promptrail.invalid_fields"]) == {"metadata", "inputs"}
+
+    @pytest.mark.parametrize("field", ["inputs", "metadata"])
+    @pytest.mark.parametrize("value", ["text", [1, 2], 5])
+    def test_trace_with_a_non_mapping(
+        self, memory: InMemoryExporter, field: str, value: Any
+    ) -> None:
+        """``trace(inputs=...)`` or ``metadata=`` of the wrong type is set aside, never raised."""
+        with trace(path="flow", **{field: value}) as block:
+            block.metadata["inside"] = True
+        (record,) = memory.records
+        assert record.metadata == {"inside": True, "promptrail.invalid_fields": {field: value}}

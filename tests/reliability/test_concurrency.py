@@ -144,6 +144,33 @@ class TestThreads:
                 assert path == f"thread-{root_of[trace_id]}"
 
 
+class Replacer(promptrail.BaseProcessor):
+    """Replaces the pipeline from inside ``on_end``, once: as another thread's configure() would."""
+
+    def __init__(self) -> None:
+        self.replaced = False
+
+    def on_end(self, log: promptrail.ActiveLog) -> None:
+        if not self.replaced:
+            self.replaced = True
+            promptrail.configure(processors=[promptrail.SimpleProcessor(InMemoryExporter())])
+
+
+class TestReplacedPipeline:
+    """A log handed to a processor just retired by configure() is still counted."""
+
+    @pytest.mark.parametrize("kind", [BatchProcessor, promptrail.SimpleProcessor])
+    def test_late_log_of_a_retired_processor_is_counted_as_dropped(self, kind: type) -> None:
+        """The call ends into a pipeline being replaced: stats() counts its log as dropped."""
+        memory = InMemoryExporter()
+        promptrail.configure(processors=[Replacer(), kind(memory)])
+        assert leaf(1) == 1  # Replacer retires both; the log then reaches the retired one
+        assert promptrail.flush(5.0) is True
+        stats = promptrail.stats()
+        assert memory.records == []
+        assert (stats.exported, stats.dropped, stats.failed) == (0, 1, 0)
+
+
 class TestAsyncio:
     """1k concurrent asyncio tasks."""
 

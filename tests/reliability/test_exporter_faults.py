@@ -132,6 +132,45 @@ class TestRaisingExporter:
         assert promptrail.stats().failed == 20
 
 
+class UnprintableError(Exception):
+    """An exception whose ``__str__`` raises ``SystemExit``."""
+
+    def __str__(self) -> str:
+        raise SystemExit(9)
+
+
+class UnprintableExporter(RaisingExporter):
+    """Raises an exception that cannot be printed."""
+
+    def export(self, records: Sequence[LogRecord]) -> ExportResult:
+        raise UnprintableError
+
+
+class UnprintableProcessor(BaseProcessor):
+    """A processor whose ``on_end`` raises an exception that cannot be printed."""
+
+    def on_end(self, log: ActiveLog) -> None:
+        raise UnprintableError
+
+
+class TestUnprintableErrors:
+    """A user part's exception whose ``__str__`` raises is reported, never raised."""
+
+    def test_from_an_exporter(self, caplog: pytest.LogCaptureFixture) -> None:
+        """The call returns; the record counts as failed; the log line says it is unprintable."""
+        promptrail.configure(processors=[SimpleProcessor(UnprintableExporter())])
+        with caplog.at_level(logging.WARNING, logger="promptrail"):
+            assert work(2) == 4
+        assert promptrail.stats().failed == 1
+        assert warnings_about(caplog, "UnprintableError: <unprintable>")
+
+    def test_from_a_processor(self) -> None:
+        """A processor's ``on_end`` raising it does not reach the call either."""
+        promptrail.configure(processors=[UnprintableProcessor()])
+        assert work(3) == 6
+        assert promptrail.stats().errors == {"on_end:UnprintableProcessor": 1}
+
+
 class TestErrorLogRateLimit:
     """Repeated failures of one kind: logged once, then at most once per interval, with a count."""
 

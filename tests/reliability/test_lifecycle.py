@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import subprocess
@@ -150,6 +151,55 @@ class TestAbandonedGenerator:
         gc.collect()
         promptrail.flush()  # finalizers queue the end; a flush (or the worker) runs it
         assert only(memory).metadata[INCOMPLETE] == "never_started"
+
+
+def swallow_exit() -> Generator[str, None, str]:
+    """A generator that treats GeneratorExit as its end and returns."""
+    try:
+        yield "first"
+    except GeneratorExit:
+        return "swallowed"
+    return "done"
+
+
+async def aswallow_exit() -> AsyncGenerator[str, None]:
+    """An async generator that treats GeneratorExit as its end."""
+    try:
+        yield "first"
+    except GeneratorExit:
+        return
+
+
+class TestGeneratorExitThrownIn:
+    """``throw(GeneratorExit)`` reaches the generator as it does undecorated."""
+
+    def test_throw_generator_exit_returns_as_undecorated(self, memory: InMemoryExporter) -> None:
+        """A generator that catches it and returns raises StopIteration, decorated or not."""
+        outcomes = []
+        for func in (swallow_exit, log_tool(path="swallow")(swallow_exit)):
+            gen = func()
+            assert next(gen) == "first"
+            with pytest.raises(StopIteration) as stopped:
+                gen.throw(GeneratorExit)
+            outcomes.append(stopped.value.value)
+        assert outcomes == ["swallowed", "swallowed"]
+        assert only(memory).metadata[INCOMPLETE] == "closed"
+
+    def test_contextmanager_that_swallows_generator_exit(self, memory: InMemoryExporter) -> None:
+        """A ``@contextmanager`` over it keeps its meaning: the GeneratorExit is suppressed."""
+        managed = contextlib.contextmanager(log_tool(path="swallow")(swallow_exit))
+        with managed() as value:
+            raise GeneratorExit
+        assert value == "first"
+        assert only(memory).metadata[INCOMPLETE] == "closed"
+
+    async def test_async_athrow_generator_exit(self, memory: InMemoryExporter) -> None:
+        """An async generator that catches it and returns ends with StopAsyncIteration."""
+        agen = log_tool(path="aswallow")(aswallow_exit)()
+        assert await agen.__anext__() == "first"
+        with pytest.raises(StopAsyncIteration):
+            await agen.athrow(GeneratorExit)
+        assert only(memory).metadata[INCOMPLETE] == "closed"
 
 
 class TestExceptions:

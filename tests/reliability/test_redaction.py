@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
+import functools
 import json
 import logging
 import types
@@ -67,6 +69,41 @@ class TestSecretKeys:
             "listed": [{key: REDACTED}, [{key: REDACTED}]],
         }
         assert SECRET not in body(record)
+
+    @pytest.mark.parametrize(
+        "key",
+        [
+            "API key",
+            "AWSSecretKey",
+            "IDToken",
+            "X-API-KEY",
+            "Ocp-Apim-Subscription-Key",
+            "x-functions-key",
+            "X-Auth-Key",
+            "AccountKey",
+        ],
+    )
+    def test_more_key_spellings(self, memory: InMemoryExporter, key: str) -> None:
+        """Keys with a space, after an acronym, and Azure's and Cloudflare's key headers."""
+        echo(settings={key: SECRET})
+        (record,) = memory.records
+        assert record.inputs == {"settings": {key: REDACTED}}
+
+    def test_bytes_and_str_enum_keys(self, memory: InMemoryExporter) -> None:
+        """A ``bytes`` or ``StrEnum`` key is judged by its text, as JSON would write it."""
+
+        class Header(enum.StrEnum):
+            API_KEY = "api_key"
+
+        class Mixin(str, enum.Enum):  # noqa: UP042 - the pre-3.11 spelling
+            TOKEN = "x-auth-token"
+
+        echo(raw={b"Authorization": SECRET.encode()}, named={Header.API_KEY: SECRET})
+        echo(mixed={Mixin.TOKEN: SECRET}, other={1: "one"})
+        first, second = memory.records
+        assert first.inputs == {"raw": {"Authorization": REDACTED}, "named": {"api_key": REDACTED}}
+        assert second.inputs == {"mixed": {"x-auth-token": REDACTED}, "other": {"1": "one"}}
+        assert SECRET not in body(first) + body(second)
 
     def test_metadata_via_update_current(self, memory: InMemoryExporter) -> None:
         """Metadata and inputs set during the call are redacted too."""
@@ -231,6 +268,19 @@ class TestUserRedaction:
             "profile": {"ssn": REDACTED},
             "note": f"id {REDACTED}",
             "api_key": REDACTED,
+        }
+
+    def test_extra_camel_case_keys(self, memory: InMemoryExporter) -> None:
+        """A camelCase name given in ``keys`` hides its value under that very key, in any case."""
+        promptrail.configure(redact=Redactor(keys=["sessionId", "userEmail"]))
+        echo(sessionId="s1", SESSIONID="s2", userEmail="a@b.c", user_email="d@e.f", role="kept")
+        (record,) = memory.records
+        assert record.inputs == {
+            "sessionId": REDACTED,
+            "SESSIONID": REDACTED,
+            "userEmail": REDACTED,
+            "user_email": REDACTED,
+            "role": "kept",
         }
 
     def test_keys_are_masked_in_every_record(self, memory: InMemoryExporter) -> None:
@@ -404,6 +454,29 @@ class TestKeyNeverLeaks:
         flow = next(r for r in records if r.path == "app/run" and r.error is None)
         assert flow.inputs["settings"] == {"model": "fake-1", "openai_api_key": REDACTED}
         assert API_KEY not in json.dumps(flow.inputs)
+
+    @pytest.mark.parametrize(
+        "kwargs",
+        [
+            {"user": {"authorization": f"Bearer {API_KEY}"}},
+            {"session_id": [API_KEY]},
+            {"tags": 7},
+            {"tags": [{"token": API_KEY}]},
+        ],
+    )
+    def test_not_in_attribute_errors(self, kwargs: dict[str, Any]) -> None:
+        """A wrong-typed session id, user or tag is named by its type, never quoted."""
+        for block in (promptrail.attributes, functools.partial(trace, path="flow")):
+            with pytest.raises(ConfigurationError) as info:
+                block(**kwargs)
+            assert API_KEY not in str(info.value)
+            assert " not a " in str(info.value)
+
+    def test_metadata_not_in_trace_update_errors(self) -> None:
+        """``update_current_trace(metadata=...)`` of the wrong type is named by its type."""
+        with pytest.raises(ConfigurationError) as info:
+            promptrail.update_current_trace(metadata=[("api_key", API_KEY)])  # type: ignore[arg-type]
+        assert str(info.value) == "metadata must be a mapping, not a list"
 
     def test_not_in_configuration_errors(self) -> None:
         """Passing the client to configure() by mistake does not quote its repr (and key)."""

@@ -86,6 +86,30 @@ def test_dataclass_repr_exception_and_dict_key(memory: InMemoryExporter) -> None
     assert "postgres://[REDACTED]@db/x" in record.error
 
 
+@pytest.mark.parametrize("secret", [TOKENS["url"], "key sk-proj-" + "Zq8Xa" * 10])
+def test_a_string_cut_at_its_limit_keeps_no_part_of_a_secret(
+    memory: InMemoryExporter, secret: str
+) -> None:
+    """A secret that straddles ``max_string`` is masked before the string is cut."""
+    limit = promptrail.Limits().max_string
+    for before in range(2, 30):
+        echo(text="a" * (limit - before) + " " + secret)
+    text = "".join(record.model_dump_json() for record in memory.records)
+    assert PASSWORD not in text
+    assert "Zq8Xa" not in text
+
+
+def test_azure_connection_string_key_is_masked(memory: InMemoryExporter) -> None:
+    """An Azure Storage connection string keeps its names and loses its ``AccountKey``."""
+    key = "q8Zx3vB9nM2kL7pW4rT6yU1iO0aS5dF+gH/jK=="
+    echo(conn=f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={key};x=y")
+    (record,) = memory.records
+    assert record.inputs is not None
+    assert record.inputs["conn"] == (
+        f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={REDACTED};x=y"
+    )
+
+
 def test_every_store_gets_masked_text(tmp_path: Path) -> None:
     """SQLite and JSONL hold no secret from exception text or trace metadata."""
     sqlite = SqliteExporter(tmp_path / "out.db")

@@ -120,3 +120,46 @@ def test_repr_that_hangs_costs_one_record_not_the_pipeline() -> None:
     take(-1)  # the stuck build's late result is discarded; the pipeline keeps going
     assert promptrail.flush(5.0) is True
     assert (len(memory.records), promptrail.stats().failed) == (101, 1)
+
+
+class UniterableList(list[int]):
+    """A list whose ``__iter__`` and ``__len__`` raise."""
+
+    def __iter__(self) -> Any:
+        raise RuntimeError("no iteration")
+
+    def __len__(self) -> int:
+        raise RuntimeError("no length")
+
+
+class UnsizedTuple(tuple[int, ...]):
+    """A tuple whose ``__len__`` raises."""
+
+    def __len__(self) -> int:
+        raise RuntimeError("no length")
+
+
+class ClassRaises:
+    """An object whose ``__class__`` raises (as some lazy proxies do before they load)."""
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> Any:
+        raise RuntimeError("not loaded")
+
+
+@log_tool(path="identity")
+def identity(value: Any) -> Any:
+    """Return ``value`` unchanged."""
+    return value
+
+
+@pytest.mark.parametrize("make", [UniterableList, UnsizedTuple, ClassRaises, set])
+def test_hostile_containers_keep_their_record(memory: InMemoryExporter, make: Any) -> None:
+    """Arguments and results whose ``__iter__``, ``__len__`` or ``__class__`` raise cost nothing."""
+    value = make() if make is ClassRaises else make([1, 2])
+    assert take(value) == 1
+    assert identity(value) is value
+    assert take({"nested": [value]}) == 1
+    assert promptrail.flush(5.0) is True
+    stats = promptrail.stats()
+    assert (len(memory.records), stats.exported, stats.failed) == (3, 3, 0)

@@ -66,6 +66,25 @@ def test_a_long_traceback_keeps_its_end() -> None:
     assert text.rstrip().endswith("ZeroDivisionError: integer division or modulo by zero")
 
 
+KEY = "sk-proj-" + "Zq8Xa" * 10
+
+
+@promptrail.log_tool(path="long-error")
+def long_error(padding: int) -> None:
+    raise ValueError(f"bad key {KEY}\n" + "y" * padding)
+
+
+def test_a_cut_never_keeps_part_of_a_secret() -> None:
+    """Wherever the cut falls, no piece of a key is left unmasked at the traceback's start."""
+    with capture_logs() as logs:
+        for padding in range(MAX_TRACEBACK - 120, MAX_TRACEBACK):
+            with pytest.raises(ValueError, match="bad key"):
+                long_error(padding)
+    texts = [record.metadata[ERROR_TRACEBACK_KEY] for record in logs]
+    assert [text for text in texts if "Zq8Xa" in text] == []
+    assert all(text.rstrip().endswith("y") for text in texts)
+
+
 def test_no_traceback_without_an_exception() -> None:
     """A successful call, or an error set as text, has no traceback."""
     with capture_logs() as logs:

@@ -112,8 +112,8 @@ def snapshot(value: Any, depth: int = 3, max_items: int = DEFAULT_LIMITS.max_ite
     Cheap enough for the caller's thread: atomic values return at once, and only ``list``,
     ``dict`` and ``set`` (exact types) are copied. Each copy is a C-level ``copy()`` (exactly
     sized: one pointer table, never the elements) whose non-atomic entries are then replaced by
-    their own snapshots; leaves are tested inline rather than through a call each. A list, tuple
-    or dict longer than ``max_items`` keeps only its head (a :class:`Truncated`): the record
+    their own snapshots; leaves are tested inline rather than through a call each. A list, tuple,
+    dict or set longer than ``max_items`` keeps only its head (a :class:`Truncated`): the record
     would not keep more anyway.
     """
     t = type(value)
@@ -155,6 +155,8 @@ def snapshot(value: Any, depth: int = 3, max_items: int = DEFAULT_LIMITS.max_ite
         inner = depth - 1
         return tuple([v if type(v) in _ATOMIC else snapshot(v, inner, max_items) for v in value])
     if t is set:
+        if len(value) > max_items:  # its first items in iteration order, as to_jsonable keeps
+            return Truncated(list(itertools.islice(value, max_items)), len(value))
         return value.copy()
     return value
 
@@ -173,9 +175,18 @@ def _encodable(text: str) -> str:
     return text
 
 
+_MASK_MARGIN = 1024
+"""Characters past ``max_string`` masked with the kept ones (see :func:`_bounded_str`)."""
+
+
 def _bounded_str(text: str, limits: Limits, redactor: Redactor) -> str:
     if len(text) > limits.max_string:
-        text = text[: limits.max_string] + TRUNCATED_MARK
+        # Masked before the cut, with a margin: a secret cut in two may no longer match its
+        # format ("postgres://user:password" without its "@") and its kept part would be written.
+        head = text[: limits.max_string + _MASK_MARGIN]
+        if not head.isascii():
+            head = _encodable(head)
+        return redactor.mask(head)[: limits.max_string] + TRUNCATED_MARK
     if not text.isascii():
         text = _encodable(text)
     return redactor.mask(text)
@@ -187,6 +198,22 @@ def _safe_repr(value: Any, limits: Limits, redactor: Redactor) -> str:
     except BaseException:
         return f"<unrepresentable {type(value).__qualname__}>"
     return _bounded_str(text, limits, redactor)
+
+
+def _key_text(key: Any, limits: Limits, redactor: Redactor) -> str:
+    """A mapping key that is not a ``str``, as text judged like one.
+
+    A ``str`` subclass (a ``StrEnum`` member) is its text and ``bytes`` are decoded, as JSON
+    would write them: ``{b"api_key": ...}`` or ``{Header.API_KEY: ...}`` hide their value like
+    ``{"api_key": ...}``. Anything else is its bounded ``repr``.
+    """
+    t = type(key)
+    if issubclass(t, str):
+        return str.__str__(key)[: limits.max_string]
+    if t is bytes:
+        head: bytes = key[: 4 * limits.max_string]
+        return head.decode("utf-8", errors="replace")
+    return _safe_repr(key, limits, redactor)
 
 
 def to_jsonable(
@@ -231,9 +258,12 @@ class _Converter:
             # decoded whole. Anything cut here is past max_string characters, so it gets the mark.
             head = bytes(value[: 4 * self.limits.max_string + 4])
             return _bounded_str(head.decode("utf-8", errors="replace"), self.limits, self.redactor)
-        if isinstance(value, (str, int, float)):  # subclasses: enums, IntEnum, str mixins
+        if issubclass(t, (str, int, float)):  # subclasses: enums, IntEnum, str mixins
             return self.convert(_plain(value), depth)
-        return self.container(value, depth)
+        try:
+            return self.container(value, depth)
+        except Exception:  # a user type's __iter__, __len__ or __class__ raised: keep the rest
+            return _safe_repr(value, self.limits, self.redactor)
 
     def plain_dict(self, value: dict[Any, Any], depth: int) -> Any:
         """Convert a small dict, inlining the common leaves (the hot case: chat messages)."""
@@ -248,7 +278,7 @@ class _Converter:
         out: dict[str, Any] = {}
         try:
             for k, v in value.items():
-                key = k if type(k) is str else _safe_repr(k, limits, redactor)
+                key = k if type(k) is str else _key_text(k, limits, redactor)
                 if not key.isascii():
                     key = _encodable(key)
                 key, secret = redactor.judge_key(key)
@@ -319,7 +349,7 @@ class _Converter:
         except BaseException:
             return {"<unreadable mapping>": _safe_repr(value, limits, redactor)}
         for k, v in head:
-            key = k if type(k) is str else _safe_repr(k, limits, redactor)
+            key = k if type(k) is str else _key_text(k, limits, redactor)
             if not key.isascii():
                 key = _encodable(key)
             key, secret = redactor.judge_key(key)

@@ -138,7 +138,7 @@ class RateLimitedWarning:
 def _text(exc: BaseException) -> str:
     try:
         return str(exc)
-    except Exception:
+    except BaseException:  # user code: SystemExit or KeyboardInterrupt from __str__ included
         return "<unprintable>"
 
 

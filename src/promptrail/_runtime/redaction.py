@@ -28,7 +28,9 @@ class Redactor:
     """Decides which keys and string values are secrets.
 
     Args:
-        keys: Extra key names to redact (case-insensitive, exact match), on top of the defaults.
+        keys: Extra key names to redact, on top of the defaults: case-insensitive, and a
+            camelCase name also matches its snake_case spelling (``"userEmail"``,
+            ``"user_email"``).
         patterns: Extra regular expressions whose matches inside strings are masked.
         callback: ``callback(key, value) -> bool``, asked about every entry of every mapping
             being logged (at any depth) whose key is not already a secret; ``True`` replaces the
@@ -74,7 +76,10 @@ class Redactor:
         self._masker = mask if enabled else None
         self._callback = callback if enabled else None
         self._enabled = enabled
-        self._keys = frozenset(k.lower() for k in (*DEFAULT_SECRET_KEYS, *keys))
+        # Each name as written and by its words: a key is looked up both ways ("sessionId" is
+        # "sessionid" and "session_id").
+        names = (*DEFAULT_SECRET_KEYS, *keys)
+        self._keys = frozenset({*(k.lower() for k in names), *(key_words(k) for k in names)})
         extra = [p if isinstance(p, str) else p.pattern for p in patterns]
         self._value_re = (
             re.compile("|".join([SECRET_VALUE_RE.pattern, *extra])) if extra else SECRET_VALUE_RE
@@ -96,6 +101,7 @@ class Redactor:
             low = key_words(key)
             verdict = self._enabled and (
                 low in self._keys
+                or key.lower() in self._keys
                 or (SECRET_KEY_RE.search(low) is not None and NOT_SECRET_KEY_RE.search(low) is None)
             )
             if len(key) <= _CACHED_KEY_LENGTH:

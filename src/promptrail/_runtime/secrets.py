@@ -48,23 +48,27 @@ DEFAULT_SECRET_KEYS: tuple[str, ...] = (
     "credentials",
 )
 
-# A key is a secret when it *ends* with one of these words (after a separator or at the start;
-# camelCase counts as separated, see :func:`key_words`): "openai_api_key", "x-api-key",
-# "access_token", "db_password", "stripe_key", "accessToken" are; "max_tokens", "prompt_tokens",
-# "cache_key", "signature" (a thinking block's, needed to replay it) are not.
+# A key is a secret when it *ends* with one of these words (after a separator, a space included,
+# or at the start; camelCase counts as separated, see :func:`key_words`): "openai_api_key",
+# "x-api-key", "API key", "access_token", "db_password", "stripe_key", "accessToken",
+# "AWSSecretKey", "Ocp-Apim-Subscription-Key" (Azure), "AccountKey" (Azure Storage) are;
+# "max_tokens", "prompt_tokens", "cache_key", "signature" (a thinking block's, needed to replay
+# it) are not.
 SECRET_KEY_RE = re.compile(
-    r"(?:^|[_\-.])(?:api[_-]?keys?|apikeys?|secrets?|secret[_-]?key|access[_-]?key|passw(?:or)?ds?"
-    r"|pwd|token|auth|authori[sz]ation|cookie|private[_-]?key|credentials?|session[_-]?key"
-    r"|stripe[_-]?key|signing[_-]?key|encryption[_-]?key|bearer|jwt)$",
+    r"(?:^|[_\-. ])(?:api[_\- ]?keys?|apikeys?|secrets?|secret[_\- ]?key|access[_\- ]?key"
+    r"|passw(?:or)?ds?|pwd|token|auth|authori[sz]ation|cookie|private[_\- ]?key|credentials?"
+    r"|session[_\- ]?key|stripe[_\- ]?key|signing[_\- ]?key|encryption[_\- ]?key|bearer|jwt"
+    r"|account[_\- ]?key|subscription[_\- ]?key|functions?[_\- ]?key|auth[_\- ]?key)$",
     re.IGNORECASE,
 )
 # Measurements that merely end in "token": "time_to_first_token", "last_token".
-NOT_SECRET_KEY_RE = re.compile(r"(?:first|last)[_\-]token$", re.IGNORECASE)
-_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+NOT_SECRET_KEY_RE = re.compile(r"(?:first|last)[_\- ]token$", re.IGNORECASE)
+# A word boundary inside camelCase: "accessToken", and after an acronym: "AWSSecretKey".
+_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 def key_words(key: str) -> str:
-    """Return ``key`` lower-cased, camelCase parts separated ("accessToken": "access_token")."""
+    """Return ``key`` lower-cased, camelCase parts separated ("AWSSecretKey": "aws_secret_key")."""
     return _CAMEL_RE.sub("_", key).lower() if not key.islower() else key
 
 
@@ -85,7 +89,8 @@ SECRET_VALUE_RE = re.compile(
 # wJalr...", '"api_key": "abc123"'): the value is masked, the word kept.
 SECRET_ASSIGNMENT_RE = re.compile(
     r"((?:passw(?:or)?d|pwd|secret(?:[_\- ]?access)?(?:[_\- ]?key)?|api[_\- ]?key|access[_\- ]?key"
-    r"|private[_\- ]?key|token|credentials?)[\"']?\s*[:=]\s*[\"']?)"
+    r"|private[_\- ]?key|token|credentials?|account[_\- ]?key|subscription[_\- ]?key)"
+    r"[\"']?\s*[:=]\s*[\"']?)"
     r"([^\s\"',;)}\]]{6,})",
     re.IGNORECASE,
 )

@@ -179,18 +179,23 @@ class ActiveLog:
         if current is None:
             current = self.fields = {}
         for key, value in fields.items():
-            if key in ("metadata", "inputs") and not isinstance(value, Mapping):
-                # Not a mapping: kept where wrong-typed fields go, never losing the log.
-                metadata = dict(current.get("metadata") or {})
-                invalid = dict(metadata.get(INVALID_KEY) or {})
-                invalid[key] = _serialize.snapshot(value)
-                metadata[INVALID_KEY] = invalid
-                current["metadata"] = metadata
-            elif key in ("metadata", "inputs"):
-                merged = dict(current.get(key) or {})
-                # Value by value: a mapping this size is the user's own, never cut here.
-                merged.update({k: _serialize.snapshot(v) for k, v in value.items()})
-                current[key] = merged
+            if key in ("metadata", "inputs"):
+                try:
+                    # Value by value: a mapping this size is the user's own, never cut here.
+                    items = _mapping_items(value)
+                except Exception:  # a user mapping whose iteration raises: not a mapping here
+                    items = None
+                if items is None:
+                    # Not a mapping: kept where wrong-typed fields go, never losing the log.
+                    metadata = dict(current.get("metadata") or {})
+                    invalid = dict(metadata.get(INVALID_KEY) or {})
+                    invalid[key] = _serialize.snapshot(value)
+                    metadata[INVALID_KEY] = invalid
+                    current["metadata"] = metadata
+                else:
+                    merged = dict(current.get(key) or {})
+                    merged.update(items)
+                    current[key] = merged
             else:
                 current[key] = _serialize.snapshot(value)
 
@@ -235,6 +240,13 @@ class ActiveLog:
                 inputs[name] = value
         messages = inputs.pop("messages", None)
         return inputs, _whole(messages)
+
+
+def _mapping_items(value: Any) -> dict[Any, Any] | None:
+    """``value``'s entries, each snapshot, or ``None`` if it is not a mapping (may raise)."""
+    if not isinstance(value, Mapping):
+        return None
+    return {k: _serialize.snapshot(v) for k, v in value.items()}
 
 
 def _whole(value: Any) -> Any:

@@ -10,7 +10,7 @@ import os
 import traceback
 from types import TracebackType
 
-__all__ = ["ERROR_TRACEBACK_KEY", "MAX_TRACEBACK", "describe", "format_traceback"]
+__all__ = ["ERROR_TRACEBACK_KEY", "MAX_TRACEBACK", "cut_traceback", "describe", "format_traceback"]
 
 ERROR_TRACEBACK_KEY = "error_traceback"
 """Metadata key: the formatted traceback of the exception a call raised (redacted, bounded)."""
@@ -34,10 +34,23 @@ def format_traceback(exc: BaseException, tb: TracebackType | None) -> str | None
         text = "".join(traceback.format_exception(type(exc), exc, tb))
     except BaseException:
         return None
-    if len(text) > MAX_TRACEBACK:
-        cut = len(text) - MAX_TRACEBACK
-        text = f"[{cut} characters cut]\n…" + text[cut:]
-    return text
+    return cut_traceback(text)
+
+
+def cut_traceback(text: str) -> str:
+    """Return the end of ``text`` (at most :data:`MAX_TRACEBACK` characters, whole lines).
+
+    The cut is moved to the start of the next line: a secret cut in two would no longer match
+    its format when the record is masked (``…k-proj-…`` is not an ``sk-`` key, ``…word=x`` is
+    not a password assignment), and its tail would be kept. A last line longer than the limit
+    (the error itself, also in the record's ``error``) is left out whole.
+    """
+    if len(text) <= MAX_TRACEBACK:
+        return text
+    start = text.find("\n", len(text) - MAX_TRACEBACK - 1) + 1  # a line starting at the cut stays
+    if start == 0:
+        start = len(text)
+    return f"[{start} characters cut]\n…" + text[start:]
 
 
 def describe(exc: BaseException) -> str:

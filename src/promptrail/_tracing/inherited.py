@@ -64,11 +64,20 @@ class Inherited:
         )
 
 
+def _described(value: object) -> str:
+    """``value`` for an error message: an empty string as ``''``, anything else by its type.
+
+    Never its ``repr``: the value may be a dict of headers or a client holding a key (and a
+    user ``__repr__`` may raise).
+    """
+    return "''" if type(value) is str and not value else f"a {type(value).__name__}"
+
+
 def _text(name: str, value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value:
-        msg = f"{name} must be a non-empty string, not {value!r}"
+        msg = f"{name} must be a non-empty string, not {_described(value)}"
         raise ConfigurationError(msg)
     return value[:MAX_TAG_LENGTH]
 
@@ -91,14 +100,14 @@ def validated(
         if isinstance(tags, str):
             tags = [tags]
         if not isinstance(tags, Iterable):
-            msg = f"tags must be a list of strings, not {tags!r}"
+            msg = f"tags must be a list of strings, not {_described(tags)}"
             raise ConfigurationError(msg)
         for tag in tags:
             text = _text("a tag", tag)
             if text is not None and text not in kept:
                 kept.append(text)
     if metadata is not None and not isinstance(metadata, Mapping):
-        msg = f"metadata must be a mapping, not {metadata!r}"
+        msg = f"metadata must be a mapping, not {_described(metadata)}"
         raise ConfigurationError(msg)
     return Inherited(
         _text("session_id", session_id),

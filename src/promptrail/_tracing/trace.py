@@ -41,6 +41,7 @@ class Trace(AsyncBlock):
         "_attached",
         "_attrs_token",
         "_inputs",
+        "_invalid",
         "_log",
         "_own",
         "_spec",
@@ -57,8 +58,12 @@ class Trace(AsyncBlock):
         own: Inherited | None = None,
     ) -> None:
         self._spec = spec
-        self._inputs = dict(inputs) if inputs else None
-        self.metadata: dict[str, Any] = dict(metadata) if metadata else {}
+        # Copied (the caller may change its dicts inside the block); a value that is not a
+        # mapping is kept as given, and set aside with the wrong-typed fields at the start.
+        self._inputs = _copied(inputs)
+        given = _copied(metadata)
+        self.metadata: dict[str, Any] = given if type(given) is dict else {}
+        self._invalid = None if type(given) is dict else given
         self.output: Any = None
         self._log: ActiveLog | None = None
         self._token: contextvars.Token[ActiveLog | None] | None = None
@@ -83,6 +88,8 @@ class Trace(AsyncBlock):
         log = start_log(st, self._spec, None, (), None)
         if self._inputs is not None:
             log.update({"inputs": self._inputs})
+        if self._invalid is not None:
+            log.update({"metadata": self._invalid})
         if self._own is not None:  # session, user, tags: this log's and every log's inside
             log.attrs, self._attrs_token = _attributes.enter(self._own)
         self._log = log
@@ -118,6 +125,17 @@ class Trace(AsyncBlock):
         if fields:
             log.update(fields)
         end_log(STATE, log, exc)
+
+
+def _copied(value: Any) -> Any:
+    """``value`` copied as a dict (``None`` if empty), or as given if it cannot be."""
+    if value is None:
+        return None
+    try:
+        copied = dict(value)
+    except Exception:  # not a mapping (nor pairs), or one whose iteration raises
+        return value
+    return copied or None
 
 
 def trace(

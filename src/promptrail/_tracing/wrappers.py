@@ -238,6 +238,14 @@ def generator_wrapper(spec: CallSpec) -> Wrapper:
     return wrapper
 
 
+def _ended(st: _State, log: ActiveLog, exc: BaseException | None, closing: bool) -> None:
+    """End a traced generator's log: ``closed`` if it ended while being closed."""
+    if closing:
+        end_incomplete(st, log, "closed")
+    else:
+        end_log(st, log, exc)
+
+
 def _first_item(st: _State, log: ActiveLog) -> None:
     """Record ``metadata.time_to_first_token`` when a decorated generator yields its first item."""
     clock = st.perf_ns
@@ -249,16 +257,17 @@ def _traced_generator(
 ) -> Generator[Any, Any, Any]:
     value: Any = None
     pending: BaseException | None = None
+    closing = False  # GeneratorExit was thrown in (close(), or throw(GeneratorExit))
     while True:
         token = CURRENT.set(log)
         attached = attach(st.scopes, log) if st.scopes else None
         try:
             item = gen.send(value) if pending is None else gen.throw(pending)
         except StopIteration as stop:
-            end_log(st, log)
+            _ended(st, log, None, closing)
             return stop.value
         except BaseException as exc:
-            end_log(st, log, exc)
+            _ended(st, log, exc, closing)
             raise
         finally:
             if attached is not None:
@@ -268,21 +277,14 @@ def _traced_generator(
             _first_item(st, log)
         log.add_item(item)
         pending = None
+        closing = False  # it yielded: a GeneratorExit thrown in was not the end
         try:
             value = yield item
-        except GeneratorExit:
-            token = CURRENT.set(log)
-            attached = attach(st.scopes, log) if st.scopes else None
-            try:
-                gen.close()
-            finally:
-                if attached is not None:
-                    detach(attached, log)
-                CURRENT.reset(token)
-                end_incomplete(st, log, "closed")
-            raise
         except BaseException as exc:
+            # Thrown on as it came, GeneratorExit included: the generator may catch it and
+            # return (close() then returns, throw() raises StopIteration) or yield again.
             pending = exc
+            closing = type(exc) is GeneratorExit
 
 
 def async_generator_wrapper(spec: CallSpec) -> Wrapper:
@@ -306,6 +308,7 @@ async def _traced_async_generator(
 ) -> AsyncGenerator[Any, Any]:
     value: Any = None
     pending: BaseException | None = None
+    closing = False  # GeneratorExit was thrown in (aclose(), or athrow(GeneratorExit))
     while True:
         token = CURRENT.set(log)
         attached = attach(st.scopes, log) if st.scopes else None
@@ -315,10 +318,10 @@ async def _traced_async_generator(
             else:
                 item = await agen.athrow(pending)
         except StopAsyncIteration:
-            end_log(st, log)
+            _ended(st, log, None, closing)
             return
         except BaseException as exc:
-            end_log(st, log, exc)
+            _ended(st, log, exc, closing)
             raise
         finally:
             if attached is not None:
@@ -328,18 +331,9 @@ async def _traced_async_generator(
             _first_item(st, log)
         log.add_item(item)
         pending = None
+        closing = False  # it yielded: a GeneratorExit thrown in was not the end
         try:
             value = yield item
-        except GeneratorExit:
-            token = CURRENT.set(log)
-            attached = attach(st.scopes, log) if st.scopes else None
-            try:
-                await agen.aclose()
-            finally:
-                if attached is not None:
-                    detach(attached, log)
-                CURRENT.reset(token)
-                end_incomplete(st, log, "closed")
-            raise
-        except BaseException as exc:
+        except BaseException as exc:  # thrown on as it came, GeneratorExit included
             pending = exc
+            closing = type(exc) is GeneratorExit

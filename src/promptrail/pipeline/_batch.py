@@ -92,6 +92,10 @@ class BatchProcessor(BaseProcessor):
             raise ConfigurationError(msg)
         self._build_timeout = build_timeout
         self._exporter = exporter
+        # Set when configure() or shutdown() retires this processor (its counts are then folded
+        # into the pipeline's): a log still handed to it by a thread that read the old pipeline
+        # is counted there, where stats() sees it.
+        self._late_sink: AtomicCounter | None = None
         self._max_queue_size = max_queue_size
         self._max_batch_size = max_batch_size
         self._schedule_delay = schedule_delay
@@ -163,7 +167,11 @@ class BatchProcessor(BaseProcessor):
     def _on_end_cold(self, log: ActiveLog) -> None:
         """``on_end`` before the worker runs (it starts it) and after shutdown (counts a loss)."""
         if self._shut:
-            self._lost_after_shutdown += 1
+            late = self._late_sink
+            if late is None:
+                self._lost_after_shutdown += 1
+            else:
+                late.increment()
             return
         queue = self._queue
         if len(queue) >= self._max_queue_size:

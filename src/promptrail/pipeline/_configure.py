@@ -133,6 +133,8 @@ def _retire(
         _errors.call(processor, "shutdown", max(0.0, deadline - time.monotonic()))
         for exporter in orphans:
             shutdown_exporter(exporter)
+        if hasattr(processor, "_late_sink"):  # its later logs: counted with the unrouted ones
+            cast("Any", processor)._late_sink = UNROUTED
         counts = _processor_stats(processor)
         for key in _retired:
             _retired[key] += counts.get(key, 0)

@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from promptrail._record.models import LogRecord
 from promptrail._runtime import errors as _errors
+from promptrail._runtime.counters import AtomicCounter
 from promptrail._runtime.locks import relock_after_fork
 from promptrail._runtime.state import STATE
 from promptrail._tracing.active import ActiveLog
@@ -212,6 +213,7 @@ class SimpleProcessor(BaseProcessor):
         relock_after_fork(self, "_lock")
         self._shut = False
         self._dropped = 0
+        self._late_sink: AtomicCounter | None = None  # see BatchProcessor._late_sink
 
     @property
     def exporter(self) -> Exporter:
@@ -220,11 +222,14 @@ class SimpleProcessor(BaseProcessor):
 
     def on_end(self, log: ActiveLog) -> None:
         """Build and export ``log`` now."""
-        if self._shut:
-            with self._lock:
-                self._dropped += 1
-            return
-        with self._lock:
+        with self._lock:  # shutdown() takes it too: no export reaches a shut-down exporter
+            if self._shut:
+                late = self._late_sink
+                if late is None:
+                    self._dropped += 1
+                else:
+                    late.increment()
+                return
             export_logs(self._exporter, (log,), self._counts)
 
     def force_flush(self, timeout: float = 30.0) -> bool:

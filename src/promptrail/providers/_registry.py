@@ -74,7 +74,11 @@ def extract(value: Any, *, is_stream: bool = False) -> dict[str, Any]:
     """
     if value is None:
         return {}
-    if isinstance(value, str):
+    try:
+        text = isinstance(value, str)
+    except Exception:  # a user type whose ``__class__`` raises: it is not text
+        text = False
+    if text:
         return {"output": value}
     for extractor in _extractors:
         try:

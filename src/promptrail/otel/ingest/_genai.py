@@ -22,7 +22,7 @@ from promptrail._record import serialize as _serialize
 from promptrail._record.models import ChatMessage, LogKind, LogRecord, PromptKernel
 from promptrail._runtime.state import Settings
 from promptrail._tracing.build import RESPONSE_MODEL_KEY, answered_model
-from promptrail._tracing.failures import ERROR_TRACEBACK_KEY, MAX_TRACEBACK
+from promptrail._tracing.failures import ERROR_TRACEBACK_KEY, cut_traceback
 from promptrail.otel._attributes import REQUEST_PARAMS
 from promptrail.otel._bridge import OTEL_SPAN_ID, OTEL_TRACE_ID, SCOPE_NAME
 from promptrail.otel.ingest import _openinference
@@ -115,10 +115,7 @@ def span_traceback(span: ReadableSpan) -> str | None:
         if event.name == "exception":
             text = (event.attributes or {}).get("exception.stacktrace")
             if isinstance(text, str) and text:
-                if len(text) > MAX_TRACEBACK:
-                    cut = len(text) - MAX_TRACEBACK
-                    text = f"[{cut} characters cut]\n…" + text[cut:]
-                return text
+                return cut_traceback(text)
     return None
 
 
