@@ -237,6 +237,58 @@ class TestReceiverWrites:
         assert SqliteStore(db, create=False).count() == 0
 
 
+SECRET = "sk-proj-Zq8XaB3kLmN0pQrStUvWxYz123456"
+
+
+def secret_body(log_id: str) -> dict[str, Any]:
+    """A log as a client that does not redact sends it: secrets in every content field."""
+    return body(
+        log_id,
+        inputs={"api_key": SECRET, "question": "the capital of France?"},
+        messages=[{"role": "user", "content": f"my key is {SECRET}, password: hunter2hunter2"}],
+        output=f"used {SECRET}",
+        metadata={"client_secret": "shh-not-a-format-1", "team": "support"},
+        provider_request={"headers": {"Authorization": f"Bearer {SECRET}"}},
+        prompt={"model": "m", "other": {"token": "abcdefabcdef"}},
+    )
+
+
+class TestReceiverRedaction:
+    def assert_masked(self, db: Path, log_id: str) -> None:
+        stored = SqliteStore(db, create=False).get(log_id)
+        assert stored is not None
+        text = stored.model_dump_json()
+        for secret in (SECRET, "hunter2hunter2", "shh-not-a-format-1", "abcdefabcdef"):
+            assert secret not in text
+        assert stored.inputs == {"api_key": "[REDACTED]", "question": "the capital of France?"}
+        assert stored.metadata["team"] == "support"
+        assert stored.prompt is not None
+        assert stored.prompt.model == "m"
+
+    def test_a_posted_log_is_stored_with_its_secrets_masked(
+        self, client: httpx2.Client, db: Path
+    ) -> None:
+        """Secrets in a posted log's fields are masked as in promptrail's own records."""
+        response = client.post("prompts/log", json=secret_body("s1"))
+        assert response.status_code == 200
+        assert SECRET not in response.text
+        self.assert_masked(db, "s1")
+        assert SECRET not in client.get("logs/s1").text
+
+    def test_a_batch_and_an_update_are_masked_too(self, client: httpx2.Client, db: Path) -> None:
+        """The batch route and the update route mask secrets like a single post."""
+        batch = client.post("logs/batch", json={"logs": [secret_body("b1")]})
+        assert batch.status_code == 200
+        self.assert_masked(db, "b1")
+        client.post("prompts/log", json=body("u1"))
+        update = secret_body("u1")
+        for name in ("log_id", "path", "trace_id", "start_time", "created_at"):
+            del update[name]
+        response = client.patch("prompts/pr_any/log/u1", json=update)
+        assert response.status_code == 200
+        self.assert_masked(db, "u1")
+
+
 class TestReceiverReads:
     def test_trace_tree_accepts_child_before_parent(self, client: httpx2.Client) -> None:
         """Children posted before their parent still nest under it, in start order."""

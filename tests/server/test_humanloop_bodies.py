@@ -15,8 +15,9 @@ from humanloop import types as hl
 from pydantic import TypeAdapter
 from tests.fixtures.traces import failing_trace, showcase_trace, support_trace
 
+import promptrail
 from promptrail import LogRecord
-from promptrail.server._humanloop_bodies import log_response, parse_serialized_prompt
+from promptrail.server._humanloop_bodies import log_response, masked, parse_serialized_prompt
 
 NOW = datetime.now(UTC)
 MODELS: dict[str, Any] = {
@@ -101,3 +102,46 @@ def test_every_record_is_a_strict_log_response(record: LogRecord) -> None:
 def test_serialised_prompt(text: str, details: dict[str, Any]) -> None:
     """A prompt string is JSON details or a .prompt file (front matter, then the template)."""
     assert parse_serialized_prompt(text) == details
+
+
+SECRET = "sk-proj-Zq8XaB3kLmN0pQrStUvWxYz123456"
+
+
+class TestMasked:
+    def test_every_depth_the_parser_accepts(self) -> None:
+        """A secret nested 900 levels deep is masked, and the nesting is kept."""
+        deep: Any = {"api_key": SECRET, "note": f"key {SECRET}"}
+        for _ in range(900):
+            deep = {"a": [deep]}
+        body = masked({"metadata": deep})
+        inner = body["metadata"]
+        for _ in range(900):
+            inner = inner["a"][0]
+        assert inner == {"api_key": "[REDACTED]", "note": "key [REDACTED]"}
+
+    def test_own_fields_numbers_and_a_secret_used_as_a_key(self) -> None:
+        """Ids and counts stay as sent; a secret used as a key is masked in the key."""
+        body = masked(
+            {
+                "log_id": "id-1",
+                "prompt_tokens": 3,
+                "inputs": {SECRET: "value", "n": 1, "ok": True, "none": None},
+            }
+        )
+        assert body["log_id"] == "id-1"
+        assert body["prompt_tokens"] == 3
+        assert body["inputs"] == {"[REDACTED]": "value", "n": 1, "ok": True, "none": None}
+
+    def test_the_configured_redactor_decides(self) -> None:
+        """The serving process's redactor (its extra keys and callback) is the one applied."""
+        promptrail.configure(
+            exporters=[],
+            redact=promptrail.Redactor(
+                keys=["team"], callback=lambda key, value: value == "hide me"
+            ),
+        )
+        try:
+            body = masked({"metadata": {"team": "blue", "other": "hide me", "kept": "x"}})
+        finally:
+            promptrail.testing.reset()
+        assert body["metadata"] == {"team": "[REDACTED]", "other": "[REDACTED]", "kept": "x"}

@@ -5,7 +5,8 @@ into record fields before validation: a ``prompt`` sent as a serialised string (
 ``.prompt`` file: front matter and a template), ``thinking`` as a list of thinking blocks (kept as
 their text; signatures are not stored), a file named by ``id`` without ``path`` (the path it was
 stored under, if known), ``null`` for a field meaning "not given". ``save: false`` keeps the log
-but not its content: :data:`CONTENT_FIELDS` are dropped.
+but not its content: :data:`CONTENT_FIELDS` are dropped. Secrets are masked as in promptrail's own
+records (:func:`masked`): a client of Humanloop's API does not redact what it sends.
 
 Out: :func:`created` answers ``POST /v5/{prompts,flows,tools,evaluators}/log`` like Humanloop's
 ``Create*LogResponse`` and :func:`log_response` renders a stored log as a ``LogResponse``
@@ -25,6 +26,8 @@ from typing import Any
 from promptrail._record.humanloop import thinking_blocks, thinking_text, tool_function
 from promptrail._record.models import LogKind, LogRecord, PromptKernel
 from promptrail._record.versions import version_id as prompt_version_id
+from promptrail._runtime.redaction import REDACTED, Redactor
+from promptrail._runtime.state import STATE
 from promptrail.stores._base import Store
 
 __all__ = [
@@ -34,6 +37,7 @@ __all__ = [
     "file_version_id",
     "lenient_body",
     "log_response",
+    "masked",
     "strip_content",
 ]
 
@@ -142,7 +146,67 @@ def lenient_body(store: Store, data: Mapping[str, Any], kind: LogKind) -> dict[s
         prompt["template"] = [thinking_text(m) for m in prompt["template"]]
     if "path" not in body and isinstance(body.get("id"), str):
         body["path"] = path_of(store, kind, body["id"]) or body["id"]
-    return strip_content(body)
+    return masked(strip_content(body))
+
+
+_UNMASKED = frozenset(
+    {"id", "log_id", "path", "kind", "trace_id", "trace_parent_id", "parent_id", "version_id"}
+    | {"start_time", "end_time", "created_at", "provider_latency", "environment", "save"}
+    | {"prompt_tokens", "reasoning_tokens", "output_tokens", "prompt_cost", "output_cost"}
+    | {"log_status", "source_datapoint_id", "run_id", "tool"}
+)
+"""Fields that name, place or measure a log, and a tool's definition (code, not data, kept as a
+decorated tool's is): taken as sent (validation checks their types)."""
+
+
+def masked(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with every other field's secrets masked, as a promptrail client masks them.
+
+    Each field's value is redacted, not the field names (``output_tokens`` is not a secret): a
+    secret key's value becomes ``[REDACTED]`` at any depth and secret formats inside strings are
+    masked, by the serving process's redactor (``promptrail.configure(redact=...)``). Nothing
+    else changes: no cut, no depth limit. Masking a record a promptrail client already masked
+    changes nothing.
+    """
+    redactor = STATE.settings.redactor
+    for key, value in body.items():
+        if key not in _UNMASKED:
+            body[key] = _mask_json(value, redactor)
+    return body
+
+
+def _mask_json(value: Any, redactor: Redactor) -> Any:
+    """Parsed JSON (dicts, lists, strings, numbers) with its secrets masked, in place.
+
+    A walk with a stack of its own, so that any depth the JSON parser accepted is masked.
+    """
+    if type(value) is str:
+        return redactor.mask(value)
+    if type(value) is not dict and type(value) is not list:
+        return value
+    stack: list[Any] = [value]
+    while stack:
+        container = stack.pop()
+        if type(container) is list:
+            for index, item in enumerate(container):
+                if type(item) is str:
+                    container[index] = redactor.mask(item)
+                elif type(item) is dict or type(item) is list:
+                    stack.append(item)
+            continue
+        for key in list(container):
+            item = container[key]
+            written, secret = redactor.judge_key(key)
+            if secret or (redactor.has_callback and redactor.hides(written, item)):
+                item = REDACTED
+            elif type(item) is str:
+                item = redactor.mask(item)
+            elif type(item) is dict or type(item) is list:
+                stack.append(item)
+            if written != key:  # a secret used as a key
+                del container[key]
+            container[written] = item
+    return value
 
 
 def path_of(store: Store, kind: str, wanted: str) -> str | None:
