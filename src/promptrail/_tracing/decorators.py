@@ -197,7 +197,7 @@ def _check_options(options: dict[str, Any]) -> None:
             wanted = "a string or a list of messages"
         if not ok:
             # The type, not the value: a misplaced object's repr may hold a secret.
-            msg = f"{name} must be {wanted}, not a {type(value).__qualname__}"
+            msg = f"{name} must be {wanted}, not {type(value).__qualname__}"
             raise ConfigurationError(msg)
 
 
