@@ -287,6 +287,17 @@ class TestTrace:
         assert record.output == "bye"
         assert record.metadata == {"a": 1, "b": 2}
 
+    @pytest.mark.parametrize(
+        ("options", "name"),
+        [({"inputs": "q"}, "inputs"), ({"metadata": 1}, "metadata"), ({"kind": "span"}, "kind")],
+    )
+    def test_wrong_arguments_raise_configuration_error(
+        self, options: dict[str, object], name: str
+    ) -> None:
+        """inputs or metadata that are not dicts, or an unknown kind, raise ConfigurationError."""
+        with pytest.raises(promptrail.ConfigurationError, match=name):
+            trace(path="f", **options)  # type: ignore[arg-type]
+
     def test_exception_ends_with_error_and_propagates(self) -> None:
         """An exception in the block is recorded and re-raised as the same object."""
         error = RuntimeError("nope")
