@@ -214,6 +214,13 @@ class TestBatchProcessor:
         with pytest.raises(promptrail.ConfigurationError):
             BatchProcessor(InMemoryExporter(), **kwargs)  # type: ignore[arg-type]
 
+    @pytest.mark.parametrize("processor", [BatchProcessor, SimpleProcessor])
+    @pytest.mark.parametrize("exporter", [None, "traces.jsonl", JsonlExporter])
+    def test_a_non_exporter_is_rejected(self, processor: Any, exporter: object) -> None:
+        """None, a path or an exporter class raise ConfigurationError at construction."""
+        with pytest.raises(promptrail.ConfigurationError, match="exporter"):
+            processor(exporter)
+
 
 class TestConfigure:
     """configure() is late-bound, validated, and replaces the pipeline without loss."""
@@ -339,6 +346,8 @@ class TestConfigure:
             promptrail.configure(exporters=InMemoryExporter())  # type: ignore[arg-type]
         with pytest.raises(promptrail.ConfigurationError, match="processors"):
             promptrail.configure(processors=SimpleProcessor(InMemoryExporter()))  # type: ignore[arg-type]
+        with pytest.raises(promptrail.ConfigurationError, match="is a class"):
+            promptrail.configure(exporters=[InMemoryExporter])  # type: ignore[list-item]
 
     @pytest.mark.parametrize(
         ("options", "name"),

@@ -40,6 +40,9 @@ def _check_pipeline(name: str, items: object) -> None:
             msg += f" (write {name}=[{type(items).__qualname__}(...)])"
         raise ConfigurationError(msg)
     for item in items:
+        if isinstance(item, type):
+            msg = f"{item.__qualname__} is a class: pass an instance, {item.__qualname__}(...)"
+            raise ConfigurationError(msg)
         if not callable(getattr(item, "shutdown", None)):
             msg = f"a {_kind(item)} object is not an exporter or processor (it has no shutdown())"
             raise ConfigurationError(msg)
