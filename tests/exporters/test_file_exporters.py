@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from promptrail import LogRecord
+from promptrail import ConfigurationError, LogRecord
 from promptrail.exporters import (
     ConsoleExporter,
     ExportResult,
@@ -229,6 +229,11 @@ class TestSqlite:
 
 class TestConsoleExporter:
     """One readable line per record."""
+
+    def test_a_path_is_not_a_stream(self) -> None:
+        """A path given as the stream raises ConfigurationError where the exporter is made."""
+        with pytest.raises(ConfigurationError, match="stream"):
+            ConsoleExporter("traces.log")  # type: ignore[arg-type]
 
     def test_lines(self) -> None:
         """Path, kind, duration, tokens and error appear on the line."""
