@@ -86,8 +86,13 @@ def default_path(func: Any) -> str:
     """Return ``module/qualname`` with dots as slashes and ``<locals>`` parts dropped.
 
     For a script (``python bot.py``) the module is the script's file name (``bot``), and for
-    ``python -m pkg.bot`` the module's name, not ``__main__``.
+    ``python -m pkg.bot`` the module's name, not ``__main__``. A ``functools.partial`` is named
+    after its function, a callable object after its class.
     """
+    while isinstance(func, functools.partial):
+        func = func.func
+    if not hasattr(func, "__qualname__") and not hasattr(func, "__name__"):
+        func = type(func)  # a callable object: its class names it
     module: str = getattr(func, "__module__", None) or "unknown"
     if module == "__main__":
         module = _main_name()
