@@ -227,6 +227,16 @@ class TestSqlite:
         assert exporter.force_flush() is True
 
 
+class TestRepr:
+    """A printed configuration shows where each file exporter writes."""
+
+    def test_file_exporters_show_their_path(self, tmp_path: Path) -> None:
+        """repr() of the JSONL and SQLite exporters is a constructor call with the path."""
+        jsonl, db = tmp_path / "t.jsonl", tmp_path / "t.db"
+        assert repr(JsonlExporter(jsonl)) == f"JsonlExporter({str(jsonl)!r})"
+        assert repr(SqliteExporter(db)) == f"SqliteExporter({str(db)!r})"
+
+
 class TestConsoleExporter:
     """One readable line per record."""
 
