@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, get_args
 
@@ -163,18 +163,14 @@ def trace(
         tags: Labels added to this log and every log inside (see :func:`attributes`).
 
     Raises:
-        ConfigurationError: If ``path`` is empty, ``inputs`` or ``metadata`` is not a dict,
-            ``kind`` is not a log kind, or a session id, user or tag is not a string.
+        ConfigurationError: If ``path`` is empty, ``kind`` is not a log kind, or a session id,
+            user or tag is not a string.
 
     .. versionadded:: 0.1.0
     """
     if not path or not isinstance(path, str):
         msg = f"trace() needs a non-empty path, not {path!r}"
         raise ConfigurationError(msg)
-    for name, value in (("inputs", inputs), ("metadata", metadata)):
-        if value is not None and not isinstance(value, Mapping):
-            msg = f"trace() takes {name} as a dict, not {type(value).__qualname__}"
-            raise ConfigurationError(msg)
     if kind not in get_args(LogKind):
         msg = f"trace() kind must be one of {', '.join(get_args(LogKind))}, not {kind!r}"
         raise ConfigurationError(msg)
