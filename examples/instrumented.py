@@ -20,6 +20,9 @@ import promptrail
 from promptrail import log_flow, log_prompt
 from promptrail.exporters import InMemoryExporter
 
+SNAPSHOTS = {"gpt-4o": "gpt-4o-2024-08-06", "gpt-4o-mini": "gpt-4o-mini-2024-07-18"}
+"""The dated model the API answers with for the model asked for."""
+
 
 def fake_openai(request: httpx2.Request) -> httpx2.Response:
     """Answer like the OpenAI API would (the SDK builds its real objects from this)."""
@@ -31,7 +34,7 @@ def fake_openai(request: httpx2.Request) -> httpx2.Response:
             "id": "chatcmpl-example",
             "object": "chat.completion",
             "created": 0,
-            "model": body["model"] + "-2024-08-06",
+            "model": SNAPSHOTS.get(body["model"], body["model"]),
             "choices": [
                 {
                     "index": 0,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 
 import promptrail
 import promptrail.exporters
@@ -33,3 +35,23 @@ def test_every_public_object_has_a_docstring() -> None:
             obj = getattr(module, name)
             if callable(obj) or inspect.isclass(obj):
                 assert inspect.getdoc(obj), f"{module.__name__}.{name} has no docstring"
+
+
+def test_a_missing_optional_dependency_names_its_package() -> None:
+    """promptrail.GenAiSpanProcessor without opentelemetry-sdk says what to install."""
+    script = (
+        "import sys\n"
+        "sys.modules['opentelemetry.sdk'] = None  # as if opentelemetry-sdk were not installed\n"
+        "import promptrail\n"
+        "try:\n"
+        "    promptrail.GenAiSpanProcessor\n"
+        "except ImportError as exc:\n"
+        "    print(type(exc).__name__, exc.name, exc, sep='|')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    kind, name, message = out.strip().split("|")
+    assert kind == "ModuleNotFoundError"
+    assert name.startswith("opentelemetry.sdk")
+    assert "pip install opentelemetry-sdk" in message

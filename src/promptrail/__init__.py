@@ -116,16 +116,22 @@ __all__ = [
 # Imported on first use so that ``import promptrail`` never imports opentelemetry (an optional
 # extra). They are left out of ``__all__`` so that ``from promptrail import *`` works without it.
 _LAZY = {
-    "GenAiSpanProcessor": "promptrail.otel.ingest._processor",  # needs opentelemetry-sdk
-    "OtelBridge": "promptrail.otel._bridge",  # needs opentelemetry-api (promptrail[otel])
+    "GenAiSpanProcessor": ("promptrail.otel.ingest._processor", "opentelemetry-sdk"),
+    "OtelBridge": ("promptrail.otel._bridge", "opentelemetry-api"),
 }
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
+    if name not in _LAZY:
         msg = f"module 'promptrail' has no attribute {name!r}"
         raise AttributeError(msg)
+    module, package = _LAZY[name]
     import importlib
 
-    return getattr(importlib.import_module(module), name)
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("opentelemetry"):
+            raise
+        msg = f"promptrail.{name} needs {package} ({exc.name} is missing): pip install {package}"
+        raise ModuleNotFoundError(msg, name=exc.name) from exc

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import promptrail
 from promptrail import log_prompt, log_tool, trace
 from promptrail.cli._main import main
@@ -50,6 +52,38 @@ def run(*argv: str) -> tuple[int, str]:
     out = io.StringIO()
     status = main(list(argv), out=out)
     return status, out.getvalue()
+
+
+class TestArguments:
+    """Counts and intervals out of range are usage errors, not empty output or a traceback."""
+
+    @pytest.mark.parametrize(
+        "argv",
+        [
+            ["show", "--last", "0"],
+            ["show", "--last", "-3"],
+            ["tail", "--last", "-1", "--max-polls", "2"],
+            ["tail", "--interval", "-1", "--max-polls", "2"],
+            ["tail", "--interval", "0", "--max-polls", "2"],
+            ["tail", "--timeout", "nan", "--max-polls", "2"],
+            ["tail", "--max-polls", "0"],
+        ],
+    )
+    def test_out_of_range(
+        self, argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The command exits 2 and names the option (--max-polls bounds a regression)."""
+        with pytest.raises(SystemExit) as exited:
+            run(*argv, "--db", str(tmp_path / "t.db"))
+        assert exited.value.code == 2
+        assert f"argument {argv[1]}" in capsys.readouterr().err
+
+    def test_version(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """promptrail --version prints the installed version."""
+        with pytest.raises(SystemExit) as exited:
+            run("--version")
+        assert exited.value.code == 0
+        assert capsys.readouterr().out == f"promptrail {promptrail.__version__}\n"
 
 
 class TestShow:

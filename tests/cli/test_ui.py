@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient
 from tests.fixtures.traces import support_trace
 
+from promptrail.cli import _serve
 from promptrail.cli._main import main
 from promptrail.exporters import SqliteStore
 from promptrail.server import _serving
@@ -36,6 +38,7 @@ def start_ui(monkeypatch: pytest.MonkeyPatch, *argv: str) -> tuple[Any, dict[str
 
     monkeypatch.delenv("PROMPTRAIL_SERVER_API_KEYS", raising=False)
     monkeypatch.setattr(_serving, "serve", serve)
+    monkeypatch.setattr(_serve, "cannot_listen", lambda host, port: None)  # nothing is bound
     out = io.StringIO()
     assert main(["ui", *argv], out=out) == 0
     return served.pop("app"), served, out.getvalue()
@@ -81,3 +84,29 @@ def test_ui_on_a_missing_store_is_a_message(
     assert main(["ui", "--db", str(missing)], out=io.StringIO()) == 2
     assert "promptrail:" in capsys.readouterr().err
     assert not missing.exists()
+
+
+def test_ui_on_a_port_in_use_is_a_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A port another process listens on is reported before any address is announced."""
+    db = tmp_path / "ui.db"
+    SqliteStore(db).insert(support_trace("trace-ui"))
+    served: list[object] = []
+    monkeypatch.setattr(_serving, "serve", lambda app, **options: served.append(app))
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        out = io.StringIO()
+        assert main(["ui", "--db", str(db), "--port", str(port)], out=out) == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+    assert out.getvalue() == ""
+    assert served == []
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_ui_rejects_a_port_out_of_range(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """--port outside 0-65535 is a usage error, not a traceback from the event loop."""
+    with pytest.raises(SystemExit) as exited:
+        main(["ui", "--port", port], out=io.StringIO())
+    assert exited.value.code == 2
+    assert "not a port number" in capsys.readouterr().err

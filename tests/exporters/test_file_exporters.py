@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from promptrail import LogRecord
+from promptrail import ConfigurationError, LogRecord
 from promptrail.exporters import (
     ConsoleExporter,
     ExportResult,
@@ -227,8 +227,23 @@ class TestSqlite:
         assert exporter.force_flush() is True
 
 
+class TestRepr:
+    """A printed configuration shows where each file exporter writes."""
+
+    def test_file_exporters_show_their_path(self, tmp_path: Path) -> None:
+        """repr() of the JSONL and SQLite exporters is a constructor call with the path."""
+        jsonl, db = tmp_path / "t.jsonl", tmp_path / "t.db"
+        assert repr(JsonlExporter(jsonl)) == f"JsonlExporter({str(jsonl)!r})"
+        assert repr(SqliteExporter(db)) == f"SqliteExporter({str(db)!r})"
+
+
 class TestConsoleExporter:
     """One readable line per record."""
+
+    def test_a_path_is_not_a_stream(self) -> None:
+        """A path given as the stream raises ConfigurationError where the exporter is made."""
+        with pytest.raises(ConfigurationError, match="stream"):
+            ConsoleExporter("traces.log")  # type: ignore[arg-type]
 
     def test_lines(self) -> None:
         """Path, kind, duration, tokens and error appear on the line."""

@@ -29,3 +29,18 @@ def test_example_records_the_prompt_built_in_the_body(tmp_path: Path) -> None:
     assert lines[answer + 2] == "messages=['system', 'user']"
     assert lines[answer + 3].startswith("tokens=21+7 cost=")
     assert "prompt openai/chat.completions.create" in lines
+
+
+def test_example_prices_both_calls(tmp_path: Path) -> None:
+    """Both calls answer with a real dated snapshot, so both logs get a cost."""
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        check=True,
+    ).stdout
+    costs = [line.split("cost=")[1] for line in out.splitlines() if "cost=" in line]
+    assert len(costs) == 2
+    assert "None" not in costs

@@ -214,6 +214,13 @@ class TestBatchProcessor:
         with pytest.raises(promptrail.ConfigurationError):
             BatchProcessor(InMemoryExporter(), **kwargs)  # type: ignore[arg-type]
 
+    @pytest.mark.parametrize("processor", [BatchProcessor, SimpleProcessor])
+    @pytest.mark.parametrize("exporter", [None, "traces.jsonl", JsonlExporter])
+    def test_a_non_exporter_is_rejected(self, processor: Any, exporter: object) -> None:
+        """None, a path or an exporter class raise ConfigurationError at construction."""
+        with pytest.raises(promptrail.ConfigurationError, match="exporter"):
+            processor(exporter)
+
 
 class TestConfigure:
     """configure() is late-bound, validated, and replaces the pipeline without loss."""
@@ -332,6 +339,42 @@ class TestConfigure:
             promptrail.configure(exporters=[object()])  # type: ignore[list-item]
         with pytest.raises(promptrail.ConfigurationError, match="exit_timeout"):
             promptrail.configure(exit_timeout=-1)
+
+    def test_a_single_exporter_is_rejected_with_a_hint(self) -> None:
+        """An exporter passed without a list raises ConfigurationError asking for a list."""
+        with pytest.raises(promptrail.ConfigurationError, match=r"exporters=\[InMemoryExporter"):
+            promptrail.configure(exporters=InMemoryExporter())  # type: ignore[arg-type]
+        with pytest.raises(promptrail.ConfigurationError, match="processors"):
+            promptrail.configure(processors=SimpleProcessor(InMemoryExporter()))  # type: ignore[arg-type]
+        with pytest.raises(promptrail.ConfigurationError, match="is a class"):
+            promptrail.configure(exporters=[InMemoryExporter])  # type: ignore[list-item]
+
+    @pytest.mark.parametrize(
+        ("options", "name"),
+        [
+            ({"sample_rate": "0.5"}, "sample_rate"),
+            ({"exit_timeout": "5"}, "exit_timeout"),
+            ({"environment": 1}, "environment"),
+            ({"enabled": "no"}, "enabled"),
+            ({"flush_at_exit": 0}, "flush_at_exit"),
+            ({"keep_errors": "yes"}, "keep_errors"),
+            ({"capture_inputs": "x"}, "capture_inputs"),
+            ({"capture_outputs": 1}, "capture_outputs"),
+            ({"capture_provider_payloads": "on"}, "capture_provider_payloads"),
+            ({"handle_signals": "off"}, "handle_signals"),
+            ({"redact": "yes"}, "redact"),
+            ({"limits": {"max_string": 10}}, "limits"),
+        ],
+    )
+    def test_an_option_of_the_wrong_type(self, options: dict[str, Any], name: str) -> None:
+        """A wrong type raises ConfigurationError naming the option, and changes nothing."""
+        memory = InMemoryExporter()
+        promptrail.configure(processors=[SimpleProcessor(memory)])
+        with pytest.raises(promptrail.ConfigurationError, match=name):
+            promptrail.configure(**options)
+        work(1)
+        assert len(memory.records) == 1
+        assert memory.records[0].environment is None
 
     def test_default_store_without_configure(self, tmp_path: Path) -> None:
         """With no configure(), logs go to the SQLite file named by PROMPTRAIL_DB."""

@@ -165,6 +165,22 @@ class TestCosts:
         with pytest.raises(ValueError, match="model name"):
             promptrail.register_price("", input=1.0, output=1.0)
 
+    @pytest.mark.parametrize(
+        ("model", "prices", "named"),
+        [
+            (1, {"input": 1.0, "output": 1.0}, "model name"),
+            ("x", {"input": "3", "output": 1.0}, "input"),
+            ("x", {"input": 1.0, "output": float("nan")}, "output"),
+            ("x", {"input": 1.0, "output": 1.0, "cached_input": True}, "cached_input"),
+        ],
+    )
+    def test_register_price_names_the_wrong_argument(
+        self, model: Any, prices: dict[str, Any], named: str
+    ) -> None:
+        """A non-string model or a price that is no number raises ConfigurationError naming it."""
+        with pytest.raises(promptrail.ConfigurationError, match=named):
+            promptrail.register_price(model, **prices)
+
     def test_record_costs_use_the_registered_price(self) -> None:
         """A decorated call returning a dict response is priced with the user's table."""
         promptrail.register_price("my-model", input=3.0, output=6.0)

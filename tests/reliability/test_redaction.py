@@ -354,6 +354,18 @@ class TestUserRedaction:
         (record,) = memory.records
         assert record.inputs == {"api_key": SECRET}
 
+    def test_one_key_or_pattern_given_as_a_string(self, memory: InMemoryExporter) -> None:
+        """keys="ssn" and patterns="..." mean that one key and that one pattern, not characters."""
+        promptrail.configure(redact=Redactor(keys="ssn", patterns=r"\bID-\d{4}\b"))
+        echo(ssn="1", city="Paris", note="card ID-1234")
+        (record,) = memory.records
+        assert record.inputs == {"ssn": REDACTED, "city": "Paris", "note": f"card {REDACTED}"}
+
+    def test_an_invalid_pattern_is_named(self) -> None:
+        """A pattern that is not a regular expression raises ConfigurationError quoting it."""
+        with pytest.raises(ConfigurationError, match=r"'\(unclosed'"):
+            Redactor(patterns=[r"\bok\b", "(unclosed"])
+
     def test_callback_must_be_callable(self) -> None:
         """A non-callable callback is rejected at construction."""
         with pytest.raises(TypeError, match="callback"):

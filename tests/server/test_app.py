@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import socket
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -379,6 +381,23 @@ class TestServeCommand:
         err = capsys.readouterr().err
         assert "PROMPTRAIL_SERVER_API_KEYS" in err
         assert "api_keys=" not in err  # a Python argument means nothing on the command line
+
+    def test_serve_on_a_port_in_use_is_a_message(
+        self,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """A port in use exits 2 with a message, announces nothing and creates no store."""
+        monkeypatch.setenv("PROMPTRAIL_SERVER_API_KEYS", KEY)
+        db = tmp_path / "never.db"
+        with socket.create_server(("127.0.0.1", 0)) as taken:
+            port = taken.getsockname()[1]
+            out = io.StringIO()
+            assert main(["serve", "--db", str(db), "--port", str(port)], out=out) == 2
+        assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+        assert out.getvalue() == ""
+        assert not db.exists()
 
     def test_serve_help_names_the_key_variable(self, capsys: pytest.CaptureFixture[str]) -> None:
         """``promptrail serve --help`` says where the API keys come from."""

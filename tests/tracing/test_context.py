@@ -287,6 +287,11 @@ class TestTrace:
         assert record.output == "bye"
         assert record.metadata == {"a": 1, "b": 2}
 
+    def test_an_unknown_kind_raises_configuration_error(self) -> None:
+        """A kind that is not a log kind is refused where the block is written."""
+        with pytest.raises(promptrail.ConfigurationError, match="kind"):
+            trace(path="f", kind="span")  # type: ignore[arg-type]
+
     def test_exception_ends_with_error_and_propagates(self) -> None:
         """An exception in the block is recorded and re-raised as the same object."""
         error = RuntimeError("nope")

@@ -579,6 +579,45 @@ class TestMisuse:
         with pytest.raises(TypeError, match="decorates functions"):
             log_prompt()(42)  # type: ignore[arg-type]
 
+    @pytest.mark.parametrize(
+        ("options", "name"),
+        [
+            ({"path": 1}, "path"),
+            ({"model": 1}, "model"),
+            ({"provider": ["openai"]}, "provider"),
+            ({"endpoint": 1}, "endpoint"),
+            ({"template": 1}, "template"),
+            ({"metadata": "x"}, "metadata"),
+            ({"capture_inputs": "no"}, "capture_inputs"),
+            ({"capture_output": 0}, "capture_output"),
+            ({"capture_provider_payloads": "yes"}, "capture_provider_payloads"),
+        ],
+    )
+    def test_an_option_of_the_wrong_type(self, options: dict[str, Any], name: str) -> None:
+        """An option of the wrong type raises ConfigurationError naming it where it is written."""
+        with pytest.raises(promptrail.ConfigurationError, match=name):
+            log_prompt(**options)
+
+    def test_the_other_decorators_check_their_options(self) -> None:
+        """log_tool and log_flow reject a path or metadata of the wrong type too."""
+        with pytest.raises(promptrail.ConfigurationError, match="path"):
+            log_tool(path=b"tools/x")  # type: ignore[arg-type]
+        with pytest.raises(promptrail.ConfigurationError, match="metadata"):
+            log_flow(metadata=[("a", 1)])  # type: ignore[arg-type]
+
+    def test_valid_options_still_log(self) -> None:
+        """A template given as messages and explicit booleans are accepted."""
+        traced = log_prompt(
+            path="a/b",
+            model="m",
+            template=[{"role": "system", "content": "hi"}],
+            metadata={"k": 1},
+            capture_inputs=False,
+        )(plain)
+        with capture_logs() as logs:
+            traced("q")
+        assert [log.path for log in logs] == ["a/b"]
+
     def test_builtins_are_wrapped(self) -> None:
         """A builtin with a signature binds its arguments; one without logs them as args."""
         traced_len = log_tool(path="len")(len)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+from promptrail import log_prompt
+from promptrail.testing import capture_logs
+
+HERE = __name__.replace(".", "/")
 
 SCRIPT = textwrap.dedent(
     """
@@ -49,3 +55,31 @@ def test_a_module_run_with_dash_m_uses_its_name(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert out.stdout.strip() == "bots/support/SupportBot/reply"
+
+
+class Scorer:
+    """A callable object."""
+
+    def __call__(self, text: str) -> int:
+        return len(text)
+
+
+def add(a: int, b: int) -> int:
+    """A function to take a partial of."""
+    return a + b
+
+
+class TestCallables:
+    """Callables without a name of their own get the name of what they call."""
+
+    def test_a_callable_object_uses_its_class(self) -> None:
+        """An instance with __call__ is filed under its class, not under "function"."""
+        with capture_logs() as logs:
+            log_prompt(Scorer())("abc")
+        assert logs[0].path == f"{HERE}/Scorer"
+
+    def test_a_partial_uses_its_function(self) -> None:
+        """functools.partial(add, 1) is filed under add, not under functools/function."""
+        with capture_logs() as logs:
+            log_prompt(functools.partial(add, 1))(2)
+        assert logs[0].path == f"{HERE}/add"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from promptrail.exceptions import ConfigurationError
+
 __all__ = ["DEFAULT_LIMITS", "TRUNCATED_MARK", "Limits"]
 
 TRUNCATED_MARK = "…[truncated]"
@@ -13,6 +15,9 @@ TRUNCATED_MARK = "…[truncated]"
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Limits:
     """Bounds applied when converting a value.
+
+    Raises:
+        ConfigurationError: If a bound is not a positive int.
 
     .. versionadded:: 0.1.0
 
@@ -25,6 +30,13 @@ class Limits:
     max_string: int = 32_768
     max_items: int = 1_000
     max_depth: int = 12
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                msg = f"Limits.{field.name} must be a positive int, not {value!r}"
+                raise ConfigurationError(msg)
 
 
 DEFAULT_LIMITS = Limits()

@@ -16,6 +16,7 @@ from promptrail._runtime.secrets import (
     key_words,
     mask_text,
 )
+from promptrail.exceptions import ConfigurationError
 
 __all__ = ["DEFAULT_REDACTOR", "DEFAULT_SECRET_KEYS", "REDACTED", "Redactor"]
 
@@ -30,8 +31,9 @@ class Redactor:
     Args:
         keys: Extra key names to redact, on top of the defaults: case-insensitive, and a
             camelCase name also matches its snake_case spelling (``"userEmail"``,
-            ``"user_email"``).
-        patterns: Extra regular expressions whose matches inside strings are masked.
+            ``"user_email"``); a single string is one key.
+        patterns: Extra regular expressions whose matches inside strings are masked; a single
+            string is one pattern.
         callback: ``callback(key, value) -> bool``, asked about every entry of every mapping
             being logged (at any depth) whose key is not already a secret; ``True`` replaces the
             value with ``"[REDACTED]"``. ``value`` is the original object, before conversion.
@@ -42,7 +44,8 @@ class Redactor:
         enabled: False turns redaction off entirely (the callback too).
 
     Raises:
-        TypeError: If ``callback`` is not callable.
+        TypeError: If ``callback`` or ``mask`` is not callable.
+        ConfigurationError: If a pattern is not a valid regular expression.
 
     .. versionadded:: 0.1.0
     """
@@ -76,11 +79,21 @@ class Redactor:
         self._masker = mask if enabled else None
         self._callback = callback if enabled else None
         self._enabled = enabled
+        if isinstance(keys, str):  # one key, not its characters
+            keys = (keys,)
+        if isinstance(patterns, str | re.Pattern):
+            patterns = (patterns,)
         # Each name as written and by its words: a key is looked up both ways ("sessionId" is
         # "sessionid" and "session_id").
         names = (*DEFAULT_SECRET_KEYS, *keys)
         self._keys = frozenset({*(k.lower() for k in names), *(key_words(k) for k in names)})
         extra = [p if isinstance(p, str) else p.pattern for p in patterns]
+        for pattern in extra:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                msg = f"patterns: {pattern!r} is not a regular expression ({exc})"
+                raise ConfigurationError(msg) from None
         self._value_re = (
             re.compile("|".join([SECRET_VALUE_RE.pattern, *extra])) if extra else SECRET_VALUE_RE
         )

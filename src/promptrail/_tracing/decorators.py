@@ -13,7 +13,7 @@ import inspect
 import os
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
 import wrapt
@@ -27,6 +27,7 @@ from promptrail._tracing.wrappers import (
     generator_wrapper,
     sync_wrapper,
 )
+from promptrail.exceptions import ConfigurationError
 from promptrail.providers._tool_schema import tool_schema
 
 __all__ = ["default_path", "log_flow", "log_prompt", "log_tool"]
@@ -85,8 +86,13 @@ def default_path(func: Any) -> str:
     """Return ``module/qualname`` with dots as slashes and ``<locals>`` parts dropped.
 
     For a script (``python bot.py``) the module is the script's file name (``bot``), and for
-    ``python -m pkg.bot`` the module's name, not ``__main__``.
+    ``python -m pkg.bot`` the module's name, not ``__main__``. A ``functools.partial`` is named
+    after its function, a callable object after its class.
     """
+    while isinstance(func, functools.partial):
+        func = func.func
+    if not hasattr(func, "__qualname__") and not hasattr(func, "__name__"):
+        func = type(func)  # a callable object: its class names it
     module: str = getattr(func, "__module__", None) or "unknown"
     if module == "__main__":
         module = _main_name()
@@ -167,10 +173,44 @@ def _decorate(func: Any, kind: LogKind, options: dict[str, Any]) -> Any:
     return _TracedFunction(func, wrapper)
 
 
+_TEXT_OPTIONS = ("path", "model", "provider", "endpoint")
+_FLAG_OPTIONS = ("capture_inputs", "capture_output", "capture_provider_payloads")
+
+
+def _check_options(options: dict[str, Any]) -> None:
+    """Reject an option of the wrong type where the decorator is written, not on every call.
+
+    Raises:
+        ConfigurationError: Naming the option (a wrong type would otherwise make every log of
+            the function fail to build, in the background).
+    """
+    given = {**options, **(options.get("prompt") or {})}
+    for name, value in given.items():
+        if value is None or name == "prompt":
+            continue
+        if name in _TEXT_OPTIONS:
+            ok = isinstance(value, str)
+            wanted = "a string"
+        elif name in _FLAG_OPTIONS:
+            ok = isinstance(value, bool)
+            wanted = "True, False or None"
+        elif name == "metadata":
+            ok = isinstance(value, Mapping)
+            wanted = "a dict"
+        else:  # template
+            ok = isinstance(value, str | list)
+            wanted = "a string or a list of messages"
+        if not ok:
+            # The type, not the value: a misplaced object's repr may hold a secret.
+            msg = f"{name} must be {wanted}, not {type(value).__qualname__}"
+            raise ConfigurationError(msg)
+
+
 def _apply(
     func: Callable[P, R] | None, kind: LogKind, options: dict[str, Any]
 ) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
     """Decorate ``func`` now (bare decorator), or return the decorator (called with options)."""
+    _check_options(options)
     if func is not None:
         return cast("Callable[P, R]", _decorate(func, kind, options))
 
@@ -237,6 +277,7 @@ def log_prompt(
 
     Raises:
         TypeError: At decoration time, when applied to a class or a non-callable.
+        ConfigurationError: At decoration time, for an option of the wrong type.
 
     .. versionadded:: 0.1.0
     """

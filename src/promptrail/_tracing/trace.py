@@ -12,7 +12,7 @@ import contextvars
 import warnings
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any
+from typing import Any, get_args
 
 from promptrail._record.models import LogKind
 from promptrail._runtime.state import STATE
@@ -163,12 +163,16 @@ def trace(
         tags: Labels added to this log and every log inside (see :func:`attributes`).
 
     Raises:
-        ConfigurationError: If ``path`` is empty, or a session id, user or tag is not a string.
+        ConfigurationError: If ``path`` is empty, ``kind`` is not a log kind, or a session id,
+            user or tag is not a string.
 
     .. versionadded:: 0.1.0
     """
     if not path or not isinstance(path, str):
         msg = f"trace() needs a non-empty path, not {path!r}"
+        raise ConfigurationError(msg)
+    if kind not in get_args(LogKind):
+        msg = f"trace() kind must be one of {', '.join(get_args(LogKind))}, not {kind!r}"
         raise ConfigurationError(msg)
     spec = CallSpec(path=path, kind=kind, signature=None)
     own = None

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from promptrail._record.models import LogRecord
+from promptrail._version import __version__
 from promptrail.cli import _admin, _prices, _serve
 from promptrail.cli._follow import Follower, NewTrace
 from promptrail.cli._viewer import (
@@ -45,6 +46,34 @@ DB_HELP = (
 
 def _default_db() -> str:
     return default_db_path()
+
+
+def _at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number no smaller than ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            number = minimum - 1
+        if number < minimum:
+            msg = f"not a whole number from {minimum} up: {text!r}"
+            raise argparse.ArgumentTypeError(msg)
+        return number
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a positive number of seconds."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:  # also NaN
+        msg = f"not a positive number of seconds: {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return seconds
 
 
 def _since(text: str) -> str:
@@ -83,7 +112,9 @@ def _show_parser(parser: argparse.ArgumentParser) -> None:
         "trace_id", nargs="?", help="show only this trace (its id, or the start or end of it)"
     )
     _common(parser)
-    parser.add_argument("--last", type=int, default=5, help="how many recent traces (default 5)")
+    parser.add_argument(
+        "--last", type=_at_least(1), default=5, help="how many recent traces (default 5)"
+    )
     parser.add_argument(
         "--since", type=_since, help="only traces since then: 30m, 1h, 2d or an ISO date/time"
     )
@@ -167,14 +198,19 @@ COMMANDS["ui"] = (_serve.UI_HELP, _serve.configure_ui_parser, _serve.run_ui)
 def _tail_parser(parser: argparse.ArgumentParser) -> None:
     _common(parser)
     parser.add_argument(
-        "--last", type=int, default=3, help="first show this many recent traces (default 3)"
+        "--last",
+        type=_at_least(0),
+        default=3,
+        help="first show this many recent traces (default 3)",
     )
     parser.add_argument(
-        "--interval", type=float, default=1.0, help="seconds between polls (default 1)"
+        "--interval", type=_seconds, default=1.0, help="seconds between polls (default 1)"
     )
-    parser.add_argument("--timeout", type=float, help="stop after this many seconds")
+    parser.add_argument("--timeout", type=_seconds, help="stop after this many seconds")
     parser.add_argument(
-        "--max-polls", type=int, help="stop after this many polls (for scripts and tests)"
+        "--max-polls",
+        type=_at_least(1),
+        help="stop after this many polls (for scripts and tests)",
     )
     parser.add_argument("--full", action="store_true", help="add each log's details")
 
@@ -336,6 +372,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """
     out = out or sys.stdout
     parser = argparse.ArgumentParser(prog="promptrail", description="Look at promptrail logs.")
+    parser.add_argument("--version", action="version", version=f"promptrail {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, configure_parser, _run) in COMMANDS.items():
         configure_parser(sub.add_parser(name, help=help_text, description=help_text))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 from typing import Any, TextIO
 
@@ -17,17 +18,42 @@ from promptrail.stores._base import StoreUnavailableError
 from promptrail.stores._open import open_store
 from promptrail.stores._sqlite import default_db_path
 
-__all__ = ["configure_parser", "configure_ui_parser", "run", "run_ui"]
+__all__ = ["cannot_listen", "configure_parser", "configure_ui_parser", "run", "run_ui"]
 
 HELP = "run the log receiver (a Humanloop-compatible API over a SQLite or PostgreSQL store)"
 UI_HELP = "open the trace viewer web page over a local store (read-only, no keys, 127.0.0.1)"
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        msg = f"not a port number: {text!r} (0 to 65535)"
+        raise argparse.ArgumentTypeError(msg)
+    return port
+
+
+def cannot_listen(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (in use, not an address here), or None.
+
+    Checked before the app is built and the addresses are announced; the socket is closed at
+    once and uvicorn binds its own (with the same ``SO_REUSEADDR``).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.create_server((host, port), family=family):
+            return None
+    except OSError as exc:
+        return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
 
 
 def _network_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine)"
     )
-    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
     parser.add_argument(
         "--allowed-host",
         action="append",
@@ -121,6 +147,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     if not any(k.strip() for k in os.environ.get("PROMPTRAIL_SERVER_API_KEYS", "").split(",")):
         sys.stderr.write(f"promptrail: serve needs at least one API key.\n{KEYS_NEEDED}\n")
         return 2
+    problem = cannot_listen(args.host, args.port)
+    if problem:
+        sys.stderr.write(f"promptrail: {problem}\n")
+        return 2
     db = args.db or default_db_path()
     try:
         app = create_app(db_path=db, max_body_bytes=args.max_body_bytes or DEFAULT_MAX_BODY_BYTES)
@@ -170,6 +200,10 @@ def run_ui(args: argparse.Namespace, out: TextIO) -> int:
         )
         return 2
     store = open_store(args.db or default_db_path(), create=False)
+    problem = cannot_listen(args.host, args.port)
+    if problem:
+        sys.stderr.write(f"promptrail: {problem}\n")
+        return 2
     app = create_web_app(store, allowed_hosts=_viewer_hosts(args))
     out.write(f"promptrail: trace viewer for {store.location} at http://{args.host}:{args.port}/\n")
     out.flush()

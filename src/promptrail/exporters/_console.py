@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from promptrail._record.models import LogRecord
+from promptrail.exceptions import ConfigurationError
 from promptrail.exporters._base import ExportResult
 
 __all__ = ["ConsoleExporter", "format_line"]
@@ -33,10 +34,19 @@ class ConsoleExporter:
         stream: Where to write; looked up at export time when ``None``, so pytest's capture and
             redirections work.
 
+    Raises:
+        ConfigurationError: If ``stream`` has no ``write()`` (a path, say).
+
     .. versionadded:: 0.1.0
     """
 
     def __init__(self, stream: TextIO | None = None) -> None:
+        if stream is not None and not callable(getattr(stream, "write", None)):
+            msg = (
+                "ConsoleExporter writes to a stream such as sys.stdout, not "
+                f"{type(stream).__name__} (for a file, pass open(path, 'a') or use JsonlExporter)"
+            )
+            raise ConfigurationError(msg)
         self._stream = stream
         self._lock = threading.Lock()
 

@@ -72,6 +72,9 @@ class JsonlExporter:
         """The file records are appended to."""
         return self._path
 
+    def __repr__(self) -> str:
+        return f"JsonlExporter({str(self._path)!r})"
+
     def export(self, records: Sequence[LogRecord]) -> ExportResult:
         """Append ``records``, one line each."""
         if self._shut:

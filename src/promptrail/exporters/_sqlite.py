@@ -34,6 +34,9 @@ class SqliteExporter:
         """The store written to (its read methods work too)."""
         return self._store
 
+    def __repr__(self) -> str:
+        return f"SqliteExporter({self._store.location!r})"
+
     def export(self, records: Sequence[LogRecord]) -> ExportResult:
         """Insert ``records`` in one transaction (duplicates of a ``log_id`` are ignored)."""
         if self._shut:

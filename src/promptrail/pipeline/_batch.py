@@ -31,6 +31,7 @@ from promptrail.pipeline._build import DEFAULT_BUILD_TIMEOUT, RecordBuilder
 from promptrail.pipeline._processors import (
     BaseProcessor,
     Counts,
+    check_exporter,
     export_logs,
     flush_exporter,
     shutdown_exporter,
@@ -61,7 +62,8 @@ class BatchProcessor(BaseProcessor):
             as failed, and the rest flow on.
 
     Raises:
-        ConfigurationError: If a size is not positive or the batch is larger than the queue.
+        ConfigurationError: If ``exporter`` is not an exporter, a size is not positive or the
+            batch is larger than the queue.
 
     .. versionadded:: 0.1.0
     """
@@ -75,6 +77,7 @@ class BatchProcessor(BaseProcessor):
         schedule_delay: float = 0.5,
         build_timeout: float = DEFAULT_BUILD_TIMEOUT,
     ) -> None:
+        check_exporter(exporter)
         if max_queue_size < 1 or max_batch_size < 1:
             msg = "max_queue_size and max_batch_size must be positive"
             raise ConfigurationError(msg)

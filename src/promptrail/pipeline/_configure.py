@@ -31,10 +31,10 @@ from promptrail._tracing import sampling as _sampling
 from promptrail._tracing.context import Scope
 from promptrail._tracing.lifecycle import UNROUTED, run_deferred
 from promptrail._tracing.tool_calls import TOOL_CALLS
-from promptrail.exceptions import ConfigurationError
 from promptrail.exporters._base import Exporter, ExportResult
 from promptrail.exporters._sqlite import SqliteExporter
 from promptrail.pipeline._batch import BatchProcessor
+from promptrail.pipeline._options import check_options
 from promptrail.pipeline._processors import (
     BaseProcessor,
     Processor,
@@ -226,20 +226,7 @@ def configure(
 
     .. versionadded:: 0.1.0
     """
-    if exit_timeout is not None and exit_timeout < 0:
-        msg = f"exit_timeout must not be negative, not {exit_timeout!r}"
-        raise ConfigurationError(msg)
-    if sample_rate is not None and not 0.0 <= sample_rate <= 1.0:
-        msg = f"sample_rate must be between 0 and 1, not {sample_rate!r}"
-        raise ConfigurationError(msg)
-    for item in (*(exporters or ()), *processors):
-        if not callable(getattr(item, "shutdown", None)):
-            # The type, not the repr: a misplaced client's repr may quote its API key.
-            msg = (
-                f"a {type(item).__qualname__} object is not an exporter or processor "
-                "(it has no shutdown())"
-            )
-            raise ConfigurationError(msg)
+    check_options(locals())  # the parameters: nothing else is bound yet
     with _lock:
         settings = STATE.settings
         changes: dict[str, object] = {}

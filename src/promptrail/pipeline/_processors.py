@@ -17,6 +17,7 @@ from promptrail._runtime.counters import AtomicCounter
 from promptrail._runtime.locks import relock_after_fork
 from promptrail._runtime.state import STATE
 from promptrail._tracing.active import ActiveLog
+from promptrail.exceptions import ConfigurationError
 from promptrail.exporters._base import Exporter, ExportResult
 from promptrail.pipeline._build import RecordBuilder, build_inline
 
@@ -25,10 +26,26 @@ __all__ = [
     "Counts",
     "Processor",
     "SimpleProcessor",
+    "check_exporter",
     "export_logs",
     "flush_exporter",
     "shutdown_exporter",
 ]
+
+
+def check_exporter(exporter: object) -> None:
+    """Reject, where a processor is made, an object whose every export would fail.
+
+    Raises:
+        ConfigurationError: If ``exporter`` is a class, or has no ``export()`` method.
+    """
+    if isinstance(exporter, type):
+        msg = f"{exporter.__qualname__} is a class: pass an exporter, {exporter.__qualname__}(...)"
+        raise ConfigurationError(msg)
+    if not callable(getattr(exporter, "export", None)):
+        # The type, not the repr: a misplaced client's repr may quote its API key.
+        msg = f"a {type(exporter).__qualname__} object is not an exporter (it has no export())"
+        raise ConfigurationError(msg)
 
 
 @runtime_checkable
@@ -201,10 +218,14 @@ class SimpleProcessor(BaseProcessor):
     Args:
         exporter: Where the records go.
 
+    Raises:
+        ConfigurationError: If ``exporter`` is not an exporter.
+
     .. versionadded:: 0.1.0
     """
 
     def __init__(self, exporter: Exporter) -> None:
+        check_exporter(exporter)
         self._exporter = exporter
         self._owns_exporter = True
         self._counts = Counts()

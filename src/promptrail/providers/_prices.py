@@ -30,6 +30,7 @@ import warnings
 from typing import Any
 
 from promptrail._runtime.locks import relock_after_fork
+from promptrail.exceptions import ConfigurationError
 from promptrail.providers._common import MODALITY_KEYS
 
 __all__ = [
@@ -94,14 +95,24 @@ def register_price(
             default: the input price.
 
     Raises:
-        ValueError: If a price is negative or ``model`` is empty.
+        ConfigurationError: If ``model`` is not a non-empty string, or a price is not a
+            non-negative number (a ``ValueError``).
 
     .. versionadded:: 0.1.0
     """
-    prices = [input, output, cached_input, cache_write]
-    if not model or any(p is not None and p < 0 for p in prices):
-        msg = f"register_price needs a model name and non-negative prices, got {model!r}"
-        raise ValueError(msg)
+    if not model or not isinstance(model, str):
+        msg = f"register_price needs a model name (a non-empty string), not {model!r}"
+        raise ConfigurationError(msg)
+    optional = {"cached_input": cached_input, "cache_write": cache_write}
+    given = {
+        "input": input,
+        "output": output,
+        **{k: v for k, v in optional.items() if v is not None},
+    }
+    for name, price in given.items():
+        if isinstance(price, bool) or not isinstance(price, int | float) or not price >= 0:
+            msg = f"register_price needs non-negative prices: {name}={price!r} for {model!r}"
+            raise ConfigurationError(msg)
     with _lock:
         _prices[model.lower()] = Price(input, output, cached_input, cache_write)
         _prices_changed()

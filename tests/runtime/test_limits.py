@@ -1,0 +1,36 @@
+"""Limits: the bounds on a captured value are checked where they are made."""
+
+from __future__ import annotations
+
+import pytest
+
+import promptrail
+from promptrail import Limits
+from promptrail.testing import capture_logs
+
+
+class TestLimits:
+    """Limits(...) accepts positive ints only."""
+
+    @pytest.mark.parametrize(
+        "bounds",
+        [{"max_string": -1}, {"max_items": -5}, {"max_depth": 0}, {"max_string": "10"}],
+    )
+    def test_a_bound_that_is_not_a_positive_int(self, bounds: dict[str, object]) -> None:
+        """A negative, zero or non-int bound raises ConfigurationError naming it."""
+        (name,) = bounds
+        with pytest.raises(promptrail.ConfigurationError, match=f"Limits.{name}"):
+            Limits(**bounds)  # type: ignore[arg-type]
+
+    def test_small_bounds_still_cut(self) -> None:
+        """A bound of 1 is valid: values are cut to it."""
+        promptrail.configure(limits=Limits(max_string=1, max_items=1, max_depth=1))
+
+        @promptrail.log_prompt(path="a/b")
+        def echo(text: str, items: list[int]) -> str:
+            return text
+
+        with capture_logs() as logs:
+            echo("hello", [1, 2, 3])
+        assert logs[0].inputs is not None
+        assert logs[0].inputs["text"].startswith("h…")
