@@ -63,7 +63,8 @@ def check_options(options: dict[str, Any]) -> None:
     _check_pipeline("processors", options.get("processors"))
     for name in _FLAGS:
         value = options.get(name)
-        if value is not None and not isinstance(value, bool):
+        # 0 and 1 (ints) meant what False and True mean before the check was added.
+        if value is not None and not (isinstance(value, int) and value in (0, 1)):
             msg = f"{name} must be True, False or None, not {_kind(value)}"
             raise ConfigurationError(msg)
     environment = options.get("environment")
