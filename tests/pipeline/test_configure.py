@@ -380,6 +380,7 @@ class TestConfigure:
         """0 and 1 mean False and True, as they did before option types were checked."""
         memory = InMemoryExporter()
         promptrail.configure(processors=[SimpleProcessor(memory)], capture_inputs=0)  # type: ignore[arg-type]
+        promptrail.configure(redact=1)  # type: ignore[arg-type]
         work(1)
         promptrail.configure(enabled=0)  # type: ignore[arg-type]
         work(2)
