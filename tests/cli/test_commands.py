@@ -66,6 +66,8 @@ class TestArguments:
             ["tail", "--interval", "-1", "--max-polls", "2"],
             ["tail", "--interval", "0", "--max-polls", "2"],
             ["tail", "--timeout", "nan", "--max-polls", "2"],
+            ["tail", "--interval", "inf", "--max-polls", "2"],
+            ["tail", "--interval", "1e300", "--max-polls", "2"],
             ["tail", "--max-polls", "0"],
         ],
     )

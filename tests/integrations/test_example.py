@@ -13,17 +13,22 @@ pytest.importorskip("openai")
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "instrumented.py"
 
 
-def test_example_records_the_prompt_built_in_the_body(tmp_path: Path) -> None:
-    """The decorated function's log has the model, both messages and the tokens it sent."""
-    out = subprocess.run(
+@pytest.fixture(scope="module")
+def example_output(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """What the example prints, run once for the tests of this module."""
+    return subprocess.run(
         [sys.executable, str(EXAMPLE)],
         capture_output=True,
         text=True,
         timeout=120,
-        cwd=tmp_path,
+        cwd=tmp_path_factory.mktemp("example"),
         check=True,
     ).stdout
-    lines = [line.strip() for line in out.splitlines()]
+
+
+def test_example_records_the_prompt_built_in_the_body(example_output: str) -> None:
+    """The decorated function's log has the model, both messages and the tokens it sent."""
+    lines = [line.strip() for line in example_output.splitlines()]
     answer = lines.index("prompt support/answer")
     assert lines[answer + 1] == "model=gpt-4o temperature=0.7"
     assert lines[answer + 2] == "messages=['system', 'user']"
@@ -31,16 +36,8 @@ def test_example_records_the_prompt_built_in_the_body(tmp_path: Path) -> None:
     assert "prompt openai/chat.completions.create" in lines
 
 
-def test_example_prices_both_calls(tmp_path: Path) -> None:
+def test_example_prices_both_calls(example_output: str) -> None:
     """Both calls answer with a real dated snapshot, so both logs get a cost."""
-    out = subprocess.run(
-        [sys.executable, str(EXAMPLE)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-        check=True,
-    ).stdout
-    costs = [line.split("cost=")[1] for line in out.splitlines() if "cost=" in line]
+    costs = [line.split("cost=")[1] for line in example_output.splitlines() if "cost=" in line]
     assert len(costs) == 2
     assert "None" not in costs

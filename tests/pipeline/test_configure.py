@@ -356,10 +356,10 @@ class TestConfigure:
             ({"exit_timeout": "5"}, "exit_timeout"),
             ({"environment": 1}, "environment"),
             ({"enabled": "no"}, "enabled"),
-            ({"flush_at_exit": 0}, "flush_at_exit"),
+            ({"flush_at_exit": 2}, "flush_at_exit"),
             ({"keep_errors": "yes"}, "keep_errors"),
             ({"capture_inputs": "x"}, "capture_inputs"),
-            ({"capture_outputs": 1}, "capture_outputs"),
+            ({"capture_outputs": "1"}, "capture_outputs"),
             ({"capture_provider_payloads": "on"}, "capture_provider_payloads"),
             ({"handle_signals": "off"}, "handle_signals"),
             ({"redact": "yes"}, "redact"),
@@ -375,6 +375,16 @@ class TestConfigure:
         work(1)
         assert len(memory.records) == 1
         assert memory.records[0].environment is None
+
+    def test_flags_given_as_0_or_1_are_accepted(self) -> None:
+        """0 and 1 mean False and True, as they did before option types were checked."""
+        memory = InMemoryExporter()
+        promptrail.configure(processors=[SimpleProcessor(memory)], capture_inputs=0)  # type: ignore[arg-type]
+        promptrail.configure(redact=1)  # type: ignore[arg-type]
+        work(1)
+        promptrail.configure(enabled=0)  # type: ignore[arg-type]
+        work(2)
+        assert [record.inputs for record in memory.records] == [None]
 
     def test_default_store_without_configure(self, tmp_path: Path) -> None:
         """With no configure(), logs go to the SQLite file named by PROMPTRAIL_DB."""

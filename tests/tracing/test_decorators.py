@@ -589,7 +589,7 @@ class TestMisuse:
             ({"template": 1}, "template"),
             ({"metadata": "x"}, "metadata"),
             ({"capture_inputs": "no"}, "capture_inputs"),
-            ({"capture_output": 0}, "capture_output"),
+            ({"capture_output": 2}, "capture_output"),
             ({"capture_provider_payloads": "yes"}, "capture_provider_payloads"),
         ],
     )
@@ -617,6 +617,19 @@ class TestMisuse:
         with capture_logs() as logs:
             traced("q")
         assert [log.path for log in logs] == ["a/b"]
+
+    def test_flags_as_0_or_1_and_a_tuple_template_still_log(self) -> None:
+        """Options that worked before types were checked (0, 1, a tuple of messages) still do."""
+        traced = log_prompt(
+            template=({"role": "system", "content": "hi"},),  # type: ignore[arg-type]
+            capture_inputs=0,  # type: ignore[arg-type]
+            capture_output=1,  # type: ignore[arg-type]
+        )(plain)
+        with capture_logs() as logs:
+            traced("q")
+        assert [(log.inputs, log.prompt.template if log.prompt else None) for log in logs] == [
+            (None, [{"role": "system", "content": "hi"}])
+        ]
 
     def test_builtins_are_wrapped(self) -> None:
         """A builtin with a signature binds its arguments; one without logs them as args."""

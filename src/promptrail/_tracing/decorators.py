@@ -192,13 +192,13 @@ def _check_options(options: dict[str, Any]) -> None:
             ok = isinstance(value, str)
             wanted = "a string"
         elif name in _FLAG_OPTIONS:
-            ok = isinstance(value, bool)
+            ok = value in (0, 1) and isinstance(value, int)  # 0 and 1 worked before the check
             wanted = "True, False or None"
         elif name == "metadata":
             ok = isinstance(value, Mapping)
             wanted = "a dict"
         else:  # template
-            ok = isinstance(value, str | list)
+            ok = isinstance(value, str | list | tuple)
             wanted = "a string or a list of messages"
         if not ok:
             # The type, not the value: a misplaced object's repr may hold a secret.

@@ -26,6 +26,9 @@ from promptrail.exceptions import ConfigurationError
 
 __all__ = ["Trace", "trace", "update_current"]
 
+_KINDS: tuple[str, ...] = get_args(LogKind)
+"""The log kinds ``trace(kind=...)`` accepts, read once rather than on every call."""
+
 
 class Trace(AsyncBlock):
     """A ``flow`` log open for the duration of a ``with`` block; made by :func:`trace`.
@@ -171,8 +174,8 @@ def trace(
     if not path or not isinstance(path, str):
         msg = f"trace() needs a non-empty path, not {path!r}"
         raise ConfigurationError(msg)
-    if kind not in get_args(LogKind):
-        msg = f"trace() kind must be one of {', '.join(get_args(LogKind))}, not {kind!r}"
+    if kind not in _KINDS:
+        msg = f"trace() kind must be one of {', '.join(_KINDS)}, not {kind!r}"
         raise ConfigurationError(msg)
     spec = CallSpec(path=path, kind=kind, signature=None)
     own = None

@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
@@ -65,13 +66,22 @@ def _at_least(minimum: int) -> Callable[[str], int]:
 
 
 def _seconds(text: str) -> float:
-    """An argparse type: a positive number of seconds."""
+    """An argparse type: a positive number of seconds (``inf``: no limit)."""
     try:
         seconds = float(text)
     except ValueError:
         seconds = 0.0
     if not seconds > 0:  # also NaN
         msg = f"not a positive number of seconds: {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return seconds
+
+
+def _interval(text: str) -> float:
+    """An argparse type: a positive number of seconds ``time.sleep`` accepts (not ``inf``)."""
+    seconds = _seconds(text)
+    if seconds > threading.TIMEOUT_MAX:
+        msg = f"not a number of seconds to wait between polls: {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return seconds
 
@@ -204,7 +214,7 @@ def _tail_parser(parser: argparse.ArgumentParser) -> None:
         help="first show this many recent traces (default 3)",
     )
     parser.add_argument(
-        "--interval", type=_seconds, default=1.0, help="seconds between polls (default 1)"
+        "--interval", type=_interval, default=1.0, help="seconds between polls (default 1)"
     )
     parser.add_argument("--timeout", type=_seconds, help="stop after this many seconds")
     parser.add_argument(

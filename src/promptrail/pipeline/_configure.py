@@ -130,11 +130,13 @@ def _retire(
         if release is not None and any(id(e) in kept for e in own):
             release()
             orphans = [e for e in own if id(e) not in kept]  # shut these down one by one
+        if hasattr(processor, "_late_sink"):
+            # Its logs after shutdown: counted with the unrouted ones. Set before shutdown, so
+            # that no late log is counted in its own counts after they are read below.
+            cast("Any", processor)._late_sink = UNROUTED
         _errors.call(processor, "shutdown", max(0.0, deadline - time.monotonic()))
         for exporter in orphans:
             shutdown_exporter(exporter)
-        if hasattr(processor, "_late_sink"):  # its later logs: counted with the unrouted ones
-            cast("Any", processor)._late_sink = UNROUTED
         counts = _processor_stats(processor)
         for key in _retired:
             _retired[key] += counts.get(key, 0)

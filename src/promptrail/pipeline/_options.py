@@ -48,6 +48,11 @@ def _check_pipeline(name: str, items: object) -> None:
             raise ConfigurationError(msg)
 
 
+def _is_flag(value: object) -> bool:
+    """A bool, or 0 or 1 (which meant False and True before the options were checked)."""
+    return isinstance(value, int) and value in (0, 1)
+
+
 def _check_number(name: str, value: object, what: str) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
         msg = f"{name} must be {what}, not {_kind(value)}"
@@ -63,7 +68,7 @@ def check_options(options: dict[str, Any]) -> None:
     _check_pipeline("processors", options.get("processors"))
     for name in _FLAGS:
         value = options.get(name)
-        if value is not None and not isinstance(value, bool):
+        if value is not None and not _is_flag(value):
             msg = f"{name} must be True, False or None, not {_kind(value)}"
             raise ConfigurationError(msg)
     environment = options.get("environment")
@@ -71,7 +76,7 @@ def check_options(options: dict[str, Any]) -> None:
         msg = f"environment must be a string, not {_kind(environment)}"
         raise ConfigurationError(msg)
     redact = options.get("redact")
-    if redact is not None and not isinstance(redact, bool | Redactor):
+    if redact is not None and not (_is_flag(redact) or isinstance(redact, Redactor)):
         msg = f"redact must be True, False or a Redactor, not {_kind(redact)}"
         raise ConfigurationError(msg)
     limits = options.get("limits")
