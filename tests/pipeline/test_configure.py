@@ -11,6 +11,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -375,6 +376,14 @@ class TestConfigure:
         work(1)
         assert len(memory.records) == 1
         assert memory.records[0].environment is None
+
+    def test_numbers_of_any_real_type_are_accepted(self) -> None:
+        """A Fraction (or numpy's float) for sample_rate and exit_timeout works, stored as float."""
+        promptrail.configure(exporters=[], sample_rate=Fraction(1, 1), exit_timeout=Fraction(5, 2))
+        assert STATE.sample_rate == 1.0
+        assert type(STATE.sample_rate) is float
+        assert STATE.settings.exit_timeout == 2.5
+        assert type(STATE.settings.exit_timeout) is float
 
     def test_flags_given_as_0_or_1_are_accepted(self) -> None:
         """0 and 1 mean False and True, as they did before option types were checked."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import pytest
 
 import promptrail
@@ -34,3 +36,29 @@ class TestLimits:
             echo("hello", [1, 2, 3])
         assert logs[0].inputs is not None
         assert logs[0].inputs["text"].startswith("h…")
+
+
+class _Bound:
+    """An integer type of another library (numpy's int64, say): an Integral that is not an int."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __int__(self) -> int:
+        return self.value
+
+    def __index__(self) -> int:
+        return self.value
+
+    def __lt__(self, other: int) -> bool:
+        return self.value < other
+
+
+numbers.Integral.register(_Bound)
+
+
+def test_a_bound_of_another_integer_type_is_kept_as_an_int() -> None:
+    """A positive bound of any integer type is accepted, and kept as a plain int."""
+    limits = Limits(max_items=_Bound(5))  # type: ignore[arg-type]
+    assert limits.max_items == 5
+    assert type(limits.max_items) is int

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import numbers
 
 from promptrail.exceptions import ConfigurationError
 
@@ -34,9 +35,12 @@ class Limits:
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            # Any integer type (numpy's included), kept as an int: the bounds are compared
+            # for every value converted.
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 msg = f"Limits.{field.name} must be a positive int, not {value!r}"
                 raise ConfigurationError(msg)
+            object.__setattr__(self, field.name, int(value))
 
 
 DEFAULT_LIMITS = Limits()

@@ -243,7 +243,7 @@ def configure(
         if flush_at_exit is not None:
             changes["flush_at_exit"] = flush_at_exit
         if exit_timeout is not None:
-            changes["exit_timeout"] = exit_timeout
+            changes["exit_timeout"] = float(exit_timeout)  # any real number: a Fraction too
         for name, value in (
             ("capture_inputs", capture_inputs),
             ("capture_outputs", capture_outputs),
@@ -255,7 +255,7 @@ def configure(
         if enabled is not None:
             STATE.enabled = enabled
         if sample_rate is not None:
-            STATE.sample_rate = sample_rate
+            STATE.sample_rate = float(sample_rate)  # compared once per trace: a plain float
             STATE.refresh_slow_start()
         if keep_errors is not None:
             STATE.keep_errors = keep_errors

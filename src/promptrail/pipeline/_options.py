@@ -6,6 +6,7 @@ not left to fail (or to mean something else) later in the export worker.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -54,7 +55,8 @@ def _is_flag(value: object) -> bool:
 
 
 def _check_number(name: str, value: object, what: str) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+    # Any real number (numpy's and Fraction included); configure() stores it as a float.
+    if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
         msg = f"{name} must be {what}, not {_kind(value)}"
         raise ConfigurationError(msg)
 
