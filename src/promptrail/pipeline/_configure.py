@@ -287,7 +287,8 @@ def flush(timeout: float = 30.0) -> bool:
     The pipeline keeps running. Use it in serverless handlers and before reading a store.
 
     Returns:
-        True if every processor flushed in time.
+        True if every processor flushed in time. A log an exporter refused for good counts as
+        handled: :func:`stats` counts it under ``failed``.
 
     .. versionadded:: 0.1.0
     """
