@@ -415,6 +415,11 @@ class TestCalls:
         with pytest.warns(UserWarning, match="bogus"):
             assert promptrail.update_current(bogus=1) is False
 
+    def test_trace_fields_given_to_update_current_point_to_update_current_trace(self) -> None:
+        """tags and session_id are the trace's: the warning names update_current_trace()."""
+        with pytest.warns(UserWarning, match=r"session_id, tags.*update_current_trace\(\)"):
+            promptrail.update_current(tags=["a"], session_id="s")
+
     def test_update_current_says_whether_anything_was_set(self) -> None:
         """Inside a log: True when a field was set, False when every field was unknown."""
         answers: list[bool] = []

@@ -202,8 +202,13 @@ def update_current(**fields: Any) -> bool:
     """
     unknown = sorted(set(fields) - UPDATABLE_FIELDS)
     if unknown:
+        hint = (
+            " (a trace's session_id and tags are set with update_current_trace())"
+            if {"session_id", "tags"} & set(unknown)
+            else ""
+        )
         warnings.warn(
-            f"promptrail.update_current() ignores unknown fields: {', '.join(unknown)}",
+            f"promptrail.update_current() ignores unknown fields: {', '.join(unknown)}{hint}",
             stacklevel=2,
         )
         fields = {k: v for k, v in fields.items() if k in UPDATABLE_FIELDS}
