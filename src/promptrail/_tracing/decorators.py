@@ -19,6 +19,7 @@ from typing import Any, ParamSpec, TypeVar, cast, overload
 import wrapt
 
 from promptrail._record.models import LogKind
+from promptrail._runtime.checks import is_flag, type_name
 from promptrail._tracing.spec import CallSpec
 from promptrail._tracing.wrappers import (
     Wrapper,
@@ -192,7 +193,7 @@ def _check_options(options: dict[str, Any]) -> None:
             ok = isinstance(value, str)
             wanted = "a string"
         elif name in _FLAG_OPTIONS:
-            ok = value in (0, 1) and isinstance(value, int)  # 0 and 1 worked before the check
+            ok = is_flag(value)
             wanted = "True, False or None"
         elif name == "metadata":
             ok = isinstance(value, Mapping)
@@ -201,8 +202,7 @@ def _check_options(options: dict[str, Any]) -> None:
             ok = isinstance(value, str | list | tuple)
             wanted = "a string or a list of messages"
         if not ok:
-            # The type, not the value: a misplaced object's repr may hold a secret.
-            msg = f"{name} must be {wanted}, not {type(value).__qualname__}"
+            msg = f"{name} must be {wanted}, not {type_name(value)}"
             raise ConfigurationError(msg)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from promptrail._runtime.checks import type_name
 from promptrail.exceptions import ConfigurationError
 
 __all__ = ["MAX_TAGS", "MAX_TAG_LENGTH", "Inherited", "effective", "validated"]
@@ -70,7 +71,7 @@ def _described(value: object) -> str:
     Never its ``repr``: the value may be a dict of headers or a client holding a key (and a
     user ``__repr__`` may raise).
     """
-    return "''" if type(value) is str and not value else f"a {type(value).__name__}"
+    return "''" if type(value) is str and not value else f"a {type_name(value)}"
 
 
 def _text(name: str, value: object) -> str | None:

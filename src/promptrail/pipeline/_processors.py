@@ -17,9 +17,9 @@ from promptrail._runtime.counters import AtomicCounter
 from promptrail._runtime.locks import relock_after_fork
 from promptrail._runtime.state import STATE
 from promptrail._tracing.active import ActiveLog
-from promptrail.exceptions import ConfigurationError
 from promptrail.exporters._base import Exporter, ExportResult
 from promptrail.pipeline._build import RecordBuilder, build_inline
+from promptrail.pipeline._options import check_part
 
 __all__ = [
     "BaseProcessor",
@@ -39,13 +39,7 @@ def check_exporter(exporter: object) -> None:
     Raises:
         ConfigurationError: If ``exporter`` is a class, or has no ``export()`` method.
     """
-    if isinstance(exporter, type):
-        msg = f"{exporter.__qualname__} is a class: pass an exporter, {exporter.__qualname__}(...)"
-        raise ConfigurationError(msg)
-    if not callable(getattr(exporter, "export", None)):
-        # The type, not the repr: a misplaced client's repr may quote its API key.
-        msg = f"a {type(exporter).__qualname__} object is not an exporter (it has no export())"
-        raise ConfigurationError(msg)
+    check_part(exporter, "export", "an exporter")
 
 
 @runtime_checkable

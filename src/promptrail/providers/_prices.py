@@ -29,6 +29,7 @@ import threading
 import warnings
 from typing import Any
 
+from promptrail._runtime.checks import is_number
 from promptrail._runtime.locks import relock_after_fork
 from promptrail.exceptions import ConfigurationError
 from promptrail.providers._common import MODALITY_KEYS
@@ -110,7 +111,7 @@ def register_price(
         **{k: v for k, v in optional.items() if v is not None},
     }
     for name, price in given.items():
-        if isinstance(price, bool) or not isinstance(price, int | float) or not price >= 0:
+        if not is_number(price) or not price >= 0:
             msg = f"register_price needs non-negative prices: {name}={price!r} for {model!r}"
             raise ConfigurationError(msg)
     with _lock:
