@@ -95,10 +95,6 @@ class BatchProcessor(BaseProcessor):
             raise ConfigurationError(msg)
         self._build_timeout = build_timeout
         self._exporter = exporter
-        # Set when configure() or shutdown() retires this processor (its counts are then folded
-        # into the pipeline's): a log still handed to it by a thread that read the old pipeline
-        # is counted there, where stats() sees it.
-        self._late_sink: AtomicCounter | None = None
         self._max_queue_size = max_queue_size
         self._max_batch_size = max_batch_size
         self._schedule_delay = schedule_delay
@@ -115,7 +111,11 @@ class BatchProcessor(BaseProcessor):
         self._enqueued = AtomicCounter()
         self._next_enqueued = self._enqueued.increment
         self._dequeued = 0
-        self._lost_after_shutdown = 0
+        # Logs handed to it after shutdown: counted in ``_late``, which is its own ``_lost``
+        # until configure() retires it and folds its counts into the pipeline's; from then on a
+        # log from a thread that read the old pipeline counts where stats() still sees it.
+        self._lost = AtomicCounter()
+        self._late = self._lost
         self._in_flight = 0  # records in the export call now
         self._given_up = 0  # records in an export call still running when shutdown gave up
         self._owns_exporter = True
@@ -170,11 +170,7 @@ class BatchProcessor(BaseProcessor):
     def _on_end_cold(self, log: ActiveLog) -> None:
         """``on_end`` before the worker runs (it starts it) and after shutdown (counts a loss)."""
         if self._shut:
-            late = self._late_sink
-            if late is None:
-                self._lost_after_shutdown += 1
-            else:
-                late.increment()
+            self._late.increment()
             return
         queue = self._queue
         if len(queue) >= self._max_queue_size:
@@ -348,7 +344,7 @@ class BatchProcessor(BaseProcessor):
 
     def _stats_dropped(self) -> int:
         enqueued = self._enqueued.value
-        dropped = enqueued - self._dequeued - len(self._queue) + self._lost_after_shutdown
+        dropped = enqueued - self._dequeued - len(self._queue) + self._lost.value
         return dropped + self._given_up
 
     def release_exporter(self) -> None:

@@ -130,10 +130,10 @@ def _retire(
         if release is not None and any(id(e) in kept for e in own):
             release()
             orphans = [e for e in own if id(e) not in kept]  # shut these down one by one
-        if hasattr(processor, "_late_sink"):
+        if hasattr(processor, "_late"):
             # Its logs after shutdown: counted with the unrouted ones. Set before shutdown, so
             # that no late log is counted in its own counts after they are read below.
-            cast("Any", processor)._late_sink = UNROUTED
+            cast("Any", processor)._late = UNROUTED
         _errors.call(processor, "shutdown", max(0.0, deadline - time.monotonic()))
         for exporter in orphans:
             shutdown_exporter(exporter)

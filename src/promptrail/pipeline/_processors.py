@@ -227,8 +227,8 @@ class SimpleProcessor(BaseProcessor):
         self._lock = threading.RLock()
         relock_after_fork(self, "_lock")
         self._shut = False
-        self._dropped = 0
-        self._late_sink: AtomicCounter | None = None  # see BatchProcessor._late_sink
+        self._lost = AtomicCounter()  # logs after shutdown
+        self._late = self._lost  # where they count: see BatchProcessor._late
 
     @property
     def exporter(self) -> Exporter:
@@ -239,11 +239,7 @@ class SimpleProcessor(BaseProcessor):
         """Build and export ``log`` now."""
         with self._lock:  # shutdown() takes it too: no export reaches a shut-down exporter
             if self._shut:
-                late = self._late_sink
-                if late is None:
-                    self._dropped += 1
-                else:
-                    late.increment()
+                self._late.increment()
                 return
             export_logs(self._exporter, (log,), self._counts)
 
@@ -267,4 +263,9 @@ class SimpleProcessor(BaseProcessor):
     def stats(self) -> dict[str, int]:
         """Return ``exported``, ``dropped``, ``failed`` and ``queued`` (always 0) counts."""
         c = self._counts
-        return {"exported": c.exported, "dropped": self._dropped, "failed": c.failed, "queued": 0}
+        return {
+            "exported": c.exported,
+            "dropped": self._lost.value,
+            "failed": c.failed,
+            "queued": 0,
+        }
