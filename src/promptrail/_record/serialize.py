@@ -274,15 +274,14 @@ class _Converter:
         seen.add(ident)
         redactor, limits = self.redactor, self.limits
         max_string = limits.max_string
-        judged = redactor.has_callback
         out: dict[str, Any] = {}
         try:
             for k, v in value.items():
                 key = k if type(k) is str else _key_text(k, limits, redactor)
                 if not key.isascii():
                     key = _encodable(key)
-                key, secret = redactor.judge_key(key)
-                if secret or (judged and redactor.hides(key, v)):
+                key, hidden = redactor.judge(key, v)
+                if hidden:
                     out[key] = REDACTED
                     continue
                 t = type(v)
@@ -352,8 +351,8 @@ class _Converter:
             key = k if type(k) is str else _key_text(k, limits, redactor)
             if not key.isascii():
                 key = _encodable(key)
-            key, secret = redactor.judge_key(key)
-            if secret or redactor.hides(key, v):
+            key, hidden = redactor.judge(key, v)
+            if hidden:
                 out[key] = REDACTED
             else:
                 out[key] = self.convert(v, depth - 1)

@@ -123,10 +123,14 @@ class Redactor:
                 self._cache[key] = verdict
         return verdict
 
-    def judge_key(self, key: str) -> tuple[str, bool]:
-        """Return ``key`` as written (masked, see :meth:`mask`) and whether its value is hidden.
+    def judge(self, key: str, value: Any) -> tuple[str, bool]:
+        """Return a mapping entry's ``key`` as written and whether ``value`` is hidden.
 
-        The user callback is not asked here (see :meth:`hides`).
+        The key is written masked (a secret used as a key, see :meth:`mask`); the value is
+        hidden under a secret key, or when the user callback says so (see :meth:`hides`).
+
+        The key's text and verdict are remembered (bounded; not with a mask callable, which
+        must see every key); the callback is asked every time.
         """
         found = self._key_cache.get(key)
         if found is None:
@@ -136,7 +140,9 @@ class Redactor:
                 if len(self._key_cache) >= 4096:
                     self._key_cache.clear()
                 self._key_cache[key] = found
-        return found
+        if found[1] or self._callback is None:
+            return found
+        return found[0], self.hides(found[0], value)
 
     @property
     def has_callback(self) -> bool:

@@ -196,8 +196,8 @@ def _mask_json(value: Any, redactor: Redactor) -> Any:
             continue
         for key in list(container):
             item = container[key]
-            written, secret = redactor.judge_key(key)
-            if secret or (redactor.has_callback and redactor.hides(written, item)):
+            written, hidden = redactor.judge(key, item)
+            if hidden:
                 item = REDACTED
             elif type(item) is str:
                 item = redactor.mask(item)
