@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from promptrail._record.models import LogRecord
 from promptrail._version import __version__
 from promptrail.cli import _admin, _prices, _serve
+from promptrail.cli._args import whole_number
 from promptrail.cli._follow import Follower, NewTrace
 from promptrail.cli._viewer import (
     Palette,
@@ -47,22 +48,6 @@ DB_HELP = (
 
 def _default_db() -> str:
     return default_db_path()
-
-
-def _at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number no smaller than ``minimum``."""
-
-    def parse(text: str) -> int:
-        try:
-            number = int(text)
-        except ValueError:
-            number = minimum - 1
-        if number < minimum:
-            msg = f"not a whole number from {minimum} up: {text!r}"
-            raise argparse.ArgumentTypeError(msg)
-        return number
-
-    return parse
 
 
 def _seconds(text: str) -> float:
@@ -123,7 +108,7 @@ def _show_parser(parser: argparse.ArgumentParser) -> None:
     )
     _common(parser)
     parser.add_argument(
-        "--last", type=_at_least(1), default=5, help="how many recent traces (default 5)"
+        "--last", type=whole_number(1), default=5, help="how many recent traces (default 5)"
     )
     parser.add_argument(
         "--since", type=_since, help="only traces since then: 30m, 1h, 2d or an ISO date/time"
@@ -209,7 +194,7 @@ def _tail_parser(parser: argparse.ArgumentParser) -> None:
     _common(parser)
     parser.add_argument(
         "--last",
-        type=_at_least(0),
+        type=whole_number(0),
         default=3,
         help="first show this many recent traces (default 3)",
     )
@@ -219,7 +204,7 @@ def _tail_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=_seconds, help="stop after this many seconds")
     parser.add_argument(
         "--max-polls",
-        type=_at_least(1),
+        type=whole_number(1),
         help="stop after this many polls (for scripts and tests)",
     )
     parser.add_argument("--full", action="store_true", help="add each log's details")

@@ -12,6 +12,7 @@ import sys
 from typing import Any, TextIO
 
 from promptrail.cli._admin import parse_age
+from promptrail.cli._args import whole_number
 from promptrail.exceptions import ConfigurationError
 from promptrail.server._retention import Retention
 from promptrail.stores._base import StoreUnavailableError
@@ -22,17 +23,6 @@ __all__ = ["cannot_listen", "configure_parser", "configure_ui_parser", "run", "r
 
 HELP = "run the log receiver (a Humanloop-compatible API over a SQLite or PostgreSQL store)"
 UI_HELP = "open the trace viewer web page over a local store (read-only, no keys, 127.0.0.1)"
-
-
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        msg = f"not a port number: {text!r} (0 to 65535)"
-        raise argparse.ArgumentTypeError(msg)
-    return port
 
 
 def cannot_listen(host: str, port: int) -> str | None:
@@ -53,7 +43,12 @@ def _network_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine)"
     )
-    parser.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
+    parser.add_argument(
+        "--port",
+        type=whole_number(0, 65535, "a port number (0 to 65535)"),
+        default=8000,
+        help="port (default 8000)",
+    )
     parser.add_argument(
         "--allowed-host",
         action="append",
