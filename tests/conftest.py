@@ -52,6 +52,13 @@ def fixture_free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.fixture(name="busy_port")
+def fixture_busy_port() -> Iterator[int]:
+    """A port of 127.0.0.1 that a socket listens on for the whole test."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        yield int(taken.getsockname()[1])
+
+
 class Served:
     """A ``promptrail serve`` subprocess; :meth:`stop` ends it and returns its output."""
 

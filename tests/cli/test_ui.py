@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -87,18 +86,19 @@ def test_ui_on_a_missing_store_is_a_message(
 
 
 def test_ui_on_a_port_in_use_is_a_message(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    busy_port: int,
 ) -> None:
     """A port another process listens on is reported before any address is announced."""
     db = tmp_path / "ui.db"
     SqliteStore(db).insert(support_trace("trace-ui"))
     served: list[object] = []
     monkeypatch.setattr(_serving, "serve", lambda app, **options: served.append(app))
-    with socket.create_server(("127.0.0.1", 0)) as taken:
-        port = taken.getsockname()[1]
-        out = io.StringIO()
-        assert main(["ui", "--db", str(db), "--port", str(port)], out=out) == 2
-    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+    out = io.StringIO()
+    assert main(["ui", "--db", str(db), "--port", str(busy_port)], out=out) == 2
+    assert f"cannot listen on 127.0.0.1:{busy_port}" in capsys.readouterr().err
     assert out.getvalue() == ""
     assert served == []
 

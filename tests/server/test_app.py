@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -387,15 +386,14 @@ class TestServeCommand:
         tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str],
+        busy_port: int,
     ) -> None:
         """A port in use exits 2 with a message, announces nothing and creates no store."""
         monkeypatch.setenv("PROMPTRAIL_SERVER_API_KEYS", KEY)
         db = tmp_path / "never.db"
-        with socket.create_server(("127.0.0.1", 0)) as taken:
-            port = taken.getsockname()[1]
-            out = io.StringIO()
-            assert main(["serve", "--db", str(db), "--port", str(port)], out=out) == 2
-        assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+        out = io.StringIO()
+        assert main(["serve", "--db", str(db), "--port", str(busy_port)], out=out) == 2
+        assert f"cannot listen on 127.0.0.1:{busy_port}" in capsys.readouterr().err
         assert out.getvalue() == ""
         assert not db.exists()
 
